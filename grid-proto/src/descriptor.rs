@@ -1,0 +1,695 @@
+//! The application descriptor, modelled on IceGrid's XML descriptors, written in TOML (JSON accepted).
+//!
+//! ```toml
+//! name = "Spotifice"
+//! [variables]
+//! library = "media"
+//! [replica-groups.MediaServerGroup]
+//! load-balancing = "round-robin"
+//! [templates.MediaServer]
+//! parameters = ["index"]
+//! [templates.MediaServer.server]
+//! id = "MediaServer-${index}"
+//! exe = "media-server"
+//! args = ["--library", "${library}"]
+//! log = "mediaserver${index}.log"
+//! adapters = [{ name = "Adapter", replica-group = "MediaServerGroup" }]
+//! [[nodes.node1.server-instances]]
+//! template = "MediaServer"
+//! parameters = { index = "1" }
+//! ```
+//!
+//! [`ApplicationDescriptor::expand`] validates everything and turns templates and instances into one
+//! [`ServerDescriptor`] per server, the unit that nodes run and compare.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+/// Why a descriptor was rejected: the field, and the reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct DescriptorError {
+    /// Dotted path of the offending field (`nodes.node1.server-instances[0].template`).
+    pub field: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl DescriptorError {
+    fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// How a server is started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Activation {
+    /// Started at once, restarted whenever it exits unasked.
+    #[default]
+    Always,
+    /// Started when a client locates one of its adapters.
+    OnDemand,
+    /// Started only by an admin.
+    Manual,
+}
+
+impl Activation {
+    /// The name used in descriptors and listings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Always => "always",
+            Self::OnDemand => "on-demand",
+            Self::Manual => "manual",
+        }
+    }
+}
+
+/// How a replica group orders its live endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum LoadBalancing {
+    /// A random order each time.
+    Random,
+    /// Rotated by one on every locate.
+    #[default]
+    RoundRobin,
+    /// Descriptor order (the first live one first).
+    Ordered,
+    /// Least-loaded node first (load average per CPU).
+    Adaptive,
+}
+
+/// A replica group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ReplicaGroup {
+    /// Ordering policy.
+    #[serde(default)]
+    pub load_balancing: LoadBalancing,
+    /// At most this many endpoints in a locate answer (0: all).
+    #[serde(default)]
+    pub n_replicas: usize,
+}
+
+/// An adapter of a server, before expansion.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct AdapterSpec {
+    /// Adapter name within the server (`Adapter`).
+    pub name: String,
+    /// Adapter id; defaults to `${server}.${name}`.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Replica group it joins.
+    #[serde(default)]
+    pub replica_group: Option<String>,
+}
+
+/// A server, before expansion (in a template or placed directly on a node).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ServerSpec {
+    /// Server id, unique in the grid.
+    pub id: String,
+    /// Executable: a path, or a name looked up beside the node's binary and then in `PATH`.
+    pub exe: String,
+    /// Arguments.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Extra environment.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Working directory (default: the node's working directory).
+    #[serde(default)]
+    pub pwd: Option<String>,
+    /// Activation mode.
+    #[serde(default)]
+    pub activation: Activation,
+    /// Seconds a server has to report ready before it counts as failed to start.
+    #[serde(default)]
+    pub activation_timeout: Option<f64>,
+    /// Seconds between SIGTERM and SIGKILL on stop.
+    #[serde(default)]
+    pub deactivation_timeout: Option<f64>,
+    /// Log file for stdout and stderr, relative to the grid's working directory.
+    #[serde(default)]
+    pub log: Option<String>,
+    /// Adapters.
+    #[serde(default)]
+    pub adapters: Vec<AdapterSpec>,
+}
+
+/// A server template with parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ServerTemplate {
+    /// Parameter names an instance must (or, with a default, may) give.
+    #[serde(default)]
+    pub parameters: Vec<String>,
+    /// Parameter defaults.
+    #[serde(default)]
+    pub defaults: BTreeMap<String, String>,
+    /// The server, with `${param}` references.
+    pub server: ServerSpec,
+}
+
+/// An instance of a template on a node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ServerInstance {
+    /// Template name.
+    pub template: String,
+    /// Parameter values.
+    #[serde(default)]
+    pub parameters: BTreeMap<String, String>,
+}
+
+/// What an application places on one node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct NodeSpec {
+    /// Variables visible to this node's servers (override the application's).
+    #[serde(default)]
+    pub variables: BTreeMap<String, String>,
+    /// Template instances.
+    #[serde(default)]
+    pub server_instances: Vec<ServerInstance>,
+    /// Servers written out in full.
+    #[serde(default)]
+    pub servers: Vec<ServerSpec>,
+}
+
+/// An application descriptor as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ApplicationDescriptor {
+    /// Application name.
+    pub name: String,
+    /// Free text.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Variables visible to every server.
+    #[serde(default)]
+    pub variables: BTreeMap<String, String>,
+    /// Replica groups by id.
+    #[serde(default)]
+    pub replica_groups: BTreeMap<String, ReplicaGroup>,
+    /// Server templates by name.
+    #[serde(default)]
+    pub templates: BTreeMap<String, ServerTemplate>,
+    /// Placement, by node name.
+    #[serde(default)]
+    pub nodes: BTreeMap<String, NodeSpec>,
+}
+
+/// An expanded adapter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdapterDescriptor {
+    /// Name within the server.
+    pub name: String,
+    /// Grid-wide id.
+    pub id: String,
+    /// Replica group, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica_group: Option<String>,
+}
+
+/// A fully expanded server: what a node runs. Two equal descriptors mean "no restart needed".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerDescriptor {
+    /// Server id.
+    pub id: String,
+    /// Application it belongs to.
+    pub application: String,
+    /// Node it runs on.
+    pub node: String,
+    /// Executable.
+    pub exe: String,
+    /// Arguments.
+    pub args: Vec<String>,
+    /// Extra environment.
+    pub env: BTreeMap<String, String>,
+    /// Working directory, if not the node's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pwd: Option<String>,
+    /// Activation mode.
+    pub activation: Activation,
+    /// Milliseconds to report ready.
+    pub activation_timeout_ms: u64,
+    /// Milliseconds between SIGTERM and SIGKILL.
+    pub deactivation_timeout_ms: u64,
+    /// Log file name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
+    /// Adapters.
+    pub adapters: Vec<AdapterDescriptor>,
+}
+
+/// Default seconds a server has to report ready.
+pub const DEFAULT_ACTIVATION_TIMEOUT_S: f64 = 10.0;
+/// Default seconds between SIGTERM and SIGKILL.
+pub const DEFAULT_DEACTIVATION_TIMEOUT_S: f64 = 5.0;
+
+/// An application after validation: the descriptor plus its servers and replica groups.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpandedApplication {
+    /// The descriptor.
+    pub descriptor: ApplicationDescriptor,
+    /// One entry per server, in node then declaration order.
+    pub servers: Vec<ServerDescriptor>,
+}
+
+impl ApplicationDescriptor {
+    /// Parses TOML, or JSON when the text starts with `{`.
+    pub fn parse(source: &str) -> Result<Self, DescriptorError> {
+        if source.trim_start().starts_with('{') {
+            serde_json::from_str(source).map_err(|e| {
+                DescriptorError::new(
+                    format!("descriptor (JSON, line {} column {})", e.line(), e.column()),
+                    e.to_string(),
+                )
+            })
+        } else {
+            toml::from_str(source).map_err(|e| {
+                let place = e
+                    .span()
+                    .map(|s| {
+                        let line = source[..s.start.min(source.len())].matches('\n').count() + 1;
+                        format!("descriptor (TOML, line {line})")
+                    })
+                    .unwrap_or_else(|| "descriptor (TOML)".into());
+                DescriptorError::new(place, e.message().trim().to_owned())
+            })
+        }
+    }
+
+    /// Validates the descriptor and expands every template instance.
+    pub fn expand(&self) -> Result<ExpandedApplication, DescriptorError> {
+        check_name("name", &self.name)?;
+        for (id, _) in &self.replica_groups {
+            check_name(&format!("replica-groups.{id}"), id)?;
+        }
+        for (name, template) in &self.templates {
+            let field = format!("templates.{name}");
+            check_name(&field, name)?;
+            let mut seen = BTreeSet::new();
+            for p in &template.parameters {
+                if !seen.insert(p) {
+                    return Err(DescriptorError::new(
+                        format!("{field}.parameters"),
+                        format!("parameter '{p}' is declared twice"),
+                    ));
+                }
+            }
+            for d in template.defaults.keys() {
+                if !template.parameters.contains(d) {
+                    return Err(DescriptorError::new(
+                        format!("{field}.defaults.{d}"),
+                        format!("'{d}' is not one of the template's parameters"),
+                    ));
+                }
+            }
+        }
+        let mut servers = Vec::new();
+        for (node, spec) in &self.nodes {
+            check_name(&format!("nodes.{node}"), node)?;
+            let mut vars = self.variables.clone();
+            vars.extend(spec.variables.clone());
+            vars.insert("application".into(), self.name.clone());
+            vars.insert("node".into(), node.clone());
+            for (i, inst) in spec.server_instances.iter().enumerate() {
+                let field = format!("nodes.{node}.server-instances[{i}]");
+                let template = self.templates.get(&inst.template).ok_or_else(|| {
+                    DescriptorError::new(
+                        format!("{field}.template"),
+                        format!("unknown template '{}'", inst.template),
+                    )
+                })?;
+                let mut local = vars.clone();
+                for p in inst.parameters.keys() {
+                    if !template.parameters.contains(p) {
+                        return Err(DescriptorError::new(
+                            format!("{field}.parameters.{p}"),
+                            format!("template '{}' has no parameter '{p}'", inst.template),
+                        ));
+                    }
+                }
+                for p in &template.parameters {
+                    let value = inst
+                        .parameters
+                        .get(p)
+                        .or_else(|| template.defaults.get(p))
+                        .ok_or_else(|| {
+                            DescriptorError::new(
+                                format!("{field}.parameters.{p}"),
+                                format!("template '{}' needs parameter '{p}'", inst.template),
+                            )
+                        })?;
+                    local.insert(p.clone(), value.clone());
+                }
+                servers.push(self.expand_server(&template.server, node, &local, &field)?);
+            }
+            for (i, server) in spec.servers.iter().enumerate() {
+                let field = format!("nodes.{node}.servers[{i}]");
+                servers.push(self.expand_server(server, node, &vars, &field)?);
+            }
+        }
+        let mut ids = BTreeSet::new();
+        let mut adapter_ids = BTreeSet::new();
+        for s in &servers {
+            if !ids.insert(s.id.clone()) {
+                return Err(DescriptorError::new(
+                    format!("nodes.{}", s.node),
+                    format!("server id '{}' is used twice", s.id),
+                ));
+            }
+            for a in &s.adapters {
+                if !adapter_ids.insert(a.id.clone()) {
+                    return Err(DescriptorError::new(
+                        format!("servers.{}.adapters", s.id),
+                        format!("adapter id '{}' is used twice", a.id),
+                    ));
+                }
+                if self.replica_groups.contains_key(&a.id) {
+                    return Err(DescriptorError::new(
+                        format!("servers.{}.adapters", s.id),
+                        format!("adapter id '{}' is also a replica group id", a.id),
+                    ));
+                }
+            }
+        }
+        Ok(ExpandedApplication {
+            descriptor: self.clone(),
+            servers,
+        })
+    }
+
+    fn expand_server(
+        &self,
+        spec: &ServerSpec,
+        node: &str,
+        vars: &BTreeMap<String, String>,
+        field: &str,
+    ) -> Result<ServerDescriptor, DescriptorError> {
+        let sub = |name: &str, text: &str, vars: &BTreeMap<String, String>| {
+            substitute(text, vars)
+                .map_err(|reason| DescriptorError::new(format!("{field}.{name}"), reason))
+        };
+        let id = sub("id", &spec.id, vars)?;
+        check_name(&format!("{field}.id"), &id)?;
+        let mut vars = vars.clone();
+        vars.insert("server".into(), id.clone());
+        let exe = sub("exe", &spec.exe, &vars)?;
+        if exe.trim().is_empty() {
+            return Err(DescriptorError::new(
+                format!("{field}.exe"),
+                "must not be empty",
+            ));
+        }
+        let args = spec
+            .args
+            .iter()
+            .enumerate()
+            .map(|(i, a)| sub(&format!("args[{i}]"), a, &vars))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut env = BTreeMap::new();
+        for (k, v) in &spec.env {
+            if k.is_empty() || k.contains('=') || k.contains('\0') {
+                return Err(DescriptorError::new(
+                    format!("{field}.env"),
+                    format!("'{k}' is not a valid variable name"),
+                ));
+            }
+            env.insert(k.clone(), sub(&format!("env.{k}"), v, &vars)?);
+        }
+        let pwd = spec
+            .pwd
+            .as_deref()
+            .map(|p| sub("pwd", p, &vars))
+            .transpose()?;
+        let log = spec
+            .log
+            .as_deref()
+            .map(|l| sub("log", l, &vars))
+            .transpose()?;
+        if let Some(l) = &log {
+            if l.is_empty() || l.contains('/') && l.split('/').any(|c| c == "..") {
+                return Err(DescriptorError::new(
+                    format!("{field}.log"),
+                    format!("'{l}' is not a valid log file name"),
+                ));
+            }
+        }
+        let activation_timeout_ms = seconds(
+            &format!("{field}.activation-timeout"),
+            spec.activation_timeout
+                .unwrap_or(DEFAULT_ACTIVATION_TIMEOUT_S),
+        )?;
+        let deactivation_timeout_ms = seconds(
+            &format!("{field}.deactivation-timeout"),
+            spec.deactivation_timeout
+                .unwrap_or(DEFAULT_DEACTIVATION_TIMEOUT_S),
+        )?;
+        let mut adapters = Vec::new();
+        let mut names = BTreeSet::new();
+        for (i, a) in spec.adapters.iter().enumerate() {
+            let afield = format!("adapters[{i}]");
+            let name = sub(&format!("{afield}.name"), &a.name, &vars)?;
+            check_name(&format!("{field}.{afield}.name"), &name)?;
+            if !names.insert(name.clone()) {
+                return Err(DescriptorError::new(
+                    format!("{field}.{afield}.name"),
+                    format!("adapter '{name}' is declared twice"),
+                ));
+            }
+            let id = match &a.id {
+                Some(id) => sub(&format!("{afield}.id"), id, &vars)?,
+                None => format!("{id}.{name}"),
+            };
+            check_name(&format!("{field}.{afield}.id"), &id)?;
+            let replica_group = a
+                .replica_group
+                .as_deref()
+                .map(|g| sub(&format!("{afield}.replica-group"), g, &vars))
+                .transpose()?;
+            if let Some(g) = &replica_group {
+                if !self.replica_groups.contains_key(g) {
+                    return Err(DescriptorError::new(
+                        format!("{field}.{afield}.replica-group"),
+                        format!("unknown replica group '{g}'"),
+                    ));
+                }
+            }
+            adapters.push(AdapterDescriptor {
+                name,
+                id,
+                replica_group,
+            });
+        }
+        Ok(ServerDescriptor {
+            id,
+            application: self.name.clone(),
+            node: node.to_owned(),
+            exe,
+            args,
+            env,
+            pwd,
+            activation: spec.activation,
+            activation_timeout_ms,
+            deactivation_timeout_ms,
+            log,
+            adapters,
+        })
+    }
+}
+
+fn seconds(field: &str, s: f64) -> Result<u64, DescriptorError> {
+    if !(s.is_finite() && s > 0.0 && s <= 3600.0) {
+        return Err(DescriptorError::new(
+            field,
+            format!("{s} is not a number of seconds between 0 and 3600"),
+        ));
+    }
+    Ok((s * 1000.0).round() as u64)
+}
+
+/// Names (applications, nodes, servers, adapters, groups) are what the CLI and URLs carry.
+fn check_name(field: &str, name: &str) -> Result<(), DescriptorError> {
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && !name.starts_with('.');
+    if ok {
+        Ok(())
+    } else {
+        Err(DescriptorError::new(
+            field,
+            format!("'{name}' is not a valid name (letters, digits, '-', '_', '.'; at most 128)"),
+        ))
+    }
+}
+
+/// Replaces `${var}`; `$$` is a literal `$`. An undefined variable is an error.
+fn substitute(text: &str, vars: &BTreeMap<String, String>) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            out.push('$');
+            rest = tail;
+        } else if let Some(body) = after.strip_prefix('{') {
+            let end = body
+                .find('}')
+                .ok_or_else(|| format!("unclosed '${{' in '{text}'"))?;
+            let name = &body[..end];
+            let value = vars
+                .get(name)
+                .ok_or_else(|| format!("undefined variable '${{{name}}}'"))?;
+            out.push_str(value);
+            rest = &body[end + 1..];
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = r#"
+name = "Spotifice"
+[variables]
+library = "media"
+[replica-groups.MediaServerGroup]
+load-balancing = "round-robin"
+[templates.MediaServer]
+parameters = ["index", "extra"]
+defaults = { extra = "x" }
+[templates.MediaServer.server]
+id = "MediaServer-${index}"
+exe = "media-server"
+args = ["--library", "${library}", "${extra}"]
+log = "mediaserver${index}.log"
+adapters = [{ name = "Adapter", replica-group = "MediaServerGroup" }]
+[[nodes.node1.server-instances]]
+template = "MediaServer"
+parameters = { index = "1" }
+[[nodes.node2.server-instances]]
+template = "MediaServer"
+parameters = { index = "2", extra = "y" }
+[[nodes.node2.servers]]
+id = "Plain"
+exe = "/bin/sleep"
+args = ["60"]
+activation = "manual"
+deactivation-timeout = 0.5
+"#;
+
+    #[test]
+    fn expands_templates_and_defaults() {
+        let app = ApplicationDescriptor::parse(SAMPLE)
+            .unwrap()
+            .expand()
+            .unwrap();
+        let ids: Vec<_> = app.servers.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["MediaServer-1", "MediaServer-2", "Plain"]);
+        let s1 = &app.servers[0];
+        assert_eq!(s1.args, ["--library", "media", "x"]);
+        assert_eq!(s1.log.as_deref(), Some("mediaserver1.log"));
+        assert_eq!(s1.adapters[0].id, "MediaServer-1.Adapter");
+        assert_eq!(
+            s1.adapters[0].replica_group.as_deref(),
+            Some("MediaServerGroup")
+        );
+        assert_eq!(app.servers[1].args[2], "y");
+        assert_eq!(app.servers[2].activation, Activation::Manual);
+        assert_eq!(app.servers[2].deactivation_timeout_ms, 500);
+    }
+
+    #[test]
+    fn json_is_accepted() {
+        let toml_app = ApplicationDescriptor::parse(SAMPLE).unwrap();
+        let json = serde_json::to_string(&toml_app).unwrap();
+        assert_eq!(ApplicationDescriptor::parse(&json).unwrap(), toml_app);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let bad = SAMPLE.replace(
+            "template = \"MediaServer\"\nparameters = { index = \"1\" }",
+            "template = \"Nope\"",
+        );
+        let err = ApplicationDescriptor::parse(&bad)
+            .unwrap()
+            .expand()
+            .unwrap_err();
+        assert_eq!(err.field, "nodes.node1.server-instances[0].template");
+        assert!(err.reason.contains("unknown template 'Nope'"));
+
+        let bad = SAMPLE.replace(
+            "replica-group = \"MediaServerGroup\"",
+            "replica-group = \"G\"",
+        );
+        let err = ApplicationDescriptor::parse(&bad)
+            .unwrap()
+            .expand()
+            .unwrap_err();
+        assert!(err.reason.contains("unknown replica group 'G'"), "{err}");
+
+        let bad = SAMPLE.replace("parameters = { index = \"1\" }", "parameters = { }");
+        let err = ApplicationDescriptor::parse(&bad)
+            .unwrap()
+            .expand()
+            .unwrap_err();
+        assert_eq!(
+            err.field,
+            "nodes.node1.server-instances[0].parameters.index"
+        );
+
+        let bad = SAMPLE.replace("activation = \"manual\"", "activation = \"sometimes\"");
+        let err = ApplicationDescriptor::parse(&bad).unwrap_err();
+        assert!(err.field.contains("line"), "{err}");
+
+        let bad = SAMPLE.replace("\"mediaserver${index}.log\"", "\"${nope}.log\"");
+        let err = ApplicationDescriptor::parse(&bad)
+            .unwrap()
+            .expand()
+            .unwrap_err();
+        assert!(err.reason.contains("undefined variable '${nope}'"), "{err}");
+
+        let bad = SAMPLE.replace("id = \"Plain\"", "id = \"MediaServer-1\"");
+        let err = ApplicationDescriptor::parse(&bad)
+            .unwrap()
+            .expand()
+            .unwrap_err();
+        assert!(err.reason.contains("used twice"), "{err}");
+
+        let bad = SAMPLE.replace("deactivation-timeout = 0.5", "deactivation-timeout = -1");
+        let err = ApplicationDescriptor::parse(&bad)
+            .unwrap()
+            .expand()
+            .unwrap_err();
+        assert!(err.field.ends_with("deactivation-timeout"), "{err}");
+    }
+
+    #[test]
+    fn substitution_rules() {
+        let vars = BTreeMap::from([("a".to_owned(), "1".to_owned())]);
+        assert_eq!(substitute("x${a}y$$z$", &vars).unwrap(), "x1y$z$");
+        assert!(substitute("${b}", &vars).is_err());
+        assert!(substitute("${a", &vars).is_err());
+    }
+}

@@ -1,0 +1,33 @@
+//! `grid-proto`: what the Spotifice Grid processes share.
+//!
+//! - [`descriptor`]: the application descriptor (TOML or JSON), its validation and its expansion
+//!   into concrete per-node server descriptors.
+//! - [`api`]: every type that crosses the wire between registry, nodes, servers and clients.
+//! - [`paths`]: the route paths, used by the routers and by [`client`] alike so they cannot drift.
+//! - [`client`]: the one HTTP/JSON client every binary uses.
+//! - [`server_env`]: how a node hands a server its identity, and how the server reports ready.
+//! - [`telemetry`] and [`shutdown`]: the runtime helpers every daemon's `main` uses.
+#![warn(missing_docs)]
+
+pub mod api;
+pub mod client;
+pub mod descriptor;
+pub mod paths;
+pub mod server_env;
+pub mod shutdown;
+pub mod telemetry;
+
+/// Sent in the `x-grid-protocol` header by every client; a mismatch is logged.
+pub const PROTOCOL_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The name of the protocol header.
+pub const PROTOCOL_HEADER: &str = "x-grid-protocol";
+/// The header that carries the cluster secret on node → registry and registry → node calls.
+pub const SECRET_HEADER: &str = "x-grid-secret";
+
+/// Milliseconds since the Unix epoch, the time unit of every timestamp on the wire.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,97 @@
+//! Route paths shared by the routers and the client.
+//!
+//! Registry routes are under `/v1/`; node routes too, on the node's own listener.
+
+/// `POST` user + password → session token.
+pub const SESSIONS: &str = "/v1/sessions";
+/// `GET` registry information.
+pub const REGISTRY: &str = "/v1/registry";
+/// `GET` list / `POST` add applications.
+pub const APPLICATIONS: &str = "/v1/applications";
+/// `POST` a descriptor to compare with the deployed one.
+pub const APPLICATIONS_DIFF: &str = "/v1/applications-diff";
+/// `GET` describe / `PUT` update / `DELETE` remove one application.
+pub const APPLICATION: &str = "/v1/applications/{name}";
+/// `GET` list servers.
+pub const SERVERS: &str = "/v1/servers";
+/// `GET` describe one server.
+pub const SERVER: &str = "/v1/servers/{id}";
+/// `POST` an action (start, stop, restart, enable, disable, signal) on one server.
+pub const SERVER_ACTION: &str = "/v1/servers/{id}/{action}";
+/// `GET` a server's log (query: tail, stderr).
+pub const SERVER_LOG: &str = "/v1/servers/{id}/log";
+/// `GET` list nodes.
+pub const NODES: &str = "/v1/nodes";
+/// `GET` show one node.
+pub const NODE: &str = "/v1/nodes/{name}";
+/// `POST` register a node (cluster secret).
+pub const NODE_REGISTER: &str = "/v1/nodes/{name}/register";
+/// `POST` a node's heartbeat (cluster secret).
+pub const NODE_HEARTBEAT: &str = "/v1/nodes/{name}/heartbeat";
+/// `POST` a node's server state change (cluster secret).
+pub const NODE_SERVER_STATE: &str = "/v1/nodes/{name}/server-state";
+/// `POST` ping a node (the registry asks it) / `POST` shut a node down.
+pub const NODE_ACTION: &str = "/v1/nodes/{name}/{action}";
+/// `GET` list adapters.
+pub const ADAPTERS: &str = "/v1/adapters";
+/// `GET` locate an adapter id or replica-group id.
+pub const LOCATE: &str = "/v1/locate/{id}";
+/// `GET` server-sent events.
+pub const EVENTS: &str = "/v1/events";
+
+/// Node: `PUT` the set of servers the node hosts.
+pub const NODE_ASSIGNMENT: &str = "/v1/assignment";
+/// Node: `POST` start/stop/restart/signal one server.
+pub const NODE_SERVER_ACTION: &str = "/v1/servers/{id}/{action}";
+/// Node: `GET` a server's log.
+pub const NODE_SERVER_LOG: &str = "/v1/servers/{id}/log";
+/// Node: `POST` a server reports its endpoints (per-spawn token).
+pub const NODE_SERVER_READY: &str = "/v1/servers/{id}/ready";
+/// Node: `GET` the node's view of itself (ping).
+pub const NODE_STATUS: &str = "/v1/status";
+/// Node: `POST` shut the node down.
+pub const NODE_SHUTDOWN: &str = "/v1/shutdown";
+
+/// Fills the `{placeholders}` of a path, in order, percent-encoding each value.
+pub fn fill(template: &str, values: &[&str]) -> String {
+    let mut out = String::with_capacity(template.len() + 16);
+    let mut values = values.iter();
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let end = rest[start..]
+            .find('}')
+            .map_or(rest.len(), |e| start + e + 1);
+        if let Some(v) = values.next() {
+            encode_segment(v, &mut out);
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn encode_segment(value: &str, out: &mut String) {
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fill_encodes_each_segment() {
+        assert_eq!(
+            fill(SERVER_ACTION, &["MediaServer-1", "stop"]),
+            "/v1/servers/MediaServer-1/stop"
+        );
+        assert_eq!(fill(SERVER, &["a/b c"]), "/v1/servers/a%2Fb%20c");
+        assert_eq!(fill(NODES, &[]), "/v1/nodes");
+    }
+}
