@@ -291,7 +291,7 @@ impl ApplicationDescriptor {
     /// Validates the descriptor and expands every template instance.
     pub fn expand(&self) -> Result<ExpandedApplication, DescriptorError> {
         check_name("name", &self.name)?;
-        for (id, _) in &self.replica_groups {
+        for id in self.replica_groups.keys() {
             check_name(&format!("replica-groups.{id}"), id)?;
         }
         for (name, template) in &self.templates {
@@ -437,13 +437,14 @@ impl ApplicationDescriptor {
             .as_deref()
             .map(|l| sub("log", l, &vars))
             .transpose()?;
-        if let Some(l) = &log {
-            if l.is_empty() || l.contains('/') && l.split('/').any(|c| c == "..") {
-                return Err(DescriptorError::new(
-                    format!("{field}.log"),
-                    format!("'{l}' is not a valid log file name"),
-                ));
-            }
+        if let Some(l) = log
+            .as_ref()
+            .filter(|l| l.is_empty() || l.starts_with('/') || l.split('/').any(|c| c == ".."))
+        {
+            return Err(DescriptorError::new(
+                format!("{field}.log"),
+                format!("'{l}' is not a valid log file name (relative, no '..')"),
+            ));
         }
         let activation_timeout_ms = seconds(
             &format!("{field}.activation-timeout"),
@@ -477,13 +478,14 @@ impl ApplicationDescriptor {
                 .as_deref()
                 .map(|g| sub(&format!("{afield}.replica-group"), g, &vars))
                 .transpose()?;
-            if let Some(g) = &replica_group {
-                if !self.replica_groups.contains_key(g) {
-                    return Err(DescriptorError::new(
-                        format!("{field}.{afield}.replica-group"),
-                        format!("unknown replica group '{g}'"),
-                    ));
-                }
+            if let Some(g) = replica_group
+                .as_ref()
+                .filter(|g| !self.replica_groups.contains_key(*g))
+            {
+                return Err(DescriptorError::new(
+                    format!("{field}.{afield}.replica-group"),
+                    format!("unknown replica group '{g}'"),
+                ));
             }
             adapters.push(AdapterDescriptor {
                 name,

@@ -1,1 +1,123 @@
+//! `gridregistry`: the single source of truth of a Spotifice Grid.
+//!
+//! - [`store`]: applications, users, flags and the cluster secret in sled.
+//! - [`state`]: the live model rebuilt from the nodes, and events.
+//! - [`api`]: the HTTP/JSON API (admin, nodes, locator, events).
+//! - [`node_link`]: calls to the nodes; [`liveness`]: marks silent nodes down.
+//! - [`auth`]: users, sessions, the secret check.
 
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod error;
+pub mod liveness;
+pub mod node_link;
+pub mod state;
+pub mod store;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::info;
+
+pub use api::app;
+
+/// What `run` needs.
+#[derive(Debug, Clone)]
+pub struct RegistryConfig {
+    /// Database directory.
+    pub data: PathBuf,
+    /// Where to write the bound address.
+    pub addr_file: Option<PathBuf>,
+    /// Heartbeat interval handed to nodes.
+    pub heartbeat: Duration,
+    /// Silence after which a node is down.
+    pub node_timeout: Duration,
+}
+
+impl From<&cli::Cli> for RegistryConfig {
+    fn from(c: &cli::Cli) -> Self {
+        Self {
+            data: c.data.clone(),
+            addr_file: c.addr_file.clone(),
+            heartbeat: Duration::from_millis(c.heartbeat_ms.max(10)),
+            node_timeout: Duration::from_millis(c.node_timeout_ms.max(50)),
+        }
+    }
+}
+
+/// Writes `contents` to `path` atomically (temp file + rename), so readers never see half of it.
+pub fn write_atomic(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, contents)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Opens the store and serves until `shutdown` completes.
+pub async fn run(
+    config: RegistryConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let addr = listener.local_addr().context("reading the bound address")?;
+    std::fs::create_dir_all(&config.data)
+        .with_context(|| format!("creating {}", config.data.display()))?;
+    let store = store::Store::open(&config.data)
+        .with_context(|| format!("opening the database in {}", config.data.display()))?;
+    let secret = store.cluster_secret(|| auth::random_hex(32)).await?;
+    let secret_file = config.data.join("cluster.secret");
+    if std::fs::read_to_string(&secret_file).ok().as_deref() != Some(secret.as_str()) {
+        write_atomic(&secret_file, secret.as_bytes())
+            .with_context(|| format!("writing {}", secret_file.display()))?;
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("protecting {}", secret_file.display()))?;
+    }
+    let auth = auth::Auth::new();
+    auth.ensure_default_user(&store).await?;
+    let token = CancellationToken::new();
+    let settings = state::Settings {
+        heartbeat: config.heartbeat,
+        node_timeout: config.node_timeout,
+        listen: addr.to_string(),
+        data_dir: config.data.display().to_string(),
+    };
+    let state = state::AppState::new(store.clone(), auth, settings, secret, token.clone())?;
+    if let Some(path) = &config.addr_file {
+        write_atomic(path, addr.to_string().as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    let tracker = TaskTracker::new();
+    let forward = token.clone();
+    tracker.spawn(async move {
+        tokio::select! {
+            () = shutdown => forward.cancel(),
+            () = forward.cancelled() => {}
+        }
+    });
+    tracker.spawn(liveness::run(state.clone(), token.clone()));
+    {
+        let live = state.live();
+        info!(%addr, data = %config.data.display(), applications = live.apps.len(), servers = live.index.servers.len(), "registry listening");
+    }
+    axum::serve(listener, app(state.clone()))
+        .with_graceful_shutdown(token.clone().cancelled_owned())
+        .await
+        .context("serving the API")?;
+    token.cancel();
+    tracker.close();
+    if tokio::time::timeout(Duration::from_secs(5), tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("background tasks did not stop in time");
+    }
+    store.flush().await.context("final flush")?;
+    info!("registry stopped");
+    Ok(())
+}

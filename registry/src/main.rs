@@ -1,1 +1,23 @@
-fn main() {}
+//! `gridregistry` entry point; everything testable lives in the library.
+use anyhow::Context;
+use clap::Parser;
+
+fn main() -> anyhow::Result<()> {
+    let cli = grid_registry::cli::Cli::parse();
+    grid_proto::telemetry::init_tracing(cli.verbose);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(cli.listen)
+            .await
+            .with_context(|| format!("binding {}", cli.listen))?;
+        grid_registry::run(
+            (&cli).into(),
+            listener,
+            grid_proto::shutdown::shutdown_signal(),
+        )
+        .await
+    })
+}

@@ -1,0 +1,47 @@
+//! The registry's HTTP API: one module per resource, one router.
+
+mod applications;
+mod events;
+mod locator;
+mod nodes;
+mod servers;
+mod sessions;
+
+use axum::Router;
+use axum::routing::{get, post};
+use grid_proto::paths;
+
+use crate::state::AppState;
+
+/// The whole API; tests drive it without a socket.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route(paths::SESSIONS, post(sessions::login))
+        .route(paths::REGISTRY, get(sessions::registry_info))
+        .route(
+            paths::APPLICATIONS,
+            get(applications::list).post(applications::add),
+        )
+        .route(paths::APPLICATIONS_DIFF, post(applications::diff))
+        .route(
+            paths::APPLICATION,
+            get(applications::describe)
+                .put(applications::update)
+                .delete(applications::remove),
+        )
+        .route(paths::SERVERS, get(servers::list))
+        .route(paths::SERVER, get(servers::describe))
+        .route(paths::SERVER_LOG, get(servers::log))
+        .route(paths::SERVER_ACTION, post(servers::action))
+        .route(paths::NODES, get(nodes::list))
+        .route(paths::NODE, get(nodes::show))
+        .route(paths::NODE_REGISTER, post(nodes::register))
+        .route(paths::NODE_HEARTBEAT, post(nodes::heartbeat))
+        .route(paths::NODE_SERVER_STATE, post(nodes::server_state))
+        .route(paths::NODE_ACTION, post(nodes::action))
+        .route(paths::ADAPTERS, get(locator::adapters))
+        .route(paths::LOCATE, get(locator::locate))
+        .route(paths::EVENTS, get(events::stream))
+        .fallback(|| async { crate::error::ApiError::NotFound("no such route".into()) })
+        .with_state(state)
+}

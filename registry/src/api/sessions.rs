@@ -1,0 +1,50 @@
+//! `POST /v1/sessions` (login) and `GET /v1/registry`.
+
+use axum::Json;
+use axum::extract::State;
+use grid_proto::api::{LoginReply, LoginRequest, RegistryInfo};
+
+use crate::auth::{AuthError, SESSION_TTL};
+use crate::error::{ApiError, Body};
+use crate::state::AppState;
+
+/// Checks user + password and opens a session.
+pub(crate) async fn login(
+    State(state): State<AppState>,
+    Body(req): Body<LoginRequest>,
+) -> Result<Json<LoginReply>, ApiError> {
+    match state
+        .auth()
+        .login(state.store(), &req.user, &req.password)
+        .await
+    {
+        Ok(token) => {
+            tracing::debug!(user = %req.user, "session opened");
+            Ok(Json(LoginReply {
+                token,
+                expires_in_s: SESSION_TTL.as_secs(),
+            }))
+        }
+        Err(AuthError::Denied) => {
+            tracing::warn!(user = %req.user, "login refused");
+            Err(ApiError::Unauthorized(AuthError::Denied.to_string()))
+        }
+        Err(AuthError::Internal(e)) => Err(ApiError::Internal(anyhow::anyhow!(e))),
+    }
+}
+
+/// What the registry is and holds.
+pub(crate) async fn registry_info(State(state): State<AppState>) -> Json<RegistryInfo> {
+    let live = state.live();
+    Json(RegistryInfo {
+        version: grid_proto::PROTOCOL_VERSION.to_owned(),
+        listen: state.settings().listen.clone(),
+        data_dir: state.settings().data_dir.clone(),
+        uptime_s: state.uptime().as_secs(),
+        applications: live.apps.len(),
+        nodes: live.nodes.len(),
+        nodes_up: live.nodes.values().filter(|n| n.up).count(),
+        servers: live.index.servers.len(),
+        event_serial: state.event_serial(),
+    })
+}

@@ -1,0 +1,30 @@
+//! Command line of `gridregistry`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// The Spotifice Grid registry: applications, nodes, servers, the locator and admin sessions.
+#[derive(Debug, Parser)]
+#[command(name = "gridregistry", version)]
+pub struct Cli {
+    /// Address to listen on.
+    #[arg(long, env = "GRID_REGISTRY_LISTEN", default_value = "127.0.0.1:4061")]
+    pub listen: SocketAddr,
+    /// Database directory (created if missing).
+    #[arg(long, env = "GRID_REGISTRY_DATA", default_value = "registry_data")]
+    pub data: PathBuf,
+    /// After binding, write the bound address here (for scripts and tests using port 0).
+    #[arg(long)]
+    pub addr_file: Option<PathBuf>,
+    /// Heartbeat interval handed to nodes, in ms.
+    #[arg(long, env = "GRID_HEARTBEAT_MS", default_value_t = 1000)]
+    pub heartbeat_ms: u64,
+    /// A node silent for this long is marked down, in ms.
+    #[arg(long, env = "GRID_NODE_TIMEOUT_MS", default_value_t = 3500)]
+    pub node_timeout_ms: u64,
+    /// More logging (-v debug, -vv trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
