@@ -6,8 +6,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use grid_proto::api::{
-    ApplicationChanged, ApplicationSummary, DescriptorSource, HostInfo, Load, LocateReply, LoginReply, NodeRegister,
-    NodeRegistered, ServerRuntime, ServerState, ServerView,
+    ApplicationChanged, ApplicationSummary, DescriptorSource, HostInfo, Load, LocateReply,
+    LoginReply, NodeRegister, NodeRegistered, ServerRuntime, ServerState, ServerView,
 };
 use grid_proto::client::Client;
 use grid_proto::paths;
@@ -54,7 +54,14 @@ fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
 fn start(data: &Path, listen: &str, node_timeout_ms: u64) -> Registry {
     let addr_file = data.with_extension(format!("addr{}", rand_suffix()));
     let child = Command::new(env!("CARGO_BIN_EXE_gridregistry"))
-        .args(["--listen", listen, "--heartbeat-ms", "100", "--node-timeout-ms", &node_timeout_ms.to_string()])
+        .args([
+            "--listen",
+            listen,
+            "--heartbeat-ms",
+            "100",
+            "--node-timeout-ms",
+            &node_timeout_ms.to_string(),
+        ])
         .arg("--data")
         .arg(data)
         .arg("--addr-file")
@@ -63,14 +70,25 @@ fn start(data: &Path, listen: &str, node_timeout_ms: u64) -> Registry {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn gridregistry");
-    let mut reg = Registry { child, url: String::new() };
-    wait_until("the address file", Duration::from_secs(20), || addr_file.exists());
-    reg.url = format!("http://{}", std::fs::read_to_string(&addr_file).unwrap().trim());
+    let mut reg = Registry {
+        child,
+        url: String::new(),
+    };
+    wait_until("the address file", Duration::from_secs(20), || {
+        addr_file.exists()
+    });
+    reg.url = format!(
+        "http://{}",
+        std::fs::read_to_string(&addr_file).unwrap().trim()
+    );
     reg
 }
 
 fn rand_suffix() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
 }
 
 async fn login(url: &str, password: &str) -> Result<Client, grid_proto::client::ClientError> {
@@ -84,7 +102,13 @@ fn register_body(servers: Vec<ServerRuntime>) -> NodeRegister {
     NodeRegister {
         endpoint: "http://127.0.0.1:9".into(),
         address: "127.0.0.1".into(),
-        host: HostInfo { hostname: "h".into(), os: "Linux".into(), kernel: "6".into(), arch: "x86_64".into(), cpus: 2 },
+        host: HostInfo {
+            hostname: "h".into(),
+            os: "Linux".into(),
+            kernel: "6".into(),
+            arch: "x86_64".into(),
+            cpus: 2,
+        },
         load: Load::default(),
         servers,
     }
@@ -106,29 +130,56 @@ async fn sessions_validation_and_persistence_across_kill_9() {
     assert_eq!(err.to_string(), "wrong user name or password");
     let admin = login(&reg.url, "admin").await.unwrap();
 
-    let added: ApplicationChanged = admin.post(paths::APPLICATIONS, &DescriptorSource { source: APP.into() }).await.unwrap();
+    let added: ApplicationChanged = admin
+        .post(
+            paths::APPLICATIONS,
+            &DescriptorSource { source: APP.into() },
+        )
+        .await
+        .unwrap();
     assert_eq!(added.serial, 1);
     assert_eq!(added.diff.added, ["MediaServer-1", "MediaServer-2"]);
 
     // A bad descriptor names the field and changes nothing.
-    let bad = APP.replace("template = \"MS\"\nparameters = { index = \"2\" }", "template = \"Nope\"");
+    let bad = APP.replace(
+        "template = \"MS\"\nparameters = { index = \"2\" }",
+        "template = \"Nope\"",
+    );
     let err = admin
-        .put::<_, ApplicationChanged>(&paths::fill(paths::APPLICATION, &["Spotifice"]), &DescriptorSource { source: bad })
+        .put::<_, ApplicationChanged>(
+            &paths::fill(paths::APPLICATION, &["Spotifice"]),
+            &DescriptorSource { source: bad },
+        )
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(400));
-    assert_eq!(err.to_string(), "invalid descriptor: nodes.node2.server-instances[0].template: unknown template 'Nope'");
+    assert_eq!(
+        err.to_string(),
+        "invalid descriptor: nodes.node2.server-instances[0].template: unknown template 'Nope'"
+    );
     let apps: Vec<ApplicationSummary> = admin.get(paths::APPLICATIONS).await.unwrap();
     assert_eq!((apps.len(), apps[0].serial, apps[0].servers), (1, 1, 2));
 
     // Stop intent is persisted.
-    let _: ServerView = admin.post(&paths::fill(paths::SERVER_ACTION, &["MediaServer-2", "disable"]), &()).await.unwrap();
+    let _: ServerView = admin
+        .post(
+            &paths::fill(paths::SERVER_ACTION, &["MediaServer-2", "disable"]),
+            &(),
+        )
+        .await
+        .unwrap();
 
     // The node API needs the cluster secret.
     let secret = std::fs::read_to_string(data.join("cluster.secret")).unwrap();
-    let wrong = Client::new(&reg.url, "registry").unwrap().secret("nope").unwrap();
+    let wrong = Client::new(&reg.url, "registry")
+        .unwrap()
+        .secret("nope")
+        .unwrap();
     let err = wrong
-        .post::<_, NodeRegistered>(&paths::fill(paths::NODE_REGISTER, &["node1"]), &register_body(vec![]))
+        .post::<_, NodeRegistered>(
+            &paths::fill(paths::NODE_REGISTER, &["node1"]),
+            &register_body(vec![]),
+        )
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(401));
@@ -137,12 +188,21 @@ async fn sessions_validation_and_persistence_across_kill_9() {
     let listen = reg.url.trim_start_matches("http://").to_owned();
     drop(reg);
     let reg = start(&data, &listen, 60_000);
-    assert_eq!(std::fs::read_to_string(data.join("cluster.secret")).unwrap(), secret);
+    assert_eq!(
+        std::fs::read_to_string(data.join("cluster.secret")).unwrap(),
+        secret
+    );
     let admin = login(&reg.url, "admin").await.unwrap();
     let apps: Vec<ApplicationSummary> = admin.get(paths::APPLICATIONS).await.unwrap();
     assert_eq!((apps[0].name.as_str(), apps[0].serial), ("Spotifice", 1));
     let servers: Vec<ServerView> = admin.get(paths::SERVERS).await.unwrap();
-    assert_eq!(servers.iter().map(|s| (s.id.as_str(), s.enabled)).collect::<Vec<_>>(), [("MediaServer-1", true), ("MediaServer-2", false)]);
+    assert_eq!(
+        servers
+            .iter()
+            .map(|s| (s.id.as_str(), s.enabled))
+            .collect::<Vec<_>>(),
+        [("MediaServer-1", true), ("MediaServer-2", false)]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -151,9 +211,18 @@ async fn locate_follows_node_reports_and_liveness() {
     let data = data_dir(&tmp);
     let reg = start(&data, "127.0.0.1:0", 400);
     let admin = login(&reg.url, "admin").await.unwrap();
-    let _: ApplicationChanged = admin.post(paths::APPLICATIONS, &DescriptorSource { source: APP.into() }).await.unwrap();
+    let _: ApplicationChanged = admin
+        .post(
+            paths::APPLICATIONS,
+            &DescriptorSource { source: APP.into() },
+        )
+        .await
+        .unwrap();
     let secret = std::fs::read_to_string(data.join("cluster.secret")).unwrap();
-    let node = Client::new(&reg.url, "registry").unwrap().secret(&secret).unwrap();
+    let node = Client::new(&reg.url, "registry")
+        .unwrap()
+        .secret(&secret)
+        .unwrap();
     let active = |id: &str, port: u16| ServerRuntime {
         id: id.into(),
         state: ServerState::Active,
@@ -162,40 +231,81 @@ async fn locate_follows_node_reports_and_liveness() {
         ..Default::default()
     };
     let reply: NodeRegistered = node
-        .post(&paths::fill(paths::NODE_REGISTER, &["node1"]), &register_body(vec![active("MediaServer-1", 1111)]))
+        .post(
+            &paths::fill(paths::NODE_REGISTER, &["node1"]),
+            &register_body(vec![active("MediaServer-1", 1111)]),
+        )
         .await
         .unwrap();
     assert_eq!(reply.assignment.servers.len(), 1);
     assert_eq!(reply.assignment.servers[0].descriptor.id, "MediaServer-1");
     let _: NodeRegistered = node
-        .post(&paths::fill(paths::NODE_REGISTER, &["node2"]), &register_body(vec![active("MediaServer-2", 2222)]))
+        .post(
+            &paths::fill(paths::NODE_REGISTER, &["node2"]),
+            &register_body(vec![active("MediaServer-2", 2222)]),
+        )
         .await
         .unwrap();
-    let located: LocateReply = admin.get(&paths::fill(paths::LOCATE, &["MediaServerGroup"])).await.unwrap();
-    let eps: Vec<_> = located.endpoints.iter().map(|e| e.endpoint.as_str()).collect();
+    let located: LocateReply = admin
+        .get(&paths::fill(paths::LOCATE, &["MediaServerGroup"]))
+        .await
+        .unwrap();
+    let eps: Vec<_> = located
+        .endpoints
+        .iter()
+        .map(|e| e.endpoint.as_str())
+        .collect();
     assert_eq!(eps, ["http://127.0.0.1:1111", "http://127.0.0.1:2222"]);
 
     // node2 keeps sending heartbeats, node1 stops: node1's adapter leaves locate results.
-    let hb = grid_proto::api::Heartbeat { load: Load::default(), assignment_serial: reply.assignment.serial };
+    let hb = grid_proto::api::Heartbeat {
+        load: Load::default(),
+        assignment_serial: reply.assignment.serial,
+    };
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let _: grid_proto::api::HeartbeatReply = node.post(&paths::fill(paths::NODE_HEARTBEAT, &["node2"]), &hb).await.unwrap();
-        let located: LocateReply = admin.get(&paths::fill(paths::LOCATE, &["MediaServerGroup"])).await.unwrap();
-        let eps: Vec<_> = located.endpoints.iter().map(|e| e.endpoint.clone()).collect();
+        let _: grid_proto::api::HeartbeatReply = node
+            .post(&paths::fill(paths::NODE_HEARTBEAT, &["node2"]), &hb)
+            .await
+            .unwrap();
+        let located: LocateReply = admin
+            .get(&paths::fill(paths::LOCATE, &["MediaServerGroup"]))
+            .await
+            .unwrap();
+        let eps: Vec<_> = located
+            .endpoints
+            .iter()
+            .map(|e| e.endpoint.clone())
+            .collect();
         if eps == ["http://127.0.0.1:2222"] {
             break;
         }
-        assert!(Instant::now() < deadline, "node1 never marked down: {eps:?}");
+        assert!(
+            Instant::now() < deadline,
+            "node1 never marked down: {eps:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // A node marked down must register again, with its full state.
     let err = node
-        .post::<_, grid_proto::api::HeartbeatReply>(&paths::fill(paths::NODE_HEARTBEAT, &["node1"]), &hb)
+        .post::<_, grid_proto::api::HeartbeatReply>(
+            &paths::fill(paths::NODE_HEARTBEAT, &["node1"]),
+            &hb,
+        )
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(404));
-    let located: LocateReply = admin.get(&paths::fill(paths::LOCATE, &["MediaServer-1.Adapter"])).await.unwrap();
+    let located: LocateReply = admin
+        .get(&paths::fill(paths::LOCATE, &["MediaServer-1.Adapter"]))
+        .await
+        .unwrap();
     assert!(located.endpoints.is_empty());
-    let err = admin.get::<LocateReply>(&paths::fill(paths::LOCATE, &["Nope"])).await.unwrap_err();
-    assert_eq!((err.status(), err.to_string().as_str()), (Some(404), "unknown adapter or replica group 'Nope'"));
+    let err = admin
+        .get::<LocateReply>(&paths::fill(paths::LOCATE, &["Nope"]))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.status(), err.to_string().as_str()),
+        (Some(404), "unknown adapter or replica group 'Nope'")
+    );
 }
