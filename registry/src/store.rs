@@ -21,6 +21,9 @@ pub enum StoreError {
     /// sled failed.
     #[error("database error while {0}: {1}")]
     Db(&'static str, #[source] sled::Error),
+    /// Another process holds the database.
+    #[error("the database in {0} is in use by another gridregistry")]
+    InUse(String),
     /// A stored value could not be read back.
     #[error("corrupt value in {0}: {1}")]
     Corrupt(&'static str, #[source] serde_json::Error),
@@ -106,7 +109,15 @@ impl Store {
             .path(dir)
             .cache_capacity(1 << 20)
             .open()
-            .map_err(db("opening the database"))?;
+            .map_err(|e| match e {
+                sled::Error::Io(io)
+                    if io.kind() == std::io::ErrorKind::Other
+                        && io.to_string().contains("lock") =>
+                {
+                    StoreError::InUse(dir.display().to_string())
+                }
+                e => StoreError::Db("opening the database", e),
+            })?;
         let tree = |name: &str| sled_db.open_tree(name).map_err(db("opening a tree"));
         Ok(Self {
             applications: tree("applications")?,
@@ -309,7 +320,18 @@ mod tests {
             store.put_user("admin", "hash").await.unwrap();
             assert_eq!(store.cluster_secret(|| "s1".into()).await.unwrap(), "s1");
         }
-        let store = Store::open(dir.path()).unwrap();
+        // sled's flusher thread lets go of the file lock shortly after the drop.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let store = loop {
+            match Store::open(dir.path()) {
+                Ok(s) => break s,
+                Err(e) if std::time::Instant::now() < deadline => {
+                    assert!(e.to_string().contains("in use"), "{e}");
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => panic!("{e}"),
+            }
+        };
         assert_eq!(store.applications().unwrap()[0].name, "A");
         assert_eq!(store.assignment_serial().unwrap(), 8);
         assert!(store.flags().unwrap()[0].1.stopped);
