@@ -1,1 +1,83 @@
+//! `gridadmin`, the Spotifice Grid admin client: an interactive shell (`gridadmin -u admin -p admin`)
+//! and a one-shot runner for scripts (`-e "server list"`), both speaking the registry's HTTP API.
+//!
+//! - [`cli`]: the command line and the one `Command` enum the shell and `-e` share.
+//! - [`session`]: login and the authenticated registry client.
+//! - [`commands`]: one module per resource, each turning a command into registry calls.
+//! - [`shell`]: the rustyline loop, history and completion.
+//! - [`output`]: the only module that prints.
 
+pub mod cli;
+pub mod commands;
+pub mod output;
+pub mod session;
+pub mod shell;
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, LineError, ShellCommand, parse_line};
+use crate::output::Output;
+use crate::session::Session;
+
+/// Runs gridadmin as `cli` says; the exit code is 0 on success, 1 on any error.
+pub fn run(cli: Cli) -> ExitCode {
+    if cli.verbose > 0 {
+        grid_proto::telemetry::init_tracing(cli.verbose);
+    } else {
+        grid_proto::telemetry::init_quiet_tracing();
+    }
+    let out = Output::new(cli.json);
+    // One thread: the admin does one thing at a time, and starts in a few milliseconds.
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            out.error(&format!("cannot start the async runtime: {e}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut session = Session::new(&cli.registry, cli.user, cli.password);
+    if cli.execute.is_empty() {
+        shell::run(&rt, &mut session, &out)
+    } else {
+        execute(&rt, &mut session, &out, &cli.execute)
+    }
+}
+
+/// Runs each `-e` command in order and stops at the first failure.
+fn execute(
+    rt: &tokio::runtime::Runtime,
+    session: &mut Session,
+    out: &Output,
+    lines: &[String],
+) -> ExitCode {
+    for line in lines {
+        let cmd = match parse_line(line) {
+            Ok(None) => continue,
+            Ok(Some(ShellCommand::Exit)) => break,
+            Ok(Some(ShellCommand::Grid(cmd))) => cmd,
+            Err(LineError::Quoting) => {
+                out.error(&format!("unbalanced quotes in '{line}'"));
+                return ExitCode::FAILURE;
+            }
+            Err(LineError::Clap(e)) => {
+                out.clap(&e);
+                if e.use_stderr() {
+                    return ExitCode::FAILURE;
+                }
+                continue;
+            }
+        };
+        if let Some(missing) = session.missing_credentials() {
+            out.error(&format!("gridadmin -e needs {missing}"));
+            return ExitCode::FAILURE;
+        }
+        if let Err(e) = rt.block_on(commands::run(&cmd, session, out)) {
+            out.error(&format!("{e:#}"));
+            return ExitCode::FAILURE;
+        }
+    }
+    ExitCode::SUCCESS
+}

@@ -5,6 +5,7 @@
 //! the endpoint of each adapter. Only then is the server `active`.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 
 use crate::api::ReadyReport;
 use crate::client::{Client, ClientError};
@@ -75,6 +76,21 @@ impl ServerEnv {
             .join(",")
     }
 
+    /// Tells the node that every adapter is served at `url`. A server without adapters is active
+    /// as soon as it is spawned, so there is nothing to report.
+    pub async fn report_all_ready(&self, url: &str) -> Result<(), ClientError> {
+        if self.adapters.is_empty() {
+            return Ok(());
+        }
+        self.report_ready(
+            self.adapters
+                .keys()
+                .map(|name| (name.clone(), url.to_owned()))
+                .collect(),
+        )
+        .await
+    }
+
     /// Tells the node the server is ready, with each adapter's endpoint (adapter name → URL).
     pub async fn report_ready(
         &self,
@@ -92,5 +108,79 @@ impl ServerEnv {
             )
             .await?;
         Ok(())
+    }
+}
+
+fn bracket(host: &str) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_owned()
+    }
+}
+
+/// The address a server binds: `listen` if given, else the node's host on port 0, else
+/// `127.0.0.1:0`.
+pub fn listen_addr(listen: Option<&str>, grid: Option<&ServerEnv>) -> String {
+    match listen {
+        Some(l) => l.to_owned(),
+        None => format!(
+            "{}:0",
+            bracket(grid.map_or("127.0.0.1", |g| g.host.as_str()))
+        ),
+    }
+}
+
+/// The URL clients reach a server at: its bound address, or the node's host when it is bound
+/// to every interface.
+pub fn endpoint(bound: SocketAddr, grid: Option<&ServerEnv>) -> String {
+    if bound.ip().is_unspecified() {
+        format!(
+            "http://{}:{}",
+            bracket(grid.map_or("127.0.0.1", |g| g.host.as_str())),
+            bound.port()
+        )
+    } else {
+        format!("http://{bound}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(host: &str) -> ServerEnv {
+        ServerEnv {
+            id: "S-1".into(),
+            node: "node1".into(),
+            node_url: "http://127.0.0.1:1".into(),
+            host: host.into(),
+            adapters: BTreeMap::new(),
+            token: String::new(),
+            registry_url: None,
+        }
+    }
+
+    #[test]
+    fn listen_address_comes_from_flag_then_host() {
+        assert_eq!(
+            listen_addr(Some("0.0.0.0:9000"), Some(&env("10.0.0.1"))),
+            "0.0.0.0:9000"
+        );
+        assert_eq!(listen_addr(None, Some(&env("10.0.0.1"))), "10.0.0.1:0");
+        assert_eq!(listen_addr(None, Some(&env("::1"))), "[::1]:0");
+        assert_eq!(listen_addr(None, None), "127.0.0.1:0");
+    }
+
+    #[test]
+    fn endpoint_advertises_the_host_when_bound_everywhere() {
+        let bound: SocketAddr = "127.0.0.1:4100".parse().unwrap();
+        assert_eq!(endpoint(bound, None), "http://127.0.0.1:4100");
+        let any: SocketAddr = "0.0.0.0:4100".parse().unwrap();
+        assert_eq!(
+            endpoint(any, Some(&env("10.0.0.1"))),
+            "http://10.0.0.1:4100"
+        );
+        assert_eq!(endpoint(any, None), "http://127.0.0.1:4100");
     }
 }

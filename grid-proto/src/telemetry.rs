@@ -2,8 +2,19 @@
 
 use tracing_subscriber::EnvFilter;
 
-/// Installs the subscriber: `-v` count → level (0 info, 1 debug, 2+ trace), `RUST_LOG` overrides.
+/// Installs the subscriber on stderr: `-v` count → level (0 info, 1 debug, 2+ trace), `RUST_LOG`
+/// overrides.
 pub fn init_tracing(verbose: u8) {
+    init(verbose, false);
+}
+
+/// Like [`init_tracing`], on stdout: for grid servers, whose stdout the node writes to their log
+/// file (`mediaserver1.log`), leaving stderr to panics and the last error.
+pub fn init_tracing_stdout(verbose: u8) {
+    init(verbose, true);
+}
+
+fn init(verbose: u8, stdout: bool) {
     let level = match verbose {
         0 => "info",
         1 => "debug",
@@ -12,7 +23,13 @@ pub fn init_tracing(verbose: u8) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(move || -> Box<dyn std::io::Write> {
+            if stdout {
+                Box::new(std::io::stdout())
+            } else {
+                Box::new(std::io::stderr())
+            }
+        })
         .with_ansi(false)
         .with_target(false)
         .try_init();

@@ -1,1 +1,131 @@
+//! `gridnode`: the Spotifice Grid node daemon.
+//!
+//! It registers with the registry ([`session`]), runs the servers it is assigned as child processes
+//! in their own process groups ([`supervisor`]), keeps them alive by activation policy, and serves
+//! the node API ([`api`]) the registry and the servers call.
 
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod host;
+pub mod session;
+pub mod supervisor;
+
+use std::future::{Future, IntoFuture};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::supervisor::child::SpawnContext;
+use crate::supervisor::logs::Rotator;
+use crate::supervisor::{Settings, Supervisor};
+
+/// Runs the node on `listener` until `shutdown` completes or the API asks it to stop; then stops
+/// every server before returning (like an IceGrid node shutting down).
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let local = listener
+        .local_addr()
+        .context("cannot read the bound address")?;
+    let endpoint = format!("http://{}", SocketAddr::new(config.address, local.port()));
+    let run_dir = config.data_dir.join("run");
+    std::fs::create_dir_all(&run_dir)
+        .with_context(|| format!("cannot create the data directory {}", run_dir.display()))?;
+    std::fs::create_dir_all(&config.work_dir).with_context(|| {
+        format!(
+            "cannot create the work directory {}",
+            config.work_dir.display()
+        )
+    })?;
+    if let Some(path) = &config.addr_file {
+        supervisor::adopt::write_atomic(path, local.to_string().as_bytes())
+            .with_context(|| format!("cannot write the address file {}", path.display()))?;
+    }
+    tracing::info!(node = %config.name, %endpoint, registry = %config.registry, "node listening");
+
+    let settings = Settings {
+        spawn: SpawnContext {
+            node_name: config.name.clone(),
+            node_url: endpoint.clone(),
+            address: config.address.to_string(),
+            registry_url: config.registry.clone(),
+            work_dir: config.work_dir.clone(),
+            exe_dir: std::env::current_exe()
+                .ok()
+                .and_then(|p| p.parent().map(|d| d.to_path_buf())),
+            log_max_bytes: config.log_max_bytes,
+            log_keep: config.log_keep,
+        },
+        run_dir,
+        cache_file: config.data_dir.join("assignment.json"),
+        backoff: config.backoff,
+    };
+    let rotator = Rotator::default();
+    let cache = supervisor::load_cache(&settings.cache_file);
+    let (sup, pushes) = Supervisor::spawn(config.name.clone(), settings, rotator.clone());
+    // Before the registry answers, run what we ran last time: a node that boots without a
+    // registry still starts its servers.
+    if let Some(a) = cache {
+        tracing::info!(serial = a.serial, "starting from the cached assignment");
+        sup.apply(a, false).await?;
+    }
+
+    let stop = CancellationToken::new();
+    let tasks = CancellationToken::new();
+    tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            tokio::select! {
+                () = shutdown => stop.cancel(),
+                () = stop.cancelled() => {}
+            }
+        }
+    });
+    let client = grid_proto::client::Client::with_timeout(
+        &config.registry,
+        "registry",
+        session::CLIENT_TIMEOUT,
+    )
+    .and_then(|c| c.secret(&config.secret))
+    .context("cannot build the registry client")?;
+    let session = session::Session::new(
+        config.name.clone(),
+        endpoint,
+        config.address.to_string(),
+        client,
+        sup.clone(),
+        pushes,
+    );
+    let session_task = tokio::spawn(session.run(tasks.clone()));
+    tokio::spawn(rotator.run(config.log_max_bytes, config.log_keep, tasks.clone()));
+
+    let state = api::AppState {
+        sup: sup.clone(),
+        secret: Arc::from(config.secret.as_str()),
+        shutdown: stop.clone(),
+    };
+    let server = tokio::spawn(
+        axum::serve(listener, api::app(state))
+            .with_graceful_shutdown(tasks.clone().cancelled_owned())
+            .into_future(),
+    );
+
+    stop.cancelled().await;
+    sup.shutdown().await?;
+    tracing::info!("all servers stopped");
+    tasks.cancel();
+    let _ = session_task.await;
+    match server.await {
+        Ok(r) => r.context("the node API failed")?,
+        Err(e) => return Err(e).context("the node API task failed"),
+    }
+    tracing::info!("node stopped");
+    Ok(())
+}

@@ -51,13 +51,6 @@ impl From<&cli::Cli> for RegistryConfig {
     }
 }
 
-/// Writes `contents` to `path` atomically (temp file + rename), so readers never see half of it.
-pub fn write_atomic(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, contents)?;
-    std::fs::rename(&tmp, path)
-}
-
 /// Opens the store and serves until `shutdown` completes.
 pub async fn run(
     config: RegistryConfig,
@@ -72,7 +65,7 @@ pub async fn run(
     let secret = store.cluster_secret(|| auth::random_hex(32)).await?;
     let secret_file = config.data.join("cluster.secret");
     if std::fs::read_to_string(&secret_file).ok().as_deref() != Some(secret.as_str()) {
-        write_atomic(&secret_file, secret.as_bytes())
+        grid_proto::write_atomic(&secret_file, secret.as_bytes())
             .with_context(|| format!("writing {}", secret_file.display()))?;
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o600))
@@ -89,7 +82,7 @@ pub async fn run(
     };
     let state = state::AppState::new(store.clone(), auth, settings, secret, token.clone())?;
     if let Some(path) = &config.addr_file {
-        write_atomic(path, addr.to_string().as_bytes())
+        grid_proto::write_atomic(path, addr.to_string().as_bytes())
             .with_context(|| format!("writing {}", path.display()))?;
     }
     let tracker = TaskTracker::new();

@@ -1,0 +1,45 @@
+//! Runs one parsed [`Command`] against the registry: one module per resource.
+
+mod adapter;
+mod application;
+mod node;
+mod registry;
+mod server;
+
+use anyhow::{Result, anyhow};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::cli::Command;
+use crate::output::Output;
+use crate::session::Session;
+
+/// Runs `cmd`; every failure comes back as one printable error.
+pub async fn run(cmd: &Command, session: &mut Session, out: &Output) -> Result<()> {
+    match cmd {
+        Command::Application(c) => application::run(c, session, out).await,
+        Command::Server(c) => server::run(c, session, out).await,
+        Command::Node(c) => node::run(c, session, out).await,
+        Command::Adapter(c) => adapter::run(c, session, out).await,
+        Command::Registry(c) => registry::run(c, session, out).await,
+    }
+}
+
+/// Reads a registry reply as `T`.
+pub(crate) fn decode<T: DeserializeOwned>(value: Value) -> Result<T> {
+    serde_json::from_value(value).map_err(|e| anyhow!("unexpected answer from the registry: {e}"))
+}
+
+/// Prints a reply: as it came with `--json`, else as `human` renders it.
+pub(crate) fn emit<T: DeserializeOwned>(
+    out: &Output,
+    value: Value,
+    human: impl FnOnce(&T) -> String,
+) -> Result<()> {
+    if out.json {
+        out.json_value(&value);
+    } else {
+        out.text(&human(&decode(value)?));
+    }
+    Ok(())
+}

@@ -1,0 +1,575 @@
+//! How each resource reads for a person: state lines, tables and `key: value` blocks.
+
+use grid_proto::api::{
+    AdapterView, ApplicationChanged, ApplicationDetail, ApplicationDiff, ApplicationSummary,
+    LocateReply, NodeStatus, NodeView, RegistryInfo, ServerDetail, ServerState, ServerView,
+};
+use grid_proto::descriptor::ServerDescriptor;
+
+use super::{duration_s, indent, key_values, list, table, time_ms};
+
+/// `active (pid 4321)`, `inactive, stopped by admin`, `inactive, disabled; failure: ...`.
+pub fn state_line(server: &ServerView) -> String {
+    let rt = &server.runtime;
+    let mut line = rt.state.to_string();
+    if let Some(pid) = rt.pid {
+        line.push_str(&format!(" (pid {pid})"));
+    }
+    if !server.enabled {
+        line.push_str(", disabled");
+    }
+    if server.stopped {
+        line.push_str(", stopped by admin");
+    }
+    if !server.node_up {
+        line.push_str(&format!(", node {} down", server.node));
+    }
+    if let Some(failure) = &rt.failure {
+        line.push_str(&format!("; failure: {failure}"));
+    }
+    line
+}
+
+/// Is there a process to speak of?
+pub fn is_running(state: ServerState) -> bool {
+    matches!(
+        state,
+        ServerState::Activating | ServerState::Active | ServerState::Deactivating
+    )
+}
+
+/// `server list`.
+pub fn server_table(servers: &[ServerView]) -> String {
+    let rows: Vec<Vec<String>> = servers
+        .iter()
+        .map(|s| {
+            let mut state = s.runtime.state.to_string();
+            if !s.node_up {
+                state.push_str(" (node down)");
+            }
+            if !s.enabled {
+                state.push_str(" (disabled)");
+            }
+            vec![
+                s.id.clone(),
+                s.application.clone(),
+                s.node.clone(),
+                state,
+                s.runtime.pid.map_or_else(|| "-".into(), |p| p.to_string()),
+                s.activation.as_str().to_owned(),
+            ]
+        })
+        .collect();
+    table(
+        &["ID", "APPLICATION", "NODE", "STATE", "PID", "ACTIVATION"],
+        &rows,
+    )
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.into()
+}
+
+fn millis(ms: u64) -> String {
+    if ms.is_multiple_of(1000) {
+        format!("{} s", ms / 1000)
+    } else {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    }
+}
+
+fn command_line(d: &ServerDescriptor) -> String {
+    let words = std::iter::once(d.exe.as_str()).chain(d.args.iter().map(String::as_str));
+    shlex::try_join(words).unwrap_or_else(|_| {
+        std::iter::once(d.exe.clone())
+            .chain(d.args.iter().cloned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    })
+}
+
+/// `server describe`: every descriptor field, then the run-time state.
+pub fn server_describe(detail: &ServerDetail) -> String {
+    let (v, d, rt) = (&detail.view, &detail.descriptor, &detail.view.runtime);
+    let env: Vec<String> = d.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let mut out = key_values(&[
+        ("id", v.id.clone()),
+        ("application", v.application.clone()),
+        (
+            "node",
+            format!("{} ({})", v.node, if v.node_up { "up" } else { "down" }),
+        ),
+        ("exe", d.exe.clone()),
+        ("command", command_line(d)),
+        ("env", list(&env)),
+        ("pwd", d.pwd.clone().unwrap_or_else(|| "-".into())),
+        ("activation", d.activation.as_str().to_owned()),
+        ("activation timeout", millis(d.activation_timeout_ms)),
+        ("deactivation timeout", millis(d.deactivation_timeout_ms)),
+        ("log", d.log.clone().unwrap_or_else(|| "-".into())),
+        ("enabled", yes_no(v.enabled)),
+        ("stopped by admin", yes_no(v.stopped)),
+        ("state", rt.state.to_string()),
+        ("pid", rt.pid.map_or_else(|| "-".into(), |p| p.to_string())),
+        ("started", rt.started_ms.map_or_else(|| "-".into(), time_ms)),
+        ("restart count", rt.restart_count.to_string()),
+        (
+            "last exit",
+            rt.last_exit.clone().unwrap_or_else(|| "-".into()),
+        ),
+        ("failure", rt.failure.clone().unwrap_or_else(|| "-".into())),
+        (
+            "next restart",
+            rt.next_restart_ms.map_or_else(|| "-".into(), time_ms),
+        ),
+    ]);
+    out.push_str("adapters:\n");
+    if d.adapters.is_empty() {
+        out.push_str("  -\n");
+    } else {
+        let rows: Vec<Vec<String>> = d
+            .adapters
+            .iter()
+            .map(|a| {
+                vec![
+                    a.name.clone(),
+                    a.id.clone(),
+                    a.replica_group.clone().unwrap_or_else(|| "-".into()),
+                    rt.endpoints
+                        .get(&a.id)
+                        .cloned()
+                        .unwrap_or_else(|| "-".into()),
+                ]
+            })
+            .collect();
+        out.push_str(&indent(
+            &table(&["NAME", "ID", "GROUP", "ENDPOINT"], &rows),
+            2,
+        ));
+    }
+    // Endpoints the node reported that the descriptor does not name (kept, not hidden).
+    let extra: Vec<String> = rt
+        .endpoints
+        .iter()
+        .filter(|(id, _)| !d.adapters.iter().any(|a| &a.id == *id))
+        .map(|(id, url)| format!("{id} {url}"))
+        .collect();
+    if !extra.is_empty() {
+        out.push_str("other endpoints:\n");
+        out.push_str(&indent(&extra.join("\n"), 2));
+    }
+    out
+}
+
+/// `node list --long`.
+pub fn node_table(nodes: &[NodeView]) -> String {
+    let rows: Vec<Vec<String>> = nodes
+        .iter()
+        .map(|n| {
+            vec![
+                n.name.clone(),
+                if n.up { "up" } else { "down" }.into(),
+                n.host.hostname.clone(),
+                format!("{:.2}", n.load.load1),
+                n.servers.len().to_string(),
+                n.endpoint.clone(),
+            ]
+        })
+        .collect();
+    table(
+        &["NAME", "STATE", "HOSTNAME", "LOAD1", "SERVERS", "ENDPOINT"],
+        &rows,
+    )
+}
+
+/// `node load`: `0.52 0.48 0.40`.
+pub fn load_line(node: &NodeView) -> String {
+    let l = &node.load;
+    format!("{:.2} {:.2} {:.2}", l.load1, l.load5, l.load15)
+}
+
+fn mib(bytes: u64) -> u64 {
+    bytes / (1024 * 1024)
+}
+
+fn seconds_ago(ms: u64) -> String {
+    if ms < 60_000 {
+        format!("{:.1} s ago", ms as f64 / 1000.0)
+    } else {
+        format!("{} ago", duration_s(ms / 1000))
+    }
+}
+
+/// `node show`; with `servers`, `node describe` adds each server's state.
+pub fn node_show(node: &NodeView, servers: Option<&[ServerView]>) -> String {
+    let (h, l) = (&node.host, &node.load);
+    let mut out = key_values(&[
+        ("name", node.name.clone()),
+        (
+            "state",
+            format!(
+                "{} (last seen {})",
+                if node.up { "up" } else { "down" },
+                seconds_ago(node.last_seen_ms_ago)
+            ),
+        ),
+        ("hostname", h.hostname.clone()),
+        ("os", h.os.clone()),
+        ("kernel", h.kernel.clone()),
+        ("arch", h.arch.clone()),
+        ("cpus", h.cpus.to_string()),
+        (
+            "load average",
+            format!("{:.2} {:.2} {:.2}", l.load1, l.load5, l.load15),
+        ),
+        (
+            "memory",
+            format!(
+                "{} MiB used of {} MiB",
+                mib(l.memory_used),
+                mib(l.memory_total)
+            ),
+        ),
+        ("endpoint", node.endpoint.clone()),
+        ("address", node.address.clone()),
+        ("servers", list(&node.servers)),
+    ]);
+    if let Some(servers) = servers {
+        let rows: Vec<Vec<String>> = servers
+            .iter()
+            .filter(|s| s.node == node.name)
+            .map(|s| vec![s.id.clone(), state_line(s)])
+            .collect();
+        if !rows.is_empty() {
+            out.push_str("server states:\n");
+            out.push_str(&indent(&table(&["ID", "STATE"], &rows), 2));
+        }
+    }
+    out
+}
+
+/// `node ping`: `node1 is up (uptime 12 s)`.
+pub fn ping_line(status: &NodeStatus) -> String {
+    format!(
+        "{} is up (uptime {})",
+        status.name,
+        duration_s(status.uptime_s)
+    )
+}
+
+/// `adapter list`.
+pub fn adapter_table(adapters: &[AdapterView]) -> String {
+    let rows: Vec<Vec<String>> = adapters
+        .iter()
+        .map(|a| {
+            vec![
+                a.id.clone(),
+                a.server.clone(),
+                a.node.clone(),
+                a.replica_group.clone().unwrap_or_else(|| "-".into()),
+                a.endpoint.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    table(&["ID", "SERVER", "NODE", "GROUP", "ENDPOINT"], &rows)
+}
+
+/// `adapter endpoints`: one URL per line.
+pub fn endpoint_lines(reply: &LocateReply) -> String {
+    reply
+        .endpoints
+        .iter()
+        .map(|e| format!("{}\n", e.endpoint))
+        .collect()
+}
+
+/// `application list`: names only.
+pub fn application_names(apps: &[ApplicationSummary]) -> String {
+    apps.iter().map(|a| format!("{}\n", a.name)).collect()
+}
+
+/// `application list --long`.
+pub fn application_table(apps: &[ApplicationSummary]) -> String {
+    let rows: Vec<Vec<String>> = apps
+        .iter()
+        .map(|a| {
+            vec![
+                a.name.clone(),
+                a.serial.to_string(),
+                a.servers.to_string(),
+                time_ms(a.updated_ms),
+            ]
+        })
+        .collect();
+    table(&["NAME", "SERIAL", "SERVERS", "UPDATED"], &rows)
+}
+
+/// `application describe`.
+pub fn application_describe(app: &ApplicationDetail) -> String {
+    let mut out = key_values(&[
+        ("name", app.name.clone()),
+        ("serial", app.serial.to_string()),
+        ("updated", time_ms(app.updated_ms)),
+    ]);
+    out.push_str("descriptor:\n");
+    out.push_str(&indent(app.source.trim_end(), 2));
+    out.push_str("servers:\n");
+    let rows: Vec<Vec<String>> = app
+        .servers
+        .iter()
+        .map(|s| {
+            let adapters: Vec<String> = s.adapters.iter().map(|a| a.id.clone()).collect();
+            vec![
+                s.id.clone(),
+                s.node.clone(),
+                s.activation.as_str().to_owned(),
+                list(&adapters),
+                command_line(s),
+            ]
+        })
+        .collect();
+    out.push_str(&indent(
+        &table(&["ID", "NODE", "ACTIVATION", "ADAPTERS", "COMMAND"], &rows),
+        2,
+    ));
+    out
+}
+
+/// `application diff`.
+pub fn diff_text(diff: &ApplicationDiff) -> String {
+    let head = if diff.exists {
+        format!("application {} (deployed)", diff.name)
+    } else {
+        format!("application {} (not deployed)", diff.name)
+    };
+    format!(
+        "{head}\n{}",
+        key_values(&[
+            ("added", list(&diff.added)),
+            ("removed", list(&diff.removed)),
+            ("changed", list(&diff.changed)),
+            ("unchanged", list(&diff.unchanged)),
+        ])
+    )
+}
+
+/// The answer to add / update / remove: what happened, then the non-empty server changes.
+pub fn changed_text(verb: &str, changed: &ApplicationChanged) -> String {
+    let mut out = if changed.serial > 0 {
+        format!(
+            "application {} {verb} (serial {})\n",
+            changed.name, changed.serial
+        )
+    } else {
+        format!("application {} {verb}\n", changed.name)
+    };
+    let d = &changed.diff;
+    let pairs: Vec<(&str, String)> = [
+        ("added", &d.added),
+        ("removed", &d.removed),
+        ("changed", &d.changed),
+    ]
+    .into_iter()
+    .filter(|(_, ids)| !ids.is_empty())
+    .map(|(k, ids)| (k, ids.join(", ")))
+    .collect();
+    if pairs.is_empty() {
+        out.push_str("  no server changes\n");
+    } else {
+        out.push_str(&indent(&key_values(&pairs), 2));
+    }
+    out
+}
+
+/// `registry show`.
+pub fn registry_show(info: &RegistryInfo) -> String {
+    key_values(&[
+        ("version", info.version.clone()),
+        ("listen", info.listen.clone()),
+        ("data dir", info.data_dir.clone()),
+        ("uptime", duration_s(info.uptime_s)),
+        ("applications", info.applications.to_string()),
+        ("nodes", format!("{} ({} up)", info.nodes, info.nodes_up)),
+        ("servers", info.servers.to_string()),
+        ("event serial", info.event_serial.to_string()),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use grid_proto::api::{HostInfo, Load, ServerRuntime};
+    use grid_proto::descriptor::{Activation, AdapterDescriptor};
+
+    use super::*;
+
+    fn view(state: ServerState, pid: Option<u32>) -> ServerView {
+        ServerView {
+            id: "MediaServer-1".into(),
+            application: "Spotifice".into(),
+            node: "node1".into(),
+            node_up: true,
+            activation: Activation::Always,
+            enabled: true,
+            stopped: false,
+            runtime: ServerRuntime {
+                id: "MediaServer-1".into(),
+                state,
+                pid,
+                ..ServerRuntime::default()
+            },
+        }
+    }
+
+    #[test]
+    fn state_lines() {
+        assert_eq!(
+            state_line(&view(ServerState::Active, Some(4321))),
+            "active (pid 4321)"
+        );
+        assert_eq!(state_line(&view(ServerState::Inactive, None)), "inactive");
+        let mut v = view(ServerState::Inactive, None);
+        v.enabled = false;
+        v.stopped = true;
+        v.runtime.failure = Some("exit status 1, 5 restarts".into());
+        assert_eq!(
+            state_line(&v),
+            "inactive, disabled, stopped by admin; failure: exit status 1, 5 restarts"
+        );
+        let mut v = view(ServerState::Active, Some(7));
+        v.node_up = false;
+        assert_eq!(state_line(&v), "active (pid 7), node node1 down");
+    }
+
+    #[test]
+    fn server_table_marks_down_nodes() {
+        let mut down = view(ServerState::Active, Some(99));
+        down.id = "MediaServer-2".into();
+        down.node = "node2".into();
+        down.node_up = false;
+        let text = server_table(&[view(ServerState::Active, Some(4321)), down]);
+        assert_eq!(
+            text,
+            "ID             APPLICATION  NODE   STATE               PID   ACTIVATION\n\
+             MediaServer-1  Spotifice    node1  active              4321  always\n\
+             MediaServer-2  Spotifice    node2  active (node down)  99    always\n"
+        );
+    }
+
+    #[test]
+    fn server_describe_shows_descriptor_and_runtime() {
+        let mut v = view(ServerState::Active, Some(4321));
+        v.runtime.endpoints.insert(
+            "MediaServer-1.Adapter".into(),
+            "http://127.0.0.1:5000".into(),
+        );
+        let detail = ServerDetail {
+            view: v,
+            descriptor: ServerDescriptor {
+                id: "MediaServer-1".into(),
+                application: "Spotifice".into(),
+                node: "node1".into(),
+                exe: "media-server".into(),
+                args: vec!["--library".into(), "my media".into()],
+                env: Default::default(),
+                pwd: None,
+                activation: Activation::Always,
+                activation_timeout_ms: 10_000,
+                deactivation_timeout_ms: 2_500,
+                log: Some("mediaserver1.log".into()),
+                adapters: vec![AdapterDescriptor {
+                    name: "Adapter".into(),
+                    id: "MediaServer-1.Adapter".into(),
+                    replica_group: Some("MediaServerGroup".into()),
+                }],
+            },
+        };
+        let text = server_describe(&detail);
+        for want in [
+            "command:              media-server --library 'my media'\n",
+            "deactivation timeout: 2.5 s\n",
+            "pid:                  4321\n",
+            "log:                  mediaserver1.log\n",
+            "  Adapter  MediaServer-1.Adapter  MediaServerGroup  http://127.0.0.1:5000\n",
+        ] {
+            assert!(text.contains(want), "{want:?} missing in:\n{text}");
+        }
+    }
+
+    #[test]
+    fn node_views() {
+        let node = NodeView {
+            name: "node1".into(),
+            up: true,
+            endpoint: "http://127.0.0.1:7001".into(),
+            address: "127.0.0.1".into(),
+            host: HostInfo {
+                hostname: "box".into(),
+                os: "Linux 6".into(),
+                kernel: "6.1".into(),
+                arch: "x86_64".into(),
+                cpus: 4,
+            },
+            load: Load {
+                load1: 0.5,
+                load5: 0.25,
+                load15: 1.0,
+                memory_used: 512 * 1024 * 1024,
+                memory_total: 2048 * 1024 * 1024,
+            },
+            last_seen_ms_ago: 400,
+            servers: vec!["MediaServer-1".into()],
+        };
+        assert_eq!(load_line(&node), "0.50 0.25 1.00");
+        let text = node_show(&node, Some(&[view(ServerState::Active, Some(1))]));
+        for want in [
+            "state:        up (last seen 0.4 s ago)\n",
+            "memory:       512 MiB used of 2048 MiB\n",
+            "  MediaServer-1  active (pid 1)\n",
+        ] {
+            assert!(text.contains(want), "{want:?} missing in:\n{text}");
+        }
+        let status = NodeStatus {
+            name: "node1".into(),
+            uptime_s: 12,
+            assignment_serial: 1,
+            servers: vec![],
+        };
+        assert_eq!(ping_line(&status), "node1 is up (uptime 12 s)");
+    }
+
+    #[test]
+    fn application_views() {
+        let apps = [ApplicationSummary {
+            name: "Spotifice".into(),
+            serial: 3,
+            servers: 4,
+            updated_ms: 1_000,
+        }];
+        assert_eq!(application_names(&apps), "Spotifice\n");
+        let diff = ApplicationDiff {
+            name: "Spotifice".into(),
+            exists: true,
+            added: vec!["A".into()],
+            removed: vec![],
+            changed: vec!["B".into(), "C".into()],
+            unchanged: vec!["D".into()],
+        };
+        assert_eq!(
+            diff_text(&diff),
+            "application Spotifice (deployed)\n\
+             added:     A\n\
+             removed:   -\n\
+             changed:   B, C\n\
+             unchanged: D\n"
+        );
+        let changed = ApplicationChanged {
+            name: "Spotifice".into(),
+            serial: 4,
+            diff,
+        };
+        assert_eq!(
+            changed_text("updated", &changed),
+            "application Spotifice updated (serial 4)\n  added:   A\n  changed: B, C\n"
+        );
+    }
+}

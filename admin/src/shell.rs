@@ -1,0 +1,443 @@
+//! The interactive shell: rustyline with history and completion of command words and of the
+//! grid's names, each line parsed by the same clap commands as `-e`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::anyhow;
+use clap::CommandFactory;
+use grid_proto::api::{AdapterView, ApplicationSummary, NodeView, ServerView};
+use grid_proto::client::Client;
+use grid_proto::paths;
+use rustyline::completion::{Completer, FilenameCompleter, Pair};
+use rustyline::error::ReadlineError;
+use rustyline::highlight::Highlighter;
+use rustyline::hint::Hinter;
+use rustyline::history::DefaultHistory;
+use rustyline::validate::Validator;
+use rustyline::{CompletionType, Config, Context, Editor, Helper};
+use tokio::runtime::Runtime;
+
+use crate::cli::{LineError, ShellCommand, ShellLine, parse_line};
+use crate::commands;
+use crate::output::Output;
+use crate::session::Session;
+
+/// The prompt, as icegridadmin's.
+pub const PROMPT: &str = ">>> ";
+
+/// The names the shell completes, fetched from the registry.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Names {
+    /// Server ids.
+    pub servers: Vec<String>,
+    /// Node names.
+    pub nodes: Vec<String>,
+    /// Application names.
+    pub applications: Vec<String>,
+    /// Adapter ids and replica-group ids.
+    pub adapters: Vec<String>,
+}
+
+impl Names {
+    /// Fetches every list at once; a list that cannot be fetched stays empty (completion is a
+    /// convenience, never a reason to fail).
+    pub async fn fetch(client: &Client) -> Self {
+        let (servers, nodes, applications, adapters) = tokio::join!(
+            client.get::<Vec<ServerView>>(paths::SERVERS),
+            client.get::<Vec<NodeView>>(paths::NODES),
+            client.get::<Vec<ApplicationSummary>>(paths::APPLICATIONS),
+            client.get::<Vec<AdapterView>>(paths::ADAPTERS),
+        );
+        let mut adapter_ids: Vec<String> = adapters
+            .unwrap_or_default()
+            .into_iter()
+            .flat_map(|a| std::iter::once(a.id).chain(a.replica_group))
+            .collect();
+        adapter_ids.sort();
+        adapter_ids.dedup();
+        Self {
+            servers: servers
+                .unwrap_or_default()
+                .into_iter()
+                .map(|s| s.id)
+                .collect(),
+            nodes: nodes
+                .unwrap_or_default()
+                .into_iter()
+                .map(|n| n.name)
+                .collect(),
+            applications: applications
+                .unwrap_or_default()
+                .into_iter()
+                .map(|a| a.name)
+                .collect(),
+            adapters: adapter_ids,
+        }
+    }
+}
+
+/// Rustyline's helper: completion only.
+pub struct ShellHelper {
+    tree: clap::Command,
+    files: FilenameCompleter,
+    /// The names to complete.
+    pub names: Names,
+}
+
+impl Default for ShellHelper {
+    fn default() -> Self {
+        Self {
+            tree: ShellLine::command(),
+            files: FilenameCompleter::new(),
+            names: Names::default(),
+        }
+    }
+}
+
+/// What the word under the cursor can be.
+#[derive(Debug, Clone, PartialEq)]
+enum Slot {
+    Words(Vec<String>),
+    File,
+}
+
+impl ShellHelper {
+    /// Candidates for the word that ends at `pos`: (start of the word, candidates).
+    pub fn candidates(&self, line: &str, pos: usize) -> (usize, Vec<String>, bool) {
+        let text = &line[..pos];
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let (prior, current) = if text.is_empty() || text.ends_with(char::is_whitespace) {
+            (&words[..], "")
+        } else {
+            (&words[..words.len() - 1], words[words.len() - 1])
+        };
+        let start = pos - current.len();
+        match self.slot(prior, current) {
+            Slot::File => (start, Vec::new(), true),
+            Slot::Words(all) => {
+                let mut found: Vec<String> =
+                    all.into_iter().filter(|w| w.starts_with(current)).collect();
+                found.sort();
+                found.dedup();
+                (start, found, false)
+            }
+        }
+    }
+
+    fn slot(&self, prior: &[&str], current: &str) -> Slot {
+        let mut prior = prior;
+        let mut top_words = vec!["help".to_owned()];
+        if prior.first() == Some(&"help") {
+            // `help server st<TAB>`: only command words, no arguments.
+            prior = &prior[1..];
+            top_words.clear();
+        }
+        let mut cmd = &self.tree;
+        let mut path: Vec<&str> = Vec::new();
+        let mut positionals = 0;
+        let mut skip_value = false;
+        for word in prior {
+            if skip_value {
+                skip_value = false;
+            } else if let Some(sub) = cmd.find_subcommand(word) {
+                path.push(sub.get_name());
+                cmd = sub;
+            } else if word.starts_with('-') {
+                skip_value = !word.contains('=')
+                    && cmd.get_arguments().any(|a| {
+                        let named = word
+                            .strip_prefix("--")
+                            .map(|l| a.get_long() == Some(l))
+                            .unwrap_or_else(|| {
+                                word.len() == 2 && a.get_short() == word.chars().nth(1)
+                            });
+                        named && a.get_action().takes_values()
+                    });
+            } else {
+                positionals += 1;
+            }
+        }
+        if current.starts_with('-') {
+            return Slot::Words(
+                cmd.get_arguments()
+                    .filter(|a| !a.is_positional())
+                    .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
+                    .collect(),
+            );
+        }
+        if cmd.has_subcommands() {
+            if positionals > 0 {
+                return Slot::Words(Vec::new());
+            }
+            let mut all: Vec<String> = cmd
+                .get_subcommands()
+                .flat_map(|s| {
+                    std::iter::once(s.get_name().to_owned())
+                        .chain(s.get_visible_aliases().map(str::to_owned))
+                })
+                .collect();
+            if path.is_empty() {
+                all.append(&mut top_words);
+            }
+            return Slot::Words(all);
+        }
+        if top_words.is_empty() {
+            return Slot::Words(Vec::new());
+        }
+        let Some(arg) = cmd.get_positionals().nth(positionals) else {
+            return Slot::Words(Vec::new());
+        };
+        let names = &self.names;
+        match (path.first().copied(), arg.get_id().as_str()) {
+            (Some("server"), "id") => Slot::Words(names.servers.clone()),
+            (Some("node"), "name") => Slot::Words(names.nodes.clone()),
+            (Some("application"), "name") => Slot::Words(names.applications.clone()),
+            (Some("application"), "file") => Slot::File,
+            (Some("adapter"), "id") => Slot::Words(names.adapters.clone()),
+            _ => Slot::Words(Vec::new()),
+        }
+    }
+}
+
+impl Completer for ShellHelper {
+    type Candidate = Pair;
+
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _ctx: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+        let (start, words, file) = self.candidates(line, pos);
+        if file {
+            return self.files.complete_path(line, pos);
+        }
+        let pairs = words
+            .into_iter()
+            .map(|w| Pair {
+                display: w.clone(),
+                replacement: format!("{w} "),
+            })
+            .collect();
+        Ok((start, pairs))
+    }
+}
+
+impl Hinter for ShellHelper {
+    type Hint = String;
+}
+impl Highlighter for ShellHelper {}
+impl Validator for ShellHelper {}
+impl Helper for ShellHelper {}
+
+/// `~/.gridadmin_history`, when there is a home.
+fn history_file() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(|h| PathBuf::from(h).join(".gridadmin_history"))
+}
+
+/// Reads one line for a credential; `None` at end of input.
+fn ask(editor: &mut Editor<ShellHelper, DefaultHistory>, prompt: &str) -> Option<String> {
+    loop {
+        match editor.readline(prompt) {
+            Ok(line) => return Some(line.trim().to_owned()),
+            Err(ReadlineError::Interrupted) => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
+/// Runs the shell until `exit`, `quit` or end of input.
+pub fn run(rt: &Runtime, session: &mut Session, out: &Output) -> ExitCode {
+    let interactive = std::io::stdin().is_terminal();
+    let config = Config::builder()
+        .completion_type(CompletionType::List)
+        .auto_add_history(false)
+        .build();
+    let mut editor: Editor<ShellHelper, DefaultHistory> = match Editor::with_config(config) {
+        Ok(e) => e,
+        Err(e) => {
+            out.error(&format!("cannot start the shell: {e}"));
+            return ExitCode::FAILURE;
+        }
+    };
+
+    if !session.has_credentials() {
+        let (user, password) = session.credentials();
+        let user = match user {
+            Some(u) => u,
+            None => match ask(&mut editor, "user: ") {
+                Some(u) => u,
+                None => {
+                    out.error("no user name given");
+                    return ExitCode::FAILURE;
+                }
+            },
+        };
+        let password = match password {
+            Some(p) => p,
+            None => match ask(&mut editor, "password: ") {
+                Some(p) => p,
+                None => {
+                    out.error("no password given");
+                    return ExitCode::FAILURE;
+                }
+            },
+        };
+        session.set_credentials(user, password);
+    }
+    if let Err(e) = rt.block_on(session.login()) {
+        out.error(&format!("{e:#}"));
+        return ExitCode::FAILURE;
+    }
+
+    editor.set_helper(Some(ShellHelper::default()));
+    let history = if interactive { history_file() } else { None };
+    if interactive {
+        refresh_names(rt, session, &mut editor);
+        if let Some(path) = &history {
+            let _ = editor.load_history(path);
+        }
+    }
+
+    loop {
+        let line = match editor.readline(PROMPT) {
+            Ok(line) => line,
+            Err(ReadlineError::Interrupted) => continue,
+            Err(ReadlineError::Eof) => break,
+            Err(e) => {
+                out.error(&format!("cannot read the command line: {e}"));
+                break;
+            }
+        };
+        if interactive && !line.trim().is_empty() {
+            let _ = editor.add_history_entry(line.as_str());
+        }
+        match parse_line(&line) {
+            Ok(None) => {}
+            Ok(Some(ShellCommand::Exit)) => break,
+            Ok(Some(ShellCommand::Grid(cmd))) => {
+                let result = rt.block_on(async {
+                    if !interactive {
+                        return commands::run(&cmd, session, out).await;
+                    }
+                    // Ctrl-C while a command runs abandons it and returns to the prompt.
+                    tokio::select! {
+                        biased;
+                        r = commands::run(&cmd, session, out) => r,
+                        _ = tokio::signal::ctrl_c() => Err(anyhow!("interrupted")),
+                    }
+                });
+                match result {
+                    Ok(()) if interactive && cmd.changes_names() => {
+                        refresh_names(rt, session, &mut editor);
+                    }
+                    Ok(()) => {}
+                    Err(e) => out.error(&format!("{e:#}")),
+                }
+            }
+            Err(LineError::Quoting) => out.error("unbalanced quotes"),
+            Err(LineError::Clap(e)) => out.clap(&e),
+        }
+    }
+
+    if let Some(path) = &history {
+        let _ = editor.save_history(path);
+    }
+    ExitCode::SUCCESS
+}
+
+/// Refetches the names the shell completes.
+fn refresh_names(
+    rt: &Runtime,
+    session: &mut Session,
+    editor: &mut Editor<ShellHelper, DefaultHistory>,
+) {
+    let names = rt.block_on(async {
+        match session.client().await {
+            Ok(client) => Names::fetch(client).await,
+            Err(_) => Names::default(),
+        }
+    });
+    if let Some(helper) = editor.helper_mut() {
+        helper.names = names;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn helper() -> ShellHelper {
+        ShellHelper {
+            names: Names {
+                servers: vec![
+                    "MediaServer-1".into(),
+                    "MediaServer-2".into(),
+                    "MediaRender-1".into(),
+                ],
+                nodes: vec!["node1".into(), "node2".into()],
+                applications: vec!["Spotifice".into()],
+                adapters: vec!["MediaServerGroup".into()],
+            },
+            ..ShellHelper::default()
+        }
+    }
+
+    fn complete(line: &str) -> (usize, Vec<String>, bool) {
+        helper().candidates(line, line.len())
+    }
+
+    #[test]
+    fn completes_command_words() {
+        let (start, words, _) = complete("");
+        assert_eq!(start, 0);
+        for w in [
+            "adapter",
+            "application",
+            "exit",
+            "help",
+            "node",
+            "quit",
+            "registry",
+            "server",
+        ] {
+            assert!(words.contains(&w.to_owned()), "{w} missing from {words:?}");
+        }
+        assert_eq!(complete("se").1, ["server"]);
+        assert_eq!(complete("server st").1, ["start", "state", "stop"]);
+        assert_eq!(
+            complete("server st"),
+            (
+                7,
+                vec!["start".into(), "state".into(), "stop".into()],
+                false
+            )
+        );
+        assert_eq!(complete("help ser").1, ["server"]);
+        assert_eq!(complete("help server re").1, ["restart"]);
+    }
+
+    #[test]
+    fn completes_names() {
+        assert_eq!(
+            complete("server state MediaS").1,
+            ["MediaServer-1", "MediaServer-2"]
+        );
+        assert_eq!(complete("server log MediaR").1, ["MediaRender-1"]);
+        assert_eq!(complete("server log --tail 5 MediaR").1, ["MediaRender-1"]);
+        assert_eq!(complete("node show ").1, ["node1", "node2"]);
+        assert_eq!(complete("application describe S").1, ["Spotifice"]);
+        assert_eq!(complete("adapter endpoints M").1, ["MediaServerGroup"]);
+        assert!(
+            complete("application add conf").2,
+            "a file is completed as a path"
+        );
+        assert!(complete("server state MediaServer-1 ").1.is_empty());
+        assert!(complete("server signal MediaServer-1 ").1.is_empty());
+        assert_eq!(complete("server log X --f").1, ["--follow"]);
+    }
+}

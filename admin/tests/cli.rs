@@ -1,0 +1,504 @@
+//! Runs the real `gridadmin` binary against a small fake registry started in-process on port 0.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use grid_proto::api::{
+    ApplicationSummary, ErrorBody, LoginReply, LoginRequest, ServerDetail, ServerRuntime,
+    ServerState, ServerView,
+};
+use grid_proto::descriptor::{Activation, ServerDescriptor};
+
+/// What the fake registry counts, and whether it treats its first token as expired.
+#[derive(Default)]
+struct Counters {
+    requests: AtomicUsize,
+    logins: AtomicUsize,
+    expire_first_token: bool,
+}
+
+/// A fake registry: canned replies, and a count of every request it got.
+struct FakeRegistry {
+    url: String,
+    counters: Arc<Counters>,
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        Json(ErrorBody {
+            error: message.to_owned(),
+            detail: None,
+        }),
+    )
+        .into_response()
+}
+
+/// Tokens are `t1`, `t2`, ... by login; `t1` is refused when it is set to expire.
+fn authorized(counters: &Counters, headers: &HeaderMap) -> bool {
+    let Some(token) = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer t"))
+        .and_then(|n| n.parse::<usize>().ok())
+    else {
+        return false;
+    };
+    let issued = counters.logins.load(Ordering::SeqCst);
+    (1..=issued).contains(&token) && !(counters.expire_first_token && token == 1)
+}
+
+fn media_server_1() -> ServerView {
+    ServerView {
+        id: "MediaServer-1".into(),
+        application: "Spotifice".into(),
+        node: "node1".into(),
+        node_up: true,
+        activation: Activation::Always,
+        enabled: true,
+        stopped: false,
+        runtime: ServerRuntime {
+            id: "MediaServer-1".into(),
+            state: ServerState::Active,
+            pid: Some(4321),
+            ..ServerRuntime::default()
+        },
+    }
+}
+
+async fn sessions(State(c): State<Arc<Counters>>, Json(req): Json<LoginRequest>) -> Response {
+    if req.password == "wrong" {
+        return error(StatusCode::UNAUTHORIZED, "wrong user name or password");
+    }
+    let n = c.logins.fetch_add(1, Ordering::SeqCst) + 1;
+    Json(LoginReply {
+        token: format!("t{n}"),
+        expires_in_s: 3600,
+    })
+    .into_response()
+}
+
+async fn servers() -> Response {
+    Json(vec![media_server_1()]).into_response()
+}
+
+async fn server(Path(id): Path<String>) -> Response {
+    if id != "MediaServer-1" {
+        return error(StatusCode::NOT_FOUND, &format!("unknown server '{id}'"));
+    }
+    Json(ServerDetail {
+        view: media_server_1(),
+        descriptor: ServerDescriptor {
+            id: "MediaServer-1".into(),
+            application: "Spotifice".into(),
+            node: "node1".into(),
+            exe: "media-server".into(),
+            args: vec![],
+            env: Default::default(),
+            pwd: None,
+            activation: Activation::Always,
+            activation_timeout_ms: 10_000,
+            deactivation_timeout_ms: 5_000,
+            log: Some("mediaserver1.log".into()),
+            adapters: vec![],
+        },
+    })
+    .into_response()
+}
+
+async fn applications() -> Response {
+    Json(vec![ApplicationSummary {
+        name: "Spotifice".into(),
+        serial: 1,
+        servers: 1,
+        updated_ms: 1_000,
+    }])
+    .into_response()
+}
+
+/// Counts every request and checks the token on every route but the login.
+async fn gate(State(c): State<Arc<Counters>>, req: Request, next: Next) -> Response {
+    c.requests.fetch_add(1, Ordering::SeqCst);
+    if req.uri().path() != "/v1/sessions" && !authorized(&c, req.headers()) {
+        return error(StatusCode::UNAUTHORIZED, "your session has expired");
+    }
+    next.run(req).await
+}
+
+impl FakeRegistry {
+    /// Serves on 127.0.0.1:0 from a thread of its own, for the life of the test process.
+    fn start() -> Self {
+        Self::start_with(Counters::default())
+    }
+
+    fn start_with(counters: Counters) -> Self {
+        let counters = Arc::new(counters);
+        let app = Router::new()
+            .route("/v1/sessions", post(sessions))
+            .route("/v1/servers", get(servers))
+            .route("/v1/servers/{id}", get(server))
+            .route(
+                "/v1/applications",
+                get(applications).post(|| async {
+                    error(StatusCode::CONFLICT, "the fake registry adds nothing")
+                }),
+            )
+            .layer(middleware::from_fn_with_state(counters.clone(), gate))
+            .with_state(counters.clone());
+        let (tx, rx) = std::sync::mpsc::channel::<SocketAddr>();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                tx.send(listener.local_addr().unwrap()).unwrap();
+                axum::serve(listener, app).await.unwrap();
+            });
+        });
+        let addr = rx.recv().expect("the fake registry did not start");
+        Self {
+            url: format!("http://{addr}"),
+            counters,
+        }
+    }
+
+    fn requests(&self) -> usize {
+        self.counters.requests.load(Ordering::SeqCst)
+    }
+}
+
+/// `gridadmin` with a clean environment and a throwaway HOME.
+fn gridadmin(home: &std::path::Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gridadmin"));
+    cmd.args(args)
+        .env_remove("GRID_USER")
+        .env_remove("GRID_PASSWORD")
+        .env_remove("GRID_REGISTRY_URL")
+        .env_remove("RUST_LOG")
+        .env("HOME", home)
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn run(home: &std::path::Path, args: &[&str]) -> Output {
+    gridadmin(home, args).output().expect("gridadmin runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn server_state_prints_exactly_the_state_line() {
+    let reg = FakeRegistry::start();
+    let home = tempfile::tempdir().unwrap();
+    let out = run(
+        home.path(),
+        &[
+            "-u",
+            "admin",
+            "-p",
+            "admin",
+            "--registry",
+            &reg.url,
+            "-e",
+            "server state MediaServer-1",
+        ],
+    );
+    assert_eq!(text(&out.stderr), "");
+    assert_eq!(text(&out.stdout), "active (pid 4321)\n");
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn wrong_password_is_one_error_line() {
+    let reg = FakeRegistry::start();
+    let home = tempfile::tempdir().unwrap();
+    let out = run(
+        home.path(),
+        &[
+            "-u",
+            "admin",
+            "-p",
+            "wrong",
+            "--registry",
+            &reg.url,
+            "-e",
+            "server list",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stdout), "");
+    assert_eq!(text(&out.stderr), "error: wrong user name or password\n");
+}
+
+#[test]
+fn unreachable_registry_is_one_error_line() {
+    // A port nobody listens on: bind it, then let it go.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let home = tempfile::tempdir().unwrap();
+    let out = run(
+        home.path(),
+        &[
+            "-u",
+            "admin",
+            "-p",
+            "admin",
+            "--registry",
+            &url,
+            "-e",
+            "server list",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stdout), "");
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with(&format!("error: registry at {url} is unreachable: ")),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn unknown_server_is_the_registry_message() {
+    let reg = FakeRegistry::start();
+    let home = tempfile::tempdir().unwrap();
+    let out = run(
+        home.path(),
+        &[
+            "-u",
+            "admin",
+            "-p",
+            "admin",
+            "--registry",
+            &reg.url,
+            "-e",
+            "server state Nope",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stderr), "error: unknown server 'Nope'\n");
+}
+
+#[test]
+fn several_commands_stop_at_the_first_failure() {
+    let reg = FakeRegistry::start();
+    let home = tempfile::tempdir().unwrap();
+    let out = run(
+        home.path(),
+        &[
+            "-u",
+            "admin",
+            "-p",
+            "admin",
+            "--registry",
+            &reg.url,
+            "-e",
+            "server state MediaServer-1",
+            "-e",
+            "server pid Nope",
+            "-e",
+            "application list",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stdout), "active (pid 4321)\n");
+    assert_eq!(text(&out.stderr), "error: unknown server 'Nope'\n");
+}
+
+#[test]
+fn json_prints_the_registry_reply() {
+    let reg = FakeRegistry::start();
+    let home = tempfile::tempdir().unwrap();
+    let out = run(
+        home.path(),
+        &[
+            "-u",
+            "admin",
+            "-p",
+            "admin",
+            "--registry",
+            &reg.url,
+            "--json",
+            "-e",
+            "server list",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["id"], "MediaServer-1");
+    assert_eq!(v[0]["runtime"]["pid"], 4321);
+}
+
+#[test]
+fn a_bad_descriptor_fails_before_the_registry_is_contacted() {
+    let reg = FakeRegistry::start();
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("bad.toml");
+    std::fs::write(&file, "name = \"Spotifice\"\n[nodes.node1]\nbogus = true\n").unwrap();
+    let out = run(
+        home.path(),
+        &[
+            "-u",
+            "admin",
+            "-p",
+            "admin",
+            "--registry",
+            &reg.url,
+            "-e",
+            &format!("application add {}", file.display()),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.starts_with("error: invalid descriptor "), "{stderr}");
+    assert!(stderr.contains("bogus"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+
+    let missing = home.path().join("missing.toml");
+    let out = run(
+        home.path(),
+        &[
+            "-u",
+            "admin",
+            "-p",
+            "admin",
+            "--registry",
+            &reg.url,
+            "-e",
+            &format!("application update {}", missing.display()),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "error: cannot read {}: No such file or directory\n",
+            missing.display()
+        )
+    );
+    assert_eq!(reg.requests(), 0, "the registry was contacted");
+}
+
+/// Pipes `input` into the shell.
+fn shell(home: &std::path::Path, url: &str, extra: &[&str], input: &str) -> Output {
+    let mut args = vec!["--registry", url];
+    args.extend_from_slice(extra);
+    let mut child = gridadmin(home, &args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn the_shell_reads_commands_from_a_pipe() {
+    let reg = FakeRegistry::start();
+    let home = tempfile::tempdir().unwrap();
+    let out = shell(
+        home.path(),
+        &reg.url,
+        &["-u", "admin", "-p", "admin"],
+        "application list\nexit\nserver list\n",
+    );
+    assert_eq!(text(&out.stderr), "");
+    assert_eq!(text(&out.stdout), "Spotifice\n");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        !home.path().join(".gridadmin_history").exists(),
+        "no history without a terminal"
+    );
+}
+
+#[test]
+fn the_shell_survives_errors_and_asks_for_credentials() {
+    let reg = FakeRegistry::start();
+    let home = tempfile::tempdir().unwrap();
+    // No -u/-p: the first two lines are the user and the password; end of input quits.
+    let out = shell(
+        home.path(),
+        &reg.url,
+        &[],
+        "admin\nadmin\nserver state Nope\nserver frobnicate\n\nserver state MediaServer-1\n",
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stdout), "active (pid 4321)\n");
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("error: unknown server 'Nope'\n"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("unrecognized subcommand 'frobnicate'"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_shell_quits_on_a_wrong_password() {
+    let reg = FakeRegistry::start();
+    let home = tempfile::tempdir().unwrap();
+    let out = shell(
+        home.path(),
+        &reg.url,
+        &["-u", "admin", "-p", "wrong"],
+        "application list\n",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stdout), "");
+    assert_eq!(text(&out.stderr), "error: wrong user name or password\n");
+}
+
+#[test]
+fn help_needs_no_registry() {
+    let home = tempfile::tempdir().unwrap();
+    let out = run(home.path(), &["-e", "help server"]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = text(&out.stdout);
+    for word in ["state", "start", "stop", "log"] {
+        assert!(stdout.contains(word), "{word} missing from:\n{stdout}");
+    }
+}
+
+#[test]
+fn the_shell_logs_in_again_when_the_session_expires() {
+    let reg = FakeRegistry::start_with(Counters {
+        expire_first_token: true,
+        ..Counters::default()
+    });
+    let home = tempfile::tempdir().unwrap();
+    let out = shell(
+        home.path(),
+        &reg.url,
+        &["-u", "admin", "-p", "admin"],
+        "server state MediaServer-1\nserver pid MediaServer-1\n",
+    );
+    assert_eq!(text(&out.stderr), "");
+    assert_eq!(text(&out.stdout), "active (pid 4321)\n4321\n");
+    assert_eq!(reg.counters.logins.load(Ordering::SeqCst), 2);
+}

@@ -1,0 +1,155 @@
+//! The issue's acceptance session on one host, plus the registry's and nodes' failure cases.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use grid_proto::api::ServerState;
+
+use crate::helper::{Grid, alive, bin, kill9, wait_until};
+
+pub fn app(dir: &Path) -> String {
+    format!(
+        r#"
+name = "Spotifice"
+[replica-groups.MediaServerGroup]
+load-balancing = "round-robin"
+[templates.MediaServerTemplate]
+parameters = ["index"]
+[templates.MediaServerTemplate.server]
+id = "MediaServer-${{index}}"
+exe = "media-server"
+args = ["--library", "{lib}"]
+log = "mediaserver${{index}}.log"
+deactivation-timeout = 2
+adapters = [{{ name = "Adapter", replica-group = "MediaServerGroup" }}]
+[templates.Sleeper]
+parameters = ["index"]
+[templates.Sleeper.server]
+id = "Sleeper-${{index}}"
+exe = "/bin/sh"
+args = ["-c", "exec sleep 1000"]
+[[nodes.node1.server-instances]]
+template = "MediaServerTemplate"
+parameters = {{ index = "1" }}
+[[nodes.node1.server-instances]]
+template = "Sleeper"
+parameters = {{ index = "1" }}
+[[nodes.node2.server-instances]]
+template = "MediaServerTemplate"
+parameters = {{ index = "2" }}
+"#,
+        lib = dir.join("media").display()
+    )
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn acceptance_session_and_failures() {
+    let mut grid = Grid::new();
+    grid.start_node("node1");
+    grid.start_node("node2");
+    let desc = app(grid.dir.path());
+    grid.deploy(&desc);
+    let p1 = grid.wait_active("MediaServer-1", None);
+    let p2 = grid.wait_active("MediaServer-2", None);
+    let sleeper = grid.wait_active("Sleeper-1", None);
+
+    let o = grid.admin("application list");
+    assert!(o.status.success(), "{o:?}");
+    assert!(
+        stdout(&o)
+            .lines()
+            .any(|l| l.trim() == "Spotifice" || l.starts_with("Spotifice ")),
+        "{}",
+        stdout(&o)
+    );
+    let o = grid.admin("server state MediaServer-1");
+    assert_eq!(stdout(&o), format!("active (pid {p1})\n"));
+    let o = grid.admin("node list");
+    assert!(
+        stdout(&o).contains("node1") && stdout(&o).contains("node2"),
+        "{}",
+        stdout(&o)
+    );
+
+    // stop → inactive, and it stays inactive (the node does not restart an admin's stop).
+    let o = grid.admin("server stop MediaServer-1");
+    assert!(o.status.success(), "{o:?}");
+    assert!(!alive(p1), "the stopped server's process is gone");
+    let watch_until = Instant::now() + Duration::from_millis(1500);
+    while Instant::now() < watch_until {
+        assert_eq!(
+            grid.server("MediaServer-1").unwrap().runtime.state,
+            ServerState::Inactive
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let o = grid.admin("server start MediaServer-1");
+    assert!(o.status.success(), "{o:?}");
+    let p1 = grid.wait_active("MediaServer-1", Some(p1));
+
+    // kill -9 of both media servers (by pid): both come back with new pids.
+    for p in [p1, p2] {
+        kill9(p);
+    }
+    let n1 = grid.wait_active("MediaServer-1", Some(p1));
+    let n2 = grid.wait_active("MediaServer-2", Some(p2));
+    assert!(n1 != p1 && n2 != p2);
+
+    // A wrong password: one clear line, exit 1.
+    let o = Command::new(bin("gridadmin"))
+        .args([
+            "-u",
+            "admin",
+            "-p",
+            "wrong",
+            "--registry",
+            &grid.url,
+            "-e",
+            "server list",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("wrong user name or password"), "{err}");
+
+    // Registry kill -9 and restart on the same port: applications intact, no server restarted.
+    let listen = grid.url.trim_start_matches("http://").to_owned();
+    grid.kill_registry();
+    // Registry down while a server is killed: the node restarts it anyway.
+    kill9(n2);
+    wait_until(
+        "the killed server to be gone",
+        Duration::from_secs(10),
+        || (!alive(n2)).then_some(()),
+    );
+    grid.start_registry(&listen);
+    let n2b = grid.wait_active("MediaServer-2", Some(n2));
+    assert_eq!(
+        grid.wait_active("MediaServer-1", None),
+        n1,
+        "MediaServer-1 was not restarted by the registry restart"
+    );
+    assert_eq!(grid.wait_active("Sleeper-1", None), sleeper);
+
+    // Node kill -9 and restart: its servers are adopted, not run twice.
+    grid.kill_node("node2");
+    grid.start_node("node2");
+    let again = grid.wait_active("MediaServer-2", None);
+    assert_eq!(again, n2b, "the restarted node adopted the running server");
+    assert!(alive(n2b));
+
+    // An update that changes one server restarts only that one.
+    let changed = desc.replace("exec sleep 1000", "exec sleep 999");
+    let r = grid.update("Spotifice", &changed);
+    assert_eq!(r.diff.changed, ["Sleeper-1"]);
+    grid.wait_active("Sleeper-1", Some(sleeper));
+    assert_eq!(grid.server("MediaServer-1").unwrap().runtime.pid, Some(n1));
+    assert_eq!(grid.server("MediaServer-2").unwrap().runtime.pid, Some(n2b));
+}

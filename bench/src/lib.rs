@@ -1,0 +1,211 @@
+//! The grid benchmark: starts a registry and two nodes from `--bin-dir` on free ports in a
+//! temporary directory, deploys a four-server application, and prints:
+//! - `kill -9` of an `always` server → `active` again (from the registry's event stream);
+//! - registry and two nodes launched → all four servers active;
+//! - `gridadmin -u admin -p admin -e "server list"` as a whole process;
+//! - `locate` of a replica group, one request at a time and 16 in flight;
+//! - RSS at rest of the registry and a node.
+
+mod grid;
+mod stats;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use futures_util::StreamExt;
+use grid_proto::api::{Event, EventKind, ServerState};
+
+pub use grid::Grid;
+use stats::Summary;
+
+/// Command line.
+#[derive(Debug, clap::Parser)]
+#[command(name = "gridbench")]
+pub struct Cli {
+    /// Directory holding gridregistry, gridnode, gridadmin, media-server, media-render.
+    #[arg(long, default_value = "target/release")]
+    pub bin_dir: PathBuf,
+    /// Runs per latency figure.
+    #[arg(long, default_value_t = 20)]
+    pub runs: usize,
+    /// Seconds per locate throughput figure.
+    #[arg(long, default_value_t = 3.0)]
+    pub locate_seconds: f64,
+}
+
+/// Runs every benchmark and prints the figures.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let bin_dir = std::fs::canonicalize(&cli.bin_dir)
+        .with_context(|| format!("{} not found", cli.bin_dir.display()))?;
+    let mut grid = Grid::start(&bin_dir).await?;
+    grid.deploy().await?;
+    grid.wait_all_active(Duration::from_secs(30)).await?;
+    println!(
+        "grid up in {} (registry {}, 2 nodes, 4 servers)",
+        grid.dir().display(),
+        grid.url()
+    );
+
+    let restart = kill_to_active(&grid, cli.runs).await?;
+    println!("kill -9 -> active again:            {}", restart.line_ms());
+
+    let admin = gridadmin_process(&grid, cli.runs)?;
+    println!("gridadmin -e \"server list\" process: {}", admin.line_ms());
+
+    let seq = locate_rate(&grid, 1, cli.locate_seconds).await?;
+    println!("locate MediaServerGroup, 1 in flight:   {seq:>9.0} /s");
+    let par = locate_rate(&grid, 16, cli.locate_seconds).await?;
+    println!("locate MediaServerGroup, 16 in flight:  {par:>9.0} /s");
+
+    // Let allocations settle before reading RSS at rest.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    println!(
+        "RSS at rest: registry {:.1} MB, node {:.1} MB",
+        grid.registry_rss_mb(),
+        grid.node_rss_mb("node1")
+    );
+
+    let startup = grid_startup(&mut grid, cli.runs).await?;
+    println!(
+        "registry + 2 nodes launched -> 4 active: {}",
+        startup.line_ms()
+    );
+    grid.stop();
+    Ok(())
+}
+
+async fn kill_to_active(grid: &Grid, runs: usize) -> anyhow::Result<Summary> {
+    let mut samples = Vec::with_capacity(runs);
+    let resp = grid
+        .http()
+        .get(format!("{}/v1/events", grid.url()))
+        .send()
+        .await?;
+    let mut events = Box::pin(sse_events(resp));
+    for i in 0..runs {
+        let id = if i % 2 == 0 {
+            "MediaServer-1"
+        } else {
+            "MediaServer-2"
+        };
+        let pid = grid.pid_of(id).await?;
+        let t0 = Instant::now();
+        grid.kill9(pid);
+        loop {
+            let ev = tokio::time::timeout(Duration::from_secs(30), events.next())
+                .await
+                .context("no event within 30 s")?
+                .context("event stream ended")??;
+            if let EventKind::ServerState {
+                server, runtime, ..
+            } = ev.kind
+                && server == id
+                && runtime.state == ServerState::Active
+                && runtime.pid.is_some_and(|p| p != pid)
+            {
+                samples.push(t0.elapsed());
+                break;
+            }
+        }
+    }
+    Ok(Summary::of(samples))
+}
+
+/// Parses a server-sent event stream into events.
+fn sse_events(resp: reqwest::Response) -> impl futures_util::Stream<Item = anyhow::Result<Event>> {
+    let mut buf = String::new();
+    resp.bytes_stream().flat_map(move |chunk| {
+        let mut out = Vec::new();
+        match chunk {
+            Ok(bytes) => {
+                buf.push_str(&String::from_utf8_lossy(&bytes));
+                while let Some(end) = buf.find("\n\n") {
+                    let block: String = buf.drain(..end + 2).collect();
+                    for line in block.lines() {
+                        if let Some(data) = line.strip_prefix("data:") {
+                            out.push(
+                                serde_json::from_str::<Event>(data.trim())
+                                    .map_err(anyhow::Error::from),
+                            );
+                        }
+                    }
+                }
+            }
+            Err(e) => out.push(Err(e.into())),
+        }
+        futures_util::stream::iter(out)
+    })
+}
+
+fn gridadmin_process(grid: &Grid, runs: usize) -> anyhow::Result<Summary> {
+    let exe = grid.bin("gridadmin");
+    let mut samples = Vec::with_capacity(runs);
+    // One warm-up: the registry verifies the argon2 hash once, then answers repeat logins cheaply.
+    for i in 0..=runs {
+        let t0 = Instant::now();
+        let out = std::process::Command::new(&exe)
+            .args([
+                "-u",
+                "admin",
+                "-p",
+                "admin",
+                "--registry",
+                grid.url(),
+                "-e",
+                "server list",
+            ])
+            .output()?;
+        let took = t0.elapsed();
+        anyhow::ensure!(
+            out.status.success(),
+            "gridadmin failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if i > 0 {
+            samples.push(took);
+        }
+    }
+    Ok(Summary::of(samples))
+}
+
+async fn locate_rate(grid: &Grid, in_flight: usize, seconds: f64) -> anyhow::Result<f64> {
+    let url = format!("{}/v1/locate/MediaServerGroup", grid.url());
+    let count = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    let tasks: Vec<_> = (0..in_flight)
+        .map(|_| {
+            let (url, count) = (url.clone(), count.clone());
+            let http = reqwest::Client::builder().tcp_nodelay(true).build();
+            tokio::spawn(async move {
+                let http = http?;
+                while Instant::now() < deadline {
+                    let r = http.get(&url).send().await?;
+                    anyhow::ensure!(r.status().is_success(), "locate answered {}", r.status());
+                    let _ = r.bytes().await?;
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok::<_, anyhow::Error>(())
+            })
+        })
+        .collect();
+    let t0 = Instant::now();
+    for t in tasks {
+        t.await??;
+    }
+    Ok(count.load(Ordering::Relaxed) as f64 / t0.elapsed().as_secs_f64())
+}
+
+async fn grid_startup(grid: &mut Grid, runs: usize) -> anyhow::Result<Summary> {
+    let mut samples = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        grid.stop();
+        let t0 = Instant::now();
+        grid.launch().await?;
+        grid.wait_all_active(Duration::from_secs(30)).await?;
+        samples.push(t0.elapsed());
+    }
+    Ok(Summary::of(samples))
+}

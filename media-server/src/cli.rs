@@ -1,0 +1,24 @@
+//! Command line of `media-server`.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// The Spotifice MediaServer. Started by a grid node, it takes its identity from the `GRID_*`
+/// environment and reports its endpoint to the node; started by hand, it just serves.
+#[derive(Debug, Parser)]
+#[command(name = "media-server", version)]
+pub struct Cli {
+    /// Address to listen on [default: the node's host (GRID_HOST) on port 0, else 127.0.0.1:0].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// The track library directory.
+    #[arg(long, value_name = "DIR", default_value = "media")]
+    pub library: PathBuf,
+    /// After binding, write the bound address here (for scripts and tests using port 0).
+    #[arg(long, value_name = "PATH")]
+    pub addr_file: Option<PathBuf>,
+    /// More logging (-v debug, -vv trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}

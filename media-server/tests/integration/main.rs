@@ -1,0 +1,3 @@
+//! Integration tests of `media-server`: one test binary.
+
+mod default_application;

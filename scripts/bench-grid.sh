@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Issue 2's grid benchmark: builds the release binaries, then `gridbench` starts a throw-away grid
+# (registry + two nodes on free loopback ports, in a temp dir), deploys four servers and prints
+# median/p99 figures: kill -9 -> active, grid start-up, gridadmin as a process, locate throughput,
+# and RSS at rest. Nothing here is asserted; the figures go in the issue note.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --bins --quiet
+exec target/release/gridbench --bin-dir target/release "$@"

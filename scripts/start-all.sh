@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Starts a local Spotifice Grid in the background: one registry, node1 and node2, and deploys
+# config/spotifice.toml (MediaServer-1/2, MediaRender-1/2), then waits until all four are active.
+# Running it again while the grid is up starts nothing twice. Stop it with scripts/stop-all.sh.
+#
+# Environment: GRID_REGISTRY_LISTEN (default 127.0.0.1:4061).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+listen=${GRID_REGISTRY_LISTEN:-127.0.0.1:4061}
+host=${listen%:*}
+port=${listen##*:}
+case $host in 0.0.0.0 | "[::]" | "") host=127.0.0.1 ;; esac
+registry_url="http://$host:$port"
+bin=target/release
+pids=run/grid.pids
+admin=("$bin/gridadmin" -u admin -p admin --registry "$registry_url")
+
+say() { printf '%s\n' "$*"; }
+die() {
+  printf 'start-all: %s\n' "$*" >&2
+  exit 1
+}
+
+# The pid recorded for NAME in the pid file, if any.
+recorded_pid() {
+  [[ -f $pids ]] || return 0
+  awk -v name="$1" '$1 == name { print $2 }' "$pids" | tail -n 1
+}
+
+# True when PID runs (a zombie waiting for its new parent to reap it does not count).
+running() {
+  local stat
+  [[ -n $1 ]] && stat=$(ps -o stat= -p "$1" 2>/dev/null) && [[ $stat != Z* ]]
+}
+
+# True when PID runs EXE (so a recycled pid is not taken for ours).
+alive() {
+  local pid=$1 exe=$2
+  running "$pid" && [[ $(ps -o comm= -p "$pid" 2>/dev/null) == "$exe"* ]]
+}
+
+# Records NAME PID in the pid file, replacing an older entry.
+record() {
+  local name=$1 pid=$2 tmp
+  mkdir -p run
+  tmp=$(mktemp run/grid.pids.XXXXXX)
+  if [[ -f $pids ]]; then
+    awk -v name="$name" '$1 != name' "$pids" >"$tmp"
+  fi
+  printf '%s %s\n' "$name" "$pid" >>"$tmp"
+  mv "$tmp" "$pids"
+}
+
+# Polls CMD every 0.1 s for up to TIMEOUT seconds, while the process PID (if not empty) lives.
+wait_until() {
+  local timeout=$1 pid=$2
+  shift 2
+  local deadline=$((SECONDS + timeout))
+  while ((SECONDS <= deadline)); do
+    "$@" && return 0
+    if [[ -n $pid ]] && ! running "$pid"; then
+      return 2
+    fi
+    sleep 0.1
+  done
+  return 1
+}
+
+# Starts NAME (for the pid file) in its own session, detached from this terminal, logging to LOG.
+start() {
+  local name=$1 log=$2 exe=$3
+  shift 3
+  local pid
+  pid=$(recorded_pid "$name")
+  if alive "$pid" "$exe"; then
+    say "$name already running (pid $pid)"
+    return
+  fi
+  if command -v setsid >/dev/null; then
+    nohup setsid "$bin/$exe" "$@" >>"$log" 2>&1 </dev/null &
+  else
+    nohup "$bin/$exe" "$@" >>"$log" 2>&1 </dev/null &
+  fi
+  pid=$!
+  record "$name" "$pid"
+  say "$name started (pid $pid, log $log)"
+}
+
+registry_up() {
+  [[ -s registry_data/cluster.secret ]] &&
+    curl -fsS -o /dev/null --max-time 1 "$registry_url/v1/registry" 2>/dev/null
+}
+
+# True when `server list` shows every server of the default application active.
+servers_active() {
+  local list id
+  list=$("${admin[@]}" -e "server list" 2>/dev/null) || return 1
+  for id in MediaServer-1 MediaServer-2 MediaRender-1 MediaRender-2; do
+    grep -E "(^|[[:space:]])$id([[:space:]]|$)" <<<"$list" | grep -qw active || return 1
+  done
+}
+
+command -v cargo >/dev/null || die "cargo is not installed (https://rustup.rs)"
+command -v curl >/dev/null || die "curl is not installed"
+
+say "Building (cargo build --release --bins)..."
+cargo build --release --bins
+mkdir -p media run
+
+start registry registry.log gridregistry --listen "$listen" --data registry_data
+rc=0
+wait_until 10 "$(recorded_pid registry)" registry_up || rc=$?
+if ((rc != 0)); then
+  tail -n 20 registry.log >&2 || true
+  if ((rc == 2)); then
+    die "the registry exited (is $listen already taken?); see registry.log"
+  fi
+  die "the registry did not answer at $registry_url within 10 s; see registry.log"
+fi
+
+for node in node1 node2; do
+  start "$node" "$node.log" gridnode --name "$node" --data "${node}_data" \
+    --secret-file registry_data/cluster.secret --registry "$registry_url"
+done
+
+apps=$("${admin[@]}" -e "application list") || die "gridadmin cannot list applications"
+if grep -qw Spotifice <<<"$apps"; then
+  say "application Spotifice already deployed"
+else
+  "${admin[@]}" -e "application add config/spotifice.toml"
+  say "application Spotifice deployed"
+fi
+
+if ! wait_until 30 "" servers_active; then
+  "${admin[@]}" -e "server list" >&2 || true
+  die "not every server became active within 30 s; see node1.log, node2.log, mediaserver1.log, ..."
+fi
+
+cat <<EOF
+
+Spotifice Grid is up.
+  registry  $registry_url (pid $(recorded_pid registry), data registry_data/, log registry.log)
+  nodes     node1 (pid $(recorded_pid node1), data node1_data/, log node1.log)
+            node2 (pid $(recorded_pid node2), data node2_data/, log node2.log)
+
+$("${admin[@]}" -e "server list")
+
+Administer it:
+  target/release/gridadmin -u admin -p admin
+  (or export PATH="\$PWD/target/release:\$PATH" and run gridadmin -u admin -p admin)
+Server logs: mediaserver1.log, mediaserver2.log, mediarender1.log, mediarender2.log
+(stderr in mediaserver1.stderr.log, ...). Stop everything: scripts/stop-all.sh
+EOF
