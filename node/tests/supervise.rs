@@ -324,18 +324,20 @@ async fn server_ignoring_sigterm_is_killed_with_its_grandchild() {
     })
     .await;
     assert!(procs_of(&env.name, None).is_empty());
-    let states: Vec<ServerState> = seen
-        .lock()
-        .unwrap()
-        .pushes
-        .iter()
-        .filter(|p| p.id == "Stubborn")
-        .map(|p| p.state)
-        .collect();
-    assert!(
-        states.ends_with(&[ServerState::Deactivating, ServerState::Inactive]),
-        "{states:?}"
-    );
+    // State pushes travel on their own task: wait for the last one to reach the registry.
+    wait_for("deactivating then inactive pushed", async || {
+        let s = seen.lock().unwrap();
+        let states: Vec<ServerState> = s
+            .pushes
+            .iter()
+            .filter(|p| p.id == "Stubborn")
+            .map(|p| p.state)
+            .collect();
+        states
+            .ends_with(&[ServerState::Deactivating, ServerState::Inactive])
+            .then_some(())
+    })
+    .await;
     // A stop is an admin's intent: the always server is not restarted behind its back.
     let rt = runtime(&node, "Stubborn").await.unwrap();
     assert_eq!((rt.state, rt.restart_count), (ServerState::Inactive, 0));
@@ -367,16 +369,23 @@ async fn crash_loop_backs_off_with_growing_delays() {
     })
     .await;
     assert_eq!(rt.last_exit.as_deref(), Some("exit status 3"));
-    let pushes = seen.lock().unwrap().pushes.clone();
-    let waits: Vec<(u32, f64)> = pushes
-        .iter()
-        .filter(|p| p.id == "Crash" && p.next_restart_ms.is_some())
-        .filter_map(|p| {
-            let f = p.failure.as_deref()?;
-            let n = f.strip_prefix("exited ")?.split(' ').next()?.parse().ok()?;
-            Some((n, announced_delay(f)?))
-        })
-        .collect();
+    // The announcements travel on the push task: wait until three have arrived.
+    let waits: Vec<(u32, f64)> = wait_for("three backoff announcements", async || {
+        let waits: Vec<(u32, f64)> = seen
+            .lock()
+            .unwrap()
+            .pushes
+            .iter()
+            .filter(|p| p.id == "Crash" && p.next_restart_ms.is_some())
+            .filter_map(|p| {
+                let f = p.failure.as_deref()?;
+                let n = f.strip_prefix("exited ")?.split(' ').next()?.parse().ok()?;
+                Some((n, announced_delay(f)?))
+            })
+            .collect();
+        (waits.len() >= 3).then_some(waits)
+    })
+    .await;
     // Failure 1 restarts at once; 2, 3, 4 ... wait base * 2^(n-2) with jitter in [0.5, 1].
     assert!(waits.len() >= 3, "{waits:?}");
     for (n, d) in &waits {
@@ -385,7 +394,10 @@ async fn crash_loop_backs_off_with_growing_delays() {
     }
     assert!(waits.windows(2).all(|w| w[1].0 == w[0].0 + 1), "{waits:?}");
     assert!(waits.last().unwrap().1 > waits[0].1, "{waits:?}");
-    let counts: Vec<u32> = pushes
+    let counts: Vec<u32> = seen
+        .lock()
+        .unwrap()
+        .pushes
         .iter()
         .filter(|p| p.id == "Crash")
         .map(|p| p.restart_count)
