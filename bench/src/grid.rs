@@ -10,6 +10,8 @@ use grid_proto::client::Client;
 use grid_proto::paths;
 
 const NODES: [&str; 2] = ["node1", "node2"];
+/// The nodes' backoff-reset period: a server up this long restarts at once when killed.
+pub const BACKOFF_RESET: Duration = Duration::from_millis(200);
 
 /// The running grid; everything is killed by pid (servers by process group) on drop.
 #[derive(Debug)]
@@ -133,6 +135,8 @@ impl Grid {
                     &data,
                     "--secret-file",
                     "registry_data/cluster.secret",
+                    "--backoff-reset-ms",
+                    &BACKOFF_RESET.as_millis().to_string(),
                 ],
                 &format!("{n}.log"),
             )?;
