@@ -309,3 +309,81 @@ async fn locate_follows_node_reports_and_liveness() {
         (Some(404), "unknown adapter or replica group 'Nope'")
     );
 }
+
+/// Reads server-sent events until `n` have arrived (each the JSON of its `data:` line).
+async fn next_events(
+    resp: &mut reqwest::Response,
+    buf: &mut String,
+    n: usize,
+) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while out.len() < n {
+        while let Some(end) = buf.find("\n\n") {
+            let block: String = buf.drain(..end + 2).collect();
+            if let Some(data) = block.lines().find_map(|l| l.strip_prefix("data:")) {
+                out.push(serde_json::from_str(data.trim()).unwrap());
+            }
+        }
+        if out.len() >= n {
+            break;
+        }
+        let chunk = tokio::time::timeout_at(deadline, resp.chunk())
+            .await
+            .expect("no event in time")
+            .unwrap()
+            .expect("stream ended");
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_start_with_a_snapshot_then_follow_every_change() {
+    let tmp = tempfile::tempdir().unwrap();
+    let reg = start(&data_dir(&tmp), "127.0.0.1:0", 60_000);
+    let admin = login(&reg.url, "admin").await.unwrap();
+    let mut resp = reqwest::get(format!("{}{}", reg.url, paths::EVENTS))
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    let mut buf = String::new();
+    let first = next_events(&mut resp, &mut buf, 1).await;
+    assert_eq!(first[0]["type"], "snapshot");
+    let base = first[0]["serial"].as_u64().unwrap();
+
+    let _: ApplicationChanged = admin
+        .post(
+            paths::APPLICATIONS,
+            &DescriptorSource { source: APP.into() },
+        )
+        .await
+        .unwrap();
+    let _: ApplicationChanged = admin
+        .put(
+            &paths::fill(paths::APPLICATION, &["Spotifice"]),
+            &DescriptorSource {
+                source: APP.replace("ordered", "random"),
+            },
+        )
+        .await
+        .unwrap();
+    let _: ApplicationChanged = admin
+        .delete(&paths::fill(paths::APPLICATION, &["Spotifice"]))
+        .await
+        .unwrap();
+    let events = next_events(&mut resp, &mut buf, 3).await;
+    let kinds: Vec<_> = events
+        .iter()
+        .map(|e| (e["type"].as_str().unwrap(), e["serial"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("application-added", base + 1),
+            ("application-updated", base + 2),
+            ("application-removed", base + 3)
+        ]
+    );
+    assert_eq!(events[1]["name"], "Spotifice");
+}

@@ -153,3 +153,68 @@ fn acceptance_session_and_failures() {
     assert_eq!(grid.server("MediaServer-1").unwrap().runtime.pid, Some(n1));
     assert_eq!(grid.server("MediaServer-2").unwrap().runtime.pid, Some(n2b));
 }
+
+#[test]
+fn on_demand_activation_and_crash_loop_through_the_grid() {
+    let mut grid = Grid::new();
+    grid.start_node("node1");
+    let lib = grid.dir.path().join("media");
+    grid.deploy(&format!(
+        r#"
+name = "Extras"
+[[nodes.node1.servers]]
+id = "Lazy"
+exe = "media-server"
+args = ["--library", "{lib}"]
+activation = "on-demand"
+adapters = [{{ name = "Adapter" }}]
+[[nodes.node1.servers]]
+id = "Crasher"
+exe = "/bin/sh"
+args = ["-c", "exit 3"]
+"#,
+        lib = lib.display()
+    ));
+    // On-demand: nothing runs until a client locates the adapter; locate starts it and answers.
+    wait_until("node1 registered", Duration::from_secs(20), || {
+        grid.server("Lazy").filter(|s| s.node_up).map(|_| ())
+    });
+    assert_eq!(
+        grid.server("Lazy").unwrap().runtime.state,
+        ServerState::Inactive
+    );
+    let endpoints = grid.locate("Lazy.Adapter");
+    assert_eq!(endpoints.len(), 1, "{endpoints:?}");
+    let lazy = grid.server("Lazy").unwrap();
+    assert_eq!(lazy.runtime.state, ServerState::Active);
+    assert_eq!(lazy.runtime.endpoints["Lazy.Adapter"], endpoints[0]);
+
+    // A crash loop: restarts keep coming with growing delays the admin can see, and the grid
+    // keeps answering meanwhile.
+    let crasher = wait_until("three restarts of Crasher", Duration::from_secs(30), || {
+        grid.server("Crasher")
+            .filter(|s| s.runtime.restart_count >= 3)
+    });
+    assert_eq!(crasher.runtime.last_exit.as_deref(), Some("exit status 3"));
+    let describe = wait_until("a visible backoff", Duration::from_secs(30), || {
+        let o = grid.admin("server describe Crasher");
+        let text = stdout(&o);
+        text.contains("times in a row").then_some(text)
+    });
+    assert!(describe.contains("restart count:"), "{describe}");
+    let o = grid.admin("server list");
+    assert!(o.status.success() && stdout(&o).contains("Lazy"), "{o:?}");
+    // An admin's stop ends the loop.
+    let o = grid.admin("server stop Crasher");
+    assert!(o.status.success(), "{o:?}");
+    let count = grid.server("Crasher").unwrap().runtime.restart_count;
+    let watch_until = Instant::now() + Duration::from_millis(1500);
+    while Instant::now() < watch_until {
+        let s = grid.server("Crasher").unwrap();
+        assert_eq!(
+            (s.runtime.state, s.runtime.restart_count),
+            (ServerState::Inactive, count)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
