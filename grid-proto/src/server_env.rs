@@ -111,6 +111,32 @@ impl ServerEnv {
     }
 }
 
+/// Runs a grid server's `serve` future and, when a node started the process, reports ready at
+/// `url` as soon as serving has begun. A failed report ends the process with an error, so the node
+/// restarts it; serving that ends first (a stop before the report) ends it too.
+pub async fn serve_as_member<F>(grid: Option<&ServerEnv>, url: &str, serve: F) -> anyhow::Result<()>
+where
+    F: std::future::Future<Output = std::io::Result<()>> + Send + 'static,
+{
+    use anyhow::Context;
+    let mut server = tokio::spawn(serve);
+    if let Some(grid) = grid {
+        tokio::select! {
+            done = &mut server => return done.context("the server task failed")?.context("serving"),
+            ready = grid.report_all_ready(url) => {
+                if let Err(e) = ready {
+                    server.abort();
+                    return Err(anyhow::Error::from(e).context(format!("cannot report ready to node at {}", grid.node_url)));
+                }
+            }
+        }
+    }
+    server
+        .await
+        .context("the server task failed")?
+        .context("serving")
+}
+
 fn bracket(host: &str) -> String {
     if host.contains(':') && !host.starts_with('[') {
         format!("[{host}]")

@@ -168,24 +168,7 @@ pub async fn run(
         let why = shutdown.await;
         info!("{id} stopping ({why})");
     });
-    let mut server = tokio::spawn(async move { serve.await });
-
-    if let Some(grid) = &config.grid {
-        tokio::select! {
-            // Stopped before the report went through.
-            done = &mut server => return done.context("the server task failed")?.context("serving"),
-            ready = grid.report_all_ready(&url) => {
-                if let Err(e) = ready {
-                    server.abort();
-                    return Err(anyhow::Error::from(e).context(format!("cannot report ready to node at {}", grid.node_url)));
-                }
-            }
-        }
-    }
-    server
-        .await
-        .context("the server task failed")?
-        .context("serving")
+    grid_proto::server_env::serve_as_member(config.grid.as_ref(), &url, serve.into_future()).await
 }
 
 #[cfg(test)]
