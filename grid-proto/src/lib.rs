@@ -5,6 +5,7 @@
 //! - [`api`]: every type that crosses the wire between registry, nodes, servers and clients.
 //! - [`paths`]: the route paths, used by the routers and by [`client`] alike so they cannot drift.
 //! - [`client`]: the one HTTP/JSON client every binary uses.
+//! - [`media`]: the MediaServer and MediaRender interfaces (`docs/media.md`).
 //! - [`server_env`]: how a node hands a server its identity, and how the server reports ready.
 //! - [`telemetry`] and [`shutdown`]: the runtime helpers every daemon's `main` uses.
 #![warn(missing_docs)]
@@ -12,6 +13,7 @@
 pub mod api;
 pub mod client;
 pub mod descriptor;
+pub mod media;
 pub mod paths;
 pub mod server_env;
 pub mod shutdown;

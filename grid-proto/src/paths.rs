@@ -52,6 +52,37 @@ pub const NODE_STATUS: &str = "/v1/status";
 /// Node: `POST` shut the node down.
 pub const NODE_SHUTDOWN: &str = "/v1/shutdown";
 
+/// Node: `POST` a server's application event (per-spawn token), forwarded to the registry.
+pub const NODE_SERVER_EVENT: &str = "/v1/servers/{id}/event";
+/// Registry: `POST` a server event forwarded by a node (cluster secret).
+pub const NODE_SERVER_EVENT_FORWARD: &str = "/v1/nodes/{name}/server-event";
+
+/// MediaServer: `GET` the library.
+pub const MEDIA_TRACKS: &str = "/v1/tracks";
+/// MediaServer: `GET` one track's info.
+pub const MEDIA_TRACK: &str = "/v1/tracks/{id}";
+/// MediaServer: `GET` a track's audio (Range).
+pub const MEDIA_TRACK_AUDIO: &str = "/v1/tracks/{id}/audio";
+/// MediaServer: `POST` open a stream.
+pub const MEDIA_STREAMS: &str = "/v1/streams";
+/// MediaServer: `GET` the next chunk of a render's stream.
+pub const MEDIA_STREAM_CHUNK: &str = "/v1/streams/{render}/chunk";
+/// MediaServer: `DELETE` close a render's stream.
+pub const MEDIA_STREAM: &str = "/v1/streams/{render}";
+/// MediaServer: `POST` rescan the library.
+pub const MEDIA_RESCAN: &str = "/v1/library/rescan";
+
+/// Render: `POST` load a track.
+pub const RENDER_LOAD: &str = "/v1/load";
+/// Render: `POST` play, pause, resume, stop, next.
+pub const RENDER_ACTION: &str = "/v1/{action}";
+/// Render: `GET` list / `POST` add / `DELETE` clear the queue.
+pub const RENDER_QUEUE: &str = "/v1/queue";
+/// Render: `GET` status.
+pub const RENDER_STATUS: &str = "/v1/status";
+/// Render: `GET` an audio stream of what it plays.
+pub const RENDER_LISTEN: &str = "/listen";
+
 /// Fills the `{placeholders}` of a path, in order, percent-encoding each value.
 pub fn fill(template: &str, values: &[&str]) -> String {
     let mut out = String::with_capacity(template.len() + 16);
