@@ -185,6 +185,15 @@ pub struct ReadyReport {
     pub endpoints: BTreeMap<String, String>,
 }
 
+/// `POST /v1/nodes/{name}/server-event`: a server's application event, forwarded by its node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ForwardedEvent {
+    /// Server id.
+    pub server: String,
+    /// The event as the server sent it.
+    pub payload: serde_json::Value,
+}
+
 /// A node as listed by the registry.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NodeView {

@@ -30,6 +30,8 @@ pub struct AppState {
     pub secret: Arc<str>,
     /// Cancelled by `POST /v1/shutdown`.
     pub shutdown: CancellationToken,
+    /// Servers' application events on their way to the registry.
+    pub events: crate::events::Forwarder,
 }
 
 /// An error answer: a status and one sentence, as `{"error": "..."}`.
@@ -115,6 +117,13 @@ async fn action(
         state.sup.ready(&id, report).await?;
         return Ok(Json(serde_json::json!({})).into_response());
     }
+    if action == "event" {
+        // Also from the server itself, with its per-spawn token.
+        let ev: grid_proto::media::ServerEvent = parse_body(&body)?;
+        state.sup.check_token(&id, ev.token).await?;
+        state.events.send(&id, ev.payload);
+        return Ok(Json(serde_json::json!({})).into_response());
+    }
     check_secret(&state, &headers)?;
     let rt: ServerRuntime = match action.as_str() {
         "start" => state.sup.start(&id, false).await?,
@@ -129,7 +138,9 @@ async fn action(
         other => {
             return Err(ApiError(
                 StatusCode::NOT_FOUND,
-                format!("unknown server action '{other}' (start, stop, restart, signal, ready)"),
+                format!(
+                    "unknown server action '{other}' (start, stop, restart, signal, ready, event)"
+                ),
             ));
         }
     };

@@ -7,6 +7,7 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod events;
 pub mod host;
 pub mod session;
 pub mod supervisor;
@@ -95,6 +96,7 @@ pub async fn run(
     )
     .and_then(|c| c.secret(&config.secret))
     .context("cannot build the registry client")?;
+    let events = events::Forwarder::start(&config.name, client.clone(), tasks.clone());
     let session = session::Session::new(
         config.name.clone(),
         endpoint,
@@ -110,6 +112,7 @@ pub async fn run(
         sup: sup.clone(),
         secret: Arc::from(config.secret.as_str()),
         shutdown: stop.clone(),
+        events,
     };
     let server = tokio::spawn(
         axum::serve(listener, api::app(state))

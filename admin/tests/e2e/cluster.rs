@@ -218,3 +218,22 @@ args = ["-c", "exit 3"]
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn server_events_travel_through_the_node_to_the_event_stream() {
+    let mut grid = Grid::new();
+    grid.start_node("node1");
+    let mut events = grid.events();
+    events.wait_for(Duration::from_secs(10), |e| e["type"] == "snapshot");
+    // A server that announces itself with its per-spawn token, as a render does.
+    let script = r#"curl -s -X POST -H 'content-type: application/json' -d "{\"token\":\"$GRID_READY_TOKEN\",\"payload\":{\"event\":\"hello\",\"n\":1}}" "$GRID_NODE_URL/v1/servers/$GRID_SERVER_ID/event"; exec sleep 1000"#;
+    let desc = format!(
+        "name = \"Events\"\n[[nodes.node1.servers]]\nid = \"Announcer\"\nexe = \"/bin/sh\"\nargs = [\"-c\", {}]\n",
+        serde_json::to_string(script).unwrap()
+    );
+    grid.deploy(&desc);
+    grid.wait_active("Announcer", None);
+    let ev = events.wait_for(Duration::from_secs(20), |e| e["type"] == "server");
+    assert_eq!(ev["server"], "Announcer");
+    assert_eq!(ev["payload"], serde_json::json!({"event": "hello", "n": 1}));
+}

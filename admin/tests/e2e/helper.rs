@@ -321,6 +321,19 @@ impl Grid {
         self.servers()?.into_iter().find(|s| s.id == id)
     }
 
+    /// Subscribes to the registry's event stream.
+    pub fn events(&self) -> Events<'_> {
+        let resp = self
+            .rt
+            .block_on(reqwest::get(format!("{}{}", self.url, paths::EVENTS)))
+            .unwrap();
+        Events {
+            grid: self,
+            resp,
+            buf: String::new(),
+        }
+    }
+
     /// The endpoints `locate` answers for `id`.
     pub fn locate(&self, id: &str) -> Vec<String> {
         let c = Client::new(&self.url, "registry").unwrap();
@@ -339,5 +352,44 @@ impl Grid {
             (s.node_up && s.runtime.state == ServerState::Active && Some(pid) != not_pid)
                 .then_some(pid)
         })
+    }
+}
+
+/// A subscription to `GET /v1/events`.
+pub struct Events<'a> {
+    grid: &'a Grid,
+    resp: reqwest::Response,
+    buf: String,
+}
+
+impl Events<'_> {
+    /// The first event (the JSON of its `data:` line) that `pred` accepts, within `timeout`.
+    pub fn wait_for(
+        &mut self,
+        timeout: Duration,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            while let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                if let Some(data) = block.lines().find_map(|l| l.strip_prefix("data:")) {
+                    let v: serde_json::Value = serde_json::from_str(data.trim()).unwrap();
+                    if pred(&v) {
+                        return v;
+                    }
+                }
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            let resp = &mut self.resp;
+            let chunk = self
+                .grid
+                .rt
+                .block_on(async { tokio::time::timeout(left, resp.chunk()).await })
+                .expect("no matching event before the deadline")
+                .unwrap()
+                .expect("the event stream ended");
+            self.buf.push_str(&String::from_utf8_lossy(&chunk));
+        }
     }
 }

@@ -72,6 +72,12 @@ impl Handle {
             .await?
     }
 
+    /// Checks a server's per-spawn token (for its application events).
+    pub async fn check_token(&self, id: &str, token: String) -> Result<(), SupError> {
+        self.call(|tx| Command::CheckToken(id.to_owned(), token, tx))
+            .await?
+    }
+
     /// Everything the node runs.
     pub async fn status(&self) -> Result<Snapshot, SupError> {
         self.call(Command::Status).await

@@ -274,20 +274,33 @@ impl Supervisor {
         stop::kill_group(p.pid, Signal::SIGKILL);
     }
 
-    pub(super) fn ready(&mut self, id: &str, report: ReadyReport) -> Result<(), SupError> {
+    /// The running process of `id`, if `token` is its per-spawn token.
+    pub(super) fn check_token(&self, id: &str, token: &str) -> Result<&Proc, SupError> {
         let e = self
             .table
-            .get_mut(id)
+            .get(id)
             .ok_or_else(|| SupError::Unknown(id.to_owned()))?;
         let p = e
             .proc
             .as_ref()
             .ok_or_else(|| SupError::NotRunning(id.to_owned()))?;
-        if !constant_time_eq(p.token.as_bytes(), report.token.as_bytes()) {
+        if !constant_time_eq(p.token.as_bytes(), token.as_bytes()) {
             return Err(SupError::BadToken(id.to_owned()));
         }
+        Ok(p)
+    }
+
+    pub(super) fn ready(&mut self, id: &str, report: ReadyReport) -> Result<(), SupError> {
+        let adapters = self.check_token(id, &report.token)?.desc.adapters.clone();
+        let e = self
+            .table
+            .get_mut(id)
+            .ok_or_else(|| SupError::Unknown(id.to_owned()))?;
+        let Some(p) = e.proc.as_ref() else {
+            return Err(SupError::NotRunning(id.to_owned()));
+        };
         let mut endpoints = BTreeMap::new();
-        for a in &p.desc.adapters {
+        for a in &adapters {
             let url = report.endpoints.get(&a.name).ok_or_else(|| {
                 SupError::BadRequest(format!("no endpoint for adapter '{}'", a.name))
             })?;

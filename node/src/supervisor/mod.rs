@@ -106,6 +106,7 @@ enum Command {
         oneshot::Sender<Result<ServerRuntime, SupError>>,
     ),
     Ready(String, ReadyReport, oneshot::Sender<Result<(), SupError>>),
+    CheckToken(String, String, oneshot::Sender<Result<(), SupError>>),
     Status(oneshot::Sender<Snapshot>),
     LogPaths(
         String,
@@ -262,6 +263,9 @@ impl Supervisor {
             }
             Command::Ready(id, report, reply) => {
                 let _ = reply.send(self.ready(&id, report));
+            }
+            Command::CheckToken(id, token, reply) => {
+                let _ = reply.send(self.check_token(&id, &token).map(|_| ()));
             }
             Command::Status(reply) => {
                 let _ = reply.send(self.snapshot());

@@ -38,6 +38,7 @@ pub fn app(state: AppState) -> Router {
         .route(paths::NODE_REGISTER, post(nodes::register))
         .route(paths::NODE_HEARTBEAT, post(nodes::heartbeat))
         .route(paths::NODE_SERVER_STATE, post(nodes::server_state))
+        .route(paths::NODE_SERVER_EVENT_FORWARD, post(nodes::server_event))
         .route(paths::NODE_ACTION, post(nodes::action))
         .route(paths::ADAPTERS, get(locator::adapters))
         .route(paths::LOCATE, get(locator::locate))

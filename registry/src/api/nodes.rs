@@ -6,8 +6,8 @@ use std::time::Instant;
 use axum::Json;
 use axum::extract::{Path, State};
 use grid_proto::api::{
-    EventKind, Heartbeat, HeartbeatReply, NodeRegister, NodeRegistered, NodeStatus, NodeView,
-    ServerRuntime,
+    EventKind, ForwardedEvent, Heartbeat, HeartbeatReply, NodeRegister, NodeRegistered, NodeStatus,
+    NodeView, ServerRuntime,
 };
 use grid_proto::paths;
 
@@ -176,5 +176,31 @@ pub(crate) async fn server_state(
         runtime: rt,
     });
     state.notify_changed();
+    Ok(Json(serde_json::json!({})))
+}
+
+/// A server's application event (a render's playback events), forwarded by its node.
+pub(crate) async fn server_event(
+    State(state): State<AppState>,
+    _: NodeAuth,
+    Path(name): Path<String>,
+    Body(ev): Body<ForwardedEvent>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let known = state
+        .live()
+        .index
+        .servers
+        .get(&ev.server)
+        .is_some_and(|s| s.node == name);
+    if !known {
+        return Err(ApiError::NotFound(format!(
+            "node '{name}' has no server '{}'",
+            ev.server
+        )));
+    }
+    state.publish(EventKind::Server {
+        server: ev.server,
+        payload: ev.payload,
+    });
     Ok(Json(serde_json::json!({})))
 }
