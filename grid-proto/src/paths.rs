@@ -67,6 +67,8 @@ pub const MEDIA_TRACK_AUDIO: &str = "/v1/tracks/{id}/audio";
 pub const MEDIA_STREAMS: &str = "/v1/streams";
 /// MediaServer: `GET` the next chunk of a render's stream.
 pub const MEDIA_STREAM_CHUNK: &str = "/v1/streams/{render}/chunk";
+/// MediaServer: `GET` the rest of a render's stream as one streamed body, in chunks.
+pub const MEDIA_STREAM_DATA: &str = "/v1/streams/{render}/data";
 /// MediaServer: `DELETE` close a render's stream.
 pub const MEDIA_STREAM: &str = "/v1/streams/{render}";
 /// MediaServer: `POST` rescan the library.

@@ -12,6 +12,22 @@ pub struct Cli {
     /// The registry, to locate MediaServers (its node sets GRID_REGISTRY_URL).
     #[arg(long, value_name = "URL", env = "GRID_REGISTRY_URL")]
     pub registry: Option<String>,
+    /// The replica group of the MediaServers to stream from.
+    #[arg(long, value_name = "GROUP", default_value = "MediaServerGroup")]
+    pub group: String,
+    /// Where played audio goes: `null`, `file:PATH` (appended, byte for byte) or `exec:CMD`
+    /// (`sh -c CMD` fed on stdin, e.g. `exec:mpv -`).
+    #[arg(long, value_name = "SINK", default_value = "null")]
+    pub sink: String,
+    /// Read-ahead buffer, in milliseconds of audio: it hides a MediaServer failover.
+    #[arg(long, value_name = "MS", default_value_t = 3000)]
+    pub buffer_ms: u64,
+    /// Playback speed: 1 = real time, 50 = fifty times faster, 0 = as fast as possible.
+    #[arg(long, value_name = "N", default_value_t = 1.0)]
+    pub speed: f64,
+    /// Chunk size of `get_audio_chunk` while the buffer is full (the seed's 4096).
+    #[arg(long, value_name = "BYTES", default_value_t = grid_proto::media::CHUNK_SIZE)]
+    pub chunk: usize,
     /// Address to listen on [default: the node's host (GRID_HOST) on port 0, else 127.0.0.1:0].
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,

@@ -1,0 +1,61 @@
+//! Why a render command failed, and how that reads on the wire.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use grid_proto::api::ErrorBody;
+
+/// A failed control command of the render.
+#[derive(Debug, thiserror::Error)]
+pub enum PlayError {
+    /// No MediaServer of the group answered.
+    #[error("no MediaServer of {group} is reachable: {reason}")]
+    NoServer {
+        /// The replica group.
+        group: String,
+        /// The last failure, in words.
+        reason: String,
+    },
+    /// The MediaServers do not know the track.
+    #[error("no such track: {0}")]
+    UnknownTrack(String),
+    /// A MediaServer refused the request.
+    #[error("{server} refused {what}: {message}")]
+    Refused {
+        /// The server.
+        server: String,
+        /// What was asked.
+        what: &'static str,
+        /// Its message.
+        message: String,
+    },
+    /// The command makes no sense in the current state.
+    #[error("{0}")]
+    State(String),
+    /// The request itself is wrong.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The player task is gone (the render is stopping).
+    #[error("the player is stopping")]
+    Gone,
+}
+
+impl IntoResponse for PlayError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            Self::UnknownTrack(_) => StatusCode::NOT_FOUND,
+            Self::State(_) => StatusCode::CONFLICT,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::NoServer { .. } | Self::Refused { .. } => StatusCode::BAD_GATEWAY,
+            Self::Gone => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        (
+            status,
+            Json(ErrorBody {
+                error: self.to_string(),
+                detail: None,
+            }),
+        )
+            .into_response()
+    }
+}
