@@ -10,6 +10,40 @@ use grid_proto::client::Client;
 use grid_proto::paths;
 
 const NODES: [&str; 2] = ["node1", "node2"];
+
+/// Issue 2's application: a MediaServer and a MediaRender on each node.
+const FOUR_SERVERS: &str = r#"
+name = "Spotifice"
+[replica-groups.MediaServerGroup]
+load-balancing = "round-robin"
+[templates.MediaServer]
+parameters = ["index"]
+[templates.MediaServer.server]
+id = "MediaServer-${index}"
+exe = "media-server"
+args = ["--library", "media"]
+log = "mediaserver${index}.log"
+adapters = [{ name = "Adapter", replica-group = "MediaServerGroup" }]
+[templates.MediaRender]
+parameters = ["index"]
+[templates.MediaRender.server]
+id = "MediaRender-${index}"
+exe = "media-render"
+log = "mediarender${index}.log"
+adapters = [{ name = "Adapter" }]
+[[nodes.node1.server-instances]]
+template = "MediaServer"
+parameters = { index = "1" }
+[[nodes.node1.server-instances]]
+template = "MediaRender"
+parameters = { index = "1" }
+[[nodes.node2.server-instances]]
+template = "MediaServer"
+parameters = { index = "2" }
+[[nodes.node2.server-instances]]
+template = "MediaRender"
+parameters = { index = "2" }
+"#;
 /// The nodes' backoff-reset period: a server up this long restarts at once when killed.
 pub const BACKOFF_RESET: Duration = Duration::from_millis(200);
 
@@ -177,38 +211,11 @@ impl Grid {
 
     /// Deploys two MediaServers and two MediaRenders, one of each per node.
     pub async fn deploy(&self) -> anyhow::Result<()> {
-        let source = r#"
-name = "Spotifice"
-[replica-groups.MediaServerGroup]
-load-balancing = "round-robin"
-[templates.MediaServer]
-parameters = ["index"]
-[templates.MediaServer.server]
-id = "MediaServer-${index}"
-exe = "media-server"
-args = ["--library", "media"]
-log = "mediaserver${index}.log"
-adapters = [{ name = "Adapter", replica-group = "MediaServerGroup" }]
-[templates.MediaRender]
-parameters = ["index"]
-[templates.MediaRender.server]
-id = "MediaRender-${index}"
-exe = "media-render"
-log = "mediarender${index}.log"
-adapters = [{ name = "Adapter" }]
-[[nodes.node1.server-instances]]
-template = "MediaServer"
-parameters = { index = "1" }
-[[nodes.node1.server-instances]]
-template = "MediaRender"
-parameters = { index = "1" }
-[[nodes.node2.server-instances]]
-template = "MediaServer"
-parameters = { index = "2" }
-[[nodes.node2.server-instances]]
-template = "MediaRender"
-parameters = { index = "2" }
-"#;
+        self.deploy_source(FOUR_SERVERS).await
+    }
+
+    /// Deploys an application from its descriptor.
+    pub async fn deploy_source(&self, source: &str) -> anyhow::Result<()> {
         let c = self.admin().await?;
         let _: serde_json::Value = c
             .post(
@@ -223,11 +230,16 @@ parameters = { index = "2" }
 
     /// Waits until all four servers are active on up nodes.
     pub async fn wait_all_active(&self, timeout: Duration) -> anyhow::Result<()> {
+        self.wait_active(4, timeout).await
+    }
+
+    /// Waits until `count` servers are all active on up nodes.
+    pub async fn wait_active(&self, count: usize, timeout: Duration) -> anyhow::Result<()> {
         let deadline = Instant::now() + timeout;
         loop {
             if let Ok(c) = self.admin().await
                 && let Ok(servers) = c.get::<Vec<ServerView>>(paths::SERVERS).await
-                && servers.len() == 4
+                && servers.len() == count
                 && servers
                     .iter()
                     .all(|s| s.node_up && s.runtime.state == ServerState::Active)
@@ -259,7 +271,8 @@ parameters = { index = "2" }
             .status();
     }
 
-    fn rss_mb(pid: u32) -> f64 {
+    /// The resident memory of a process, in MB.
+    pub fn rss_mb(pid: u32) -> f64 {
         std::fs::read_to_string(format!("/proc/{pid}/status"))
             .ok()
             .and_then(|s| {

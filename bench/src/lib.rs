@@ -7,6 +7,7 @@
 //! - RSS at rest of the registry and a node.
 
 mod grid;
+pub mod media;
 mod stats;
 
 use std::path::PathBuf;
@@ -124,7 +125,9 @@ async fn kill_to_active(grid: &Grid, runs: usize) -> anyhow::Result<Summary> {
 }
 
 /// Parses a server-sent event stream into events.
-fn sse_events(resp: reqwest::Response) -> impl futures_util::Stream<Item = anyhow::Result<Event>> {
+pub(crate) fn sse_events(
+    resp: reqwest::Response,
+) -> impl futures_util::Stream<Item = anyhow::Result<Event>> {
     let mut buf = String::new();
     resp.bytes_stream().flat_map(move |chunk| {
         let mut out = Vec::new();
