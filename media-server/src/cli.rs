@@ -18,6 +18,9 @@ pub struct Cli {
     /// After binding, write the bound address here (for scripts and tests using port 0).
     #[arg(long, value_name = "PATH")]
     pub addr_file: Option<PathBuf>,
+    /// Streams untouched for this long (no chunk read, no `/data` body running) are reaped.
+    #[arg(long, value_name = "MS", default_value_t = 60_000)]
+    pub stream_idle_ms: u64,
     /// More logging (-v debug, -vv trace); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,

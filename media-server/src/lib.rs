@@ -1,30 +1,45 @@
 //! `media-server`: the Spotifice MediaServer.
 //!
-//! For now it joins the grid as a real server: it binds port 0 on its node's host, serves its
-//! health and library summary, reports its adapter endpoint to the node, and stops cleanly on
-//! SIGTERM. The track library, the chunk protocol and live channels grow beside these modules.
+//! It scans its library folder at start and on rescan (SIGHUP or the API), serves the tracks'
+//! info and audio (with HTTP Range), and the seed's per-render streams, as chunks or as one
+//! streamed body. It joins the grid as a real server: it reports its adapter endpoint to the
+//! node and stops cleanly on SIGTERM.
 //!
 //! - [`cli`]: the command line.
-//! - [`grid`]: listening, readiness, logging and stop signal inside the grid.
-//! - [`library`]: the track library on disk.
+//! - [`error`]: the error answers.
+//! - [`library`]: the scan of the library folder and its snapshot.
+//! - [`mpeg`]: MPEG frame headers (VBR or not).
+//! - [`pieces`]: file ranges read as body pieces.
+//! - [`streams`]: the per-render streams and their reaping.
+//! - [`tracks`]: the track routes.
 
 pub mod cli;
+pub mod error;
 pub mod library;
+pub mod mpeg;
+pub mod pieces;
+pub mod streams;
+pub mod tracks;
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use axum::extract::State;
-use axum::http::{StatusCode, Uri};
-use axum::routing::get;
+use axum::http::Uri;
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use grid_proto::api::ErrorBody;
+use grid_proto::paths;
 use grid_proto::server_env::ServerEnv;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tracing::{info, warn};
+
+use crate::error::ApiError;
+use crate::library::Library;
+use crate::streams::Streams;
 
 /// The id used when the process was not started by a node.
 pub const DEFAULT_ID: &str = "MediaServer";
@@ -32,6 +47,8 @@ pub const DEFAULT_ID: &str = "MediaServer";
 pub const HEALTH: &str = "/v1/health";
 /// `GET` what this server serves: [`Info`].
 pub const INFO: &str = "/v1/info";
+/// How long open connections (a paused render's `/data` body, say) may delay a stop.
+const STOP_GRACE: Duration = Duration::from_secs(2);
 
 /// What [`run`] needs.
 #[derive(Debug, Clone)]
@@ -44,6 +61,8 @@ pub struct ServerConfig {
     pub grid: Option<ServerEnv>,
     /// Where to write the bound address.
     pub addr_file: Option<PathBuf>,
+    /// Streams untouched this long are reaped.
+    pub stream_idle: Duration,
 }
 
 impl ServerConfig {
@@ -56,17 +75,79 @@ impl ServerConfig {
             library: cli.library.clone(),
             grid,
             addr_file: cli.addr_file.clone(),
+            stream_idle: Duration::from_millis(cli.stream_idle_ms),
         }
     }
 }
 
 /// The handlers' shared state.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct AppState {
     /// Server id.
     pub id: String,
     /// The track library directory.
-    pub library: PathBuf,
+    pub library_dir: PathBuf,
+    /// The current snapshot, swapped whole by a rescan; streams keep the tracks (and open
+    /// files) they started with.
+    library: RwLock<Arc<Library>>,
+    /// One rescan at a time, so an older scan never replaces a newer one.
+    rescanning: tokio::sync::Mutex<()>,
+    /// The open streams.
+    pub streams: Arc<Streams>,
+}
+
+/// The state as handlers hold it.
+pub type SharedState = Arc<AppState>;
+
+impl AppState {
+    /// A server with an empty library (until [`rescan`]) and no streams.
+    pub fn new(id: String, library_dir: PathBuf, stream_idle: Duration) -> Self {
+        Self {
+            id,
+            library_dir,
+            library: RwLock::new(Arc::new(Library::default())),
+            rescanning: tokio::sync::Mutex::new(()),
+            streams: Arc::new(Streams::new(stream_idle)),
+        }
+    }
+
+    /// The current library snapshot.
+    pub fn snapshot(&self) -> Arc<Library> {
+        Arc::clone(&self.library.read().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// Scans the library folder again (in a blocking thread) and swaps the snapshot; returns the
+/// number of tracks. An unreadable folder keeps the current snapshot.
+pub async fn rescan(state: &AppState) -> Result<usize, ApiError> {
+    let _one = state.rescanning.lock().await;
+    let previous = state.snapshot();
+    let dir = state.library_dir.clone();
+    let started = Instant::now();
+    let scan = tokio::task::spawn_blocking(move || library::scan(&dir, &previous))
+        .await
+        .map_err(|e| ApiError::Internal(format!("the library scan failed: {e}")))?
+        .map_err(|e| {
+            ApiError::Internal(format!(
+                "library {} cannot be read: {e}",
+                state.library_dir.display()
+            ))
+        })?;
+    let tracks = scan.library.len();
+    info!(
+        "rescan of {} done in {} ms: {tracks} tracks ({} read, {} unchanged, {} skipped, {} duplicates)",
+        state.library_dir.display(),
+        started.elapsed().as_millis(),
+        scan.read,
+        scan.kept,
+        scan.failed,
+        scan.duplicates
+    );
+    *state
+        .library
+        .write()
+        .unwrap_or_else(PoisonError::into_inner) = Arc::new(scan.library);
+    Ok(tracks)
 }
 
 /// `GET /v1/health`.
@@ -89,47 +170,80 @@ pub struct Info {
     pub library: String,
     /// Tracks in it.
     pub tracks: usize,
+    /// Streams open.
+    #[serde(default)]
+    pub streams: usize,
+}
+
+/// `POST /v1/library/rescan`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rescanned {
+    /// Tracks in the new snapshot.
+    pub tracks: usize,
 }
 
 /// The HTTP API, without a socket (tests drive it with `oneshot`).
-pub fn app(state: AppState) -> Router {
+pub fn app(state: SharedState) -> Router {
     Router::new()
         .route(HEALTH, get(health))
         .route(INFO, get(info))
+        .route(paths::MEDIA_TRACKS, get(tracks::tracks_list))
+        .route(paths::MEDIA_TRACK, get(tracks::tracks_get))
+        .route(paths::MEDIA_TRACK_AUDIO, get(tracks::tracks_audio))
+        .route(paths::MEDIA_STREAMS, post(streams::streams_open))
+        .route(paths::MEDIA_STREAM_CHUNK, get(streams::streams_chunk))
+        .route(paths::MEDIA_STREAM_DATA, get(streams::streams_data))
+        .route(paths::MEDIA_STREAM, delete(streams::streams_close))
+        .route(paths::MEDIA_RESCAN, post(library_rescan))
         .fallback(not_found)
-        .with_state(Arc::new(state))
+        .with_state(state)
 }
 
-async fn health(State(state): State<Arc<AppState>>) -> Json<Health> {
+async fn health(State(state): State<SharedState>) -> Json<Health> {
     Json(Health {
         status: "ok".into(),
         server: state.id.clone(),
     })
 }
 
-async fn info(State(state): State<Arc<AppState>>) -> Json<Info> {
-    let dir = state.library.clone();
-    let tracks = tokio::task::spawn_blocking(move || library::count_tracks(&dir))
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .unwrap_or(0);
+async fn info(State(state): State<SharedState>) -> Json<Info> {
     Json(Info {
         server: state.id.clone(),
         kind: "media-server".into(),
-        library: state.library.display().to_string(),
-        tracks,
+        library: state.library_dir.display().to_string(),
+        tracks: state.snapshot().len(),
+        streams: state.streams.len(),
     })
 }
 
-async fn not_found(uri: Uri) -> (StatusCode, Json<ErrorBody>) {
-    (
-        StatusCode::NOT_FOUND,
-        Json(ErrorBody {
-            error: format!("no such route: {}", uri.path()),
-            detail: None,
-        }),
-    )
+async fn library_rescan(State(state): State<SharedState>) -> Result<Json<Rescanned>, ApiError> {
+    info!("rescan asked through the API");
+    Ok(Json(Rescanned {
+        tracks: rescan(&state).await?,
+    }))
+}
+
+async fn not_found(uri: Uri) -> ApiError {
+    ApiError::NotFound(format!("no such route: {}", uri.path()))
+}
+
+/// Rescans on every SIGHUP. Installed before the server reports its address, so a SIGHUP
+/// from then on never meets the default action (terminate).
+fn rescan_on_sighup(state: SharedState) {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::hangup()) {
+        Ok(mut hangups) => {
+            tokio::spawn(async move {
+                while hangups.recv().await.is_some() {
+                    info!("SIGHUP: rescanning the library");
+                    if let Err(e) = rescan(&state).await {
+                        warn!("rescan failed: {e}");
+                    }
+                }
+            });
+        }
+        Err(e) => warn!("cannot handle SIGHUP ({e}); rescans only through the API"),
+    }
 }
 
 /// Serves on `listener` until `shutdown` completes (with the reason for the stop line), after
@@ -142,39 +256,58 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let bound = listener.local_addr().context("reading the bound address")?;
     let url = grid_proto::server_env::endpoint(bound, config.grid.as_ref());
+    let state = Arc::new(AppState::new(
+        config.id.clone(),
+        config.library.clone(),
+        config.stream_idle,
+    ));
+    if let Err(e) = rescan(&state).await {
+        warn!("{e}; serving 0 tracks until a rescan succeeds");
+    }
+    rescan_on_sighup(Arc::clone(&state));
+    tokio::spawn(Arc::clone(&state.streams).reap_idle());
     if let Some(path) = &config.addr_file {
         grid_proto::write_atomic(path, bound.to_string().as_bytes())
             .with_context(|| format!("writing {}", path.display()))?;
     }
-    let tracks = library::count_tracks(&config.library).unwrap_or_else(|e| {
-        warn!(
-            "library {} cannot be read ({e}); serving 0 tracks",
-            config.library.display()
-        );
-        0
-    });
     info!(
-        "{} listening on {url}, library {} ({tracks} tracks)",
+        "{} listening on {url}, library {} ({} tracks), streams reaped after {} ms idle",
         config.id,
-        config.library.display()
+        config.library.display(),
+        state.snapshot().len(),
+        config.stream_idle.as_millis()
     );
 
     let id = config.id.clone();
-    let router = app(AppState {
-        id: config.id.clone(),
-        library: config.library.clone(),
+    let stopping = Arc::new(tokio::sync::Notify::new());
+    let streams = Arc::clone(&state.streams);
+    let serve = axum::serve(listener, app(state)).with_graceful_shutdown({
+        let stopping = Arc::clone(&stopping);
+        async move {
+            let why = shutdown.await;
+            info!("{id} stopping ({why})");
+            // Running bodies end as cut: their renders fail over now rather than at the kill.
+            streams.close_all();
+            stopping.notify_one();
+        }
     });
-    let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
-        let why = shutdown.await;
-        info!("{id} stopping ({why})");
-    });
-    grid_proto::server_env::serve_as_member(config.grid.as_ref(), &url, serve.into_future()).await
+    let serve = async move {
+        tokio::select! {
+            served = serve.into_future() => served,
+            () = async { stopping.notified().await; tokio::time::sleep(STOP_GRACE).await } => {
+                warn!("connections still open {} ms after the stop; closing them", STOP_GRACE.as_millis());
+                Ok(())
+            }
+        }
+    };
+    grid_proto::server_env::serve_as_member(config.grid.as_ref(), &url, serve).await
 }
 
 #[cfg(test)]
 mod tests {
     use axum::body::Body;
-    use axum::http::Request;
+    use axum::http::{Request, StatusCode};
+    use grid_proto::api::ErrorBody;
     use tower::ServiceExt;
 
     use super::*;
@@ -194,11 +327,12 @@ mod tests {
         (status, serde_json::from_slice(&body).unwrap())
     }
 
-    fn state(library: PathBuf) -> AppState {
-        AppState {
-            id: "MediaServer-1".into(),
+    fn state(library: PathBuf) -> SharedState {
+        Arc::new(AppState::new(
+            "MediaServer-1".into(),
             library,
-        }
+            Duration::from_secs(60),
+        ))
     }
 
     #[tokio::test]
@@ -215,29 +349,62 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn info_counts_the_library() {
+    async fn a_missing_library_has_no_tracks_and_a_rescan_says_why() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("one.mp3"), b"1").unwrap();
-        std::fs::write(dir.path().join("two.mp3"), b"2").unwrap();
-        let (status, info) = get_json::<Info>(app(state(dir.path().to_path_buf())), INFO).await;
-        assert_eq!(status, StatusCode::OK);
-        assert_eq!(info.server, "MediaServer-1");
-        assert_eq!(info.kind, "media-server");
-        assert_eq!(info.library, dir.path().display().to_string());
-        assert_eq!(info.tracks, 2);
-    }
-
-    #[tokio::test]
-    async fn a_missing_library_has_no_tracks() {
-        let dir = tempfile::tempdir().unwrap();
-        let (_, info) = get_json::<Info>(app(state(dir.path().join("nope"))), INFO).await;
+        let state = state(dir.path().join("nope"));
+        let err = rescan(&state).await.unwrap_err();
+        assert!(err.to_string().contains("nope"), "{err}");
+        let (_, info) = get_json::<Info>(app(state), INFO).await;
         assert_eq!(info.tracks, 0);
+        assert_eq!(info.kind, "media-server");
     }
 
     #[tokio::test]
-    async fn unknown_routes_answer_a_json_404() {
-        let (status, body) = get_json::<ErrorBody>(app(state("media".into())), "/v1/nope").await;
-        assert_eq!(status, StatusCode::NOT_FOUND);
-        assert!(body.error.contains("/v1/nope"), "{}", body.error);
+    async fn unknown_routes_and_tracks_answer_a_json_404() {
+        for path in [
+            "/v1/nope",
+            "/v1/tracks/0123456789abcdef",
+            "/v1/tracks/..",
+            "/v1/tracks/..%2F..%2Fetc%2Fpasswd/audio",
+            "/v1/tracks/%2Fetc%2Fpasswd",
+            "/v1/tracks/%2E%2E/audio",
+            "/v1/streams/r1/chunk",
+            "/v1/streams/r1/data",
+        ] {
+            let (status, body) = get_json::<ErrorBody>(app(state("media".into())), path).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+            assert!(!body.error.is_empty());
+        }
+    }
+
+    #[tokio::test]
+    async fn bad_open_stream_bodies_are_400_and_unknown_tracks_404() {
+        for (body, status) in [
+            ("{", StatusCode::BAD_REQUEST),
+            (r#"{"track_id": "x"}"#, StatusCode::BAD_REQUEST),
+            (
+                r#"{"track_id": "0123456789abcdef", "render_id": ""}"#,
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                r#"{"track_id": "0123456789abcdef", "render_id": "r"}"#,
+                StatusCode::NOT_FOUND,
+            ),
+        ] {
+            let response = app(state("media".into()))
+                .oneshot(
+                    Request::post(paths::MEDIA_STREAMS)
+                        .body(Body::from(body))
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(response.status(), status, "{body}");
+            let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            let error: ErrorBody = serde_json::from_slice(&bytes).unwrap();
+            assert!(!error.error.is_empty());
+        }
     }
 }

@@ -1,24 +1,327 @@
-//! The track library on disk.
+//! The track library: a scan of the library folder into an immutable snapshot of its tracks.
+//!
+//! A scan walks the folder (hidden names and symbolic links skipped, so nothing outside it can
+//! be reached), identifies each `.mp3` by the SHA-256 of its content and reads its tags and
+//! stream properties. Files unchanged since the previous snapshot (same inode, size and
+//! modification time) are taken over without being read again.
 
-use std::io;
-use std::path::Path;
+use std::collections::HashMap;
+use std::fs::{File, Metadata, OpenOptions};
+use std::io::{self, Read, Seek};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-/// Counts the tracks under `dir`: regular files, in subdirectories too, hidden names skipped.
-pub fn count_tracks(dir: &Path) -> io::Result<usize> {
-    let mut count = 0;
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        if entry.file_name().to_string_lossy().starts_with('.') {
-            continue;
-        }
-        let kind = entry.file_type()?;
-        if kind.is_dir() {
-            count += count_tracks(&entry.path())?;
-        } else if kind.is_file() {
-            count += 1;
+use grid_proto::media::TrackInfo;
+use lofty::file::{AudioFile, FileType, TaggedFileExt};
+use lofty::probe::Probe;
+use lofty::tag::Accessor;
+use sha2::{Digest, Sha256};
+use tracing::{info, warn};
+
+use crate::mpeg;
+
+/// The content type of every track.
+pub const MPEG_AUDIO: &str = "audio/mpeg";
+
+/// Whether `id` has the form of a track id: 16 lowercase hex digits. Anything else is never
+/// looked up, so no request can name a path.
+pub fn is_track_id(id: &str) -> bool {
+    id.len() == 16 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// What identifies one version of a file on disk: if any of it changed, the content may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileIdentity {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_ns: i128,
+}
+
+impl FileIdentity {
+    fn of(meta: &Metadata) -> Self {
+        Self {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
         }
     }
-    Ok(count)
+}
+
+/// One track: its public info and, privately, where it is.
+#[derive(Debug)]
+pub struct Track {
+    /// What clients see.
+    pub info: TrackInfo,
+    /// Absolute path; never leaves the process.
+    path: PathBuf,
+    identity: FileIdentity,
+}
+
+impl Track {
+    /// Opens the track's file for reading, checking it is still the very file that was scanned
+    /// (not a symbolic link, not replaced or rewritten since), so an id always serves the
+    /// content it was computed from.
+    pub fn open(&self) -> io::Result<File> {
+        let file = open_no_follow(&self.path)?;
+        if FileIdentity::of(&file.metadata()?) != self.identity {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                "the file changed since the library was scanned",
+            ));
+        }
+        Ok(file)
+    }
+}
+
+/// An immutable snapshot of the library.
+#[derive(Debug, Default)]
+pub struct Library {
+    /// Sorted by artist, album, title.
+    tracks: Vec<Arc<Track>>,
+    by_id: HashMap<String, Arc<Track>>,
+}
+
+impl Library {
+    /// The tracks, sorted by artist, album, title.
+    pub fn tracks(&self) -> &[Arc<Track>] {
+        &self.tracks
+    }
+
+    /// How many tracks.
+    pub fn len(&self) -> usize {
+        self.tracks.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.tracks.is_empty()
+    }
+
+    /// The track with this id; `None` for anything that is not a track id.
+    pub fn get(&self, id: &str) -> Option<&Arc<Track>> {
+        if !is_track_id(id) {
+            return None;
+        }
+        self.by_id.get(id)
+    }
+}
+
+/// The outcome of a scan.
+#[derive(Debug)]
+pub struct Scan {
+    /// The new snapshot.
+    pub library: Library,
+    /// Tracks read for the first time (or again, having changed).
+    pub read: usize,
+    /// Tracks taken over unchanged from the previous snapshot.
+    pub kept: usize,
+    /// `.mp3` files skipped: unreadable or not MPEG audio.
+    pub failed: usize,
+    /// Files with the same content as an earlier one.
+    pub duplicates: usize,
+}
+
+/// Scans `dir`, reusing the tracks of `previous` whose files have not changed. Only an
+/// unreadable `dir` fails; a bad file or subfolder is logged and skipped.
+pub fn scan(dir: &Path, previous: &Library) -> io::Result<Scan> {
+    let root = std::fs::canonicalize(dir)?;
+    let mut files = Vec::new();
+    walk(&root, &mut files, true)?;
+
+    let known: HashMap<&Path, &Arc<Track>> = previous
+        .tracks
+        .iter()
+        .map(|t| (t.path.as_path(), t))
+        .collect();
+    let mut scan = Scan {
+        library: Library::default(),
+        read: 0,
+        kept: 0,
+        failed: 0,
+        duplicates: 0,
+    };
+    for (path, meta) in files {
+        let identity = FileIdentity::of(&meta);
+        let track = match known.get(path.as_path()) {
+            Some(track) if track.identity == identity => {
+                scan.kept += 1;
+                Arc::clone(track)
+            }
+            _ => match read_track(&root, &path) {
+                Ok(track) => {
+                    scan.read += 1;
+                    Arc::new(track)
+                }
+                Err(e) => {
+                    warn!("skipping {}: {e}", path.display());
+                    scan.failed += 1;
+                    continue;
+                }
+            },
+        };
+        if let Some(first) = scan.library.by_id.get(&track.info.id) {
+            info!(
+                "{} has the same content as {} (track {}); serving the latter",
+                track.info.file, first.info.file, first.info.id
+            );
+            scan.duplicates += 1;
+            continue;
+        }
+        scan.library
+            .by_id
+            .insert(track.info.id.clone(), Arc::clone(&track));
+        scan.library.tracks.push(track);
+    }
+    scan.library.tracks.sort_by(|a, b| {
+        let key = |t: &Track| {
+            (
+                t.info.artist.to_lowercase(),
+                t.info.album.to_lowercase(),
+                t.info.title.to_lowercase(),
+            )
+        };
+        key(a).cmp(&key(b)).then_with(|| a.info.id.cmp(&b.info.id))
+    });
+    Ok(scan)
+}
+
+/// Collects the `.mp3` files under `dir` in name order. Only the root's own failure is an
+/// error: a subfolder that cannot be read is logged and skipped.
+fn walk(dir: &Path, out: &mut Vec<(PathBuf, Metadata)>, is_root: bool) -> io::Result<()> {
+    let entries = match std::fs::read_dir(dir).and_then(Iterator::collect::<io::Result<Vec<_>>>) {
+        Ok(entries) => entries,
+        Err(e) if !is_root => {
+            warn!("skipping folder {}: {e}", dir.display());
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
+    let mut entries = entries;
+    entries.sort_by_key(std::fs::DirEntry::file_name);
+    for entry in entries {
+        let name = entry.file_name();
+        if name.as_encoded_bytes().starts_with(b".") {
+            continue;
+        }
+        let path = entry.path();
+        // `symlink_metadata` describes the entry itself: a link is neither a file nor a
+        // folder here, so it is never followed.
+        let meta = match std::fs::symlink_metadata(&path) {
+            Ok(meta) => meta,
+            Err(e) => {
+                warn!("skipping {}: {e}", path.display());
+                continue;
+            }
+        };
+        if meta.is_dir() {
+            walk(&path, out, false)?;
+        } else if meta.is_file()
+            && path
+                .extension()
+                .is_some_and(|ext| ext.eq_ignore_ascii_case("mp3"))
+        {
+            out.push((path, meta));
+        }
+    }
+    Ok(())
+}
+
+fn open_no_follow(path: &Path) -> io::Result<File> {
+    // O_NONBLOCK too: opening a FIFO swapped in for a track must not hang the server.
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+}
+
+/// Reads one file: its id from its content, its tags and stream properties.
+fn read_track(root: &Path, path: &Path) -> Result<Track, String> {
+    let file = open_no_follow(path).map_err(|e| e.to_string())?;
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    let identity = FileIdentity::of(&meta);
+    let id = content_id(&file).map_err(|e| format!("reading it: {e}"))?;
+    let vbr = mpeg::is_vbr(&file).map_err(|e| format!("reading it: {e}"))?;
+
+    let mut reader = io::BufReader::new(&file);
+    reader.rewind().map_err(|e| e.to_string())?;
+    let tagged = Probe::with_file_type(reader, FileType::Mpeg)
+        .read()
+        .map_err(|e| format!("not MPEG audio: {e}"))?;
+    let properties = tagged.properties();
+    let duration_ms = u64::try_from(properties.duration().as_millis()).unwrap_or(u64::MAX);
+    if duration_ms == 0 {
+        return Err("no MPEG audio frames found".into());
+    }
+
+    let file_name = path
+        .strip_prefix(root)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .into_owned();
+    let stem = path
+        .file_stem()
+        .map_or_else(|| file_name.clone(), |s| s.to_string_lossy().into_owned());
+    let tag = tagged.primary_tag().or_else(|| tagged.first_tag());
+    let text = |get: fn(&lofty::tag::Tag) -> Option<std::borrow::Cow<'_, str>>| {
+        tag.and_then(get)
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+    };
+    let (title, artist, album) = (
+        text(|t| t.title()),
+        text(|t| t.artist()),
+        text(|t| t.album()),
+    );
+    let missing: Vec<&str> = [("title", &title), ("artist", &artist), ("album", &album)]
+        .iter()
+        .filter(|(_, v)| v.is_none())
+        .map(|(name, _)| *name)
+        .collect();
+    if !missing.is_empty() {
+        info!(
+            "{file_name} has no {} tag; using defaults",
+            missing.join(", no ")
+        );
+    }
+    Ok(Track {
+        info: TrackInfo {
+            id,
+            title: title.unwrap_or(stem),
+            artist: artist.unwrap_or_else(|| "Unknown Artist".into()),
+            album: album.unwrap_or_else(|| "Unknown Album".into()),
+            duration_ms,
+            bitrate_kbps: properties.audio_bitrate().unwrap_or(0),
+            vbr,
+            size: identity.size,
+            content_type: MPEG_AUDIO.into(),
+            file: file_name,
+        },
+        path: path.to_path_buf(),
+        identity,
+    })
+}
+
+/// The first 16 hex digits of the SHA-256 of the file's content.
+fn content_id(mut file: &File) -> io::Result<String> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let mut id = hex::encode(hasher.finalize());
+    id.truncate(16);
+    Ok(id)
 }
 
 #[cfg(test)]
@@ -26,19 +329,42 @@ mod tests {
     use super::*;
 
     #[test]
-    fn counts_files_recursively_and_skips_hidden_ones() {
+    fn only_16_lowercase_hex_digits_are_track_ids() {
+        assert!(is_track_id("0123456789abcdef"));
+        for bad in [
+            "",
+            "..",
+            "0123456789ABCDEF",
+            "0123456789abcde",
+            "0123456789abcdef0",
+            "../../etc/passwd",
+            "/etc/passwd",
+            "0123456789abcde/",
+        ] {
+            assert!(!is_track_id(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn files_that_are_not_audio_are_skipped_and_links_are_not_followed() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("a.mp3"), b"a").unwrap();
-        std::fs::write(dir.path().join(".hidden"), b"h").unwrap();
-        std::fs::create_dir(dir.path().join("album")).unwrap();
-        std::fs::write(dir.path().join("album/b.mp3"), b"b").unwrap();
-        assert_eq!(count_tracks(dir.path()).unwrap(), 2);
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("noise.mp3"), b"not audio").unwrap();
+        std::fs::write(dir.path().join(".hidden.mp3"), b"h").unwrap();
+        std::fs::write(dir.path().join("notes.txt"), b"t").unwrap();
+        std::fs::write(outside.path().join("secret.mp3"), b"secret").unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret.mp3"), dir.path().join("l.mp3"))
+            .unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("linked-folder")).unwrap();
+        let scan = scan(dir.path(), &Library::default()).unwrap();
+        assert!(scan.library.is_empty());
+        assert_eq!(scan.failed, 1);
     }
 
     #[test]
     fn a_missing_library_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
-        let err = count_tracks(&dir.path().join("nope")).unwrap_err();
+        let err = scan(&dir.path().join("nope"), &Library::default()).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::NotFound);
     }
 }

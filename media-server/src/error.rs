@@ -1,0 +1,78 @@
+//! `ApiError`: what a handler answers when a request cannot be served, as the usual
+//! `{"error": ...}` body with its status.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use grid_proto::api::ErrorBody;
+
+/// A failed request.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No such track, stream or route (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The request was malformed (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// A byte offset or range outside the track (416, with `content-range: bytes */SIZE`).
+    #[error("{message}")]
+    Unsatisfiable {
+        /// What was wrong.
+        message: String,
+        /// The track's size.
+        size: u64,
+    },
+    /// The server failed (500).
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// 404 for a track id that is not in the library (or not a track id at all).
+    pub fn no_such_track(id: &str) -> Self {
+        Self::NotFound(format!("no such track: {id}"))
+    }
+
+    /// 404 for a render without an open stream.
+    pub fn no_such_stream(render: &str) -> Self {
+        Self::NotFound(format!("no stream open for render {render}"))
+    }
+
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unsatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!("{self}");
+        }
+        let size = match &self {
+            Self::Unsatisfiable { size, .. } => Some(*size),
+            _ => None,
+        };
+        let mut response = (
+            status,
+            Json(ErrorBody {
+                error: self.to_string(),
+                detail: None,
+            }),
+        )
+            .into_response();
+        if let Some(size) = size
+            && let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}"))
+        {
+            response.headers_mut().insert(header::CONTENT_RANGE, value);
+        }
+        response
+    }
+}

@@ -1,0 +1,196 @@
+//! MPEG audio frame headers: whether a track has a variable bitrate. lofty reads the Xing/Info
+//! header but does not say which of the two it found, so this reads the first frame itself.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+
+/// How much of the audio, after the ID3v2 tag, is searched for frames.
+const WINDOW: usize = 64 * 1024;
+/// Frames compared when the first frame has no VBR header.
+const FRAMES_COMPARED: usize = 64;
+
+/// Layer III bitrates (kbit/s) by index: MPEG-1, then MPEG-2 and 2.5.
+const BITRATES_V1: [u32; 15] = [
+    0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320,
+];
+const BITRATES_V2: [u32; 15] = [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160];
+
+/// A Layer III frame header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FrameHeader {
+    mpeg1: bool,
+    mono: bool,
+    bitrate_kbps: u32,
+    len: usize,
+}
+
+impl FrameHeader {
+    /// Parses the four header bytes at the start of `b`; `None` if they are not a Layer III
+    /// header with a usable bitrate and sample rate.
+    fn parse(b: &[u8]) -> Option<Self> {
+        let [b0, b1, b2, b3, ..] = *b else {
+            return None;
+        };
+        if b0 != 0xFF || b1 & 0xE0 != 0xE0 {
+            return None;
+        }
+        let version = (b1 >> 3) & 3; // 0 = 2.5, 1 = reserved, 2 = 2, 3 = 1
+        let layer = (b1 >> 1) & 3; // 1 = III
+        if version == 1 || layer != 1 {
+            return None;
+        }
+        let bitrate_index = usize::from(b2 >> 4);
+        let rate_index = usize::from((b2 >> 2) & 3);
+        if bitrate_index == 0 || bitrate_index == 15 || rate_index == 3 {
+            return None;
+        }
+        let mpeg1 = version == 3;
+        let bitrate_kbps = if mpeg1 {
+            BITRATES_V1[bitrate_index]
+        } else {
+            BITRATES_V2[bitrate_index]
+        };
+        let sample_rate = [44_100, 48_000, 32_000][rate_index]
+            >> match version {
+                3 => 0,
+                2 => 1,
+                _ => 2,
+            };
+        let padding = usize::from((b2 >> 1) & 1);
+        let per_kbit = if mpeg1 { 144_000 } else { 72_000 };
+        let len = (per_kbit * bitrate_kbps / sample_rate) as usize + padding;
+        Some(Self {
+            mpeg1,
+            mono: b3 >> 6 == 3,
+            bitrate_kbps,
+            len,
+        })
+    }
+
+    /// Where a Xing/Info header would start, from the frame's first byte.
+    fn xing_offset(self) -> usize {
+        4 + match (self.mpeg1, self.mono) {
+            (true, false) => 32,
+            (true, true) | (false, false) => 17,
+            (false, true) => 9,
+        }
+    }
+}
+
+/// Whether the MPEG audio in `file` has a variable bitrate: a `Xing` or `VBRI` header in the
+/// first frame says yes, `Info` (what encoders write for CBR) says no; without one, the
+/// bitrates of the first frames decide.
+pub fn is_vbr(file: &File) -> io::Result<bool> {
+    let mut id3 = [0u8; 10];
+    let start = if read_fully_at(file, &mut id3, 0)? == 10 && &id3[..3] == b"ID3" {
+        let size = id3[6..10]
+            .iter()
+            .fold(0u64, |acc, b| (acc << 7) | u64::from(b & 0x7F));
+        let footer = if id3[5] & 0x10 != 0 { 10 } else { 0 };
+        10 + size + footer
+    } else {
+        0
+    };
+    let mut window = vec![0u8; WINDOW];
+    let got = read_fully_at(file, &mut window, start)?;
+    Ok(vbr_in(&window[..got]))
+}
+
+fn vbr_in(audio: &[u8]) -> bool {
+    let Some((first, header)) = first_frame(audio) else {
+        return false;
+    };
+    let at = |offset: usize, tag: &[u8]| audio.get(offset..offset + tag.len()) == Some(tag);
+    let xing = first + header.xing_offset();
+    if at(xing, b"Xing") || at(first + 36, b"VBRI") {
+        return true;
+    }
+    if at(xing, b"Info") {
+        return false;
+    }
+    let mut offset = first;
+    for _ in 0..FRAMES_COMPARED {
+        match audio.get(offset..).and_then(FrameHeader::parse) {
+            Some(frame) if frame.bitrate_kbps != header.bitrate_kbps => return true,
+            Some(frame) => offset += frame.len,
+            None => break,
+        }
+    }
+    false
+}
+
+/// The first offset holding a frame header followed by another one (or by the end of the
+/// window): a lone sync pattern inside other data is not a frame.
+fn first_frame(audio: &[u8]) -> Option<(usize, FrameHeader)> {
+    (0..audio.len().saturating_sub(4)).find_map(|i| {
+        let header = FrameHeader::parse(&audio[i..])?;
+        let next = i + header.len;
+        (next + 4 > audio.len() || FrameHeader::parse(&audio[next..]).is_some())
+            .then_some((i, header))
+    })
+}
+
+/// Reads into `buf` at `offset` until it is full or the file ends; returns the bytes read.
+fn read_fully_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        match file.read_at(&mut buf[done..], offset + done as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 128 kbit/s (index 9) or 160 kbit/s (index 10) MPEG-1 Layer III stereo frame at
+    /// 44.1 kHz, zero-filled, with `tag` where a Xing header goes.
+    fn frame(bitrate_index: u8, tag: &[u8]) -> Vec<u8> {
+        let header = [0xFF, 0xFB, bitrate_index << 4, 0x00];
+        let len = FrameHeader::parse(&header).unwrap().len;
+        let mut frame = vec![0u8; len];
+        frame[..4].copy_from_slice(&header);
+        frame[36..36 + tag.len()].copy_from_slice(tag);
+        frame
+    }
+
+    #[test]
+    fn frame_lengths_follow_the_bitrate() {
+        assert_eq!(
+            FrameHeader::parse(&[0xFF, 0xFB, 0x90, 0x00]).unwrap().len,
+            417
+        );
+        assert_eq!(
+            FrameHeader::parse(&[0xFF, 0xFB, 0x92, 0x00]).unwrap().len,
+            418
+        );
+        assert!(FrameHeader::parse(&[0xFF, 0xFB, 0xF0, 0x00]).is_none());
+        assert!(FrameHeader::parse(b"ID3\x04").is_none());
+    }
+
+    #[test]
+    fn xing_means_vbr_and_info_means_cbr() {
+        let mut xing = b"junk".to_vec();
+        xing.extend(frame(9, b"Xing"));
+        xing.extend(frame(9, b""));
+        assert!(vbr_in(&xing));
+        let mut info = frame(9, b"Info");
+        info.extend(frame(9, b""));
+        assert!(!vbr_in(&info));
+    }
+
+    #[test]
+    fn without_a_header_the_bitrates_decide() {
+        let cbr: Vec<u8> = (0..5).flat_map(|_| frame(9, b"")).collect();
+        assert!(!vbr_in(&cbr));
+        let vbr: Vec<u8> = [9, 9, 10, 9].iter().flat_map(|&i| frame(i, b"")).collect();
+        assert!(vbr_in(&vbr));
+        assert!(!vbr_in(b"not audio at all"));
+    }
+}

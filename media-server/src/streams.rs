@@ -1,0 +1,463 @@
+//! The seed's streams: one open stream per render (`open_stream`, `get_audio_chunk`,
+//! `close_stream`), the same stream as one streamed `/data` body, and the reaping of streams
+//! whose render went away.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderName, HeaderValue};
+use axum::response::Response;
+use grid_proto::media::{CHUNK_SIZE, OpenStream, StreamOpened};
+use tracing::{info, warn};
+
+use crate::SharedState;
+use crate::error::ApiError;
+use crate::library::Track;
+use crate::pieces::Pieces;
+
+/// The largest chunk or piece a client may ask for.
+pub const MAX_CHUNK: u64 = 1 << 20;
+/// The longest render id accepted.
+const MAX_RENDER_ID: usize = 128;
+/// The longest pause between two reaper passes.
+const MAX_REAP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Header: the offset of a body's first byte.
+pub const X_OFFSET: HeaderName = HeaderName::from_static("x-offset");
+/// Header: the track's size, on `/data`.
+pub const X_TRACK_SIZE: HeaderName = HeaderName::from_static("x-track-size");
+const OCTET_STREAM: HeaderValue = HeaderValue::from_static("application/octet-stream");
+
+/// The open streams, by render.
+#[derive(Debug)]
+pub struct Streams {
+    by_render: Mutex<HashMap<String, Arc<Stream>>>,
+    idle: Duration,
+}
+
+/// One render's stream.
+#[derive(Debug)]
+struct Stream {
+    render: String,
+    track: Arc<Track>,
+    file: Arc<File>,
+    position: Mutex<Position>,
+    /// Closed, replaced or reaped: a `/data` body still running is cut.
+    closed: AtomicBool,
+    /// `/data` bodies being written: a stream with one is in use, however long it takes.
+    bodies: AtomicUsize,
+}
+
+#[derive(Debug)]
+struct Position {
+    offset: u64,
+    last_used: Instant,
+    /// Whether the end of the track was reported and logged since the last byte served.
+    at_end: bool,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The guarded data stay consistent even if a holder panicked: every update is one store.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Stream {
+    fn size(&self) -> u64 {
+        self.track.info.size
+    }
+
+    /// Logs the end of the track once per arrival there.
+    fn reached_end(&self, position: &mut Position) {
+        if !position.at_end {
+            position.at_end = true;
+            info!(
+                "render {} reached the end of track {} ({} bytes)",
+                self.render,
+                self.track.info.id,
+                self.size()
+            );
+        }
+    }
+
+    fn past_end(&self, offset: u64) -> ApiError {
+        ApiError::Unsatisfiable {
+            message: format!(
+                "offset {offset} is past the end of track {} ({} bytes)",
+                self.track.info.id,
+                self.size()
+            ),
+            size: self.size(),
+        }
+    }
+}
+
+impl Streams {
+    /// No streams; those untouched for `idle` are reaped by [`Streams::reap_idle`].
+    pub fn new(idle: Duration) -> Self {
+        Self {
+            by_render: Mutex::new(HashMap::new()),
+            idle,
+        }
+    }
+
+    /// How many streams are open.
+    pub fn len(&self) -> usize {
+        lock(&self.by_render).len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn get(&self, render: &str) -> Result<Arc<Stream>, ApiError> {
+        lock(&self.by_render)
+            .get(render)
+            .cloned()
+            .ok_or_else(|| ApiError::no_such_stream(render))
+    }
+
+    /// Closes every stream (the server is stopping): `/data` bodies end as cut, so renders
+    /// fail over at once.
+    pub fn close_all(&self) {
+        for (_, stream) in lock(&self.by_render).drain() {
+            stream.closed.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Drops the streams untouched for longer than the idle timeout, every
+    /// `min(idle / 4, 5 s)`, forever.
+    pub async fn reap_idle(self: Arc<Self>) {
+        let mut ticks = tokio::time::interval(
+            (self.idle / 4).clamp(Duration::from_millis(10), MAX_REAP_INTERVAL),
+        );
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            self.reap(Instant::now());
+        }
+    }
+
+    fn reap(&self, now: Instant) {
+        lock(&self.by_render).retain(|render, stream| {
+            if stream.bodies.load(Ordering::Relaxed) > 0 {
+                return true;
+            }
+            let position = lock(&stream.position);
+            let idle = now.saturating_duration_since(position.last_used);
+            if idle <= self.idle {
+                return true;
+            }
+            stream.closed.store(true, Ordering::Relaxed);
+            info!(
+                "reaped the stream of render {render} (track {}, at byte {}): idle for {} ms",
+                stream.track.info.id,
+                position.offset,
+                idle.as_millis()
+            );
+            false
+        });
+    }
+}
+
+/// `?offset=N&size=S` of the chunk and data routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ChunkQuery {
+    offset: Option<u64>,
+    size: u64,
+}
+
+impl ChunkQuery {
+    fn parse(query: Option<&str>) -> Result<Self, ApiError> {
+        let mut parsed = Self {
+            offset: None,
+            size: CHUNK_SIZE as u64,
+        };
+        for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let number = || {
+                value.parse::<u64>().map_err(|_| {
+                    ApiError::BadRequest(format!(
+                        "{key} must be a whole number of bytes, not {value:?}"
+                    ))
+                })
+            };
+            match key {
+                "offset" => parsed.offset = Some(number()?),
+                "size" => parsed.size = number()?,
+                _ => {}
+            }
+        }
+        if parsed.size == 0 || parsed.size > MAX_CHUNK {
+            return Err(ApiError::BadRequest(format!(
+                "size must be between 1 and {MAX_CHUNK} bytes, not {}",
+                parsed.size
+            )));
+        }
+        Ok(parsed)
+    }
+}
+
+fn check_render_id(render: &str) -> Result<(), ApiError> {
+    if render.is_empty() || render.len() > MAX_RENDER_ID || render.chars().any(char::is_control) {
+        return Err(ApiError::BadRequest(format!(
+            "render_id must be 1 to {MAX_RENDER_ID} printable characters, not {render:?}"
+        )));
+    }
+    Ok(())
+}
+
+/// `POST /v1/streams`: the seed's `open_stream`; replaces any stream of the render.
+pub async fn streams_open(
+    State(state): State<SharedState>,
+    body: Bytes,
+) -> Result<Json<StreamOpened>, ApiError> {
+    let open: OpenStream = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "the body must be an OpenStream {{track_id, render_id, offset}}: {e}"
+        ))
+    })?;
+    check_render_id(&open.render_id)?;
+    let track = state
+        .snapshot()
+        .get(&open.track_id)
+        .cloned()
+        .ok_or_else(|| ApiError::no_such_track(&open.track_id))?;
+    if open.offset > track.info.size {
+        return Err(ApiError::Unsatisfiable {
+            message: format!(
+                "offset {} is past the end of track {} ({} bytes)",
+                open.offset, track.info.id, track.info.size
+            ),
+            size: track.info.size,
+        });
+    }
+    let file = track.open().map_err(|e| {
+        warn!("track {} cannot be opened: {e}", track.info.id);
+        ApiError::no_such_track(&open.track_id)
+    })?;
+    let stream = Arc::new(Stream {
+        render: open.render_id.clone(),
+        track: Arc::clone(&track),
+        file: Arc::new(file),
+        position: Mutex::new(Position {
+            offset: open.offset,
+            last_used: Instant::now(),
+            at_end: false,
+        }),
+        closed: AtomicBool::new(false),
+        bodies: AtomicUsize::new(0),
+    });
+    let replaced = lock(&state.streams.by_render).insert(open.render_id.clone(), stream);
+    if let Some(old) = &replaced {
+        old.closed.store(true, Ordering::Relaxed);
+    }
+    info!(
+        "open_stream: render {} track {} {:?} at byte {} of {}{}",
+        open.render_id,
+        track.info.id,
+        track.info.title,
+        open.offset,
+        track.info.size,
+        if replaced.is_some() {
+            " (replacing its previous stream)"
+        } else {
+            ""
+        }
+    );
+    Ok(Json(StreamOpened {
+        render_id: open.render_id,
+        track: track.info.clone(),
+        offset: open.offset,
+    }))
+}
+
+/// `GET /v1/streams/{render}/chunk`: the seed's `get_audio_chunk`, as raw bytes; empty at the
+/// end of the track.
+pub async fn streams_chunk(
+    State(state): State<SharedState>,
+    Path(render): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let query = ChunkQuery::parse(query.as_deref())?;
+    let stream = state.streams.get(&render)?;
+    let mut position = lock(&stream.position);
+    let offset = query.offset.unwrap_or(position.offset);
+    let size = stream.size();
+    if offset > size {
+        return Err(stream.past_end(offset));
+    }
+    let len = query.size.min(size - offset) as usize;
+    // Exactly the chunk, read inline: a page-cache read of at most 1 MiB takes microseconds,
+    // less than handing it to `spawn_blocking` would. The position lock is a std mutex held
+    // across no await, so requests for one render cannot interleave their offsets.
+    let mut buf = vec![0u8; len];
+    stream.file.read_exact_at(&mut buf, offset).map_err(|e| {
+        ApiError::Internal(format!(
+            "reading track {} at byte {offset}: {e}",
+            stream.track.info.id
+        ))
+    })?;
+    position.offset = offset + len as u64;
+    position.last_used = Instant::now();
+    if len == 0 {
+        stream.reached_end(&mut position);
+    } else {
+        position.at_end = false;
+    }
+    drop(position);
+    let mut response = Response::new(Body::from(buf));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, OCTET_STREAM);
+    headers.insert(X_OFFSET, HeaderValue::from(offset));
+    Ok(response)
+}
+
+/// `GET /v1/streams/{render}/data`: the rest of the track from the offset, as one chunked
+/// body in pieces of `size` bytes; its clean end is the end of the track.
+pub async fn streams_data(
+    State(state): State<SharedState>,
+    Path(render): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let query = ChunkQuery::parse(query.as_deref())?;
+    let stream = state.streams.get(&render)?;
+    let size = stream.size();
+    let offset = {
+        let mut position = lock(&stream.position);
+        let offset = query.offset.unwrap_or(position.offset);
+        if offset > size {
+            return Err(stream.past_end(offset));
+        }
+        position.offset = offset;
+        position.last_used = Instant::now();
+        offset
+    };
+    stream.bodies.fetch_add(1, Ordering::Relaxed);
+    let body = DataBody {
+        pieces: Pieces::new(Arc::clone(&stream.file), offset, size, query.size as usize),
+        stream,
+        done: false,
+    };
+    let mut response = Response::new(Body::from_stream(futures_util::stream::iter(body)));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, OCTET_STREAM);
+    headers.insert(X_OFFSET, HeaderValue::from(offset));
+    headers.insert(X_TRACK_SIZE, HeaderValue::from(size));
+    Ok(response)
+}
+
+/// The pieces of a `/data` body, moving the stream's position as they go out.
+struct DataBody {
+    stream: Arc<Stream>,
+    pieces: Pieces,
+    done: bool,
+}
+
+impl Iterator for DataBody {
+    type Item = io::Result<Bytes>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        if self.stream.closed.load(Ordering::Relaxed) {
+            self.done = true;
+            return Some(Err(io::Error::other("the stream was closed")));
+        }
+        let piece = self.pieces.next_piece();
+        let mut position = lock(&self.stream.position);
+        position.offset = self.pieces.offset();
+        position.last_used = Instant::now();
+        match piece {
+            Some(Ok(piece)) => {
+                position.at_end = false;
+                Some(Ok(piece))
+            }
+            Some(Err(e)) => {
+                self.done = true;
+                warn!(
+                    "render {}: reading track {} at byte {} failed: {e}",
+                    self.stream.render,
+                    self.stream.track.info.id,
+                    self.pieces.offset()
+                );
+                Some(Err(e))
+            }
+            None => {
+                self.done = true;
+                self.stream.reached_end(&mut position);
+                None
+            }
+        }
+    }
+}
+
+impl Drop for DataBody {
+    fn drop(&mut self) {
+        lock(&self.stream.position).last_used = Instant::now();
+        self.stream.bodies.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// `DELETE /v1/streams/{render}`: the seed's `close_stream`. Closing a stream that is not
+/// open (already reaped, say) is not an error.
+pub async fn streams_close(
+    State(state): State<SharedState>,
+    Path(render): Path<String>,
+) -> Json<serde_json::Value> {
+    let closed = lock(&state.streams.by_render).remove(&render);
+    if let Some(stream) = closed {
+        stream.closed.store(true, Ordering::Relaxed);
+        info!(
+            "close_stream: render {render} track {} at byte {}",
+            stream.track.info.id,
+            lock(&stream.position).offset
+        );
+    }
+    Json(serde_json::json!({}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_queries_default_and_bound_the_size() {
+        assert_eq!(
+            ChunkQuery::parse(None).unwrap(),
+            ChunkQuery {
+                offset: None,
+                size: 4096
+            }
+        );
+        assert_eq!(
+            ChunkQuery::parse(Some("offset=10&size=65536&x=1")).unwrap(),
+            ChunkQuery {
+                offset: Some(10),
+                size: 65_536
+            }
+        );
+        for bad in ["size=0", "size=1048577", "offset=-1", "offset=abc", "size="] {
+            let err = ChunkQuery::parse(Some(bad)).unwrap_err();
+            assert!(matches!(err, ApiError::BadRequest(_)), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn render_ids_are_printable_and_short() {
+        assert!(check_render_id("MediaRender-1").is_ok());
+        assert!(check_render_id("").is_err());
+        assert!(check_render_id("a\nb").is_err());
+        assert!(check_render_id(&"x".repeat(129)).is_err());
+    }
+}
