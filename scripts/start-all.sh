@@ -106,6 +106,10 @@ command -v curl >/dev/null || die "curl is not installed"
 
 say "Building (cargo build --release --bins)..."
 cargo build --release --bins
+if [[ -z $(find media -name '*.mp3' -print -quit 2>/dev/null) ]]; then
+  say "media/ has no tracks: making the demo library (scripts/make-media.sh)..."
+  MEDIA_DIR="$PWD/media" scripts/make-media.sh || die "could not make the music library (scripts/make-media.sh)"
+fi
 mkdir -p media run
 
 start registry registry.log gridregistry --listen "$listen" --data registry_data

@@ -1,5 +1,16 @@
-//! `media-synth`: synthesises the demo library's music (issue 3; being written).
-fn main() {
-    eprintln!("media-synth: not built yet");
-    std::process::exit(2);
+//! `media-synth`: parse the command line, hand over to [`media_synth::cli::run`].
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = media_synth::cli::Cli::parse();
+    match media_synth::cli::run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("media-synth: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
