@@ -1,3 +1,7 @@
 //! Integration tests of `media-server`: one test binary.
 
 mod default_application;
+mod helper;
+mod library;
+mod streams;
+mod tracks;

@@ -1,0 +1,295 @@
+//! Test fixtures: MP3 files made with `lame` from generated PCM, and the real `media-server`
+//! binary on port 0, stopped by pid when dropped.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use grid_proto::media::TrackInfo;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use sha2::{Digest, Sha256};
+
+/// How long any awaited condition may take.
+pub const DEADLINE: Duration = Duration::from_secs(10);
+
+/// Polls `cond` every 20 ms until it holds; panics naming `what` after [`DEADLINE`].
+pub async fn wait_until<F, Fut>(what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + DEADLINE;
+    while !cond().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Tags of a generated track; `None` leaves the tag out.
+pub struct Tags<'a> {
+    pub title: Option<&'a str>,
+    pub artist: Option<&'a str>,
+    pub album: Option<&'a str>,
+}
+
+/// Writes `path`: `seconds` of a stereo tone sweep with some noise, encoded by `lame` at
+/// 128 kbit/s CBR or `-V 2` VBR. Returns the true duration in ms.
+pub fn make_mp3(path: &Path, seconds: f64, vbr: bool, tags: &Tags<'_>) -> u64 {
+    let frames = (seconds * 44_100.0) as usize;
+    let mut pcm = Vec::with_capacity(frames * 4);
+    let mut noise: u32 = 0x1234_5678;
+    for i in 0..frames {
+        let t = i as f64 / 44_100.0;
+        let freq = 220.0 + 660.0 * (t / seconds);
+        noise = noise.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        let hiss = f64::from((noise >> 16) as u16 as i16) / 32_768.0;
+        let left = (0.4 * (std::f64::consts::TAU * freq * t).sin() + 0.05 * hiss) * 32_767.0;
+        let right = (0.4 * (std::f64::consts::TAU * freq * 1.5 * t).sin()) * 32_767.0;
+        pcm.extend_from_slice(&(left as i16).to_le_bytes());
+        pcm.extend_from_slice(&(right as i16).to_le_bytes());
+    }
+    let mut args: Vec<String> = [
+        "-r",
+        "-s",
+        "44.1",
+        "--bitwidth",
+        "16",
+        "--signed",
+        "--little-endian",
+        "--quiet",
+    ]
+    .map(String::from)
+    .to_vec();
+    if vbr {
+        args.extend(["-V".into(), "2".into()]);
+    } else {
+        args.extend(["-b".into(), "128".into()]);
+    }
+    for (flag, value) in [
+        ("--tt", tags.title),
+        ("--ta", tags.artist),
+        ("--tl", tags.album),
+    ] {
+        if let Some(value) = value {
+            args.extend([flag.into(), value.into()]);
+        }
+    }
+    if tags.title.is_some() || tags.artist.is_some() || tags.album.is_some() {
+        args.push("--add-id3v2".into());
+    }
+    args.push("-".into());
+    args.push(path.display().to_string());
+    let mut lame = Command::new("lame")
+        .args(&args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("lame must be installed (apt install lame)");
+    lame.stdin.take().unwrap().write_all(&pcm).unwrap();
+    assert!(
+        lame.wait().unwrap().success(),
+        "lame failed on {}",
+        path.display()
+    );
+    (frames as u64 * 1000) / 44_100
+}
+
+/// The id a file's content should get.
+pub fn content_id(path: &Path) -> String {
+    let digest = Sha256::digest(std::fs::read(path).unwrap());
+    hex::encode(digest)[..16].to_owned()
+}
+
+/// A running `media-server`.
+pub struct Server {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+    pub http: reqwest::Client,
+}
+
+impl Server {
+    /// Starts the binary on `library` with extra arguments and waits for its address.
+    pub async fn start(library: &Path, extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let addr_file = dir.path().join("addr");
+        let log = dir.path().join("mediaserver.log");
+        let child = Command::new(env!("CARGO_BIN_EXE_media-server"))
+            .arg("--library")
+            .arg(library)
+            .args(["--listen", "127.0.0.1:0", "--addr-file"])
+            .arg(&addr_file)
+            .args(extra)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut server = Self {
+            child,
+            base: String::new(),
+            addr: String::new(),
+            log,
+            _dir: dir,
+            http: reqwest::Client::new(),
+        };
+        let deadline = Instant::now() + DEADLINE;
+        server.addr = loop {
+            if let Ok(addr) = std::fs::read_to_string(&addr_file)
+                && !addr.trim().is_empty()
+            {
+                break addr.trim().to_owned();
+            }
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!("media-server exited ({status}):\n{}", server.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "media-server did not start:\n{}",
+                server.log()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        server.base = format!("http://{}", server.addr);
+        server
+    }
+
+    /// What it logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends it a signal.
+    pub fn signal(&self, signal: Signal) {
+        kill(Pid::from_raw(self.child.id() as i32), signal).unwrap();
+    }
+
+    /// `base` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The library listing.
+    pub async fn tracks(&self) -> Vec<TrackInfo> {
+        self.http
+            .get(self.url("/v1/tracks"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// `POST /v1/streams`.
+    pub async fn open(&self, track: &str, render: &str, offset: u64) -> reqwest::Response {
+        self.http
+            .post(self.url("/v1/streams"))
+            .json(&serde_json::json!({"track_id": track, "render_id": render, "offset": offset}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `GET` a path sent exactly as written (no client-side normalisation of `..`); returns
+    /// the status code.
+    pub fn raw_status(&self, path: &str) -> u16 {
+        let mut stream = TcpStream::connect(&self.addr).unwrap();
+        stream.set_read_timeout(Some(DEADLINE)).unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.addr
+        )
+        .unwrap();
+        let mut reply = String::new();
+        let _ = stream.read_to_string(&mut reply);
+        reply
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no status line for {path}: {reply:?}"))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM);
+        let deadline = Instant::now() + DEADLINE;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A library of three tracks: a CBR one, a VBR one in a subfolder, one without tags.
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    /// (relative file, true duration ms)
+    pub cbr: (PathBuf, u64),
+    pub vbr: (PathBuf, u64),
+    pub untagged: (PathBuf, u64),
+}
+
+impl Fixture {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("Album B")).unwrap();
+        let cbr = dir.path().join("cbr.mp3");
+        let vbr = dir.path().join("Album B/vbr.MP3");
+        let untagged = dir.path().join("Plain Song.mp3");
+        let cbr_ms = make_mp3(
+            &cbr,
+            20.0,
+            false,
+            &Tags {
+                title: Some("Zeta"),
+                artist: Some("Artist A"),
+                album: Some("Album A"),
+            },
+        );
+        let vbr_ms = make_mp3(
+            &vbr,
+            3.0,
+            true,
+            &Tags {
+                title: Some("Beta"),
+                artist: Some("Artist A"),
+                album: Some("Album B"),
+            },
+        );
+        let untagged_ms = make_mp3(
+            &untagged,
+            1.5,
+            false,
+            &Tags {
+                title: None,
+                artist: None,
+                album: None,
+            },
+        );
+        Self {
+            dir,
+            cbr: (cbr, cbr_ms),
+            vbr: (vbr, vbr_ms),
+            untagged: (untagged, untagged_ms),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}

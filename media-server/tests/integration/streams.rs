@@ -1,0 +1,287 @@
+//! The seed's streams: chunks reassemble the file byte for byte, `/data` bodies too, reopening
+//! at an offset continues exactly, bad requests are refused, idle streams are reaped.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use grid_proto::media::StreamOpened;
+
+use crate::helper::{Fixture, Server, content_id, wait_until};
+
+/// Reads chunks without an offset until the empty one; checks sizes and `x-offset`.
+async fn drain_chunks(server: &Server, render: &str, from: u64) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut sizes = Vec::new();
+    loop {
+        let reply = server
+            .http
+            .get(server.url(&format!("/v1/streams/{render}/chunk")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 200);
+        assert_eq!(reply.headers()["content-type"], "application/octet-stream");
+        let offset: u64 = reply.headers()["x-offset"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(offset, from + got.len() as u64);
+        let body = reply.bytes().await.unwrap();
+        sizes.push(body.len());
+        if body.is_empty() {
+            break;
+        }
+        got.extend_from_slice(&body);
+    }
+    // 4096 each, the last shorter, then the empty one.
+    let (empty, data) = sizes.split_last().unwrap();
+    assert_eq!(*empty, 0);
+    if let Some((last, full)) = data.split_last() {
+        assert!(full.iter().all(|&n| n == 4096), "{sizes:?}");
+        assert!(*last > 0 && *last <= 4096, "{sizes:?}");
+    }
+    got
+}
+
+#[tokio::test]
+async fn chunks_reassemble_the_file_and_reopening_continues_exactly() {
+    let fixture = Fixture::new();
+    let server = Server::start(fixture.path(), &[]).await;
+    let content = std::fs::read(&fixture.cbr.0).unwrap();
+    let id = content_id(&fixture.cbr.0);
+
+    let opened = server.open(&id, "render-1", 0).await;
+    assert_eq!(opened.status(), 200);
+    let opened: StreamOpened = opened.json().await.unwrap();
+    assert_eq!(
+        (
+            opened.render_id.as_str(),
+            opened.offset,
+            opened.track.id.as_str()
+        ),
+        ("render-1", 0, id.as_str())
+    );
+    assert_eq!(drain_chunks(&server, "render-1", 0).await, content);
+
+    // A failover resumes at a byte offset, on a replaced stream.
+    let resume = 123_457u64;
+    assert_eq!(server.open(&id, "render-1", resume).await.status(), 200);
+    assert_eq!(
+        drain_chunks(&server, "render-1", resume).await,
+        content[resume as usize..]
+    );
+
+    // An explicit offset and size, then the next chunk carries on from there.
+    let reply = server
+        .http
+        .get(server.url("/v1/streams/render-1/chunk?offset=10&size=100"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.headers()["x-offset"], "10");
+    assert_eq!(reply.bytes().await.unwrap(), content[10..110]);
+    let reply = server
+        .http
+        .get(server.url("/v1/streams/render-1/chunk?size=5"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.headers()["x-offset"], "110");
+    assert_eq!(reply.bytes().await.unwrap(), content[110..115]);
+    let end = content.len();
+    let reply = server
+        .http
+        .get(server.url(&format!("/v1/streams/render-1/chunk?offset={end}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+    assert!(reply.bytes().await.unwrap().is_empty());
+
+    for (query, status) in [
+        ("size=0", 400),
+        ("size=1048577", 400),
+        ("offset=abc", 400),
+        (&*format!("offset={}", end + 1), 416),
+    ] {
+        let reply = server
+            .http
+            .get(server.url(&format!("/v1/streams/render-1/chunk?{query}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), status, "{query}");
+        let error: serde_json::Value = reply.json().await.unwrap();
+        assert!(
+            error["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{query}: {error}"
+        );
+    }
+    assert_eq!(
+        server.open(&id, "render-1", end as u64 + 1).await.status(),
+        416
+    );
+    let unknown = server
+        .http
+        .get(server.url("/v1/streams/nobody/chunk"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+
+    let closed = server
+        .http
+        .delete(server.url("/v1/streams/render-1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(closed.status(), 200);
+    assert_eq!(
+        closed.json::<serde_json::Value>().await.unwrap(),
+        serde_json::json!({})
+    );
+    let after = server
+        .http
+        .get(server.url("/v1/streams/render-1/chunk"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 404);
+
+    let log = server.log();
+    for line in [
+        "open_stream: render render-1",
+        "reached the end of track",
+        "close_stream: render render-1",
+    ] {
+        assert!(log.contains(line), "{line} not in:\n{log}");
+    }
+}
+
+#[tokio::test]
+async fn data_bodies_reassemble_the_rest_from_an_offset() {
+    let fixture = Fixture::new();
+    let server = Server::start(fixture.path(), &[]).await;
+    let content = std::fs::read(&fixture.cbr.0).unwrap();
+    let id = content_id(&fixture.cbr.0);
+
+    for (offset, size) in [
+        (0u64, 4096usize),
+        (77_777, 4096),
+        (5, 65_536),
+        (1000, 1 << 20),
+        (content.len() as u64, 4096),
+    ] {
+        assert_eq!(server.open(&id, "r", 0).await.status(), 200);
+        let reply = server
+            .http
+            .get(server.url(&format!("/v1/streams/r/data?offset={offset}&size={size}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 200);
+        assert_eq!(reply.headers()["x-offset"], offset.to_string().as_str());
+        assert_eq!(
+            reply.headers()["x-track-size"],
+            content.len().to_string().as_str()
+        );
+        let mut got = Vec::new();
+        let mut body = reply.bytes_stream();
+        while let Some(piece) = body.next().await {
+            got.extend_from_slice(&piece.unwrap());
+        }
+        assert_eq!(
+            got,
+            content[offset as usize..],
+            "offset {offset}, size {size}"
+        );
+        // The body moved the stream to the end: the next chunk is the empty one.
+        let next = server
+            .http
+            .get(server.url("/v1/streams/r/chunk"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            next.headers()["x-offset"],
+            content.len().to_string().as_str()
+        );
+        assert!(next.bytes().await.unwrap().is_empty());
+    }
+    // Without an offset, the body starts where the stream stands.
+    assert_eq!(server.open(&id, "r", 4242).await.status(), 200);
+    let reply = server
+        .http
+        .get(server.url("/v1/streams/r/data"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.headers()["x-offset"], "4242");
+    assert_eq!(reply.bytes().await.unwrap(), content[4242..]);
+    let past = server
+        .http
+        .get(server.url(&format!("/v1/streams/r/data?offset={}", content.len() + 1)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(past.status(), 416);
+    let missing = server
+        .http
+        .get(server.url("/v1/streams/nobody/data"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+}
+
+#[tokio::test]
+async fn idle_streams_are_reaped() {
+    let fixture = Fixture::new();
+    let server = Server::start(fixture.path(), &["--stream-idle-ms", "300"]).await;
+    let id = content_id(&fixture.vbr.0);
+    assert_eq!(server.open(&id, "gone", 0).await.status(), 200);
+    let streams = || async {
+        let info: serde_json::Value = server
+            .http
+            .get(server.url("/v1/info"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        info["streams"].as_u64().unwrap()
+    };
+    assert_eq!(streams().await, 1);
+    wait_until("the idle stream to be reaped", || async {
+        streams().await == 0
+    })
+    .await;
+    let after = server
+        .http
+        .get(server.url("/v1/streams/gone/chunk"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 404);
+    assert!(
+        server.log().contains("reaped the stream of render gone"),
+        "{}",
+        server.log()
+    );
+
+    // A stream in use is kept: chunks every 100 ms over three idle periods.
+    assert_eq!(server.open(&id, "busy", 0).await.status(), 200);
+    let mut ticks = tokio::time::interval(Duration::from_millis(100));
+    for _ in 0..10 {
+        ticks.tick().await;
+        let reply = server
+            .http
+            .get(server.url("/v1/streams/busy/chunk?offset=0&size=1"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 200);
+    }
+}
