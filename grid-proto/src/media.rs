@@ -118,6 +118,9 @@ pub struct RenderStatus {
     pub last_failover: Option<Failover>,
     /// The last error, while it matters.
     pub error: Option<String>,
+    /// Times playback ran dry before the track was complete (not counted at speed 0).
+    #[serde(default)]
+    pub underruns: u32,
 }
 
 /// `{track_id}` bodies of load and queue add.

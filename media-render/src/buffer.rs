@@ -11,6 +11,9 @@ use tokio::sync::watch;
 
 /// Bytes released and decoded are dropped from memory once this many have piled up.
 const TRIM_AT: usize = 256 * 1024;
+/// The decoder reads at most this much at a time: symphonia buffers one read ahead of what it
+/// has parsed, so the decoder's position is within this of the packet it is playing.
+pub const MAX_READ: usize = 1024;
 
 /// A chunk that does not continue the stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -24,6 +27,8 @@ pub struct OffsetMismatch {
 
 #[derive(Debug)]
 struct Inner {
+    /// Where the session started: waiting before anything played is not an underrun.
+    start: u64,
     /// Stream offset of `data[0]`.
     base: u64,
     data: Vec<u8>,
@@ -35,6 +40,10 @@ struct Inner {
     complete: bool,
     /// The session is over: readers stop.
     closed: bool,
+    /// Count a reader's wait as an underrun (set once playback is under way, in real time).
+    watch_underruns: bool,
+    /// Times the reader ran dry before the track was complete.
+    underruns: u32,
 }
 
 impl Inner {
@@ -67,12 +76,15 @@ impl TrackBuffer {
     pub fn new(start: u64) -> Arc<Self> {
         Arc::new(Self {
             inner: Mutex::new(Inner {
+                start,
                 base: start,
                 data: Vec::new(),
                 released: start,
                 decoded: start,
                 complete: false,
                 closed: false,
+                watch_underruns: false,
+                underruns: 0,
             }),
             cond: Condvar::new(),
             changed: watch::Sender::new(()),
@@ -109,6 +121,43 @@ impl TrackBuffer {
         inner.received() - inner.released
     }
 
+    /// Bytes received beyond what the decoder and the sink have taken: the read-ahead that
+    /// back-pressure limits. (The decoder may be ahead of the sink through a long tag.)
+    pub fn ahead(&self) -> u64 {
+        let inner = self.lock();
+        let taken = if inner.decoded == u64::MAX {
+            inner.released
+        } else {
+            inner.released.max(inner.decoded)
+        };
+        inner.received().saturating_sub(taken)
+    }
+
+    /// How far the decoder has read.
+    pub fn decoded(&self) -> u64 {
+        let inner = self.lock();
+        if inner.decoded == u64::MAX {
+            inner.received()
+        } else {
+            inner.decoded
+        }
+    }
+
+    /// From now on a reader that waits for bytes counts an underrun.
+    pub fn watch_underruns(&self) {
+        self.lock().watch_underruns = true;
+    }
+
+    /// Underruns so far.
+    pub fn underruns(&self) -> u32 {
+        self.lock().underruns
+    }
+
+    /// Is the session closed?
+    pub fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
     /// Did the server say end of track?
     pub fn is_complete(&self) -> bool {
         self.lock().complete
@@ -139,6 +188,12 @@ impl TrackBuffer {
     pub fn close(&self) {
         self.lock().closed = true;
         self.wake();
+    }
+
+    /// Takes every byte received and not released yet (the end of a track: its trailing tags).
+    pub fn release_all(&self) -> Vec<u8> {
+        let to = self.received();
+        self.release_to(to).unwrap_or_default()
     }
 
     /// Takes the bytes `[released, to)` for the sink, or `None` if they have not all arrived.
@@ -197,7 +252,7 @@ impl Read for GrowingReader {
             let available = inner.received().saturating_sub(self.pos);
             if available > 0 {
                 let from = (self.pos - inner.base) as usize;
-                let n = (available as usize).min(buf.len());
+                let n = (available as usize).min(buf.len()).min(MAX_READ);
                 buf[..n].copy_from_slice(&inner.data[from..from + n]);
                 self.pos += n as u64;
                 inner.decoded = self.pos;
@@ -205,6 +260,23 @@ impl Read for GrowingReader {
             }
             if inner.complete {
                 return Ok(0);
+            }
+            if inner.watch_underruns && inner.released > inner.start {
+                // One line per underrun: the reader waits once until bytes arrive.
+                inner.underruns += 1;
+                tracing::info!(
+                    "underrun at offset {}: the buffer ran dry ({} so far)",
+                    self.pos,
+                    inner.underruns
+                );
+                while !inner.closed && !inner.complete && inner.received() <= self.pos {
+                    inner = self
+                        .buffer
+                        .cond
+                        .wait(inner)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+                continue;
             }
             inner = self
                 .buffer
@@ -250,7 +322,10 @@ mod tests {
         assert_eq!(first, block[..TRIM_AT + 10]);
         let rest = buffer.release_to(block.len() as u64).unwrap();
         assert_eq!(rest, block[TRIM_AT + 10..]);
-        assert_eq!(buffer.push(block.len() as u64, b"z"), Ok(block.len() as u64 + 1));
+        assert_eq!(
+            buffer.push(block.len() as u64, b"z"),
+            Ok(block.len() as u64 + 1)
+        );
     }
 
     #[test]

@@ -2,7 +2,26 @@
 
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
+
+/// How audio is pulled from a MediaServer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FetchMode {
+    /// One streamed `/data` body per (re)open; TCP flow control is the back-pressure.
+    Stream,
+    /// The seed's loop: one `get_audio_chunk` request per chunk.
+    Chunk,
+}
+
+impl FetchMode {
+    /// The flag's spelling, for logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stream => "stream",
+            Self::Chunk => "chunk",
+        }
+    }
+}
 
 /// The Spotifice MediaRender. Started by a grid node, it takes its identity from the `GRID_*`
 /// environment and reports its endpoint to the node; started by hand, it just serves.
@@ -28,6 +47,13 @@ pub struct Cli {
     /// Chunk size of `get_audio_chunk` while the buffer is full (the seed's 4096).
     #[arg(long, value_name = "BYTES", default_value_t = grid_proto::media::CHUNK_SIZE)]
     pub chunk: usize,
+    /// How audio is fetched: `stream` (one streamed body) or `chunk` (the seed's request loop).
+    #[arg(long, value_enum, value_name = "MODE", default_value = "stream")]
+    pub fetch: FetchMode,
+    /// A MediaServer endpoint to stream from instead of locating the group (repeatable): for
+    /// running a render by hand or in tests without a registry.
+    #[arg(long = "server", value_name = "URL")]
+    pub servers: Vec<String>,
     /// Address to listen on [default: the node's host (GRID_HOST) on port 0, else 127.0.0.1:0].
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,

@@ -32,9 +32,15 @@ pub enum PlayError {
     /// The command makes no sense in the current state.
     #[error("{0}")]
     State(String),
+    /// No such route or action.
+    #[error("{0}")]
+    NotFound(String),
     /// The request itself is wrong.
     #[error("{0}")]
     BadRequest(String),
+    /// Something inside the render failed (a thread could not start).
+    #[error("{0}")]
+    Internal(String),
     /// The player task is gone (the render is stopping).
     #[error("the player is stopping")]
     Gone,
@@ -43,11 +49,12 @@ pub enum PlayError {
 impl IntoResponse for PlayError {
     fn into_response(self) -> Response {
         let status = match &self {
-            Self::UnknownTrack(_) => StatusCode::NOT_FOUND,
+            Self::UnknownTrack(_) | Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::State(_) => StatusCode::CONFLICT,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NoServer { .. } | Self::Refused { .. } => StatusCode::BAD_GATEWAY,
             Self::Gone => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         (
             status,

@@ -1,41 +1,67 @@
-//! `media-render`: the Spotifice MediaRender.
+//! `media-render`: the Spotifice MediaRender, a player controlled over HTTP.
 //!
-//! For now it joins the grid as a real server: it binds port 0 on its node's host, serves its
-//! health, reports its adapter endpoint to the node, and stops cleanly on SIGTERM. The player, its
-//! control API and the failover between MediaServers grow beside these modules.
+//! It locates a MediaServer of its replica group through the registry (or takes `--server`
+//! endpoints), follows the seed's flow (`load_track` → `get_track_info` → `open_stream`; `play`
+//! → fetch until the empty chunk → `track_exhausted`), decodes and paces the audio to its sink,
+//! and fails over to another replica at the byte offset it holds without losing a byte.
 //!
 //! - [`cli`]: the command line.
-//! - [`grid`]: listening, readiness, logging and stop signal inside the grid.
+//! - [`api`]: the HTTP control API and `/listen`.
+//! - [`player`]: the player task that owns the state; [`error`]: how its refusals read.
+//! - [`locate`]: where the MediaServers are; [`mediaserver`]: calls to them.
+//! - [`fetch`]: pulls a track into the [`buffer`], with failover.
+//! - [`pacer`]: the decoding thread that releases bytes in real time to the [`sink`].
+//! - [`events`]: events posted to the node for the registry's stream.
 
+pub mod api;
+pub mod buffer;
 pub mod cli;
+pub mod error;
+pub mod events;
+pub mod fetch;
+pub mod locate;
+pub mod mediaserver;
+pub mod pacer;
+pub mod player;
+pub mod sink;
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use anyhow::Context;
-use axum::extract::State;
-use axum::http::{StatusCode, Uri};
-use axum::routing::get;
-use axum::{Json, Router};
-use grid_proto::api::ErrorBody;
+use anyhow::{Context, bail};
 use grid_proto::server_env::ServerEnv;
-use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tracing::info;
 
+use crate::cli::FetchMode;
+use crate::player::PlayerConfig;
+
 /// The id used when the process was not started by a node.
 pub const DEFAULT_ID: &str = "MediaRender";
-/// `GET` liveness: [`Health`].
-pub const HEALTH: &str = "/v1/health";
+/// The largest piece a MediaServer serves (1 MiB).
+const MAX_CHUNK: usize = 1 << 20;
 
 /// What [`run`] needs.
 #[derive(Debug, Clone)]
 pub struct RenderConfig {
-    /// Server id (`MediaRender-1`).
+    /// Server id (`MediaRender-1`), also the render id on the wire.
     pub id: String,
     /// The registry's URL, to locate MediaServers.
     pub registry: Option<String>,
+    /// The MediaServers' replica group.
+    pub group: String,
+    /// Static MediaServer endpoints (`--server`), instead of locating.
+    pub servers: Vec<String>,
+    /// `--sink`.
+    pub sink: String,
+    /// Read-ahead in ms of audio.
+    pub buffer_ms: u64,
+    /// Playback speed (0 = unpaced).
+    pub speed: f64,
+    /// Fetch piece size.
+    pub chunk: usize,
+    /// Stream or chunk.
+    pub fetch: FetchMode,
     /// The node's environment, when a node started this process.
     pub grid: Option<ServerEnv>,
     /// Where to write the bound address.
@@ -43,58 +69,43 @@ pub struct RenderConfig {
 }
 
 impl RenderConfig {
-    /// From the command line and the node's environment (if any).
-    pub fn new(cli: &cli::Cli, grid: Option<ServerEnv>) -> Self {
-        Self {
+    /// From the command line and the node's environment (if any); refuses values that make no
+    /// sense, naming the flag.
+    pub fn new(cli: &cli::Cli, grid: Option<ServerEnv>) -> anyhow::Result<Self> {
+        if !cli.speed.is_finite() || cli.speed < 0.0 {
+            bail!(
+                "--speed {} must be a number >= 0 (1 = real time, 0 = unpaced)",
+                cli.speed
+            );
+        }
+        if cli.chunk == 0 || cli.chunk > MAX_CHUNK {
+            bail!(
+                "--chunk {} must be between 1 and {MAX_CHUNK} bytes",
+                cli.chunk
+            );
+        }
+        for s in &cli.servers {
+            if !(s.starts_with("http://") || s.starts_with("https://")) {
+                bail!("--server '{s}' is not an http:// URL");
+            }
+        }
+        sink::Sink::parse(&cli.sink).map_err(anyhow::Error::msg)?;
+        Ok(Self {
             id: grid
                 .as_ref()
                 .map_or_else(|| DEFAULT_ID.to_owned(), |g| g.id.clone()),
             registry: cli.registry.clone(),
+            group: cli.group.clone(),
+            servers: cli.servers.clone(),
+            sink: cli.sink.clone(),
+            buffer_ms: cli.buffer_ms,
+            speed: cli.speed,
+            chunk: cli.chunk,
+            fetch: cli.fetch,
             grid,
             addr_file: cli.addr_file.clone(),
-        }
+        })
     }
-}
-
-/// The handlers' shared state.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    /// Server id.
-    pub id: String,
-}
-
-/// `GET /v1/health`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Health {
-    /// Always `ok` while the render answers.
-    pub status: String,
-    /// Server id.
-    pub server: String,
-}
-
-/// The HTTP API, without a socket (tests drive it with `oneshot`).
-pub fn app(state: AppState) -> Router {
-    Router::new()
-        .route(HEALTH, get(health))
-        .fallback(not_found)
-        .with_state(Arc::new(state))
-}
-
-async fn health(State(state): State<Arc<AppState>>) -> Json<Health> {
-    Json(Health {
-        status: "ok".into(),
-        server: state.id.clone(),
-    })
-}
-
-async fn not_found(uri: Uri) -> (StatusCode, Json<ErrorBody>) {
-    (
-        StatusCode::NOT_FOUND,
-        Json(ErrorBody {
-            error: format!("no such route: {}", uri.path()),
-            detail: None,
-        }),
-    )
 }
 
 /// Serves on `listener` until `shutdown` completes (with the reason for the stop line), after
@@ -111,63 +122,60 @@ pub async fn run(
         grid_proto::write_atomic(path, bound.to_string().as_bytes())
             .with_context(|| format!("writing {}", path.display()))?;
     }
+    let source = if config.servers.is_empty() {
+        format!(
+            "{} via registry {}",
+            config.group,
+            config.registry.as_deref().unwrap_or("(not set)")
+        )
+    } else {
+        config.servers.join(", ")
+    };
     info!(
-        "{} listening on {url}, registry {}",
+        "{} listening on {url}; MediaServers: {source}; sink {}, buffer {} ms, speed {}, fetch {} ({} bytes)",
         config.id,
-        config.registry.as_deref().unwrap_or("not set")
+        config.sink,
+        config.buffer_ms,
+        config.speed,
+        config.fetch.as_str(),
+        config.chunk
     );
 
-    let id = config.id.clone();
-    let router = app(AppState {
+    let client = mediaserver::MediaClient::new().context("building the HTTP client")?;
+    let locator = locate::Locator::new(
+        client.http().clone(),
+        config.registry.as_deref(),
+        &config.group,
+        &config.servers,
+    );
+    let events = events::Events::new(config.grid.as_ref(), client.http().clone());
+    let sink = sink::Sink::parse(&config.sink).map_err(anyhow::Error::msg)?;
+    let player = player::spawn(
+        PlayerConfig {
+            render: config.id.clone(),
+            group: config.group.clone(),
+            speed: config.speed,
+            buffer_ms: config.buffer_ms,
+            chunk: config.chunk,
+            fetch: config.fetch,
+        },
+        client,
+        locator,
+        events,
+        sink,
+    );
+    let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
+    let router = api::app(api::AppState {
         id: config.id.clone(),
+        player: player.clone(),
+        stopping,
     });
+    let id = config.id.clone();
     let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
         let why = shutdown.await;
         info!("{id} stopping ({why})");
+        let _ = stopping_tx.send(true);
+        player.shutdown().await;
     });
     grid_proto::server_env::serve_as_member(config.grid.as_ref(), &url, serve.into_future()).await
-}
-
-#[cfg(test)]
-mod tests {
-    use axum::body::Body;
-    use axum::http::Request;
-    use tower::ServiceExt;
-
-    use super::*;
-
-    async fn get(path: &str) -> (StatusCode, serde_json::Value) {
-        let router = app(AppState {
-            id: "MediaRender-1".into(),
-        });
-        let response = router
-            .oneshot(Request::get(path).body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        let status = response.status();
-        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
-            .await
-            .unwrap();
-        (status, serde_json::from_slice(&body).unwrap())
-    }
-
-    #[tokio::test]
-    async fn health_names_the_render() {
-        let (status, body) = get(HEALTH).await;
-        assert_eq!(status, StatusCode::OK);
-        assert_eq!(
-            body,
-            serde_json::json!({ "status": "ok", "server": "MediaRender-1" })
-        );
-    }
-
-    #[tokio::test]
-    async fn unknown_routes_answer_a_json_404() {
-        let (status, body) = get("/v1/info").await;
-        assert_eq!(status, StatusCode::NOT_FOUND);
-        assert!(
-            body["error"].as_str().unwrap().contains("/v1/info"),
-            "{body}"
-        );
-    }
 }

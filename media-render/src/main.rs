@@ -9,7 +9,13 @@ use media_render::{RenderConfig, cli::Cli};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     grid_proto::telemetry::init_tracing_stdout(cli.verbose);
-    let config = RenderConfig::new(&cli, ServerEnv::from_env());
+    let config = match RenderConfig::new(&cli, ServerEnv::from_env()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
     let id = config.id.clone();
     // One thread: the grid restarts servers often and counts their start-up time and memory.
     let result = tokio::runtime::Builder::new_current_thread()

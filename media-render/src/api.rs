@@ -1,0 +1,154 @@
+//! The render's HTTP control API (`docs/media.md`): load, transport controls, queue, status, and
+//! `GET /listen`, an audio stream of what it plays.
+
+use std::convert::Infallible;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use grid_proto::api::ErrorBody;
+use grid_proto::media::{RenderStatus, TrackInfo, TrackRef};
+use grid_proto::paths;
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::watch;
+
+use crate::error::PlayError;
+use crate::player::{Action, PlayerHandle};
+
+/// `GET` liveness: [`Health`].
+pub const HEALTH: &str = "/v1/health";
+
+/// `GET /v1/health`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// Always `ok` while the render answers.
+    pub status: String,
+    /// Server id.
+    pub server: String,
+}
+
+/// The handlers' shared state.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// Server id.
+    pub id: String,
+    /// The player.
+    pub player: PlayerHandle,
+    /// Flips to true when the render stops: `/listen` streams end so shutdown is not held up.
+    pub stopping: watch::Receiver<bool>,
+}
+
+/// The HTTP API, without a socket.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route(HEALTH, get(health))
+        .route(paths::RENDER_STATUS, get(status))
+        .route(paths::RENDER_LOAD, post(load))
+        .route(
+            paths::RENDER_QUEUE,
+            get(queue_list).post(queue_add).delete(queue_clear),
+        )
+        .route(paths::RENDER_ACTION, post(action))
+        .route(paths::RENDER_LISTEN, get(listen))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+async fn health(State(state): State<AppState>) -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+        server: state.id.clone(),
+    })
+}
+
+async fn status(State(state): State<AppState>) -> Json<RenderStatus> {
+    Json(state.player.status())
+}
+
+/// Reads `{track_id}` with an error that says what the body should be.
+fn track_ref(body: &[u8]) -> Result<String, PlayError> {
+    serde_json::from_slice::<TrackRef>(body)
+        .map(|r| r.track_id)
+        .map_err(|e| {
+            PlayError::BadRequest(format!(
+                "the body must be JSON {{\"track_id\": \"<16 hex digits>\"}}: {e}"
+            ))
+        })
+}
+
+async fn load(State(state): State<AppState>, body: Bytes) -> Result<Json<RenderStatus>, PlayError> {
+    let id = track_ref(&body)?;
+    state.player.load(id).await.map(Json)
+}
+
+async fn action(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<RenderStatus>, PlayError> {
+    let action = Action::parse(&name).ok_or_else(|| {
+        PlayError::NotFound(format!(
+            "no such action: {name} (play, pause, resume, stop, next)"
+        ))
+    })?;
+    state.player.act(action).await.map(Json)
+}
+
+async fn queue_list(State(state): State<AppState>) -> Result<Json<Vec<TrackInfo>>, PlayError> {
+    state.player.queue().await.map(Json)
+}
+
+async fn queue_add(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Json<Vec<TrackInfo>>, PlayError> {
+    let id = track_ref(&body)?;
+    state.player.queue_add(id).await.map(Json)
+}
+
+async fn queue_clear(State(state): State<AppState>) -> Result<Json<Vec<TrackInfo>>, PlayError> {
+    state.player.queue_clear().await.map(Json)
+}
+
+/// What the render plays from now on, as `audio/mpeg`; a client that falls behind skips ahead.
+async fn listen(State(state): State<AppState>) -> Response {
+    let rx = state.player.listen();
+    let stopping = state.stopping.clone();
+    let stream =
+        futures_util::stream::unfold((rx, stopping), |(mut rx, mut stopping)| async move {
+            loop {
+                if *stopping.borrow() {
+                    return None;
+                }
+                tokio::select! {
+                    got = rx.recv() => match got {
+                        Ok(bytes) => return Some((Ok::<_, Infallible>(bytes), (rx, stopping))),
+                        Err(RecvError::Lagged(_)) => {}
+                        Err(RecvError::Closed) => return None,
+                    },
+                    _ = stopping.changed() => {}
+                }
+            }
+        });
+    (
+        [
+            (header::CONTENT_TYPE, "audio/mpeg"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response()
+}
+
+async fn not_found(uri: Uri) -> (StatusCode, Json<ErrorBody>) {
+    (
+        StatusCode::NOT_FOUND,
+        Json(ErrorBody {
+            error: format!("no such route: {}", uri.path()),
+            detail: None,
+        }),
+    )
+}

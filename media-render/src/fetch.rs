@@ -1,0 +1,380 @@
+//! The fetch task of one playback: pulls the track from a MediaServer into the read-ahead
+//! buffer, and fails over to another replica at the byte offset it holds whenever its server
+//! fails (refused, reset, timed out, error status, a body cut short).
+//!
+//! End of track is only ever the server's empty chunk (the clean end of a `/data` body, or an
+//! empty `get_audio_chunk`) with the offset equal to the track size; anything else is a failure.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use grid_proto::media::{Failover, OpenStream, ServerRef, TrackInfo};
+use tokio::sync::mpsc;
+use tracing::{debug, info};
+
+use crate::buffer::TrackBuffer;
+use crate::cli::FetchMode;
+use crate::locate::Locator;
+use crate::mediaserver::{CallError, MediaClient};
+
+/// A server that sends nothing for this long while the render waits for bytes is stuck.
+const READ_TIMEOUT: Duration = Duration::from_secs(2);
+/// First retry delay once no replica answers: loopback refusals are sub-millisecond, and a
+/// restarted server must be picked up within tens of milliseconds.
+const BACKOFF_START: Duration = Duration::from_millis(2);
+/// Retry delay cap while every replica is dead.
+const BACKOFF_CAP: Duration = Duration::from_millis(25);
+
+/// What the fetch task tells the player.
+#[derive(Debug, Clone)]
+pub enum FetchEvent {
+    /// `server` is sending bytes; `failover` when it took over from a failed one.
+    Serving {
+        /// The server in use.
+        server: ServerRef,
+        /// The failover this completes, if any.
+        failover: Option<Failover>,
+    },
+    /// No replica answered a whole round: retrying with a backoff, position held.
+    Retrying {
+        /// Why, in words.
+        error: String,
+        /// The offset held.
+        offset: u64,
+    },
+    /// The server sent the empty chunk at the track's size.
+    Complete {
+        /// The server that ended it.
+        server: ServerRef,
+        /// Bytes of the track.
+        bytes: u64,
+    },
+}
+
+/// What one fetch needs.
+#[derive(Debug, Clone)]
+pub struct FetchJob {
+    /// The render id on the wire.
+    pub render: String,
+    /// The track.
+    pub track: TrackInfo,
+    /// Where bytes go.
+    pub buffer: Arc<TrackBuffer>,
+    /// Stream or chunk.
+    pub mode: FetchMode,
+    /// Piece / chunk size.
+    pub chunk: usize,
+    /// Stop reading while the buffer holds this many bytes ahead of the player.
+    pub ahead_limit: u64,
+    /// Servers to try first, in order (the load's located list).
+    pub candidates: Vec<ServerRef>,
+    /// A server whose stream is already open at the buffer's offset (by `load_track`).
+    pub opened: Option<ServerRef>,
+    /// Where to send events, tagged with the session.
+    pub session: u64,
+    /// The player's inbox.
+    pub events: mpsc::UnboundedSender<(u64, FetchEvent)>,
+}
+
+/// How one connection to a server ended.
+enum Outcome {
+    /// The track is all here.
+    Complete,
+    /// The session closed (stop, load): nothing more to do.
+    Closed,
+    /// The server failed; fail over.
+    Failed(String),
+}
+
+/// Per-connection bookkeeping shared with the failover record.
+struct Progress {
+    /// The last byte received, and from whom: the start of a failover's gap.
+    last_byte: Option<(ServerRef, Instant)>,
+    /// Set on a failure: the server whose last byte starts the gap.
+    failed_from: Option<(ServerRef, Instant)>,
+    /// Has any byte arrived in this session?
+    serving: Option<ServerRef>,
+}
+
+/// Runs until the track is complete or the buffer is closed.
+pub async fn run(job: FetchJob, client: MediaClient, locator: Locator) {
+    let mut candidates: VecDeque<ServerRef> = job.candidates.iter().cloned().collect();
+    if let Some(opened) = &job.opened {
+        candidates.retain(|c| c != opened);
+        candidates.push_front(opened.clone());
+    }
+    let mut opened = job.opened.clone();
+    let mut progress = Progress {
+        last_byte: None,
+        failed_from: None,
+        serving: None,
+    };
+    // A locate since the last byte received: if its servers all fail too, back off.
+    let mut located_since_progress = false;
+    let mut backoff = BACKOFF_START;
+    let mut retrying = false;
+    let mut last_error = String::from("no MediaServer tried yet");
+    let mut logged_start = false;
+
+    loop {
+        if job.buffer.is_closed() {
+            return;
+        }
+        let Some(server) = candidates.pop_front() else {
+            if located_since_progress {
+                if !retrying {
+                    retrying = true;
+                    let offset = job.buffer.received();
+                    info!(
+                        "retrying: no MediaServer answers ({last_error}); holding offset {offset}"
+                    );
+                    let _ = job.events.send((
+                        job.session,
+                        FetchEvent::Retrying {
+                            error: last_error.clone(),
+                            offset,
+                        },
+                    ));
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(BACKOFF_CAP);
+            }
+            located_since_progress = true;
+            match locator.locate().await {
+                Ok(list) => candidates = list.into(),
+                Err(e) => last_error = e,
+            }
+            continue;
+        };
+
+        let offset = job.buffer.received();
+        if opened.as_ref() != Some(&server) {
+            let open = OpenStream {
+                track_id: job.track.id.clone(),
+                render_id: job.render.clone(),
+                offset,
+            };
+            if let Err(e) = client.open_stream(&server, &open).await {
+                last_error = describe(&server, &e);
+                debug!("open_stream on {} failed: {last_error}", server.id);
+                note_failure(&mut progress);
+                continue;
+            }
+            if progress.failed_from.is_some() || retrying {
+                info!(
+                    "open_stream {} for {} at {offset} on {} {}",
+                    job.track.id, job.render, server.id, server.endpoint
+                );
+            }
+        }
+        opened = None;
+        if !logged_start {
+            logged_start = true;
+            info!(
+                "get_audio_chunk loop started ({}, {}-byte pieces) from {} {}",
+                job.mode.as_str(),
+                job.chunk,
+                server.id,
+                server.endpoint
+            );
+        }
+
+        let before = progress.last_byte.as_ref().map(|(_, at)| *at);
+        let outcome = match job.mode {
+            FetchMode::Stream => pull_stream(&job, &client, &server, &mut progress).await,
+            FetchMode::Chunk => pull_chunks(&job, &client, &server, &mut progress).await,
+        };
+        match outcome {
+            Outcome::Complete => {
+                job.buffer.finish();
+                let _ = job.events.send((
+                    job.session,
+                    FetchEvent::Complete {
+                        server,
+                        bytes: job.buffer.received(),
+                    },
+                ));
+                return;
+            }
+            Outcome::Closed => return,
+            Outcome::Failed(why) => {
+                if progress.serving.as_ref() == Some(&server) {
+                    info!(
+                        "{} failed at offset {}: {why}",
+                        server.id,
+                        job.buffer.received()
+                    );
+                }
+                last_error = why;
+                note_failure(&mut progress);
+                // A server that gave bytes before failing resets the backoff: only a round in
+                // which nothing answered waits.
+                if progress.last_byte.as_ref().map(|(_, at)| *at) != before {
+                    located_since_progress = false;
+                    backoff = BACKOFF_START;
+                    retrying = false;
+                }
+            }
+        }
+    }
+}
+
+fn describe(server: &ServerRef, e: &CallError) -> String {
+    match e {
+        CallError::NotFound(m) => format!("{} answered 404: {m}", server.id),
+        CallError::Failed(m) => m.clone(),
+    }
+}
+
+fn note_failure(progress: &mut Progress) {
+    if progress.failed_from.is_none() {
+        progress.failed_from = progress.last_byte.clone();
+    }
+}
+
+/// Bytes arrived from `server`: records the failover it completes, if any.
+fn received_from(job: &FetchJob, server: &ServerRef, progress: &mut Progress, offset: u64) {
+    let now = Instant::now();
+    if progress.serving.as_ref() != Some(server) || progress.failed_from.is_some() {
+        let failover = progress.failed_from.take().map(|(from, at)| Failover {
+            from: Some(from),
+            to: server.clone(),
+            gap_ms: now.duration_since(at).as_secs_f64() * 1000.0,
+            offset,
+        });
+        progress.serving = Some(server.clone());
+        let _ = job.events.send((
+            job.session,
+            FetchEvent::Serving {
+                server: server.clone(),
+                failover,
+            },
+        ));
+    }
+    progress.last_byte = Some((server.clone(), now));
+}
+
+/// Waits until the player has made room; false if the session closed meanwhile.
+async fn wait_for_room(job: &FetchJob) -> bool {
+    let mut changes = job.buffer.subscribe();
+    loop {
+        changes.borrow_and_update();
+        if job.buffer.is_closed() {
+            return false;
+        }
+        if job.buffer.ahead() < job.ahead_limit {
+            return true;
+        }
+        if changes.changed().await.is_err() {
+            return false;
+        }
+    }
+}
+
+async fn pull_stream(
+    job: &FetchJob,
+    client: &MediaClient,
+    server: &ServerRef,
+    progress: &mut Progress,
+) -> Outcome {
+    let offset = job.buffer.received();
+    let (resp, announced) = match client.data(server, &job.render, offset, job.chunk).await {
+        Ok(r) => r,
+        Err(e) => return Outcome::Failed(describe(server, &e)),
+    };
+    let size = announced.unwrap_or(job.track.size);
+    let mut body = resp.bytes_stream();
+    loop {
+        // Not polling the body while the buffer is full lets TCP hold the server back.
+        if !wait_for_room(job).await {
+            return Outcome::Closed;
+        }
+        let piece = match tokio::time::timeout(READ_TIMEOUT, body.next()).await {
+            Err(_) => {
+                return Outcome::Failed(format!(
+                    "{} sent nothing for {} ms",
+                    server.id,
+                    READ_TIMEOUT.as_millis()
+                ));
+            }
+            Ok(None) => {
+                let held = job.buffer.received();
+                return if held == size {
+                    Outcome::Complete
+                } else {
+                    Outcome::Failed(format!(
+                        "{} ended the body at {held} of {size} bytes",
+                        server.id
+                    ))
+                };
+            }
+            Ok(Some(Err(e))) => {
+                return Outcome::Failed(format!("{} broke off: {}", server.id, root(&e)));
+            }
+            Ok(Some(Ok(piece))) => piece,
+        };
+        if piece.is_empty() {
+            continue;
+        }
+        let at = job.buffer.received();
+        if at + piece.len() as u64 > size {
+            return Outcome::Failed(format!(
+                "{} sent more than the track's {size} bytes",
+                server.id
+            ));
+        }
+        received_from(job, server, progress, at);
+        if let Err(e) = job.buffer.push(at, &piece) {
+            return Outcome::Failed(e.to_string());
+        }
+    }
+}
+
+async fn pull_chunks(
+    job: &FetchJob,
+    client: &MediaClient,
+    server: &ServerRef,
+    progress: &mut Progress,
+) -> Outcome {
+    let size = job.track.size;
+    loop {
+        if !wait_for_room(job).await {
+            return Outcome::Closed;
+        }
+        let at = job.buffer.received();
+        let chunk = match client.chunk(server, &job.render, at, job.chunk).await {
+            Ok(c) => c,
+            Err(e) => return Outcome::Failed(describe(server, &e)),
+        };
+        if chunk.is_empty() {
+            return if at == size {
+                Outcome::Complete
+            } else {
+                Outcome::Failed(format!(
+                    "{} sent an empty chunk at {at} of {size} bytes",
+                    server.id
+                ))
+            };
+        }
+        if at + chunk.len() as u64 > size {
+            return Outcome::Failed(format!(
+                "{} sent more than the track's {size} bytes",
+                server.id
+            ));
+        }
+        received_from(job, server, progress, at);
+        if let Err(e) = job.buffer.push(at, &chunk) {
+            return Outcome::Failed(e.to_string());
+        }
+    }
+}
+
+fn root(e: &reqwest::Error) -> String {
+    let mut cur: &(dyn std::error::Error + 'static) = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}

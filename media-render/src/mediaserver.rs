@@ -1,0 +1,196 @@
+//! The render's side of the MediaServer contract (`docs/media.md`): track info, open and close a
+//! stream, its streamed `/data` body and the seed's `get_audio_chunk`.
+//!
+//! Every failure is reduced to [`CallError`]: the server's own "not found" (a definite answer
+//! about the track), or anything else, which the fetch task treats as a dead server.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use grid_proto::api::ErrorBody;
+use grid_proto::media::{OpenStream, ServerRef, StreamOpened, TrackInfo};
+use grid_proto::paths;
+use serde::de::DeserializeOwned;
+
+/// A dead server is seen at once on loopback (refused); a remote one that does not answer the
+/// SYN in this long is as good as dead.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+/// A JSON call or one chunk that takes longer than this is a stuck server.
+const CALL_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Why a call to a MediaServer failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    /// The server answered 404 (no such track, or no such stream), with its message.
+    #[error("{0}")]
+    NotFound(String),
+    /// Unreachable, reset, timed out, an error status or an answer that cannot be read.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// An HTTP client for MediaServers, shared by every call of the render.
+#[derive(Debug, Clone)]
+pub struct MediaClient {
+    http: reqwest::Client,
+}
+
+/// The innermost cause of a reqwest error: "Connection refused", not a chain of wrappers.
+fn cause(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        return "timed out".into();
+    }
+    let mut cur: &(dyn std::error::Error + 'static) = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}
+
+impl MediaClient {
+    /// A client with short connect and call timeouts (a body read has its own, in the fetcher).
+    pub fn new() -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .tcp_nodelay(true)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build()?;
+        Ok(Self { http })
+    }
+
+    /// The underlying client (the locator shares its pool).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    async fn send(
+        &self,
+        server: &ServerRef,
+        req: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, CallError> {
+        let resp = req
+            .header(grid_proto::PROTOCOL_HEADER, grid_proto::PROTOCOL_VERSION)
+            .send()
+            .await
+            .map_err(|e| {
+                CallError::Failed(format!("{} is unreachable: {}", server.id, cause(&e)))
+            })?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp);
+        }
+        let body = resp.bytes().await.unwrap_or_default();
+        let message = serde_json::from_slice::<ErrorBody>(&body)
+            .map(|b| b.error)
+            .unwrap_or_else(|_| String::from_utf8_lossy(&body).trim().to_owned());
+        if status == reqwest::StatusCode::NOT_FOUND {
+            Err(CallError::NotFound(message))
+        } else {
+            Err(CallError::Failed(format!(
+                "{} answered {}: {message}",
+                server.id,
+                status.as_u16()
+            )))
+        }
+    }
+
+    async fn json<T: DeserializeOwned>(
+        &self,
+        server: &ServerRef,
+        req: reqwest::RequestBuilder,
+    ) -> Result<T, CallError> {
+        let resp = self.send(server, req.timeout(CALL_TIMEOUT)).await?;
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| CallError::Failed(format!("{} broke off: {}", server.id, cause(&e))))?;
+        serde_json::from_slice(&body).map_err(|e| {
+            CallError::Failed(format!("{} answered something unreadable: {e}", server.id))
+        })
+    }
+
+    fn url(server: &ServerRef, path: &str) -> String {
+        format!("{}{path}", server.endpoint.trim_end_matches('/'))
+    }
+
+    /// The seed's `get_track_info`.
+    pub async fn track_info(&self, server: &ServerRef, id: &str) -> Result<TrackInfo, CallError> {
+        let url = Self::url(server, &paths::fill(paths::MEDIA_TRACK, &[id]));
+        self.json(server, self.http.get(url)).await
+    }
+
+    /// The seed's `open_stream`, at `offset`.
+    pub async fn open_stream(
+        &self,
+        server: &ServerRef,
+        open: &OpenStream,
+    ) -> Result<StreamOpened, CallError> {
+        let url = Self::url(server, paths::MEDIA_STREAMS);
+        self.json(server, self.http.post(url).json(open)).await
+    }
+
+    /// The seed's `close_stream`.
+    pub async fn close_stream(&self, server: &ServerRef, render: &str) -> Result<(), CallError> {
+        let url = Self::url(server, &paths::fill(paths::MEDIA_STREAM, &[render]));
+        let _: serde_json::Value = self.json(server, self.http.delete(url)).await?;
+        Ok(())
+    }
+
+    /// The rest of the stream from `offset` as one body; checks that it starts at `offset`.
+    /// Returns the response (read it with `bytes_stream`) and the track size it announces.
+    pub async fn data(
+        &self,
+        server: &ServerRef,
+        render: &str,
+        offset: u64,
+        size: usize,
+    ) -> Result<(reqwest::Response, Option<u64>), CallError> {
+        let url = Self::url(server, &paths::fill(paths::MEDIA_STREAM_DATA, &[render]));
+        let req = self.http.get(format!("{url}?offset={offset}&size={size}"));
+        // Only the headers are bounded here; the body's pace is the fetcher's business.
+        let resp = tokio::time::timeout(CALL_TIMEOUT, self.send(server, req))
+            .await
+            .map_err(|_| CallError::Failed(format!("{} did not answer in time", server.id)))??;
+        check_offset(server, &resp, offset)?;
+        let size = header_u64(&resp, "x-track-size");
+        Ok((resp, size))
+    }
+
+    /// The seed's `get_audio_chunk` at `offset`: empty at the end of the track.
+    pub async fn chunk(
+        &self,
+        server: &ServerRef,
+        render: &str,
+        offset: u64,
+        size: usize,
+    ) -> Result<Bytes, CallError> {
+        let url = Self::url(server, &paths::fill(paths::MEDIA_STREAM_CHUNK, &[render]));
+        let req = self
+            .http
+            .get(format!("{url}?offset={offset}&size={size}"))
+            .timeout(CALL_TIMEOUT);
+        let resp = self.send(server, req).await?;
+        check_offset(server, &resp, offset)?;
+        resp.bytes()
+            .await
+            .map_err(|e| CallError::Failed(format!("{} broke off: {}", server.id, cause(&e))))
+    }
+}
+
+fn header_u64(resp: &reqwest::Response, name: &str) -> Option<u64> {
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// A server that starts anywhere but where it was asked would corrupt the track.
+fn check_offset(server: &ServerRef, resp: &reqwest::Response, asked: u64) -> Result<(), CallError> {
+    match header_u64(resp, "x-offset") {
+        Some(got) if got != asked => Err(CallError::Failed(format!(
+            "{} answered at offset {got}, asked for {asked}",
+            server.id
+        ))),
+        _ => Ok(()),
+    }
+}

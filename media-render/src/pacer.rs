@@ -1,0 +1,363 @@
+//! The playback thread of one track: decodes the read-ahead buffer with symphonia to learn each
+//! frame's duration, and releases the received bytes to the sink as playback time reaches them
+//! (divided by `--speed`). It exists only while a track plays.
+//!
+//! The sink gets the original bytes, not PCM: a `file:` sink is the source byte for byte, and
+//! an `exec:` player or a `/listen` client decodes it itself.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use grid_proto::media::TrackInfo;
+use symphonia::core::codecs::DecoderOptions;
+use symphonia::core::errors::Error as SymError;
+use symphonia::core::formats::FormatOptions;
+use symphonia::core::io::{MediaSourceStream, ReadOnlySource};
+use symphonia::core::meta::MetadataOptions;
+use symphonia::core::probe::Hint;
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use crate::buffer::TrackBuffer;
+use crate::sink::Sink;
+
+/// Running this late (wall time) means playback stalled (an underrun): start the clock again
+/// rather than rushing out what was missed.
+const STALL: Duration = Duration::from_millis(100);
+/// Release size when the stream cannot be decoded and bytes are paced by the bitrate instead.
+const BLIND_PIECE: u64 = 4096;
+
+/// What the playback thread tells the player.
+#[derive(Debug, Clone, Copy)]
+pub enum PacerEvent {
+    /// Every byte of the track went to the sink and its time has passed.
+    Finished {
+        /// Bytes played.
+        bytes: u64,
+        /// Duration played.
+        position_ms: u64,
+    },
+}
+
+#[derive(Debug, Default)]
+struct Flags {
+    paused: bool,
+    stopped: bool,
+}
+
+/// Pause, resume and stop of the playback thread, and its position.
+#[derive(Debug, Default)]
+pub struct Control {
+    flags: Mutex<Flags>,
+    cond: Condvar,
+    position_ms: AtomicU64,
+}
+
+impl Control {
+    fn lock(&self) -> MutexGuard<'_, Flags> {
+        self.flags.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Stops releasing until [`Control::resume`].
+    pub fn pause(&self) {
+        self.lock().paused = true;
+        self.cond.notify_all();
+    }
+
+    /// Releases again.
+    pub fn resume(&self) {
+        self.lock().paused = false;
+        self.cond.notify_all();
+    }
+
+    /// Ends the thread without releasing anything more.
+    pub fn stop(&self) {
+        self.lock().stopped = true;
+        self.cond.notify_all();
+    }
+
+    fn stopped(&self) -> bool {
+        self.lock().stopped
+    }
+
+    /// Duration of what went to the sink.
+    pub fn position_ms(&self) -> u64 {
+        self.position_ms.load(Ordering::Relaxed)
+    }
+
+    /// Waits until playback time `at_us` is due on `clock`, through pauses; false once stopped.
+    fn wait_until(&self, clock: &mut Clock, at_us: u64) -> bool {
+        let mut flags = self.lock();
+        loop {
+            if flags.stopped {
+                return false;
+            }
+            if flags.paused {
+                flags = self
+                    .cond
+                    .wait(flags)
+                    .unwrap_or_else(PoisonError::into_inner);
+                clock.restart(at_us);
+                continue;
+            }
+            let Some(due) = clock.due(at_us) else {
+                return true;
+            };
+            let now = Instant::now();
+            if now >= due {
+                if now - due > STALL {
+                    clock.restart(at_us);
+                }
+                return true;
+            }
+            flags = self
+                .cond
+                .wait_timeout(flags, due - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+}
+
+/// Maps playback time to wall time at `speed`.
+#[derive(Debug)]
+struct Clock {
+    speed: f64,
+    origin: Instant,
+    origin_us: u64,
+}
+
+impl Clock {
+    fn new(speed: f64) -> Self {
+        Self {
+            speed,
+            origin: Instant::now(),
+            origin_us: 0,
+        }
+    }
+
+    fn restart(&mut self, at_us: u64) {
+        self.origin = Instant::now();
+        self.origin_us = at_us;
+    }
+
+    /// When `at_us` is due; `None` at speed 0 (no pacing).
+    fn due(&self, at_us: u64) -> Option<Instant> {
+        if self.speed <= 0.0 {
+            return None;
+        }
+        let us = at_us.saturating_sub(self.origin_us) as f64 / self.speed;
+        Some(self.origin + Duration::from_micros(us as u64))
+    }
+}
+
+/// One track's playback thread.
+#[derive(Debug)]
+pub struct Pacer {
+    control: Arc<Control>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// What the thread needs.
+pub struct PacerJob {
+    /// The track.
+    pub track: TrackInfo,
+    /// Its read-ahead buffer.
+    pub buffer: Arc<TrackBuffer>,
+    /// Where released bytes go.
+    pub sink: Arc<Mutex<Sink>>,
+    /// `--speed`.
+    pub speed: f64,
+    /// Tag of the events.
+    pub session: u64,
+    /// The player's inbox.
+    pub events: mpsc::UnboundedSender<(u64, PacerEvent)>,
+}
+
+impl Pacer {
+    /// Starts playing `job.track`.
+    pub fn start(job: PacerJob) -> std::io::Result<Self> {
+        let control = Arc::new(Control::default());
+        let ctl = Arc::clone(&control);
+        let thread = std::thread::Builder::new()
+            .name("pacer".into())
+            .spawn(move || play(&job, &ctl))?;
+        Ok(Self {
+            control,
+            thread: Some(thread),
+        })
+    }
+
+    /// Pause, resume, stop and position.
+    pub fn control(&self) -> &Arc<Control> {
+        &self.control
+    }
+}
+
+impl Drop for Pacer {
+    fn drop(&mut self) {
+        // The buffer's owner closes it too, which frees a reader waiting for bytes; the
+        // thread then ends on its own, so it is not joined here (that would block the runtime).
+        self.control.stop();
+        drop(self.thread.take());
+    }
+}
+
+fn release(job: &PacerJob, to: u64) {
+    if let Some(bytes) = job.buffer.release_to(to) {
+        job.sink
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .write(&bytes);
+    }
+}
+
+fn play(job: &PacerJob, control: &Control) {
+    job.sink
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .track_starts();
+    if job.speed > 0.0 {
+        job.buffer.watch_underruns();
+    }
+    let mut clock = Clock::new(job.speed);
+    let played_us = match decode(job, control, &mut clock) {
+        Ok(Some(us)) => us,
+        Ok(None) => return,
+        Err(e) => {
+            // Not MP3 (or not what symphonia reads): pace by the bitrate so the sink still
+            // gets every byte in about real time.
+            warn!("cannot decode {}: {e}; pacing by its bitrate", job.track.id);
+            job.buffer.decoder_done();
+            match blind(job, control, &mut clock) {
+                Some(us) => us,
+                None => return,
+            }
+        }
+    };
+    if !job.buffer.is_complete() || control.stopped() {
+        return;
+    }
+    // The last frame plays out before the track counts as finished.
+    if !control.wait_until(&mut clock, played_us) {
+        return;
+    }
+    // Whatever follows the last frame (an ID3v1 tag) belongs to the file too.
+    let tail = job.buffer.release_all();
+    job.sink
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .write(&tail);
+    let position_ms = played_us / 1000;
+    control.position_ms.store(position_ms, Ordering::Relaxed);
+    let _ = job.events.send((
+        job.session,
+        PacerEvent::Finished {
+            bytes: job.buffer.released(),
+            position_ms,
+        },
+    ));
+}
+
+/// Decodes and releases frame by frame. `Ok(Some(us))` at the end of the input (complete or
+/// closed) with the duration played, `Ok(None)` when stopped, `Err` if it cannot be decoded.
+fn decode(job: &PacerJob, control: &Control, clock: &mut Clock) -> Result<Option<u64>, SymError> {
+    let source = ReadOnlySource::new(job.buffer.reader());
+    let mss = MediaSourceStream::new(Box::new(source), Default::default());
+    let mut hint = Hint::new();
+    hint.mime_type(&job.track.content_type);
+    if job.track.file.to_ascii_lowercase().ends_with(".mp3") {
+        hint.with_extension("mp3");
+    }
+    let probed = symphonia::default::get_probe().format(
+        &hint,
+        mss,
+        &FormatOptions::default(),
+        &MetadataOptions::default(),
+    )?;
+    let mut format = probed.format;
+    let track = format
+        .default_track()
+        .ok_or(SymError::Unsupported("no audio track"))?;
+    let track_id = track.id;
+    let rate = u64::from(track.codec_params.sample_rate.unwrap_or(44_100)).max(1);
+    let mut decoder =
+        symphonia::default::get_codecs().make(&track.codec_params, &DecoderOptions::default())?;
+    let mut played_us = 0u64;
+    let mut bad_frames = 0u32;
+    loop {
+        let packet = match format.next_packet() {
+            Ok(p) => p,
+            Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(SymError::ResetRequired) => break,
+            Err(e) => {
+                if control.stopped() || job.buffer.is_closed() {
+                    return Ok(None);
+                }
+                // A damaged stream: what was received still goes to the sink at the end.
+                warn!("{}: cannot read on after {played_us} us: {e}", job.track.id);
+                break;
+            }
+        };
+        if packet.track_id() != track_id {
+            continue;
+        }
+        let frames = match decoder.decode(&packet) {
+            Ok(audio) => audio.frames() as u64,
+            Err(SymError::DecodeError(e)) => {
+                bad_frames += 1;
+                if bad_frames == 1 {
+                    warn!("{}: skipping an undecodable frame ({e})", job.track.id);
+                }
+                packet.dur
+            }
+            Err(e) => return Err(e),
+        };
+        if !control.wait_until(clock, played_us) {
+            return Ok(None);
+        }
+        release(job, job.buffer.decoded());
+        played_us += frames * 1_000_000 / rate;
+        control
+            .position_ms
+            .store(played_us / 1000, Ordering::Relaxed);
+    }
+    if control.stopped() {
+        return Ok(None);
+    }
+    if bad_frames > 1 {
+        info!("{}: {bad_frames} undecodable frames skipped", job.track.id);
+    }
+    Ok(Some(played_us))
+}
+
+/// Releases fixed pieces at the track's bitrate, for a stream the decoder cannot read.
+fn blind(job: &PacerJob, control: &Control, clock: &mut Clock) -> Option<u64> {
+    let bytes_per_ms = u64::from(job.track.bitrate_kbps.max(8)) / 8;
+    loop {
+        let released = job.buffer.released();
+        let received = job.buffer.received();
+        let at_us = released * 1000 / bytes_per_ms;
+        if released < received {
+            if !control.wait_until(clock, at_us) {
+                return None;
+            }
+            let to = received.min(released + BLIND_PIECE);
+            release(job, to);
+            control
+                .position_ms
+                .store(to / bytes_per_ms, Ordering::Relaxed);
+            continue;
+        }
+        if job.buffer.is_complete() {
+            return Some(at_us);
+        }
+        if job.buffer.is_closed() || control.stopped() {
+            return None;
+        }
+        // Rare path (not MP3): a short poll is simpler than another wake-up channel.
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}

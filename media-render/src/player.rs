@@ -1,0 +1,857 @@
+//! The player: one task that owns the render's state (track, queue, playback session, failover
+//! record) and takes commands in order, so there are no lock races between the control API, the
+//! fetch task and the playback thread. Status is read through a watch channel, never waiting on
+//! the player.
+//!
+//! The seed's flow, one log line per step: `load_track` → `get_track_info` → `open_stream` →
+//! loaded; `play` → the fetch loop → the server's empty chunk → `close_stream` →
+//! `track_exhausted`, then the queue advances.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use grid_proto::media::{Failover, OpenStream, PlayState, RenderStatus, ServerRef, TrackInfo};
+use serde_json::json;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use crate::buffer::TrackBuffer;
+use crate::cli::FetchMode;
+use crate::error::PlayError;
+use crate::events::Events;
+use crate::fetch::{self, FetchEvent, FetchJob};
+use crate::locate::Locator;
+use crate::mediaserver::{CallError, MediaClient};
+use crate::pacer::{Control, Pacer, PacerEvent, PacerJob};
+use crate::sink::Sink;
+
+/// How long a stopping render waits to close its stream on the server.
+const CLOSE_ON_EXIT: Duration = Duration::from_millis(500);
+/// The read-ahead never drops below this, whatever `--buffer-ms` says: a few network reads.
+const MIN_AHEAD: u64 = 16 * 1024;
+
+/// The player's settings.
+#[derive(Debug, Clone)]
+pub struct PlayerConfig {
+    /// The render id, also its id on the wire to MediaServers.
+    pub render: String,
+    /// The MediaServers' replica group (for messages).
+    pub group: String,
+    /// Playback speed (0 = unpaced).
+    pub speed: f64,
+    /// Read-ahead in milliseconds of audio.
+    pub buffer_ms: u64,
+    /// Fetch piece size.
+    pub chunk: usize,
+    /// Stream or chunk.
+    pub fetch: FetchMode,
+}
+
+/// A transport control.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Play what is loaded (or the queue's first track).
+    Play,
+    /// Pause.
+    Pause,
+    /// Resume after a pause.
+    Resume,
+    /// Stop and close the stream.
+    Stop,
+    /// The queue's next track.
+    Next,
+}
+
+impl Action {
+    /// From the path segment of `POST /v1/{action}`.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "play" => Self::Play,
+            "pause" => Self::Pause,
+            "resume" => Self::Resume,
+            "stop" => Self::Stop,
+            "next" => Self::Next,
+            _ => return None,
+        })
+    }
+}
+
+type StatusReply = oneshot::Sender<Result<RenderStatus, PlayError>>;
+type QueueReply = oneshot::Sender<Result<Vec<TrackInfo>, PlayError>>;
+
+enum Command {
+    Load(String, StatusReply),
+    Act(Action, StatusReply),
+    QueueAdd(String, QueueReply),
+    QueueClear(QueueReply),
+    QueueList(QueueReply),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// The parts of the status that move continuously, read live from the session.
+#[derive(Debug, Clone)]
+struct Live {
+    buffer: Arc<TrackBuffer>,
+    control: Arc<Control>,
+    bytes_per_ms: u64,
+}
+
+/// What the watch channel carries.
+#[derive(Debug, Clone, Default)]
+struct Snapshot {
+    status: RenderStatus,
+    live: Option<Live>,
+}
+
+impl Snapshot {
+    fn status(&self) -> RenderStatus {
+        let mut s = self.status.clone();
+        if let Some(live) = &self.live {
+            s.position_ms = live.control.position_ms();
+            s.bytes_received = live.buffer.received();
+            s.buffered_ms = live.buffer.unreleased() / live.bytes_per_ms;
+            s.underruns += live.buffer.underruns();
+        }
+        s
+    }
+}
+
+/// The control API's handle on the player. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct PlayerHandle {
+    tx: mpsc::Sender<Command>,
+    snapshot: watch::Receiver<Snapshot>,
+    sink: Arc<Mutex<Sink>>,
+}
+
+impl PlayerHandle {
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, PlayError>>) -> Command,
+    ) -> Result<T, PlayError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(make(tx)).await.map_err(|_| PlayError::Gone)?;
+        rx.await.map_err(|_| PlayError::Gone)?
+    }
+
+    /// The seed's `load_track`.
+    pub async fn load(&self, track_id: String) -> Result<RenderStatus, PlayError> {
+        self.ask(|tx| Command::Load(track_id, tx)).await
+    }
+
+    /// play, pause, resume, stop, next.
+    pub async fn act(&self, action: Action) -> Result<RenderStatus, PlayError> {
+        self.ask(|tx| Command::Act(action, tx)).await
+    }
+
+    /// Appends a track to the queue; the queue after it.
+    pub async fn queue_add(&self, track_id: String) -> Result<Vec<TrackInfo>, PlayError> {
+        self.ask(|tx| Command::QueueAdd(track_id, tx)).await
+    }
+
+    /// Empties the queue.
+    pub async fn queue_clear(&self) -> Result<Vec<TrackInfo>, PlayError> {
+        self.ask(Command::QueueClear).await
+    }
+
+    /// The queue.
+    pub async fn queue(&self) -> Result<Vec<TrackInfo>, PlayError> {
+        self.ask(Command::QueueList).await
+    }
+
+    /// The status, now.
+    pub fn status(&self) -> RenderStatus {
+        self.snapshot.borrow().status()
+    }
+
+    /// A `/listen` client's feed.
+    pub fn listen(&self) -> tokio::sync::broadcast::Receiver<bytes::Bytes> {
+        self.sink
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .listen()
+    }
+
+    /// Stops playback and closes the stream on the server, for a clean exit.
+    pub async fn shutdown(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Command::Shutdown(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+/// One playing track: its buffer, fetch task and playback thread, ended together on drop.
+struct Session {
+    id: u64,
+    buffer: Arc<TrackBuffer>,
+    pacer: Pacer,
+    fetch: JoinHandle<()>,
+    bytes_per_ms: u64,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.pacer.control().stop();
+        self.buffer.close();
+        self.fetch.abort();
+    }
+}
+
+struct Player {
+    cfg: PlayerConfig,
+    client: MediaClient,
+    locator: Locator,
+    events: Events,
+    sink: Arc<Mutex<Sink>>,
+    fetch_tx: mpsc::UnboundedSender<(u64, FetchEvent)>,
+    pacer_tx: mpsc::UnboundedSender<(u64, PacerEvent)>,
+    state: PlayState,
+    retrying: bool,
+    track: Option<TrackInfo>,
+    /// The server in use (streaming, or holding the loaded stream).
+    server: Option<ServerRef>,
+    /// The list located at load: where the fetch task starts.
+    located: Vec<ServerRef>,
+    /// A server holding a stream opened at 0 and not read yet.
+    opened: Option<ServerRef>,
+    session: Option<Session>,
+    next_session: u64,
+    queue: VecDeque<TrackInfo>,
+    failovers: u32,
+    last_failover: Option<Failover>,
+    error: Option<String>,
+    /// Underruns of finished sessions.
+    underruns: u32,
+    snapshot: watch::Sender<Snapshot>,
+}
+
+/// Starts the player task.
+pub fn spawn(
+    cfg: PlayerConfig,
+    client: MediaClient,
+    locator: Locator,
+    events: Events,
+    sink: Sink,
+) -> PlayerHandle {
+    let (tx, rx) = mpsc::channel(64);
+    let (fetch_tx, fetch_rx) = mpsc::unbounded_channel();
+    let (pacer_tx, pacer_rx) = mpsc::unbounded_channel();
+    let sink = Arc::new(Mutex::new(sink));
+    let snapshot = watch::Sender::new(Snapshot {
+        status: RenderStatus {
+            render: cfg.render.clone(),
+            ..RenderStatus::default()
+        },
+        live: None,
+    });
+    let handle = PlayerHandle {
+        tx,
+        snapshot: snapshot.subscribe(),
+        sink: Arc::clone(&sink),
+    };
+    let player = Player {
+        cfg,
+        client,
+        locator,
+        events,
+        sink,
+        fetch_tx,
+        pacer_tx,
+        state: PlayState::Idle,
+        retrying: false,
+        track: None,
+        server: None,
+        located: Vec::new(),
+        opened: None,
+        session: None,
+        next_session: 1,
+        queue: VecDeque::new(),
+        failovers: 0,
+        last_failover: None,
+        error: None,
+        underruns: 0,
+        snapshot,
+    };
+    tokio::spawn(player.run(rx, fetch_rx, pacer_rx));
+    handle
+}
+
+/// A track id is 16 hex digits (of the SHA-256 of the file): anything else is refused before
+/// any server is asked.
+pub fn track_id(raw: &str) -> Result<String, PlayError> {
+    let id = raw.trim();
+    if id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(id.to_ascii_lowercase())
+    } else {
+        Err(PlayError::BadRequest(format!(
+            "'{raw}' is not a track id: a track id is 16 hex digits"
+        )))
+    }
+}
+
+fn mm_ss(ms: u64) -> String {
+    format!("{}:{:02}", ms / 60_000, ms / 1000 % 60)
+}
+
+fn state_name(state: PlayState) -> &'static str {
+    match state {
+        PlayState::Idle => "idle",
+        PlayState::Loaded => "loaded",
+        PlayState::Playing => "playing",
+        PlayState::Paused => "paused",
+        PlayState::Stopped => "stopped",
+        PlayState::Retrying => "retrying",
+    }
+}
+
+impl Player {
+    async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<Command>,
+        mut fetch_rx: mpsc::UnboundedReceiver<(u64, FetchEvent)>,
+        mut pacer_rx: mpsc::UnboundedReceiver<(u64, PacerEvent)>,
+    ) {
+        loop {
+            tokio::select! {
+                cmd = commands.recv() => match cmd {
+                    Some(Command::Shutdown(done)) => {
+                        self.shutdown().await;
+                        let _ = done.send(());
+                        return;
+                    }
+                    Some(cmd) => self.command(cmd).await,
+                    None => {
+                        self.shutdown().await;
+                        return;
+                    }
+                },
+                Some((session, event)) = fetch_rx.recv() => {
+                    if self.is_current(session) {
+                        self.fetched(event);
+                    }
+                }
+                Some((session, event)) = pacer_rx.recv() => {
+                    if self.is_current(session) {
+                        self.paced(event).await;
+                    }
+                }
+            }
+            self.publish();
+        }
+    }
+
+    fn is_current(&self, session: u64) -> bool {
+        self.session.as_ref().is_some_and(|s| s.id == session)
+    }
+
+    async fn command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Load(id, reply) => {
+                let r = self.load(&id).await.map(|()| self.status());
+                let _ = reply.send(r);
+            }
+            Command::Act(action, reply) => {
+                let r = match action {
+                    Action::Play => self.play().await,
+                    Action::Pause => self.pause(),
+                    Action::Resume => self.resume(),
+                    Action::Stop => self.stop(),
+                    Action::Next => self.next().await,
+                };
+                self.publish();
+                let _ = reply.send(r.map(|()| self.status()));
+            }
+            Command::QueueAdd(id, reply) => {
+                let r = self.queue_add(&id).await.map(|()| self.queue_list());
+                let _ = reply.send(r);
+            }
+            Command::QueueClear(reply) => {
+                if !self.queue.is_empty() {
+                    info!("queue cleared ({} tracks)", self.queue.len());
+                }
+                self.queue.clear();
+                let _ = reply.send(Ok(Vec::new()));
+            }
+            Command::QueueList(reply) => {
+                let _ = reply.send(Ok(self.queue_list()));
+            }
+            Command::Shutdown(_) => {}
+        }
+    }
+
+    fn queue_list(&self) -> Vec<TrackInfo> {
+        self.queue.iter().cloned().collect()
+    }
+
+    fn shown_state(&self) -> PlayState {
+        if self.retrying && self.state == PlayState::Playing {
+            PlayState::Retrying
+        } else {
+            self.state
+        }
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            status: RenderStatus {
+                render: self.cfg.render.clone(),
+                state: self.shown_state(),
+                track: self.track.clone(),
+                position_ms: 0,
+                buffered_ms: 0,
+                bytes_received: 0,
+                server: self.server.clone(),
+                failovers: self.failovers,
+                last_failover: self.last_failover.clone(),
+                error: self.error.clone(),
+                underruns: self.underruns,
+            },
+            live: self.session.as_ref().map(|s| Live {
+                buffer: Arc::clone(&s.buffer),
+                control: Arc::clone(s.pacer.control()),
+                bytes_per_ms: s.bytes_per_ms,
+            }),
+        }
+    }
+
+    fn status(&self) -> RenderStatus {
+        self.snapshot().status()
+    }
+
+    fn publish(&self) {
+        self.snapshot.send_replace(self.snapshot());
+    }
+
+    /// Finds `id` on a live server of the group: the track, the server that answered, and the
+    /// located list.
+    async fn find_track(
+        &self,
+        id: &str,
+    ) -> Result<(TrackInfo, ServerRef, Vec<ServerRef>), PlayError> {
+        let list = self
+            .locator
+            .locate()
+            .await
+            .map_err(|reason| PlayError::NoServer {
+                group: self.cfg.group.clone(),
+                reason,
+            })?;
+        let mut not_found = false;
+        let mut reason = String::from("the group has no live server");
+        for server in &list {
+            match self.client.track_info(server, id).await {
+                Ok(track) => return Ok((track, server.clone(), list)),
+                Err(CallError::NotFound(_)) => not_found = true,
+                Err(CallError::Failed(why)) => reason = why,
+            }
+        }
+        if not_found {
+            Err(PlayError::UnknownTrack(id.to_owned()))
+        } else {
+            Err(PlayError::NoServer {
+                group: self.cfg.group.clone(),
+                reason,
+            })
+        }
+    }
+
+    /// Ends the playing session, if any; its underruns are kept.
+    fn end_session(&mut self) {
+        if let Some(session) = self.session.take() {
+            self.underruns += session.buffer.underruns();
+        }
+        self.retrying = false;
+    }
+
+    /// The seed's `close_stream`, without waiting for it.
+    fn close_remote(&self, server: &ServerRef) {
+        let track = self.track.as_ref().map_or("-", |t| t.id.as_str());
+        info!("close_stream {track} on {}", server.id);
+        let client = self.client.clone();
+        let server = server.clone();
+        let render = self.cfg.render.clone();
+        tokio::spawn(async move {
+            let _ = client.close_stream(&server, &render).await;
+        });
+    }
+
+    /// The seed's `load_track`: locate → `get_track_info` → `open_stream` at 0.
+    async fn load(&mut self, raw: &str) -> Result<(), PlayError> {
+        let id = track_id(raw)?;
+        let result = self.try_load(&id).await;
+        if let Err(e) = &result {
+            info!("load_track {id} failed: {e}");
+        }
+        result
+    }
+
+    async fn try_load(&mut self, id: &str) -> Result<(), PlayError> {
+        let (track, server, list) = self.find_track(id).await?;
+        info!(
+            "load_track {id}: located {} -> {} {}",
+            self.cfg.group, server.id, server.endpoint
+        );
+        info!(
+            "get_track_info {id} -> '{}' by {} ({}, {} kbps)",
+            track.title,
+            track.artist,
+            mm_ss(track.duration_ms),
+            track.bitrate_kbps
+        );
+        // The answering server first, then the rest of the list.
+        let mut order = vec![server.clone()];
+        order.extend(list.iter().filter(|s| **s != server).cloned());
+        let open = OpenStream {
+            track_id: id.to_owned(),
+            render_id: self.cfg.render.clone(),
+            offset: 0,
+        };
+        let mut opened = None;
+        let mut reason = String::new();
+        for candidate in &order {
+            match self.client.open_stream(candidate, &open).await {
+                Ok(_) => {
+                    opened = Some(candidate.clone());
+                    break;
+                }
+                Err(CallError::NotFound(m)) | Err(CallError::Failed(m)) => reason = m,
+            }
+        }
+        let Some(opened) = opened else {
+            return Err(PlayError::NoServer {
+                group: self.cfg.group.clone(),
+                reason,
+            });
+        };
+        info!(
+            "open_stream {id} for {} at 0 on {}",
+            self.cfg.render, opened.id
+        );
+        // The previous track's stream, if it was elsewhere (the new open replaces it there).
+        if self.session.is_some() || self.opened.is_some() {
+            let old = self.server.clone().or_else(|| self.opened.clone());
+            self.end_session();
+            if let Some(old) = old.filter(|o| *o != opened) {
+                self.close_remote(&old);
+            }
+        }
+        self.track = Some(track.clone());
+        self.server = Some(opened.clone());
+        self.opened = Some(opened.clone());
+        self.located = order;
+        self.state = PlayState::Loaded;
+        self.error = None;
+        info!("load_track {id}: loaded '{}'", track.title);
+        self.events.emit(json!({
+            "event": "loaded",
+            "track_id": id,
+            "title": track.title,
+            "artist": track.artist,
+            "server": opened.id,
+        }));
+        self.publish();
+        Ok(())
+    }
+
+    fn start_session(&mut self) -> Result<(), PlayError> {
+        let Some(track) = self.track.clone() else {
+            return Err(PlayError::State(
+                "nothing loaded: load a track first".into(),
+            ));
+        };
+        let id = self.next_session;
+        self.next_session += 1;
+        let buffer = TrackBuffer::new(0);
+        let bytes_per_ms = u64::from(track.bitrate_kbps / 8).max(1);
+        let ahead_limit = (self.cfg.buffer_ms * bytes_per_ms)
+            .max(2 * self.cfg.chunk as u64)
+            .max(MIN_AHEAD);
+        let pacer = Pacer::start(PacerJob {
+            track: track.clone(),
+            buffer: Arc::clone(&buffer),
+            sink: Arc::clone(&self.sink),
+            speed: self.cfg.speed,
+            session: id,
+            events: self.pacer_tx.clone(),
+        })
+        .map_err(|e| PlayError::Internal(format!("cannot start the playback thread: {e}")))?;
+        let job = FetchJob {
+            render: self.cfg.render.clone(),
+            track: track.clone(),
+            buffer: Arc::clone(&buffer),
+            mode: self.cfg.fetch,
+            chunk: self.cfg.chunk,
+            ahead_limit,
+            candidates: self.located.clone(),
+            opened: self.opened.take(),
+            session: id,
+            events: self.fetch_tx.clone(),
+        };
+        let fetch = tokio::spawn(fetch::run(job, self.client.clone(), self.locator.clone()));
+        self.session = Some(Session {
+            id,
+            buffer,
+            pacer,
+            fetch,
+            bytes_per_ms,
+        });
+        self.state = PlayState::Playing;
+        info!("play {} '{}'", track.id, track.title);
+        self.events
+            .emit(json!({"event": "playing", "track_id": track.id}));
+        Ok(())
+    }
+
+    async fn play(&mut self) -> Result<(), PlayError> {
+        match self.state {
+            PlayState::Playing | PlayState::Retrying => Ok(()),
+            PlayState::Paused => self.resume(),
+            PlayState::Loaded => self.start_session(),
+            PlayState::Stopped if self.track.is_some() => {
+                // Play after stop starts the track again.
+                let id = self
+                    .track
+                    .as_ref()
+                    .map(|t| t.id.clone())
+                    .unwrap_or_default();
+                self.load(&id).await?;
+                self.start_session()
+            }
+            PlayState::Idle | PlayState::Stopped => match self.queue.pop_front() {
+                Some(next) => {
+                    self.load(&next.id).await?;
+                    self.start_session()
+                }
+                None => Err(PlayError::State(
+                    "nothing loaded: load a track first (or add one to the queue)".into(),
+                )),
+            },
+        }
+    }
+
+    fn position(&self) -> u64 {
+        self.session
+            .as_ref()
+            .map_or(0, |s| s.pacer.control().position_ms())
+    }
+
+    fn track_id(&self) -> String {
+        self.track
+            .as_ref()
+            .map(|t| t.id.clone())
+            .unwrap_or_default()
+    }
+
+    fn pause(&mut self) -> Result<(), PlayError> {
+        let Some(session) = self
+            .session
+            .as_ref()
+            .filter(|_| self.state == PlayState::Playing)
+        else {
+            return Err(PlayError::State(format!(
+                "cannot pause: the render is {}, not playing",
+                state_name(self.state)
+            )));
+        };
+        session.pacer.control().pause();
+        self.state = PlayState::Paused;
+        let position_ms = self.position();
+        info!("pause {} at {} ms", self.track_id(), position_ms);
+        self.events.emit(json!({
+            "event": "paused", "track_id": self.track_id(), "position_ms": position_ms,
+        }));
+        Ok(())
+    }
+
+    fn resume(&mut self) -> Result<(), PlayError> {
+        let Some(session) = self
+            .session
+            .as_ref()
+            .filter(|_| self.state == PlayState::Paused)
+        else {
+            return Err(PlayError::State(format!(
+                "cannot resume: the render is {}, not paused",
+                state_name(self.state)
+            )));
+        };
+        session.pacer.control().resume();
+        self.state = PlayState::Playing;
+        let position_ms = self.position();
+        info!("resume {} at {} ms", self.track_id(), position_ms);
+        self.events.emit(json!({
+            "event": "playing", "track_id": self.track_id(), "resumed": true,
+            "position_ms": position_ms,
+        }));
+        Ok(())
+    }
+
+    fn stop(&mut self) -> Result<(), PlayError> {
+        match self.state {
+            PlayState::Idle => Err(PlayError::State(
+                "nothing loaded: there is nothing to stop".into(),
+            )),
+            PlayState::Stopped => Ok(()),
+            _ => {
+                let position_ms = self.position();
+                self.end_session();
+                if let Some(server) = self.server.take().or_else(|| self.opened.take()) {
+                    self.close_remote(&server);
+                }
+                self.opened = None;
+                self.state = PlayState::Stopped;
+                self.error = None;
+                info!("stop {} at {position_ms} ms", self.track_id());
+                self.events.emit(json!({
+                    "event": "stopped", "track_id": self.track_id(), "position_ms": position_ms,
+                }));
+                Ok(())
+            }
+        }
+    }
+
+    async fn next(&mut self) -> Result<(), PlayError> {
+        let Some(next) = self.queue.pop_front() else {
+            return match self.state {
+                PlayState::Idle => Err(PlayError::State(
+                    "the queue is empty: there is no next track".into(),
+                )),
+                _ => {
+                    info!("next: the queue is empty");
+                    self.stop()
+                }
+            };
+        };
+        info!("next: {} '{}'", next.id, next.title);
+        self.load(&next.id).await?;
+        self.start_session()
+    }
+
+    async fn queue_add(&mut self, raw: &str) -> Result<(), PlayError> {
+        let id = track_id(raw)?;
+        let (track, _, _) = self.find_track(&id).await?;
+        self.queue.push_back(track);
+        info!(
+            "queue add {id} '{}' ({} queued)",
+            self.queue.back().map_or("", |t| t.title.as_str()),
+            self.queue.len()
+        );
+        Ok(())
+    }
+
+    fn fetched(&mut self, event: FetchEvent) {
+        match event {
+            FetchEvent::Serving { server, failover } => {
+                if let Some(f) = failover {
+                    self.failovers += 1;
+                    let from = f.from.as_ref().map_or("-", |s| s.id.as_str());
+                    info!(
+                        "failover {from} -> {} {} at offset {}: gap {:.2} ms ({} so far)",
+                        f.to.id, f.to.endpoint, f.offset, f.gap_ms, self.failovers
+                    );
+                    self.events.emit(json!({
+                        "event": "failover",
+                        "track_id": self.track_id(),
+                        "from": f.from,
+                        "to": f.to,
+                        "gap_ms": f.gap_ms,
+                        "offset": f.offset,
+                    }));
+                    self.last_failover = Some(f);
+                }
+                if self.retrying {
+                    info!("streaming again from {}", server.id);
+                }
+                self.server = Some(server);
+                self.retrying = false;
+                self.error = None;
+            }
+            FetchEvent::Retrying { error, .. } => {
+                self.retrying = true;
+                self.server = None;
+                self.error = Some(format!(
+                    "no MediaServer of {} reachable, retrying: {error}",
+                    self.cfg.group
+                ));
+            }
+            FetchEvent::Complete { server, bytes } => {
+                info!(
+                    "end of stream from {}: empty chunk at {bytes} bytes",
+                    server.id
+                );
+                self.close_remote(&server);
+            }
+        }
+    }
+
+    async fn paced(&mut self, event: PacerEvent) {
+        let PacerEvent::Finished { bytes, position_ms } = event;
+        let id = self.track_id();
+        info!(
+            "track_exhausted {id} after {bytes} bytes ({})",
+            mm_ss(position_ms)
+        );
+        self.events.emit(json!({
+            "event": "track_exhausted", "track_id": id, "bytes": bytes,
+            "position_ms": position_ms,
+        }));
+        self.end_session();
+        self.server = None;
+        self.state = PlayState::Stopped;
+        if let Some(next) = self.queue.pop_front() {
+            info!("queue advances to {} '{}'", next.id, next.title);
+            let started = match self.load(&next.id).await {
+                Ok(()) => self.start_session(),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = started {
+                warn!("cannot play the next track {}: {e}", next.id);
+                self.error = Some(format!("cannot play the next track {}: {e}", next.id));
+                self.state = PlayState::Stopped;
+            }
+        } else {
+            info!("the queue is empty: stopped");
+        }
+    }
+
+    async fn shutdown(&mut self) {
+        let server = self.server.take().or_else(|| self.opened.take());
+        self.end_session();
+        if let Some(server) = server {
+            let _ = tokio::time::timeout(
+                CLOSE_ON_EXIT,
+                self.client.close_stream(&server, &self.cfg.render),
+            )
+            .await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn track_ids_are_sixteen_hex_digits() {
+        assert_eq!(track_id("0123456789ABCDEF").unwrap(), "0123456789abcdef");
+        for bad in [
+            "",
+            "0123",
+            "../../etc/passwd",
+            "0123456789abcdeg",
+            "0123456789abcdef0",
+        ] {
+            let err = track_id(bad).unwrap_err().to_string();
+            assert!(err.contains("not a track id"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn actions_parse_from_their_path() {
+        assert_eq!(Action::parse("play"), Some(Action::Play));
+        assert_eq!(Action::parse("next"), Some(Action::Next));
+        assert_eq!(Action::parse("rewind"), None);
+    }
+}
