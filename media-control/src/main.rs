@@ -1,5 +1,19 @@
-//! `media-control`: the seed's command-line control client (issue 3; being written).
-fn main() {
-    eprintln!("media-control: not built yet");
-    std::process::exit(2);
+//! `media-control`: parse the command line and hand over to [`media_control::run`].
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    match media_control::cli::Cli::try_parse() {
+        Ok(cli) => media_control::run(cli),
+        Err(e) => {
+            let _ = e.print();
+            if e.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+    }
 }

@@ -1,0 +1,236 @@
+//! The command line and the shell's command language: one clap `Command` enum serves both, as in
+//! gridadmin.
+
+use clap::{Parser, Subcommand};
+
+/// The registry's default URL.
+pub const DEFAULT_REGISTRY: &str = "http://127.0.0.1:4061";
+
+const EXAMPLES: &str = "\
+TRACK is a 16-hex track id or a unique, case-insensitive part of a title (several words are joined).
+RENDER is a render's server id (MediaRender-1); `renders` lists them.
+
+Examples:
+  media-control renders
+  media-control library
+  media-control load MediaRender-1 night transit
+  media-control play MediaRender-1
+  media-control status MediaRender-1
+  media-control queue MediaRender-1 add 'glass avenue'
+  media-control                     # the interactive shell";
+
+/// media-control: play music on the Spotifice Grid's renders.
+///
+/// With no command it opens an interactive shell (type `help` there).
+#[derive(Debug, Parser)]
+#[command(name = "media-control", version, after_help = EXAMPLES)]
+pub struct Cli {
+    /// The registry's URL.
+    #[arg(long, env = "GRID_REGISTRY_URL", default_value = DEFAULT_REGISTRY, value_name = "URL")]
+    pub registry: String,
+    /// Print the JSON replies instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// The command (none: the shell).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+// One shell line: the first word is the command (clap multicall, as in gridadmin).
+/// Spotifice media commands (`help COMMAND` for details).
+#[derive(Debug, Parser)]
+#[command(multicall = true)]
+pub struct ShellLine {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: ShellCommand,
+}
+
+/// A shell command: a media command, or leaving the shell.
+#[derive(Debug, Subcommand)]
+pub enum ShellCommand {
+    /// A media command.
+    #[command(flatten)]
+    Media(Command),
+    /// Leave the shell.
+    #[command(visible_alias = "quit")]
+    Exit,
+}
+
+/// The media commands.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum Command {
+    /// List the renders with their endpoint and playback state.
+    Renders,
+    /// List the MediaServers' library.
+    Library,
+    /// Load a track on a render (it starts stopped at 0; `play` plays it).
+    Load {
+        /// Render id.
+        render: String,
+        /// Track id or part of a title.
+        #[arg(required = true, num_args = 1..)]
+        track: Vec<String>,
+    },
+    /// Play the loaded track.
+    Play {
+        /// Render id.
+        render: String,
+    },
+    /// Pause, keeping the position.
+    Pause {
+        /// Render id.
+        render: String,
+    },
+    /// Resume after a pause.
+    Resume {
+        /// Render id.
+        render: String,
+    },
+    /// Stop playing.
+    Stop {
+        /// Render id.
+        render: String,
+    },
+    /// Skip to the next track of the queue.
+    Next {
+        /// Render id.
+        render: String,
+    },
+    /// Show a render's state, track, position, buffer, server and failovers.
+    Status {
+        /// Render id.
+        render: String,
+    },
+    /// A render's play queue: add, clear, list.
+    Queue {
+        /// Render id.
+        render: String,
+        /// What to do with the queue.
+        #[command(subcommand)]
+        action: QueueAction,
+    },
+}
+
+impl Command {
+    /// The render the command addresses, if any.
+    pub fn render(&self) -> Option<&str> {
+        match self {
+            Self::Renders | Self::Library => None,
+            Self::Load { render, .. }
+            | Self::Play { render }
+            | Self::Pause { render }
+            | Self::Resume { render }
+            | Self::Stop { render }
+            | Self::Next { render }
+            | Self::Status { render }
+            | Self::Queue { render, .. } => Some(render),
+        }
+    }
+}
+
+/// `queue RENDER ...`
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum QueueAction {
+    /// Append a track.
+    Add {
+        /// Track id or part of a title.
+        #[arg(required = true, num_args = 1..)]
+        track: Vec<String>,
+    },
+    /// Empty the queue.
+    Clear,
+    /// List the queue.
+    List,
+}
+
+/// Parses one shell line: shlex words, then clap.
+pub fn parse_line(line: &str) -> Result<Option<ShellCommand>, LineError> {
+    let Some(words) = shlex::split(line) else {
+        return Err(LineError::Quoting);
+    };
+    if words.is_empty() {
+        return Ok(None);
+    }
+    ShellLine::try_parse_from(words)
+        .map(|l| Some(l.command))
+        .map_err(LineError::Clap)
+}
+
+/// Why a line could not be parsed.
+#[derive(Debug)]
+pub enum LineError {
+    /// Unbalanced quotes or a trailing backslash.
+    Quoting,
+    /// Clap's error, which is also how `help` and `--help` come back.
+    Clap(clap::Error),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(line: &str) -> Command {
+        match parse_line(line) {
+            Ok(Some(ShellCommand::Media(c))) => c,
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn lines_parse() {
+        assert_eq!(
+            parse("load MediaRender-1 night transit"),
+            Command::Load {
+                render: "MediaRender-1".into(),
+                track: vec!["night".into(), "transit".into()]
+            }
+        );
+        assert_eq!(
+            parse("queue MediaRender-2 add 'Glass Avenue'"),
+            Command::Queue {
+                render: "MediaRender-2".into(),
+                action: QueueAction::Add {
+                    track: vec!["Glass Avenue".into()]
+                }
+            }
+        );
+        assert_eq!(
+            parse("queue R list"),
+            Command::Queue {
+                render: "R".into(),
+                action: QueueAction::List
+            }
+        );
+        assert_eq!(parse("status R").render(), Some("R"));
+        assert!(matches!(parse_line("quit"), Ok(Some(ShellCommand::Exit))));
+        assert!(matches!(parse_line("  "), Ok(None)));
+        assert!(matches!(parse_line("load 'x"), Err(LineError::Quoting)));
+        assert!(matches!(parse_line("load R"), Err(LineError::Clap(_))));
+        assert!(matches!(parse_line("frobnicate"), Err(LineError::Clap(_))));
+    }
+
+    #[test]
+    fn cli_flags() {
+        let cli = Cli::try_parse_from([
+            "media-control",
+            "--registry",
+            "http://h:1",
+            "--json",
+            "library",
+        ])
+        .unwrap();
+        assert_eq!(cli.registry, "http://h:1");
+        assert!(cli.json);
+        assert_eq!(cli.command, Some(Command::Library));
+        let cli = Cli::try_parse_from(["media-control"]).unwrap();
+        assert_eq!(cli.command, None);
+    }
+
+    #[test]
+    fn clap_definitions_are_consistent() {
+        Cli::command().debug_assert();
+        ShellLine::command().debug_assert();
+    }
+}

@@ -1,0 +1,58 @@
+//! `media-control`, the seed's command-line control client of the Spotifice media plane: it lists
+//! the renders and the library and drives a render (load, play, pause, resume, stop, next, status,
+//! queue), one command per run or in an interactive shell (`docs/media.md`).
+//!
+//! - [`cli`]: the command line and the one `Command` enum the shell shares.
+//! - [`locate`]: finding renders and MediaServers through the registry.
+//! - [`tracks`]: which track a TRACK argument means.
+//! - [`commands`]: each command as HTTP calls.
+//! - [`format`]: tables, durations, the status block.
+//! - [`shell`]: the rustyline loop.
+//! - [`output`]: the only module that prints.
+
+pub mod cli;
+pub mod commands;
+pub mod format;
+pub mod locate;
+pub mod output;
+pub mod shell;
+pub mod tracks;
+
+use std::process::ExitCode;
+
+use crate::cli::Cli;
+use crate::locate::Grid;
+use crate::output::Output;
+
+/// Runs media-control as `cli` says: 0 on success, 1 on any error.
+pub fn run(cli: Cli) -> ExitCode {
+    let out = Output::new(cli.json);
+    // One thread: one command at a time, started in a few milliseconds.
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            out.error(&format!("cannot start the async runtime: {e}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    let grid = match Grid::new(&cli.registry) {
+        Ok(g) => g,
+        Err(e) => {
+            out.error(&format!("{e:#}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    let Some(cmd) = cli.command else {
+        return shell::run(&rt, &grid, &out);
+    };
+    match rt.block_on(commands::run(&cmd, &grid, &out)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            out.error(&format!("{e:#}"));
+            ExitCode::FAILURE
+        }
+    }
+}

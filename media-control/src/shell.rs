@@ -1,0 +1,209 @@
+//! The interactive shell: rustyline with history and completion of command words and render
+//! names, each line parsed by the same clap commands as the command line (as gridadmin's).
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::anyhow;
+use clap::CommandFactory;
+use rustyline::completion::{Completer, Pair};
+use rustyline::error::ReadlineError;
+use rustyline::highlight::Highlighter;
+use rustyline::hint::Hinter;
+use rustyline::history::DefaultHistory;
+use rustyline::validate::Validator;
+use rustyline::{CompletionType, Config, Context, Editor, Helper};
+use tokio::runtime::Runtime;
+
+use crate::cli::{LineError, ShellCommand, ShellLine, parse_line};
+use crate::commands;
+use crate::locate::Grid;
+use crate::output::Output;
+
+/// The prompt.
+pub const PROMPT: &str = "media> ";
+
+/// Rustyline's helper: completion only.
+#[derive(Debug, Default)]
+pub struct ShellHelper {
+    /// Render ids, fetched when the shell starts.
+    pub renders: Vec<String>,
+}
+
+impl ShellHelper {
+    /// Candidates for the word that ends at `pos`: (start of the word, candidates).
+    pub fn candidates(&self, line: &str, pos: usize) -> (usize, Vec<String>) {
+        let text = &line[..pos];
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let (prior, current) = if text.is_empty() || text.ends_with(char::is_whitespace) {
+            (&words[..], "")
+        } else {
+            (&words[..words.len() - 1], words[words.len() - 1])
+        };
+        let start = pos - current.len();
+        let all: Vec<String> = match prior {
+            [] => {
+                let tree = ShellLine::command();
+                let mut w: Vec<String> = tree
+                    .get_subcommands()
+                    .flat_map(|s| {
+                        std::iter::once(s.get_name().to_owned())
+                            .chain(s.get_visible_aliases().map(str::to_owned))
+                    })
+                    .collect();
+                w.push("help".into());
+                w
+            }
+            ["help"] => ShellLine::command()
+                .get_subcommands()
+                .map(|s| s.get_name().to_owned())
+                .collect(),
+            [cmd] if !matches!(*cmd, "renders" | "library" | "exit" | "quit" | "help") => {
+                self.renders.clone()
+            }
+            ["queue", _] => vec!["add".into(), "clear".into(), "list".into()],
+            _ => Vec::new(),
+        };
+        let mut found: Vec<String> = all.into_iter().filter(|w| w.starts_with(current)).collect();
+        found.sort();
+        found.dedup();
+        (start, found)
+    }
+}
+
+impl Completer for ShellHelper {
+    type Candidate = Pair;
+
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _ctx: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+        let (start, words) = self.candidates(line, pos);
+        let pairs = words
+            .into_iter()
+            .map(|w| Pair {
+                display: w.clone(),
+                replacement: format!("{w} "),
+            })
+            .collect();
+        Ok((start, pairs))
+    }
+}
+
+impl Hinter for ShellHelper {
+    type Hint = String;
+}
+impl Highlighter for ShellHelper {}
+impl Validator for ShellHelper {}
+impl Helper for ShellHelper {}
+
+/// `~/.media_control_history`, when there is a home.
+fn history_file() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(|h| PathBuf::from(h).join(".media_control_history"))
+}
+
+/// Runs the shell until `exit`, `quit` or end of input. Failed commands print their error and
+/// the shell goes on; the exit code is 0.
+pub fn run(rt: &Runtime, grid: &Grid, out: &Output) -> ExitCode {
+    let interactive = std::io::stdin().is_terminal();
+    let config = Config::builder()
+        .completion_type(CompletionType::List)
+        .auto_add_history(false)
+        .build();
+    let mut editor: Editor<ShellHelper, DefaultHistory> = match Editor::with_config(config) {
+        Ok(e) => e,
+        Err(e) => {
+            out.error(&format!("cannot start the shell: {e}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    let history = if interactive { history_file() } else { None };
+    if interactive {
+        // Completion is a convenience: a registry that does not answer leaves it empty.
+        let renders = rt
+            .block_on(grid.renders())
+            .map(|r| r.into_iter().map(|r| r.id).collect())
+            .unwrap_or_default();
+        editor.set_helper(Some(ShellHelper { renders }));
+        if let Some(path) = &history {
+            let _ = editor.load_history(path);
+        }
+    }
+
+    loop {
+        let line = match editor.readline(if interactive { PROMPT } else { "" }) {
+            Ok(line) => line,
+            Err(ReadlineError::Interrupted) => continue,
+            Err(ReadlineError::Eof) => break,
+            Err(e) => {
+                out.error(&format!("cannot read the command line: {e}"));
+                break;
+            }
+        };
+        if interactive && !line.trim().is_empty() {
+            let _ = editor.add_history_entry(line.as_str());
+        }
+        match parse_line(&line) {
+            Ok(None) => {}
+            Ok(Some(ShellCommand::Exit)) => break,
+            Ok(Some(ShellCommand::Media(cmd))) => {
+                let result = rt.block_on(async {
+                    if !interactive {
+                        return commands::run(&cmd, grid, out).await;
+                    }
+                    // Ctrl-C while a command runs abandons it and returns to the prompt.
+                    tokio::select! {
+                        biased;
+                        r = commands::run(&cmd, grid, out) => r,
+                        _ = tokio::signal::ctrl_c() => Err(anyhow!("interrupted")),
+                    }
+                });
+                if let Err(e) = result {
+                    out.error(&format!("{e:#}"));
+                }
+            }
+            Err(LineError::Quoting) => out.error("unbalanced quotes"),
+            Err(LineError::Clap(e)) => out.clap(&e),
+        }
+    }
+
+    if let Some(path) = &history {
+        let _ = editor.save_history(path);
+    }
+    ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn complete(line: &str) -> Vec<String> {
+        let h = ShellHelper {
+            renders: vec!["MediaRender-1".into(), "MediaRender-2".into()],
+        };
+        h.candidates(line, line.len()).1
+    }
+
+    #[test]
+    fn completes_commands_renders_and_queue_actions() {
+        let all = complete("");
+        for w in [
+            "renders", "library", "load", "status", "queue", "exit", "help",
+        ] {
+            assert!(all.contains(&w.to_owned()), "{w} missing from {all:?}");
+        }
+        assert_eq!(complete("st"), ["status", "stop"]);
+        assert_eq!(complete("play Media"), ["MediaRender-1", "MediaRender-2"]);
+        assert_eq!(complete("queue MediaRender-1 c"), ["clear"]);
+        assert!(complete("library ").is_empty());
+        assert_eq!(
+            complete("help q"),
+            ["queue", "quit"].map(String::from).to_vec()[..1]
+        );
+    }
+}
