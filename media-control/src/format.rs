@@ -114,6 +114,7 @@ pub fn status_block(s: &RenderStatus) -> String {
             .as_ref()
             .map_or("-".into(), |r| format!("{} {}", r.id, r.endpoint)),
     ));
+    lines.push(("underruns", s.underruns.to_string()));
     lines.push(("failovers", s.failovers.to_string()));
     if let Some(f) = &s.last_failover {
         let from = f.from.as_ref().map_or("-", |r| r.id.as_str());
@@ -233,6 +234,7 @@ mod tests {
              buffered: 2900 ms\n\
              received: 400000 bytes\n\
              server: MediaServer-2 http://127.0.0.1:5002\n\
+             underruns: 0\n\
              failovers: 1\n\
              last failover: MediaServer-1 -> MediaServer-2, gap 41.3 ms, at byte 200000\n"
         );
