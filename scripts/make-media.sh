@@ -7,7 +7,8 @@
 # Usage: scripts/make-media.sh [--quick] [--force]
 #   --quick   (or MEDIA_QUICK=1) three short tracks (CBR 128, CBR 320, VBR) for tests
 #   --force   re-encode tracks that are already there
-# Environment: MEDIA_DIR (default media/ in the repository root).
+# Environment: MEDIA_DIR (default media/ in the repository root); MEDIA_SYNTH, a built media-synth
+# to use instead of building one with cargo.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -35,7 +36,6 @@ die() {
 }
 
 command -v lame >/dev/null || die "lame is not installed (apt-get install lame)"
-command -v cargo >/dev/null || die "cargo is not installed (https://rustup.rs)"
 
 # The library. Fields: file (under the library) | title | artist | album | year | track/of |
 # seconds | style | seed | key | encoding (cbr:KBPS or vbr:QUALITY).
@@ -68,11 +68,19 @@ if [[ -z $todo ]]; then
   exit 0
 fi
 
-printf 'make-media: building media-synth (cargo build --release -p media-synth)\n'
-cargo build --release -p media-synth --manifest-path "$root/Cargo.toml" --quiet ||
-  die "cargo could not build media-synth"
-synth=$root/target/release/media-synth
-[[ -x $synth ]] || die "$synth is missing after the build"
+# MEDIA_SYNTH names an already built synthesiser (tests and benchmarks pass theirs, so no cargo
+# runs inside a cargo test).
+if [[ -n ${MEDIA_SYNTH:-} ]]; then
+  synth=$MEDIA_SYNTH
+  [[ -x $synth ]] || die "MEDIA_SYNTH=$synth is not an executable"
+else
+  command -v cargo >/dev/null || die "cargo is not installed (https://rustup.rs)"
+  printf 'make-media: building media-synth (cargo build --release -p media-synth)\n'
+  cargo build --release -p media-synth --manifest-path "$root/Cargo.toml" --quiet ||
+    die "cargo could not build media-synth"
+  synth=$root/target/release/media-synth
+  [[ -x $synth ]] || die "$synth is missing after the build"
+fi
 
 mkdir -p "$dir" || die "cannot create $dir"
 tmp_files=()
