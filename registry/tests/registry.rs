@@ -256,6 +256,10 @@ async fn locate_follows_node_reports_and_liveness() {
         .map(|e| e.endpoint.as_str())
         .collect();
     assert_eq!(eps, ["http://127.0.0.1:1111", "http://127.0.0.1:2222"]);
+    // Clients without a session list the adapters, as they locate.
+    let anon = Client::new(&reg.url, "registry").unwrap();
+    let adapters: Vec<grid_proto::api::AdapterView> = anon.get(paths::ADAPTERS).await.unwrap();
+    assert_eq!(adapters.len(), 2, "{adapters:?}");
 
     // node2 keeps sending heartbeats, node1 stops: node1's adapter leaves locate results.
     let hb = grid_proto::api::Heartbeat {

@@ -12,11 +12,9 @@ use crate::error::ApiError;
 use crate::node_link;
 use crate::state::{AppState, Live};
 
-/// Every adapter with its current endpoint.
-pub(crate) async fn adapters(
-    State(state): State<AppState>,
-    _: crate::error::Admin,
-) -> Json<Vec<AdapterView>> {
+/// Every adapter with its current endpoint. Open, like `locate`: clients (media-control) find
+/// the renders with it and hold no admin session.
+pub(crate) async fn adapters(State(state): State<AppState>) -> Json<Vec<AdapterView>> {
     Json(state.live().adapter_views())
 }
 
