@@ -4,6 +4,13 @@
 //!
 //! End of track is only ever the server's empty chunk (the clean end of a `/data` body, or an
 //! empty `get_audio_chunk`) with the offset equal to the track size; anything else is a failure.
+//!
+//! A `/data` body is not left parked while the buffer is full: it is dropped, and a new one is
+//! asked for at the held offset once the buffer is half empty. Parking it would let the server's
+//! kernel queue megabytes of the track (Linux grows a socket's send buffer to 4 MiB), and a
+//! killed server's kernel still delivers that queue: the render would not see the death until
+//! minutes of audio later, or never. Dropping it discards the queue; the next request finds out
+//! at once whether the server lives. It costs one request per half buffer of audio.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -84,6 +91,10 @@ enum Outcome {
     Complete,
     /// The session closed (stop, load): nothing more to do.
     Closed,
+    /// The buffer is full: the body was dropped; ask again once there is room.
+    Full,
+    /// The server no longer has the stream (reaped during a long pause): open it again there.
+    Expired,
     /// The server failed; fail over.
     Failed(String),
 }
@@ -117,6 +128,8 @@ pub async fn run(job: FetchJob, client: MediaClient, locator: Locator) {
     let mut retrying = false;
     let mut last_error = String::from("no MediaServer tried yet");
     let mut logged_start = false;
+    // A stream reopened after the server lost it; a second loss in a row is a failure.
+    let mut reopened = false;
 
     loop {
         if job.buffer.is_closed() {
@@ -186,6 +199,9 @@ pub async fn run(job: FetchJob, client: MediaClient, locator: Locator) {
             FetchMode::Stream => pull_stream(&job, &client, &server, &mut progress).await,
             FetchMode::Chunk => pull_chunks(&job, &client, &server, &mut progress).await,
         };
+        if progress.last_byte.as_ref().map(|(_, at)| *at) != before {
+            reopened = false;
+        }
         match outcome {
             Outcome::Complete => {
                 job.buffer.finish();
@@ -199,6 +215,26 @@ pub async fn run(job: FetchJob, client: MediaClient, locator: Locator) {
                 return;
             }
             Outcome::Closed => return,
+            Outcome::Full => {
+                if !wait_for_room(&job, job.ahead_limit / 2).await {
+                    return;
+                }
+                // A failover's gap counts from when bytes are wanted again, not the idle wait.
+                if let Some((_, at)) = progress.last_byte.as_mut() {
+                    *at = Instant::now();
+                }
+                candidates.push_front(server.clone());
+                opened = Some(server);
+            }
+            Outcome::Expired if !reopened => {
+                reopened = true;
+                info!("{} no longer holds the stream: opening it again", server.id);
+                candidates.push_front(server);
+            }
+            Outcome::Expired => {
+                last_error = format!("{} loses the stream it just opened", server.id);
+                note_failure(&mut progress);
+            }
             Outcome::Failed(why) => {
                 if progress.serving.as_ref() == Some(&server) {
                     info!(
@@ -256,15 +292,15 @@ fn received_from(job: &FetchJob, server: &ServerRef, progress: &mut Progress, of
     progress.last_byte = Some((server.clone(), now));
 }
 
-/// Waits until the player has made room; false if the session closed meanwhile.
-async fn wait_for_room(job: &FetchJob) -> bool {
+/// Waits until the buffer holds less than `limit` ahead; false if the session closed meanwhile.
+async fn wait_for_room(job: &FetchJob, limit: u64) -> bool {
     let mut changes = job.buffer.subscribe();
     loop {
         changes.borrow_and_update();
         if job.buffer.is_closed() {
             return false;
         }
-        if job.buffer.ahead() < job.ahead_limit {
+        if job.buffer.ahead() < limit {
             return true;
         }
         if changes.changed().await.is_err() {
@@ -282,14 +318,17 @@ async fn pull_stream(
     let offset = job.buffer.received();
     let (resp, announced) = match client.data(server, &job.render, offset, job.chunk).await {
         Ok(r) => r,
+        Err(CallError::NotFound(_)) => return Outcome::Expired,
         Err(e) => return Outcome::Failed(describe(server, &e)),
     };
     let size = announced.unwrap_or(job.track.size);
     let mut body = resp.bytes_stream();
     loop {
-        // Not polling the body while the buffer is full lets TCP hold the server back.
-        if !wait_for_room(job).await {
+        if job.buffer.is_closed() {
             return Outcome::Closed;
+        }
+        if job.buffer.ahead() >= job.ahead_limit {
+            return Outcome::Full;
         }
         let piece = match tokio::time::timeout(READ_TIMEOUT, body.next()).await {
             Err(_) => {
@@ -340,12 +379,13 @@ async fn pull_chunks(
 ) -> Outcome {
     let size = job.track.size;
     loop {
-        if !wait_for_room(job).await {
+        if !wait_for_room(job, job.ahead_limit).await {
             return Outcome::Closed;
         }
         let at = job.buffer.received();
         let chunk = match client.chunk(server, &job.render, at, job.chunk).await {
             Ok(c) => c,
+            Err(CallError::NotFound(_)) => return Outcome::Expired,
             Err(e) => return Outcome::Failed(describe(server, &e)),
         };
         if chunk.is_empty() {

@@ -1,0 +1,421 @@
+//! The rig: real `media-server` processes over a library of MP3s made with `lame`, a fake
+//! registry-and-node (locate answers from a list the test controls; events collected), and the
+//! real `media-render`. Every child is killed by pid when the rig is dropped.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path as UrlPath, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use grid_proto::api::{LocateReply, LocatedEndpoint};
+use grid_proto::media::{RenderStatus, ServerEvent, TrackInfo};
+use sha2::{Digest, Sha256};
+
+/// Nothing here waits this long when things work.
+pub const LONG: Duration = Duration::from_secs(60);
+
+/// Where cargo put the workspace's binaries (the parent of this test's `deps/` folder).
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo build -p {name}` first",
+        path.display()
+    );
+    path
+}
+
+/// Polls `probe` until it gives a value; panics after `timeout`.
+pub fn wait_until<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = probe() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+pub fn sha(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// A test track: its file name, seconds and tone.
+const TRACKS: &[(&str, u32, u32)] = &[
+    ("short-a.mp3", 3, 440),
+    ("short-b.mp3", 4, 660),
+    ("medium.mp3", 20, 330),
+    ("long.mp3", 120, 220),
+];
+
+/// The library, made once per build with `lame` from generated PCM (with ID3v2 and ID3v1 tags,
+/// so the tags must reach the sink too).
+pub fn library() -> &'static Path {
+    static LIB: OnceLock<PathBuf> = OnceLock::new();
+    LIB.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("render-library");
+        std::fs::create_dir_all(&dir).expect("library dir");
+        for (name, seconds, hz) in TRACKS {
+            let path = dir.join(name);
+            if path.exists() {
+                continue;
+            }
+            let tmp = dir.join(format!("{name}.tmp"));
+            let mut lame = Command::new("lame")
+                .args([
+                    "-r",
+                    "-s",
+                    "44.1",
+                    "--bitwidth",
+                    "16",
+                    "--signed",
+                    "--little-endian",
+                ])
+                .args(["-b", "128", "--quiet", "--add-id3v2"])
+                .args([
+                    "--tt",
+                    name,
+                    "--ta",
+                    "Render Tests",
+                    "--tl",
+                    "Fixtures",
+                    "-",
+                ])
+                .arg(&tmp)
+                .stdin(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("lame is installed");
+            let frames = 44_100 * seconds;
+            let mut pcm = Vec::with_capacity(frames as usize * 4);
+            for i in 0..frames {
+                let t = f64::from(i) / 44_100.0;
+                // A tone with a slow wobble, so frames differ.
+                let v = (8000.0
+                    * (2.0 * std::f64::consts::PI * f64::from(*hz) * t).sin()
+                    * (0.6 + 0.4 * (t * 1.3).sin())) as i16;
+                pcm.extend_from_slice(&v.to_le_bytes());
+                pcm.extend_from_slice(&(-v).to_le_bytes());
+            }
+            {
+                use std::io::Write;
+                let mut stdin = lame.stdin.take().expect("stdin");
+                stdin.write_all(&pcm).expect("feeding lame");
+            }
+            assert!(
+                lame.wait().expect("lame").success(),
+                "lame failed on {name}"
+            );
+            std::fs::rename(&tmp, &path).expect("rename");
+        }
+        dir
+    })
+}
+
+/// A track of the library by file name.
+pub fn source(file: &str) -> Vec<u8> {
+    std::fs::read(library().join(file)).expect("track file")
+}
+
+/// The fake registry and node.
+#[derive(Default)]
+struct Fake {
+    located: Mutex<Vec<LocatedEndpoint>>,
+    events: Mutex<Vec<serde_json::Value>>,
+}
+
+async fn locate(State(fake): State<Arc<Fake>>, UrlPath(id): UrlPath<String>) -> Json<LocateReply> {
+    Json(LocateReply {
+        id,
+        kind: "replica-group".into(),
+        endpoints: fake.located.lock().unwrap().clone(),
+    })
+}
+
+async fn event(
+    State(fake): State<Arc<Fake>>,
+    UrlPath(_id): UrlPath<String>,
+    Json(ev): Json<ServerEvent>,
+) -> Json<serde_json::Value> {
+    assert_eq!(ev.token, "spawn-token");
+    fake.events.lock().unwrap().push(ev.payload);
+    Json(serde_json::json!({}))
+}
+
+pub struct MediaServer {
+    pub id: String,
+    pub url: String,
+    child: Child,
+}
+
+/// A render with its MediaServers.
+pub struct Rig {
+    pub rt: tokio::runtime::Runtime,
+    pub dir: tempfile::TempDir,
+    fake: Arc<Fake>,
+    fake_url: String,
+    pub servers: Vec<MediaServer>,
+    next_server: usize,
+    render: Option<Child>,
+    pub render_url: String,
+    pub http: reqwest::Client,
+}
+
+impl Rig {
+    /// `servers` MediaServers in the located list; no render yet.
+    pub fn new(servers: usize) -> Self {
+        let lib = library();
+        assert!(lib.exists());
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let fake = Arc::new(Fake::default());
+        let app = Router::new()
+            .route("/v1/locate/{id}", get(locate))
+            .route("/v1/servers/{id}/event", post(event))
+            .with_state(Arc::clone(&fake));
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind");
+        let fake_url = format!("http://{}", listener.local_addr().expect("addr"));
+        rt.spawn(async move { axum::serve(listener, app).await });
+        let mut rig = Self {
+            rt,
+            dir: tempfile::tempdir().expect("tempdir"),
+            fake,
+            fake_url,
+            servers: Vec::new(),
+            next_server: 1,
+            render: None,
+            render_url: String::new(),
+            http: reqwest::Client::new(),
+        };
+        for _ in 0..servers {
+            rig.start_server();
+        }
+        rig
+    }
+
+    /// Starts another MediaServer and puts it in the located list.
+    pub fn start_server(&mut self) -> String {
+        let n = self.next_server;
+        self.next_server += 1;
+        let id = format!("MediaServer-{n}");
+        let addr_file = self.dir.path().join(format!("{id}.addr"));
+        let log = std::fs::File::create(self.dir.path().join(format!("{id}.log"))).expect("log");
+        let child = Command::new(bin("media-server"))
+            .arg("--library")
+            .arg(library())
+            .args(["--listen", "127.0.0.1:0", "--addr-file"])
+            .arg(&addr_file)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("media-server");
+        let addr = wait_until(&format!("{id} listening"), LONG, || {
+            std::fs::read_to_string(&addr_file)
+                .ok()
+                .filter(|a| !a.is_empty())
+        });
+        let url = format!("http://{addr}");
+        self.servers.push(MediaServer {
+            id: id.clone(),
+            url: url.clone(),
+            child,
+        });
+        self.publish();
+        id
+    }
+
+    /// The located list: every server still running.
+    fn publish(&self) {
+        *self.fake.located.lock().unwrap() = self
+            .servers
+            .iter()
+            .map(|s| LocatedEndpoint {
+                adapter: format!("{}.Adapter", s.id),
+                server: s.id.clone(),
+                endpoint: s.url.clone(),
+            })
+            .collect();
+    }
+
+    /// SIGKILL to a server, which stays in the located list (as a registry would list it until
+    /// its node notices); `forget` removes it.
+    pub fn kill_server(&mut self, id: &str) {
+        let s = self
+            .servers
+            .iter_mut()
+            .find(|s| s.id == id)
+            .expect("a running server");
+        let _ = s.child.kill();
+        let _ = s.child.wait();
+    }
+
+    /// Removes dead servers from the located list.
+    pub fn forget(&mut self, id: &str) {
+        self.servers.retain(|s| s.id != id);
+        self.publish();
+    }
+
+    /// Starts the render with `args` (sink, speed...), as node-started `MediaRender-1` posting
+    /// its events to the fake node.
+    pub fn start_render(&mut self, args: &[&str]) {
+        let addr_file = self.dir.path().join("render.addr");
+        let log = std::fs::File::create(self.log_path()).expect("log");
+        let child = Command::new(env!("CARGO_BIN_EXE_media-render"))
+            .args(["--registry", &self.fake_url, "--listen", "127.0.0.1:0"])
+            .arg("--addr-file")
+            .arg(&addr_file)
+            .args(args)
+            .env("GRID_SERVER_ID", "MediaRender-1")
+            .env("GRID_NODE_URL", &self.fake_url)
+            .env("GRID_READY_TOKEN", "spawn-token")
+            .env_remove("GRID_ADAPTERS")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("media-render");
+        self.render = Some(child);
+        let addr = wait_until("the render listening", LONG, || {
+            std::fs::read_to_string(&addr_file)
+                .ok()
+                .filter(|a| !a.is_empty())
+        });
+        self.render_url = format!("http://{addr}");
+    }
+
+    pub fn render_pid(&self) -> u32 {
+        self.render.as_ref().expect("render").id()
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("mediarender1.log")
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    pub fn out(&self) -> PathBuf {
+        self.dir.path().join("out.mp3")
+    }
+
+    /// What the `file:` sink holds.
+    pub fn played(&self) -> Vec<u8> {
+        std::fs::read(self.out()).unwrap_or_default()
+    }
+
+    /// `METHOD path` on the render with an optional JSON body: status and JSON answer.
+    pub fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let url = format!("{}{path}", self.render_url);
+        self.rt.block_on(async {
+            let mut req = self.http.request(method, &url);
+            if let Some(b) = body {
+                req = req.json(&b);
+            }
+            let resp = req.send().await.expect("the render answers");
+            let status = resp.status().as_u16();
+            let bytes = resp.bytes().await.expect("body");
+            (
+                status,
+                serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+            )
+        })
+    }
+
+    /// POST and expect success.
+    pub fn post_ok(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let (code, answer) = self.call(reqwest::Method::POST, path, Some(body));
+        assert_eq!(code, 200, "POST {path}: {answer}");
+        answer
+    }
+
+    pub fn load(&self, track: &TrackInfo) {
+        self.post_ok("/v1/load", serde_json::json!({ "track_id": track.id }));
+    }
+
+    pub fn act(&self, action: &str) -> RenderStatus {
+        serde_json::from_value(self.post_ok(&format!("/v1/{action}"), serde_json::json!({})))
+            .expect("a status")
+    }
+
+    pub fn status(&self) -> RenderStatus {
+        let (code, s) = self.call(reqwest::Method::GET, "/v1/status", None);
+        assert_eq!(code, 200);
+        serde_json::from_value(s).expect("a status")
+    }
+
+    pub fn wait_status(&self, what: &str, pred: impl Fn(&RenderStatus) -> bool) -> RenderStatus {
+        wait_until(what, LONG, || Some(self.status()).filter(|s| pred(s)))
+    }
+
+    /// The library as the first server lists it.
+    pub fn tracks(&self) -> Vec<TrackInfo> {
+        let url = format!("{}/v1/tracks", self.servers[0].url);
+        self.rt.block_on(async {
+            self.http
+                .get(&url)
+                .send()
+                .await
+                .expect("GET tracks")
+                .json()
+                .await
+                .expect("tracks")
+        })
+    }
+
+    pub fn track(&self, file: &str) -> TrackInfo {
+        self.tracks()
+            .into_iter()
+            .find(|t| t.file == file)
+            .expect("track in the library")
+    }
+
+    /// The events the render posted so far.
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        self.fake.events.lock().unwrap().clone()
+    }
+
+    /// Waits for the `n`th event named `name` (1-based).
+    pub fn wait_event(&self, name: &str, n: usize) -> serde_json::Value {
+        wait_until(&format!("event {name} #{n}"), LONG, || {
+            self.events()
+                .into_iter()
+                .filter(|e| e["event"] == name)
+                .nth(n - 1)
+        })
+    }
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        if let Some(mut r) = self.render.take() {
+            let _ = r.kill();
+            let _ = r.wait();
+        }
+        for s in &mut self.servers {
+            let _ = s.child.kill();
+            let _ = s.child.wait();
+        }
+    }
+}
