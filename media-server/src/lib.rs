@@ -30,6 +30,7 @@ use anyhow::Context;
 use axum::extract::State;
 use axum::http::Uri;
 use axum::routing::{delete, get, post};
+use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use grid_proto::paths;
 use grid_proto::server_env::ServerEnv;
@@ -281,6 +282,12 @@ pub async fn run(
     let id = config.id.clone();
     let stopping = Arc::new(tokio::sync::Notify::new());
     let streams = Arc::clone(&state.streams);
+    // No Nagle delay: a chunk reply or a body's last bytes go out at once, not after an ACK.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            warn!("cannot set TCP_NODELAY: {e}");
+        }
+    });
     let serve = axum::serve(listener, app(state)).with_graceful_shutdown({
         let stopping = Arc::clone(&stopping);
         async move {
