@@ -104,6 +104,8 @@ pub struct Grid {
     nodes: Vec<(String, Child)>,
     seen_pids: RefCell<BTreeSet<u32>>,
     rt: tokio::runtime::Runtime,
+    /// Extra arguments of every node started from now on.
+    pub node_args: Vec<String>,
 }
 
 impl Drop for Grid {
@@ -143,6 +145,7 @@ impl Grid {
             nodes: Vec::new(),
             seen_pids: RefCell::default(),
             rt,
+            node_args: Vec::new(),
         };
         std::fs::create_dir_all(g.dir.path().join("media")).unwrap();
         g.start_registry(&format!("{}:0", place.address));
@@ -229,6 +232,7 @@ impl Grid {
                 "registry_data/cluster.secret",
             ])
             .args(["--backoff-max-ms", "2000"])
+            .args(&self.node_args)
             .arg("--addr-file")
             .arg(&addr)
             .stdout(Stdio::null())
@@ -319,6 +323,11 @@ impl Grid {
     /// One server.
     pub fn server(&self, id: &str) -> Option<ServerView> {
         self.servers()?.into_iter().find(|s| s.id == id)
+    }
+
+    /// Runs `fut` on the grid's runtime.
+    pub fn block_on<F: std::future::Future>(&self, fut: F) -> F::Output {
+        self.rt.block_on(fut)
     }
 
     /// Subscribes to the registry's event stream.

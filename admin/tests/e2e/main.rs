@@ -5,4 +5,5 @@ mod cluster;
 mod fake_node;
 mod helper;
 mod hosts;
+mod media;
 mod servers;

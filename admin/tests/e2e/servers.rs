@@ -7,6 +7,20 @@ use serde_json::json;
 
 use crate::fake_node::{FakeNode, Process, get_json, grid_env, wait_for};
 
+/// The MP3s under `dir`, recursively.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else if path.extension().is_some_and(|e| e == "mp3") {
+            out.push(path);
+        }
+    }
+    out
+}
+
 fn exe(name: &str) -> String {
     crate::helper::bin(name).display().to_string()
 }
@@ -16,8 +30,14 @@ async fn media_server_reports_ready_serves_and_stops_on_sigterm() {
     let mut node = FakeNode::start(StatusCode::OK).await;
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("lib")).unwrap();
-    std::fs::write(dir.path().join("lib/one.mp3"), b"1").unwrap();
-    std::fs::write(dir.path().join("lib/two.mp3"), b"2").unwrap();
+    // Two real tracks, and a file that only has the name of one (skipped by the scan).
+    let lib = crate::media::library();
+    let mut mp3s: Vec<_> = walk(lib);
+    mp3s.sort();
+    for (i, mp3) in mp3s.iter().take(2).enumerate() {
+        std::fs::copy(mp3, dir.path().join(format!("lib/{i}.mp3"))).unwrap();
+    }
+    std::fs::write(dir.path().join("lib/fake.mp3"), b"not audio").unwrap();
     let server = Process::spawn(
         &exe("media-server"),
         &["--library", "lib", "--addr-file", "addr"],
@@ -41,7 +61,7 @@ async fn media_server_reports_ready_serves_and_stops_on_sigterm() {
     );
     assert_eq!(
         get_json(&format!("{endpoint}/v1/info")).await,
-        json!({ "server": "MediaServer-7", "kind": "media-server", "library": "lib", "tracks": 2 })
+        json!({ "server": "MediaServer-7", "kind": "media-server", "library": "lib", "tracks": 2, "streams": 0 })
     );
 
     server.signal(Signal::SIGTERM);
@@ -130,7 +150,7 @@ async fn media_render_reports_ready_serves_and_stops_on_sigterm() {
     assert!(status.success(), "{status}\n{stdout}");
     assert!(
         stdout.contains(&format!(
-            "MediaRender-7 listening on {endpoint}, registry http://127.0.0.1:4061"
+            "MediaRender-7 listening on {endpoint}; MediaServers: MediaServerGroup via registry http://127.0.0.1:4061"
         )),
         "{stdout}"
     );
@@ -180,7 +200,7 @@ async fn media_render_run_by_hand_it_takes_the_registry_flag_and_stops_on_sigint
     assert!(status.success(), "{status}\n{stdout}");
     assert!(
         stdout.contains(&format!(
-            "MediaRender listening on http://{bound}, registry http://127.0.0.1:9"
+            "MediaRender listening on http://{bound}; MediaServers: MediaServerGroup via registry http://127.0.0.1:9"
         )),
         "{stdout}"
     );
