@@ -199,8 +199,13 @@ pub async fn run(job: FetchJob, client: MediaClient, locator: Locator) {
             FetchMode::Stream => pull_stream(&job, &client, &server, &mut progress).await,
             FetchMode::Chunk => pull_chunks(&job, &client, &server, &mut progress).await,
         };
+        // A connection that gave bytes resets the retry state, however it ended: only a round
+        // in which nothing answered backs off.
         if progress.last_byte.as_ref().map(|(_, at)| *at) != before {
             reopened = false;
+            located_since_progress = false;
+            backoff = BACKOFF_START;
+            retrying = false;
         }
         match outcome {
             Outcome::Complete => {
@@ -245,13 +250,6 @@ pub async fn run(job: FetchJob, client: MediaClient, locator: Locator) {
                 }
                 last_error = why;
                 note_failure(&mut progress);
-                // A server that gave bytes before failing resets the backoff: only a round in
-                // which nothing answered waits.
-                if progress.last_byte.as_ref().map(|(_, at)| *at) != before {
-                    located_since_progress = false;
-                    backoff = BACKOFF_START;
-                    retrying = false;
-                }
             }
         }
     }
