@@ -15,6 +15,9 @@ pub enum ApiError {
     /// The request was malformed (400).
     #[error("{0}")]
     BadRequest(String),
+    /// The route exists, not with this method (405).
+    #[error("{0}")]
+    MethodNotAllowed(String),
     /// A byte offset or range outside the track (416, with `content-range: bytes */SIZE`).
     #[error("{message}")]
     Unsatisfiable {
@@ -44,6 +47,7 @@ impl ApiError {
         match self {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unsatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -9,6 +9,7 @@
 //! - [`error`]: the error answers.
 //! - [`library`]: the scan of the library folder and its snapshot.
 //! - [`mpeg`]: MPEG frame headers (VBR or not).
+//! - [`params`]: route placeholders.
 //! - [`pieces`]: file ranges read as body pieces.
 //! - [`streams`]: the per-render streams and their reaping.
 //! - [`tracks`]: the track routes.
@@ -17,6 +18,7 @@ pub mod cli;
 pub mod error;
 pub mod library;
 pub mod mpeg;
+pub mod params;
 pub mod pieces;
 pub mod streams;
 pub mod tracks;
@@ -28,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use axum::extract::State;
-use axum::http::Uri;
+use axum::http::{Method, Uri};
 use axum::routing::{delete, get, post};
 use axum::serve::ListenerExt;
 use axum::{Json, Router};
@@ -197,6 +199,7 @@ pub fn app(state: SharedState) -> Router {
         .route(paths::MEDIA_STREAM, delete(streams::streams_close))
         .route(paths::MEDIA_RESCAN, post(library_rescan))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
 }
 
@@ -226,6 +229,10 @@ async fn library_rescan(State(state): State<SharedState>) -> Result<Json<Rescann
 
 async fn not_found(uri: Uri) -> ApiError {
     ApiError::NotFound(format!("no such route: {}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::MethodNotAllowed(format!("{method} is not served at {}", uri.path()))
 }
 
 /// Rescans on every SIGHUP. Installed before the server reports its address, so a SIGHUP
@@ -377,11 +384,32 @@ mod tests {
             "/v1/tracks/%2E%2E/audio",
             "/v1/streams/r1/chunk",
             "/v1/streams/r1/data",
+            "/v1/tracks/%FF/audio",
+            "/v1/tracks/%00",
+            "/v1/streams/%FF/chunk",
         ] {
             let (status, body) = get_json::<ErrorBody>(app(state("media".into())), path).await;
             assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
             assert!(!body.error.is_empty());
         }
+    }
+
+    #[tokio::test]
+    async fn wrong_methods_answer_a_json_405() {
+        let response = app(state("media".into()))
+            .oneshot(
+                Request::post(paths::MEDIA_TRACKS)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let error: ErrorBody = serde_json::from_slice(&bytes).unwrap();
+        assert!(error.error.contains("POST"), "{}", error.error);
     }
 
     #[tokio::test]

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderName, HeaderValue};
 use axum::response::Response;
@@ -22,6 +22,7 @@ use tracing::{info, warn};
 use crate::SharedState;
 use crate::error::ApiError;
 use crate::library::Track;
+use crate::params::PathParam;
 use crate::pieces::Pieces;
 
 /// The largest chunk or piece a client may ask for.
@@ -285,7 +286,7 @@ pub async fn streams_open(
 /// end of the track.
 pub async fn streams_chunk(
     State(state): State<SharedState>,
-    Path(render): Path<String>,
+    PathParam(render): PathParam,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let query = ChunkQuery::parse(query.as_deref())?;
@@ -326,7 +327,7 @@ pub async fn streams_chunk(
 /// body in pieces of `size` bytes; its clean end is the end of the track.
 pub async fn streams_data(
     State(state): State<SharedState>,
-    Path(render): Path<String>,
+    PathParam(render): PathParam,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let query = ChunkQuery::parse(query.as_deref())?;
@@ -413,7 +414,7 @@ impl Drop for DataBody {
 /// open (already reaped, say) is not an error.
 pub async fn streams_close(
     State(state): State<SharedState>,
-    Path(render): Path<String>,
+    PathParam(render): PathParam,
 ) -> Json<serde_json::Value> {
     let closed = lock(&state.streams.by_render).remove(&render);
     if let Some(stream) = closed {

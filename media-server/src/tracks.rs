@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header::{
     ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_RANGE, RANGE,
 };
@@ -17,6 +17,7 @@ use tracing::warn;
 use crate::SharedState;
 use crate::error::ApiError;
 use crate::library::Track;
+use crate::params::PathParam;
 use crate::pieces::Pieces;
 
 /// Piece size of an audio body.
@@ -32,7 +33,7 @@ pub async fn tracks_list(State(state): State<SharedState>) -> Response {
 /// `GET /v1/tracks/{id}`: the seed's `get_track_info`.
 pub async fn tracks_get(
     State(state): State<SharedState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
 ) -> Result<Json<TrackInfo>, ApiError> {
     Ok(Json(find(&state, &id)?.info.clone()))
 }
@@ -100,7 +101,7 @@ impl Wanted {
 /// `GET`/`HEAD /v1/tracks/{id}/audio`: the file, or the part a `Range` asks for.
 pub async fn tracks_audio(
     State(state): State<SharedState>,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let track = find(&state, &id)?;
