@@ -38,6 +38,15 @@ pub struct Tags<'a> {
 /// Writes `path`: `seconds` of a stereo tone sweep with some noise, encoded by `lame` at
 /// 128 kbit/s CBR or `-V 2` VBR. Returns the true duration in ms.
 pub fn make_mp3(path: &Path, seconds: f64, vbr: bool, tags: &Tags<'_>) -> u64 {
+    encode(path, seconds, if vbr { None } else { Some(128) }, tags)
+}
+
+/// Like [`make_mp3`], CBR at `kbps` (a big file in few seconds of audio).
+pub fn make_cbr(path: &Path, seconds: f64, kbps: u32, tags: &Tags<'_>) -> u64 {
+    encode(path, seconds, Some(kbps), tags)
+}
+
+fn encode(path: &Path, seconds: f64, cbr_kbps: Option<u32>, tags: &Tags<'_>) -> u64 {
     let frames = (seconds * 44_100.0) as usize;
     let mut pcm = Vec::with_capacity(frames * 4);
     let mut noise: u32 = 0x1234_5678;
@@ -63,10 +72,9 @@ pub fn make_mp3(path: &Path, seconds: f64, vbr: bool, tags: &Tags<'_>) -> u64 {
     ]
     .map(String::from)
     .to_vec();
-    if vbr {
-        args.extend(["-V".into(), "2".into()]);
-    } else {
-        args.extend(["-b".into(), "128".into()]);
+    match cbr_kbps {
+        Some(kbps) => args.extend(["-b".into(), kbps.to_string()]),
+        None => args.extend(["-V".into(), "2".into()]),
     }
     for (flag, value) in [
         ("--tt", tags.title),
@@ -217,6 +225,76 @@ impl Server {
             .nth(1)
             .and_then(|s| s.parse().ok())
             .unwrap_or_else(|| panic!("no status line for {path}: {reply:?}"))
+    }
+}
+
+/// A response read off a raw socket: head, body (chunked encoding decoded), and whether the
+/// body ended cleanly (the terminating zero-length chunk) rather than being cut.
+pub struct RawResponse {
+    pub head: String,
+    pub body: Vec<u8>,
+    pub clean_end: bool,
+}
+
+impl Server {
+    /// Sends `GET path` from a socket with a tiny receive buffer (no autotuning), so a body
+    /// nobody reads stalls after a few hundred KiB at most; returns once the response has
+    /// begun (its first bytes are in), with what was read so far.
+    pub async fn stalled_get(&self, path: &str) -> (tokio::net::TcpStream, Vec<u8>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let mut stream = socket.connect(self.addr.parse().unwrap()).await.unwrap();
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.addr
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut first = vec![0u8; 64];
+        let n = tokio::time::timeout(DEADLINE, stream.read(&mut first))
+            .await
+            .expect("no response in time")
+            .unwrap();
+        first.truncate(n);
+        (stream, first)
+    }
+}
+
+/// Reads a response to its end (the server closes: `Connection: close`).
+pub async fn read_raw((mut stream, mut all): (tokio::net::TcpStream, Vec<u8>)) -> RawResponse {
+    use tokio::io::AsyncReadExt;
+    tokio::time::timeout(DEADLINE, stream.read_to_end(&mut all))
+        .await
+        .expect("the response did not end in time")
+        .unwrap();
+    let split = all
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("no response head")
+        + 4;
+    let head = String::from_utf8_lossy(&all[..split]).into_owned();
+    let mut rest = &all[split..];
+    let mut body = Vec::new();
+    let mut clean_end = false;
+    while let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") {
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&rest[..eol]).unwrap().trim(), 16).unwrap();
+        if size == 0 {
+            clean_end = true;
+            break;
+        }
+        let data = &rest[eol + 2..];
+        if data.len() < size + 2 {
+            body.extend_from_slice(&data[..data.len().min(size)]);
+            break;
+        }
+        body.extend_from_slice(&data[..size]);
+        rest = &data[size + 2..];
+    }
+    RawResponse {
+        head,
+        body,
+        clean_end,
     }
 }
 

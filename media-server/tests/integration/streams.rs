@@ -6,7 +6,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use grid_proto::media::StreamOpened;
 
-use crate::helper::{Fixture, Server, content_id, wait_until};
+use crate::helper::{Fixture, Server, Tags, content_id, make_cbr, read_raw, wait_until};
 
 /// Reads chunks without an offset until the empty one; checks sizes and `x-offset`.
 async fn drain_chunks(server: &Server, render: &str, from: u64) -> Vec<u8> {
@@ -284,4 +284,64 @@ async fn idle_streams_are_reaped() {
             .unwrap();
         assert_eq!(reply.status(), 200);
     }
+}
+
+/// A `/data` body the client does not read stays open (TCP back-pressure): its stream is in
+/// use and is not reaped; replacing the stream cuts that body rather than ending it cleanly.
+#[tokio::test]
+async fn a_running_body_keeps_its_stream_and_a_replaced_stream_cuts_it() {
+    let fixture = Fixture::new();
+    // Far more than the socket buffers hold while nobody reads.
+    let big = fixture.path().join("big.mp3");
+    make_cbr(
+        &big,
+        100.0,
+        320,
+        &Tags {
+            title: Some("Big"),
+            artist: None,
+            album: None,
+        },
+    );
+    let content = std::fs::read(&big).unwrap();
+    let id = content_id(&big);
+    let server = Server::start(fixture.path(), &["--stream-idle-ms", "300"]).await;
+    let streams = || async {
+        let info: serde_json::Value = server
+            .http
+            .get(server.url("/v1/info"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        info["streams"].as_u64().unwrap()
+    };
+
+    assert_eq!(server.open(&id, "slow", 0).await.status(), 200);
+    let held = server.stalled_get("/v1/streams/slow/data").await;
+    // Four idle periods pass with the body stalled: the stream stays.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let open = streams().await;
+    assert_eq!(open, 1, "{}", server.log());
+    let reply = read_raw(held).await;
+    assert!(reply.head.starts_with("HTTP/1.1 200"), "{}", reply.head);
+    assert!(reply.clean_end);
+    assert!(reply.body == content, "the body differs from the file");
+    wait_until("the stream to be reaped once its body ended", || async {
+        streams().await == 0
+    })
+    .await;
+
+    assert_eq!(server.open(&id, "slow", 0).await.status(), 200);
+    let held = server.stalled_get("/v1/streams/slow/data").await;
+    assert_eq!(server.open(&id, "slow", 1000).await.status(), 200);
+    let reply = read_raw(held).await;
+    assert!(
+        !reply.clean_end,
+        "the replaced stream's body ended cleanly after {} bytes",
+        reply.body.len()
+    );
+    assert!(reply.body.len() < content.len() && reply.body == content[..reply.body.len()]);
 }
