@@ -94,13 +94,19 @@ fn encode(path: &Path, seconds: f64, cbr_kbps: Option<u32>, tags: &Tags<'_>) -> 
         .args(&args)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("lame must be installed (apt install lame)");
-    lame.stdin.take().unwrap().write_all(&pcm).unwrap();
+    // Written from a thread: lame may fill its stderr pipe before it has read all its input.
+    let mut stdin = lame.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || stdin.write_all(&pcm));
+    let done = lame.wait_with_output().unwrap();
+    feeder.join().unwrap().unwrap();
     assert!(
-        lame.wait().unwrap().success(),
-        "lame failed on {}",
-        path.display()
+        done.status.success(),
+        "lame failed on {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&done.stderr)
     );
     (frames as u64 * 1000) / 44_100
 }
