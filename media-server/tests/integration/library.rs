@@ -109,6 +109,8 @@ async fn sighup_and_the_api_rescan() {
     assert_eq!(server.tracks().await.len(), 4);
 
     let removed_id = content_id(&fixture.vbr.0);
+    let removed_content = std::fs::read(&fixture.vbr.0).unwrap();
+    assert_eq!(server.open(&removed_id, "r", 0).await.status(), 200);
     std::fs::remove_file(&fixture.vbr.0).unwrap();
     let reply: serde_json::Value = server
         .http
@@ -128,6 +130,15 @@ async fn sighup_and_the_api_rescan() {
         .await
         .unwrap();
     assert_eq!(gone.status(), 404);
+    // A stream opened before keeps its open file: it plays to the end.
+    let rest = server
+        .http
+        .get(server.url("/v1/streams/r/data"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rest.status(), 200);
+    assert!(rest.bytes().await.unwrap() == removed_content);
     assert!(server.log().contains("rescan of"), "{}", server.log());
 }
 
