@@ -270,11 +270,17 @@ async fn idle_streams_are_reaped() {
         "{}",
         server.log()
     );
+}
 
-    // A stream in use is kept: chunks every 100 ms over three idle periods.
+#[tokio::test]
+async fn streams_in_use_are_kept() {
+    let fixture = Fixture::new();
+    // Margins wide enough for a loaded machine: a chunk every 100 ms, reaped after 1.5 s idle.
+    let server = Server::start(fixture.path(), &["--stream-idle-ms", "1500"]).await;
+    let id = content_id(&fixture.vbr.0);
     assert_eq!(server.open(&id, "busy", 0).await.status(), 200);
     let mut ticks = tokio::time::interval(Duration::from_millis(100));
-    for _ in 0..10 {
+    for _ in 0..40 {
         ticks.tick().await;
         let reply = server
             .http
@@ -282,7 +288,7 @@ async fn idle_streams_are_reaped() {
             .send()
             .await
             .unwrap();
-        assert_eq!(reply.status(), 200);
+        assert_eq!(reply.status(), 200, "{}", server.log());
     }
 }
 
