@@ -11,7 +11,8 @@
 //! - [`mpeg`]: MPEG frame headers (VBR or not).
 //! - [`params`]: route placeholders.
 //! - [`pieces`]: file ranges read as body pieces.
-//! - [`streams`]: the per-render streams and their reaping.
+//! - [`stream_table`]: the open streams, one per render, and their reaping.
+//! - [`streams`]: the stream routes (chunks, `/data`).
 //! - [`tracks`]: the track routes.
 
 pub mod cli;
@@ -20,6 +21,7 @@ pub mod library;
 pub mod mpeg;
 pub mod params;
 pub mod pieces;
+pub mod stream_table;
 pub mod streams;
 pub mod tracks;
 
@@ -42,7 +44,7 @@ use tracing::{info, warn};
 
 use crate::error::ApiError;
 use crate::library::Library;
-use crate::streams::Streams;
+use crate::stream_table::Streams;
 
 /// The id used when the process was not started by a node.
 pub const DEFAULT_ID: &str = "MediaServer";

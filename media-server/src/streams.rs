@@ -1,14 +1,11 @@
-//! The seed's streams: one open stream per render (`open_stream`, `get_audio_chunk`,
-//! `close_stream`), the same stream as one streamed `/data` body, and the reaping of streams
-//! whose render went away.
+//! The seed's stream routes: `open_stream`, `get_audio_chunk` (raw chunks), the same stream as
+//! one streamed `/data` body, and `close_stream`.
 
-use std::collections::HashMap;
-use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use axum::Json;
 use axum::body::{Body, Bytes};
@@ -21,154 +18,20 @@ use tracing::{info, warn};
 
 use crate::SharedState;
 use crate::error::ApiError;
-use crate::library::Track;
 use crate::params::PathParam;
 use crate::pieces::Pieces;
+use crate::stream_table::{Stream, lock};
 
 /// The largest chunk or piece a client may ask for.
 pub const MAX_CHUNK: u64 = 1 << 20;
 /// The longest render id accepted.
 const MAX_RENDER_ID: usize = 128;
-/// The longest pause between two reaper passes.
-const MAX_REAP_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Header: the offset of a body's first byte.
 pub const X_OFFSET: HeaderName = HeaderName::from_static("x-offset");
 /// Header: the track's size, on `/data`.
 pub const X_TRACK_SIZE: HeaderName = HeaderName::from_static("x-track-size");
 const OCTET_STREAM: HeaderValue = HeaderValue::from_static("application/octet-stream");
-
-/// The open streams, by render.
-#[derive(Debug)]
-pub struct Streams {
-    by_render: Mutex<HashMap<String, Arc<Stream>>>,
-    idle: Duration,
-}
-
-/// One render's stream.
-#[derive(Debug)]
-struct Stream {
-    render: String,
-    track: Arc<Track>,
-    file: Arc<File>,
-    position: Mutex<Position>,
-    /// Closed, replaced or reaped: a `/data` body still running is cut.
-    closed: AtomicBool,
-    /// `/data` bodies being written: a stream with one is in use, however long it takes.
-    bodies: AtomicUsize,
-}
-
-#[derive(Debug)]
-struct Position {
-    offset: u64,
-    last_used: Instant,
-    /// Whether the end of the track was reported and logged since the last byte served.
-    at_end: bool,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // The guarded data stay consistent even if a holder panicked: every update is one store.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-impl Stream {
-    fn size(&self) -> u64 {
-        self.track.info.size
-    }
-
-    /// Logs the end of the track once per arrival there.
-    fn reached_end(&self, position: &mut Position) {
-        if !position.at_end {
-            position.at_end = true;
-            info!(
-                "render {} reached the end of track {} ({} bytes)",
-                self.render,
-                self.track.info.id,
-                self.size()
-            );
-        }
-    }
-
-    fn past_end(&self, offset: u64) -> ApiError {
-        ApiError::Unsatisfiable {
-            message: format!(
-                "offset {offset} is past the end of track {} ({} bytes)",
-                self.track.info.id,
-                self.size()
-            ),
-            size: self.size(),
-        }
-    }
-}
-
-impl Streams {
-    /// No streams; those untouched for `idle` are reaped by [`Streams::reap_idle`].
-    pub fn new(idle: Duration) -> Self {
-        Self {
-            by_render: Mutex::new(HashMap::new()),
-            idle,
-        }
-    }
-
-    /// How many streams are open.
-    pub fn len(&self) -> usize {
-        lock(&self.by_render).len()
-    }
-
-    /// Whether none is.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    fn get(&self, render: &str) -> Result<Arc<Stream>, ApiError> {
-        lock(&self.by_render)
-            .get(render)
-            .cloned()
-            .ok_or_else(|| ApiError::no_such_stream(render))
-    }
-
-    /// Closes every stream (the server is stopping): `/data` bodies end as cut, so renders
-    /// fail over at once.
-    pub fn close_all(&self) {
-        for (_, stream) in lock(&self.by_render).drain() {
-            stream.closed.store(true, Ordering::Relaxed);
-        }
-    }
-
-    /// Drops the streams untouched for longer than the idle timeout, every
-    /// `min(idle / 4, 5 s)`, forever.
-    pub async fn reap_idle(self: Arc<Self>) {
-        let mut ticks = tokio::time::interval(
-            (self.idle / 4).clamp(Duration::from_millis(10), MAX_REAP_INTERVAL),
-        );
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticks.tick().await;
-            self.reap(Instant::now());
-        }
-    }
-
-    fn reap(&self, now: Instant) {
-        lock(&self.by_render).retain(|render, stream| {
-            if stream.bodies.load(Ordering::Relaxed) > 0 {
-                return true;
-            }
-            let position = lock(&stream.position);
-            let idle = now.saturating_duration_since(position.last_used);
-            if idle <= self.idle {
-                return true;
-            }
-            stream.closed.store(true, Ordering::Relaxed);
-            info!(
-                "reaped the stream of render {render} (track {}, at byte {}): idle for {} ms",
-                stream.track.info.id,
-                position.offset,
-                idle.as_millis()
-            );
-            false
-        });
-    }
-}
 
 /// `?offset=N&size=S` of the chunk and data routes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,22 +109,13 @@ pub async fn streams_open(
         warn!("track {} cannot be opened: {e}", track.info.id);
         ApiError::no_such_track(&open.track_id)
     })?;
-    let stream = Arc::new(Stream {
-        render: open.render_id.clone(),
-        track: Arc::clone(&track),
-        file: Arc::new(file),
-        position: Mutex::new(Position {
-            offset: open.offset,
-            last_used: Instant::now(),
-            at_end: false,
-        }),
-        closed: AtomicBool::new(false),
-        bodies: AtomicUsize::new(0),
-    });
-    let replaced = lock(&state.streams.by_render).insert(open.render_id.clone(), stream);
-    if let Some(old) = &replaced {
-        old.closed.store(true, Ordering::Relaxed);
-    }
+    let stream = Stream::new(
+        open.render_id.clone(),
+        Arc::clone(&track),
+        file,
+        open.offset,
+    );
+    let replaced = state.streams.insert(stream);
     info!(
         "open_stream: render {} track {} {:?} at byte {} of {}{}",
         open.render_id,
@@ -269,7 +123,7 @@ pub async fn streams_open(
         track.info.title,
         open.offset,
         track.info.size,
-        if replaced.is_some() {
+        if replaced {
             " (replacing its previous stream)"
         } else {
             ""
@@ -416,9 +270,7 @@ pub async fn streams_close(
     State(state): State<SharedState>,
     PathParam(render): PathParam,
 ) -> Json<serde_json::Value> {
-    let closed = lock(&state.streams.by_render).remove(&render);
-    if let Some(stream) = closed {
-        stream.closed.store(true, Ordering::Relaxed);
+    if let Some(stream) = state.streams.remove(&render) {
         info!(
             "close_stream: render {render} track {} at byte {}",
             stream.track.info.id,
