@@ -314,12 +314,23 @@ async fn pull_stream(
     progress: &mut Progress,
 ) -> Outcome {
     let offset = job.buffer.received();
-    let (resp, announced) = match client.data(server, &job.render, offset, job.chunk).await {
+    // Ask for what the read-ahead has room for, no more: a body left unread would sit in the
+    // kernel's socket buffers (megabytes), where a dead server's bytes still arrive and hide its
+    // death until they run out.
+    let limit = job
+        .ahead_limit
+        .saturating_sub(job.buffer.ahead())
+        .max(job.chunk as u64);
+    let (resp, announced) = match client
+        .data(server, &job.render, offset, job.chunk, limit)
+        .await
+    {
         Ok(r) => r,
         Err(CallError::NotFound(_)) => return Outcome::Expired,
         Err(e) => return Outcome::Failed(describe(server, &e)),
     };
     let size = announced.unwrap_or(job.track.size);
+    let window_end = size.min(offset + limit);
     let mut body = resp.bytes_stream();
     loop {
         if job.buffer.is_closed() {
@@ -340,6 +351,8 @@ async fn pull_stream(
                 let held = job.buffer.received();
                 return if held == size {
                     Outcome::Complete
+                } else if held == window_end {
+                    Outcome::Full
                 } else {
                     Outcome::Failed(format!(
                         "{} ended the body at {held} of {size} bytes",

@@ -144,9 +144,12 @@ impl MediaClient {
         render: &str,
         offset: u64,
         size: usize,
+        limit: u64,
     ) -> Result<(reqwest::Response, Option<u64>), CallError> {
         let url = Self::url(server, &paths::fill(paths::MEDIA_STREAM_DATA, &[render]));
-        let req = self.http.get(format!("{url}?offset={offset}&size={size}"));
+        let req = self
+            .http
+            .get(format!("{url}?offset={offset}&size={size}&limit={limit}"));
         // Only the headers are bounded here; the body's pace is the fetcher's business.
         let resp = tokio::time::timeout(CALL_TIMEOUT, self.send(server, req))
             .await

@@ -38,6 +38,9 @@ const OCTET_STREAM: HeaderValue = HeaderValue::from_static("application/octet-st
 struct ChunkQuery {
     offset: Option<u64>,
     size: u64,
+    /// `/data` only: at most this many bytes in the body (a render asks for what its read-ahead
+    /// has room for, so the kernel never holds more of the track than that).
+    limit: Option<u64>,
 }
 
 impl ChunkQuery {
@@ -45,6 +48,7 @@ impl ChunkQuery {
         let mut parsed = Self {
             offset: None,
             size: CHUNK_SIZE as u64,
+            limit: None,
         };
         for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -58,8 +62,14 @@ impl ChunkQuery {
             match key {
                 "offset" => parsed.offset = Some(number()?),
                 "size" => parsed.size = number()?,
+                "limit" => parsed.limit = Some(number()?),
                 _ => {}
             }
+        }
+        if parsed.limit == Some(0) {
+            return Err(ApiError::BadRequest(
+                "limit must be at least 1 byte (leave it out for the rest of the track)".into(),
+            ));
         }
         if parsed.size == 0 || parsed.size > MAX_CHUNK {
             return Err(ApiError::BadRequest(format!(
@@ -177,8 +187,9 @@ pub async fn streams_chunk(
     Ok(response)
 }
 
-/// `GET /v1/streams/{render}/data`: the rest of the track from the offset, as one chunked
-/// body in pieces of `size` bytes; its clean end is the end of the track.
+/// `GET /v1/streams/{render}/data`: the rest of the track from the offset (or `limit` bytes of
+/// it), as one chunked body in pieces of `size` bytes; a clean end at the track's size is the
+/// end of the track.
 pub async fn streams_data(
     State(state): State<SharedState>,
     PathParam(render): PathParam,
@@ -197,10 +208,14 @@ pub async fn streams_data(
         position.last_used = Instant::now();
         offset
     };
+    let end = query
+        .limit
+        .map_or(size, |limit| size.min(offset.saturating_add(limit)));
     stream.bodies.fetch_add(1, Ordering::Relaxed);
     let body = DataBody {
-        pieces: Pieces::new(Arc::clone(&stream.file), offset, size, query.size as usize),
+        pieces: Pieces::new(Arc::clone(&stream.file), offset, end, query.size as usize),
         stream,
+        to_track_end: end == size,
         done: false,
     };
     let mut response = Response::new(Body::from_stream(futures_util::stream::iter(body)));
@@ -215,6 +230,8 @@ pub async fn streams_data(
 struct DataBody {
     stream: Arc<Stream>,
     pieces: Pieces,
+    /// The body runs to the end of the track (no `limit` short of it).
+    to_track_end: bool,
     done: bool,
 }
 
@@ -250,7 +267,9 @@ impl Iterator for DataBody {
             }
             None => {
                 self.done = true;
-                self.stream.reached_end(&mut position);
+                if self.to_track_end {
+                    self.stream.reached_end(&mut position);
+                }
                 None
             }
         }
@@ -290,17 +309,26 @@ mod tests {
             ChunkQuery::parse(None).unwrap(),
             ChunkQuery {
                 offset: None,
-                size: 4096
+                size: 4096,
+                limit: None,
             }
         );
         assert_eq!(
-            ChunkQuery::parse(Some("offset=10&size=65536&x=1")).unwrap(),
+            ChunkQuery::parse(Some("offset=10&size=65536&limit=99&x=1")).unwrap(),
             ChunkQuery {
                 offset: Some(10),
-                size: 65_536
+                size: 65_536,
+                limit: Some(99),
             }
         );
-        for bad in ["size=0", "size=1048577", "offset=-1", "offset=abc", "size="] {
+        for bad in [
+            "size=0",
+            "size=1048577",
+            "offset=-1",
+            "offset=abc",
+            "size=",
+            "limit=0",
+        ] {
             let err = ChunkQuery::parse(Some(bad)).unwrap_err();
             assert!(matches!(err, ApiError::BadRequest(_)), "{bad}: {err}");
         }

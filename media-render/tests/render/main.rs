@@ -185,7 +185,13 @@ fn with_every_replica_dead_it_retries_holding_its_place() {
     );
     assert!(retrying.server.is_none());
     // Once the buffer has run dry the position holds.
-    let held = rig.wait_status("the buffer played out", |s| s.buffered_ms == 0);
+    rig.wait_status("the buffer played out", |s| s.buffered_ms == 0);
+    // The last frame may still be going out: wait until two reads agree.
+    let held = wait_until("the position to settle", LONG, || {
+        let first = rig.status();
+        std::thread::sleep(Duration::from_millis(50));
+        (rig.status().position_ms == first.position_ms).then_some(first)
+    });
     let again = wait_until("another status", LONG, || {
         std::thread::sleep(Duration::from_millis(50));
         Some(rig.status())

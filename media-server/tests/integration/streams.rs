@@ -219,6 +219,33 @@ async fn data_bodies_reassemble_the_rest_from_an_offset() {
         .unwrap();
     assert_eq!(reply.headers()["x-offset"], "4242");
     assert_eq!(reply.bytes().await.unwrap(), content[4242..]);
+    // A `limit` bounds the body (a render's read-ahead window); windows reassemble the track, and
+    // only the one reaching the track's size is its end.
+    let mut got = Vec::new();
+    while got.len() < content.len() {
+        let reply = server
+            .http
+            .get(server.url(&format!(
+                "/v1/streams/r/data?offset={}&limit=100000",
+                got.len()
+            )))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 200);
+        let window = reply.bytes().await.unwrap();
+        assert_eq!(window.len(), (content.len() - got.len()).min(100_000));
+        got.extend_from_slice(&window);
+    }
+    assert_eq!(got, content);
+    let ends = server.log().matches("reached the end of track").count();
+    let bad = server
+        .http
+        .get(server.url("/v1/streams/r/data?limit=0"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
     let past = server
         .http
         .get(server.url(&format!("/v1/streams/r/data?offset={}", content.len() + 1)))
@@ -233,6 +260,13 @@ async fn data_bodies_reassemble_the_rest_from_an_offset() {
         .await
         .unwrap();
     assert_eq!(missing.status(), 404);
+    // Five bodies above, the one at 4242, and the last window.
+    assert_eq!(
+        ends,
+        7,
+        "one end of track per body that reached it:\n{}",
+        server.log()
+    );
 }
 
 #[tokio::test]
