@@ -359,10 +359,15 @@ impl Bench {
         let every = Duration::from_millis(track.duration_ms / 8);
         let mut kills = 0;
         let t0 = Instant::now();
+        let last_kill =
+            Duration::from_millis(track.duration_ms).saturating_sub(Duration::from_secs(3));
         for i in 1..8 {
             let at = t0 + every * i;
             tokio::time::sleep_until(at.into()).await;
             self.settle().await?;
+            if t0.elapsed() > last_kill {
+                break;
+            }
             if self.kill_under(&self.realtime, i == 4).await?.is_some() {
                 kills += 1;
             }
