@@ -141,6 +141,12 @@ if ! wait_until 30 "" servers_active; then
   die "not every server became active within 30 s; see node1.log, node2.log, mediaserver1.log, ..."
 fi
 
+# `mpv` command lines for each render's /listen stream.
+render_urls() {
+  "$bin/media-control" --registry "$registry_url" renders 2>/dev/null |
+    awk 'NR > 1 && $3 ~ /^http/ { printf "  mpv --no-video %s/listen   # %s\n", $3, $1 }'
+}
+
 cat <<EOF
 
 Spotifice Grid is up.
@@ -149,6 +155,14 @@ Spotifice Grid is up.
             node2 (pid $(recorded_pid node2), data node2_data/, log node2.log)
 
 $("${admin[@]}" -e "server list")
+
+Play music (media-control finds renders and servers through the registry):
+  target/release/media-control library
+  target/release/media-control load MediaRender-1 "night transit"
+  target/release/media-control play MediaRender-1
+  target/release/media-control status MediaRender-1
+Listen to a render with a media player:
+$(render_urls)
 
 Administer it:
   target/release/gridadmin -u admin -p admin
