@@ -117,22 +117,27 @@ async fn queue_clear(State(state): State<AppState>) -> Result<Json<Vec<TrackInfo
 async fn listen(State(state): State<AppState>) -> Response {
     let rx = state.player.listen();
     let stopping = state.stopping.clone();
-    let stream =
-        futures_util::stream::unfold((rx, stopping), |(mut rx, mut stopping)| async move {
+    let guard = Listener::joined();
+    let stream = futures_util::stream::unfold(
+        (rx, stopping, guard),
+        |(mut rx, mut stopping, mut guard)| async move {
             loop {
                 if *stopping.borrow() {
                     return None;
                 }
                 tokio::select! {
                     got = rx.recv() => match got {
-                        Ok(bytes) => return Some((Ok::<_, Infallible>(bytes), (rx, stopping))),
-                        Err(RecvError::Lagged(_)) => {}
+                        Ok(bytes) => {
+                            return Some((Ok::<_, Infallible>(bytes), (rx, stopping, guard)));
+                        }
+                        Err(RecvError::Lagged(n)) => guard.lagged(n),
                         Err(RecvError::Closed) => return None,
                     },
                     _ = stopping.changed() => {}
                 }
             }
-        });
+        },
+    );
     (
         [
             (header::CONTENT_TYPE, "audio/mpeg"),
@@ -141,6 +146,33 @@ async fn listen(State(state): State<AppState>) -> Response {
         Body::from_stream(stream),
     )
         .into_response()
+}
+
+/// One `/listen` client: a log line when it joins and when it leaves (its body is dropped).
+struct Listener {
+    /// Releases skipped while it lagged.
+    skipped: u64,
+}
+
+impl Listener {
+    fn joined() -> Self {
+        tracing::info!("/listen: a listener joined");
+        Self { skipped: 0 }
+    }
+
+    /// The client fell behind by `n` releases and skips ahead.
+    fn lagged(&mut self, n: u64) {
+        self.skipped += n;
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        tracing::info!(
+            "/listen: a listener left ({} releases skipped while it lagged)",
+            self.skipped
+        );
+    }
 }
 
 async fn not_found(uri: Uri) -> (StatusCode, Json<ErrorBody>) {

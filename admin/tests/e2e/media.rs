@@ -447,3 +447,111 @@ fn a_render_fails_over_without_losing_a_byte() {
         (located.endpoints.len() == m.servers.len()).then_some(())
     });
 }
+
+/// Runs `ffmpeg -v error -nostdin ARGS`, raw PCM (s16le, 44.1 kHz stereo) on stdout.
+fn ffmpeg(args: &[&str]) -> std::process::Child {
+    Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin"])
+        .args(args)
+        .args(["-f", "s16le", "-ac", "2", "-ar", "44100", "-"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ffmpeg is installed (.ci/run installs it)")
+}
+
+/// Waits for `child` with a deadline (SIGKILL after it); its stdout, after checking it succeeded.
+fn finish(child: std::process::Child, what: &str) -> Vec<u8> {
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = match rx.recv_timeout(LONG) {
+        Ok(out) => out.expect("ffmpeg's output"),
+        Err(_) => {
+            kill9(pid);
+            panic!("{what}: ffmpeg did not finish within {LONG:?}");
+        }
+    };
+    assert!(
+        out.status.success(),
+        "{what}: ffmpeg failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// PCM that is not silence.
+fn audible(pcm: &[u8]) -> bool {
+    pcm.chunks_exact(2)
+        .map(|s| i16::from_le_bytes([s[0], s[1]]).unsigned_abs())
+        .max()
+        .is_some_and(|peak| peak > 1000)
+}
+
+#[test]
+fn a_real_player_hears_a_render_and_seeks_a_server() {
+    let m = Media::start(&["node1", "node2"], 1);
+    let track = m.track_near(60);
+
+    // ffmpeg as a listener of the render's /listen, connected before playback starts: it
+    // decodes 4 s of what the render plays.
+    let listener = ffmpeg(&["-i", &format!("{}/listen", m.render), "-t", "4"]);
+    wait_until("ffmpeg connected to /listen", LONG, || {
+        let log = std::fs::read_to_string(m.grid.dir.path().join("mediarender1.log")).ok()?;
+        log.contains("listener").then_some(())
+    });
+    m.control_ok(&["load", "MediaRender-1", &track.id]);
+    m.control_ok(&["play", "MediaRender-1"]);
+    let heard = finish(listener, "/listen");
+    assert_eq!(heard.len(), 4 * 44_100 * 4, "4 s of stereo 16-bit PCM");
+    assert!(audible(&heard), "the render's music, not silence");
+    m.control_ok(&["stop", "MediaRender-1"]);
+
+    // Straight from a MediaServer, seeking by Range: the same samples as from the file itself.
+    let server = &m.grid.locate("MediaServerGroup")[0];
+    let url = format!("{server}/v1/tracks/{}/audio", track.id);
+    let file = library().join(&track.file);
+    let from_server = finish(
+        ffmpeg(&["-ss", "30", "-i", &url, "-t", "1"]),
+        "seek on HTTP",
+    );
+    let from_file = finish(
+        ffmpeg(&["-ss", "30", "-i", &file.display().to_string(), "-t", "1"]),
+        "seek in the file",
+    );
+    assert_eq!(from_server.len(), 44_100 * 4);
+    assert!(audible(&from_server));
+    assert_eq!(
+        sha(&from_server),
+        sha(&from_file),
+        "the same second of the track"
+    );
+
+    // ffprobe reads the tags and duration over HTTP.
+    let probe = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration:format_tags=title,artist",
+        ])
+        .args(["-of", "json", &url])
+        .output()
+        .expect("ffprobe");
+    assert!(probe.status.success());
+    let probe: serde_json::Value = serde_json::from_slice(&probe.stdout).expect("JSON");
+    assert_eq!(probe["format"]["tags"]["title"], track.title.as_str());
+    assert_eq!(probe["format"]["tags"]["artist"], track.artist.as_str());
+    let seconds: f64 = probe["format"]["duration"]
+        .as_str()
+        .and_then(|d| d.parse().ok())
+        .expect("a duration");
+    assert!(
+        (seconds * 1000.0 - track.duration_ms as f64).abs() < 200.0,
+        "{seconds} s vs {} ms",
+        track.duration_ms
+    );
+}
