@@ -145,18 +145,21 @@ pub async fn run(cli: MediaCli) -> anyhow::Result<()> {
     }
     bench.command(&bench.fast, "play", None).await?;
 
-    let (gaps, missed) = bench.kill_serving(cli.kills).await?;
-    println!(
-        "failover gap, serving MediaServer killed ({} kills, {missed} landed between tracks): {}",
-        cli.kills,
-        gaps.line_ms()
-    );
-    let (gaps, missed) = bench.kill_all(cli.all_kills).await?;
-    println!(
-        "failover gap, every replica killed at once ({} kills, {missed} missed): {}",
-        cli.all_kills,
-        gaps.line_ms()
-    );
+    for (all, kills, what) in [
+        (false, cli.kills, "serving MediaServer killed"),
+        (true, cli.all_kills, "every replica killed at once"),
+    ] {
+        let (gaps, seen, missed) = bench.kill_runs(kills, all).await?;
+        println!("{what} ({kills} kills, {missed} landed between tracks):");
+        println!(
+            "  failover gap (render waiting for bytes): {}",
+            gaps.line_ms()
+        );
+        println!(
+            "  kill -> failover seen by a status poll:  {}",
+            seen.line_ms()
+        );
+    }
     bench.command(&bench.fast, "stop", None).await?;
 
     let (track, status, lost, kills) = bench.realtime(&tracks, cli.realtime_seconds).await?;
@@ -268,26 +271,28 @@ impl Bench {
         Ok(())
     }
 
-    /// Waits until the render streams, then kills the MediaServer it streams from and waits for
-    /// the failover; `None` when the kill landed between two tracks (no failover to measure).
-    async fn kill_under(&self, render: &str, all: bool) -> anyhow::Result<Option<f64>> {
+    /// Waits until the render streams, then kills the MediaServer it streams from (or every
+    /// replica) and waits for the failover: its gap, and the time from the kill until a status
+    /// poll showed it; `None` when the kill landed between two tracks (no failover to measure).
+    async fn kill_under(&self, render: &str, all: bool) -> anyhow::Result<Option<(f64, Duration)>> {
         let s = self
             .wait_status(render, Duration::from_secs(20), |s| {
                 s.state == PlayState::Playing && s.server.is_some() && s.bytes_received > 0
             })
             .await?
             .context("the render is not streaming")?;
+        let mut pids = Vec::new();
         if all {
-            let mut pids = Vec::new();
             for id in SERVERS {
                 pids.push(self.grid.pid_of(id).await?);
             }
-            for pid in pids {
-                self.grid.kill9(pid);
-            }
         } else {
             let server = s.server.as_ref().context("a server")?;
-            self.grid.kill9(self.grid.pid_of(&server.id).await?);
+            pids.push(self.grid.pid_of(&server.id).await?);
+        }
+        let killed = Instant::now();
+        for pid in pids {
+            self.grid.kill9(pid);
         }
         let after = self
             .wait_status(render, Duration::from_secs(10), |n| {
@@ -295,10 +300,11 @@ impl Bench {
                     || n.track.as_ref().map(|t| &t.id) != s.track.as_ref().map(|t| &t.id)
             })
             .await?;
+        let seen = killed.elapsed();
         Ok(after
             .filter(|a| a.failovers > s.failovers)
             .and_then(|a| a.last_failover)
-            .map(|f| f.gap_ms))
+            .map(|f| (f.gap_ms, seen)))
     }
 
     async fn settle(&self) -> anyhow::Result<()> {
@@ -308,30 +314,28 @@ impl Bench {
         Ok(())
     }
 
-    async fn kill_serving(&self, kills: usize) -> anyhow::Result<(Summary, usize)> {
+    /// `kills` kills (of the serving replica, or of every replica): the render's gaps, the
+    /// times from the kill until a status poll showed the failover, and the kills that landed
+    /// between two tracks.
+    async fn kill_runs(
+        &self,
+        kills: usize,
+        all: bool,
+    ) -> anyhow::Result<(Summary, Summary, usize)> {
         let mut gaps = Vec::new();
+        let mut seen = Vec::new();
         let mut missed = 0;
         for _ in 0..kills {
             self.settle().await?;
-            match self.kill_under(&self.fast, false).await? {
-                Some(gap) => gaps.push(Duration::from_secs_f64(gap / 1000.0)),
+            match self.kill_under(&self.fast, all).await? {
+                Some((gap, after)) => {
+                    seen.push(after);
+                    gaps.push(Duration::from_secs_f64(gap / 1000.0));
+                }
                 None => missed += 1,
             }
         }
-        Ok((Summary::of(gaps), missed))
-    }
-
-    async fn kill_all(&self, kills: usize) -> anyhow::Result<(Summary, usize)> {
-        let mut gaps = Vec::new();
-        let mut missed = 0;
-        for _ in 0..kills {
-            self.settle().await?;
-            match self.kill_under(&self.fast, true).await? {
-                Some(gap) => gaps.push(Duration::from_secs_f64(gap / 1000.0)),
-                None => missed += 1,
-            }
-        }
-        Ok((Summary::of(gaps), missed))
+        Ok((Summary::of(gaps), Summary::of(seen), missed))
     }
 
     /// Real-time playback of the track nearest `seconds` long on the file render, killing its
