@@ -29,8 +29,11 @@ const MAX_RENDER_ID: usize = 128;
 
 /// Header: the offset of a body's first byte.
 pub const X_OFFSET: HeaderName = HeaderName::from_static("x-offset");
-/// Header: the track's size, on `/data`.
+/// Header: the track's size.
 pub const X_TRACK_SIZE: HeaderName = HeaderName::from_static("x-track-size");
+/// Header: the id of the stream's track, so a render can tell its stream was replaced by one of
+/// another track (another client reusing its render id, say) rather than read the wrong bytes.
+pub const X_TRACK_ID: HeaderName = HeaderName::from_static("x-track-id");
 const OCTET_STREAM: HeaderValue = HeaderValue::from_static("application/octet-stream");
 
 /// `?offset=N&size=S` of the chunk and data routes.
@@ -181,9 +184,7 @@ pub async fn streams_chunk(
     }
     drop(position);
     let mut response = Response::new(Body::from(buf));
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, OCTET_STREAM);
-    headers.insert(X_OFFSET, HeaderValue::from(offset));
+    stream_headers(&mut response, &stream, offset);
     Ok(response)
 }
 
@@ -214,16 +215,26 @@ pub async fn streams_data(
     stream.bodies.fetch_add(1, Ordering::Relaxed);
     let body = DataBody {
         pieces: Pieces::new(Arc::clone(&stream.file), offset, end, query.size as usize),
-        stream,
+        stream: Arc::clone(&stream),
         to_track_end: end == size,
         done: false,
     };
     let mut response = Response::new(Body::from_stream(futures_util::stream::iter(body)));
+    stream_headers(&mut response, &stream, offset);
+    Ok(response)
+}
+
+/// The headers of a chunk or `/data` reply: content type, `x-offset` (the first byte),
+/// `x-track-size` and `x-track-id`.
+fn stream_headers(response: &mut Response, stream: &Stream, offset: u64) {
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, OCTET_STREAM);
     headers.insert(X_OFFSET, HeaderValue::from(offset));
-    headers.insert(X_TRACK_SIZE, HeaderValue::from(size));
-    Ok(response)
+    headers.insert(X_TRACK_SIZE, HeaderValue::from(stream.size()));
+    // Track ids are 16 hex digits (checked when the library was scanned), always a valid value.
+    if let Ok(id) = HeaderValue::from_str(&stream.track.info.id) {
+        headers.insert(X_TRACK_ID, id);
+    }
 }
 
 /// The pieces of a `/data` body, moving the stream's position as they go out.

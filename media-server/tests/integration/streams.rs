@@ -27,6 +27,8 @@ async fn drain_chunks(server: &Server, render: &str, from: u64) -> Vec<u8> {
             .parse()
             .unwrap();
         assert_eq!(offset, from + got.len() as u64);
+        assert!(reply.headers().contains_key("x-track-id"));
+        assert!(reply.headers().contains_key("x-track-size"));
         let body = reply.bytes().await.unwrap();
         sizes.push(body.len());
         if body.is_empty() {
@@ -186,6 +188,7 @@ async fn data_bodies_reassemble_the_rest_from_an_offset() {
             reply.headers()["x-track-size"],
             content.len().to_string().as_str()
         );
+        assert_eq!(reply.headers()["x-track-id"], id.as_str());
         let mut got = Vec::new();
         let mut body = reply.bytes_stream();
         while let Some(piece) = body.next().await {
@@ -384,4 +387,41 @@ async fn a_running_body_keeps_its_stream_and_a_replaced_stream_cuts_it() {
         reply.body.len()
     );
     assert!(reply.body.len() < content.len() && reply.body == content[..reply.body.len()]);
+}
+
+/// Every chunk and `/data` reply names the stream's track and its size, so a render whose
+/// stream was replaced by another track's (its render id reused) can tell.
+#[tokio::test]
+async fn replies_name_the_track_so_a_replaced_stream_shows() {
+    let fixture = Fixture::new();
+    let server = Server::start(fixture.path(), &[]).await;
+    let cbr = (
+        content_id(&fixture.cbr.0),
+        std::fs::metadata(&fixture.cbr.0).unwrap().len(),
+    );
+    let vbr = (
+        content_id(&fixture.vbr.0),
+        std::fs::metadata(&fixture.vbr.0).unwrap().len(),
+    );
+    let headers = |reply: &reqwest::Response| {
+        let h = reply.headers();
+        (
+            h["x-track-id"].to_str().unwrap().to_owned(),
+            h["x-track-size"].to_str().unwrap().parse::<u64>().unwrap(),
+        )
+    };
+    for (id, size) in [&cbr, &vbr] {
+        assert_eq!(server.open(id, "shared", 0).await.status(), 200);
+        for route in ["chunk?size=10", "data?offset=0&limit=10"] {
+            let reply = server
+                .http
+                .get(server.url(&format!("/v1/streams/shared/{route}")))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(reply.status(), 200, "{route}");
+            assert_eq!(headers(&reply), (id.clone(), *size), "{route}");
+            assert_eq!(reply.bytes().await.unwrap().len(), 10, "{route}");
+        }
+    }
 }
