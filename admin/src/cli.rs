@@ -259,27 +259,11 @@ pub enum RegistryCmd {
     Show,
 }
 
-/// Parses one shell line (or `-e` argument): shlex words, then clap.
-pub fn parse_line(line: &str) -> Result<Option<ShellCommand>, LineError> {
-    let Some(words) = shlex::split(line) else {
-        return Err(LineError::Quoting);
-    };
-    if words.is_empty() {
-        return Ok(None);
-    }
-    use clap::Parser as _;
-    ShellLine::try_parse_from(words)
-        .map(|l| Some(l.command))
-        .map_err(LineError::Clap)
-}
+pub use grid_proto::console::LineError;
 
-/// Why a line could not be parsed.
-#[derive(Debug)]
-pub enum LineError {
-    /// Unbalanced quotes or a trailing backslash.
-    Quoting,
-    /// Clap's error, which is also how `help` and `--help` come back.
-    Clap(clap::Error),
+/// Parses one shell line (or `-e` argument): shell words, then clap.
+pub fn parse_line(line: &str) -> Result<Option<ShellCommand>, LineError> {
+    grid_proto::console::parse_line::<ShellLine>(line).map(|l| l.map(|l| l.command))
 }
 
 #[cfg(test)]

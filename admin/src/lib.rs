@@ -26,7 +26,7 @@ pub fn run(cli: Cli) -> ExitCode {
     } else {
         grid_proto::telemetry::init_quiet_tracing();
     }
-    let out = Output::new(cli.json);
+    let out = Output::new(cli.json, "error");
     // One thread: the admin does one thing at a time, and starts in a few milliseconds.
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

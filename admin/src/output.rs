@@ -5,61 +5,7 @@
 
 pub mod views;
 
-use std::io::Write;
-
-use serde_json::Value;
-
-/// Where and how results are printed.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Output {
-    /// Print the registry's JSON replies instead of human text.
-    pub json: bool,
-}
-
-impl Output {
-    /// An output in human (`json = false`) or JSON mode.
-    pub fn new(json: bool) -> Self {
-        Self { json }
-    }
-
-    /// Prints human text, ending it with a newline if it lacks one; nothing for empty text.
-    pub fn text(&self, text: &str) {
-        if text.is_empty() {
-            return;
-        }
-        let mut out = std::io::stdout().lock();
-        // A closed pipe (`gridadmin ... | head`) is not worth a panic.
-        let _ = out.write_all(text.as_bytes());
-        if !text.ends_with('\n') {
-            let _ = out.write_all(b"\n");
-        }
-        let _ = out.flush();
-    }
-
-    /// Prints text exactly as it is (log contents), flushed at once.
-    pub fn raw(&self, text: &str) {
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(text.as_bytes());
-        let _ = out.flush();
-    }
-
-    /// Prints a JSON value, pretty.
-    pub fn json_value(&self, value: &Value) {
-        let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string());
-        self.text(&text);
-    }
-
-    /// Prints `error: message` on stderr, on one line.
-    pub fn error(&self, message: &str) {
-        let line = message.trim().replace('\n', " ");
-        let _ = writeln!(std::io::stderr().lock(), "error: {line}");
-    }
-
-    /// Prints clap's rendering of a parse error (stderr) or of `help` (stdout).
-    pub fn clap(&self, err: &clap::Error) {
-        let _ = err.print();
-    }
-}
+pub use grid_proto::console::Output;
 
 /// Lays out rows under headers, columns two spaces apart; the last column is not padded.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {

@@ -5,7 +5,6 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::anyhow;
 use clap::CommandFactory;
 use grid_proto::api::{AdapterView, ApplicationSummary, NodeView, ServerView};
 use grid_proto::client::Client;
@@ -19,10 +18,11 @@ use rustyline::validate::Validator;
 use rustyline::{CompletionType, Config, Context, Editor, Helper};
 use tokio::runtime::Runtime;
 
-use crate::cli::{LineError, ShellCommand, ShellLine, parse_line};
+use crate::cli::{ShellCommand, ShellLine, parse_line};
 use crate::commands;
 use crate::output::Output;
 use crate::session::Session;
+use grid_proto::console::{Flow, read_loop, run_command};
 
 /// The prompt, as icegridadmin's.
 pub const PROMPT: &str = ">>> ";
@@ -303,46 +303,23 @@ pub fn run(rt: &Runtime, session: &mut Session, out: &Output) -> ExitCode {
         }
     }
 
-    loop {
-        let line = match editor.readline(PROMPT) {
-            Ok(line) => line,
-            Err(ReadlineError::Interrupted) => continue,
-            Err(ReadlineError::Eof) => break,
-            Err(e) => {
-                out.error(&format!("cannot read the command line: {e}"));
-                break;
-            }
-        };
-        if interactive && !line.trim().is_empty() {
-            let _ = editor.add_history_entry(line.as_str());
-        }
-        match parse_line(&line) {
+    read_loop(&mut editor, PROMPT, interactive, out, |editor, line| {
+        match parse_line(line) {
             Ok(None) => {}
-            Ok(Some(ShellCommand::Exit)) => break,
+            Ok(Some(ShellCommand::Exit)) => return Flow::Exit,
             Ok(Some(ShellCommand::Grid(cmd))) => {
-                let result = rt.block_on(async {
-                    if !interactive {
-                        return commands::run(&cmd, session, out).await;
-                    }
-                    // Ctrl-C while a command runs abandons it and returns to the prompt.
-                    tokio::select! {
-                        biased;
-                        r = commands::run(&cmd, session, out) => r,
-                        _ = tokio::signal::ctrl_c() => Err(anyhow!("interrupted")),
-                    }
-                });
-                match result {
+                match run_command(rt, interactive, commands::run(&cmd, session, out)) {
                     Ok(()) if interactive && cmd.changes_names() => {
-                        refresh_names(rt, session, &mut editor);
+                        refresh_names(rt, session, editor);
                     }
                     Ok(()) => {}
                     Err(e) => out.error(&format!("{e:#}")),
                 }
             }
-            Err(LineError::Quoting) => out.error("unbalanced quotes"),
-            Err(LineError::Clap(e)) => out.clap(&e),
+            Err(e) => e.print(out),
         }
-    }
+        Flow::Continue
+    });
 
     if let Some(path) = &history {
         let _ = editor.save_history(path);

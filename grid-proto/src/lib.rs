@@ -8,10 +8,13 @@
 //! - [`media`]: the MediaServer and MediaRender interfaces (`docs/media.md`).
 //! - [`server_env`]: how a node hands a server its identity, and how the server reports ready.
 //! - [`telemetry`] and [`shutdown`]: the runtime helpers every daemon's `main` uses.
+//! - [`console`] (feature `console`): the command-line clients' printing and shell loop.
 #![warn(missing_docs)]
 
 pub mod api;
 pub mod client;
+#[cfg(feature = "console")]
+pub mod console;
 pub mod descriptor;
 pub mod media;
 pub mod paths;

@@ -26,7 +26,7 @@ use crate::output::Output;
 
 /// Runs media-control as `cli` says: 0 on success, 1 on any error.
 pub fn run(cli: Cli) -> ExitCode {
-    let out = Output::new(cli.json);
+    let out = Output::new(cli.json, "media-control");
     // One thread: one command at a time, started in a few milliseconds.
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -5,10 +5,8 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::anyhow;
 use clap::CommandFactory;
 use rustyline::completion::{Completer, Pair};
-use rustyline::error::ReadlineError;
 use rustyline::highlight::Highlighter;
 use rustyline::hint::Hinter;
 use rustyline::history::DefaultHistory;
@@ -16,10 +14,11 @@ use rustyline::validate::Validator;
 use rustyline::{CompletionType, Config, Context, Editor, Helper};
 use tokio::runtime::Runtime;
 
-use crate::cli::{LineError, ShellCommand, ShellLine, parse_line};
+use crate::cli::{ShellCommand, ShellLine, parse_line};
 use crate::commands;
 use crate::locate::Grid;
 use crate::output::Output;
+use grid_proto::console::{Flow, read_loop, run_command};
 
 /// The prompt.
 pub const PROMPT: &str = "media> ";
@@ -135,42 +134,20 @@ pub fn run(rt: &Runtime, grid: &Grid, out: &Output) -> ExitCode {
         }
     }
 
-    loop {
-        let line = match editor.readline(if interactive { PROMPT } else { "" }) {
-            Ok(line) => line,
-            Err(ReadlineError::Interrupted) => continue,
-            Err(ReadlineError::Eof) => break,
-            Err(e) => {
-                out.error(&format!("cannot read the command line: {e}"));
-                break;
-            }
-        };
-        if interactive && !line.trim().is_empty() {
-            let _ = editor.add_history_entry(line.as_str());
-        }
-        match parse_line(&line) {
+    let prompt = if interactive { PROMPT } else { "" };
+    read_loop(&mut editor, prompt, interactive, out, |_, line| {
+        match parse_line(line) {
             Ok(None) => {}
-            Ok(Some(ShellCommand::Exit)) => break,
+            Ok(Some(ShellCommand::Exit)) => return Flow::Exit,
             Ok(Some(ShellCommand::Media(cmd))) => {
-                let result = rt.block_on(async {
-                    if !interactive {
-                        return commands::run(&cmd, grid, out).await;
-                    }
-                    // Ctrl-C while a command runs abandons it and returns to the prompt.
-                    tokio::select! {
-                        biased;
-                        r = commands::run(&cmd, grid, out) => r,
-                        _ = tokio::signal::ctrl_c() => Err(anyhow!("interrupted")),
-                    }
-                });
-                if let Err(e) = result {
+                if let Err(e) = run_command(rt, interactive, commands::run(&cmd, grid, out)) {
                     out.error(&format!("{e:#}"));
                 }
             }
-            Err(LineError::Quoting) => out.error("unbalanced quotes"),
-            Err(LineError::Clap(e)) => out.clap(&e),
+            Err(e) => e.print(out),
         }
-    }
+        Flow::Continue
+    });
 
     if let Some(path) = &history {
         let _ = editor.save_history(path);

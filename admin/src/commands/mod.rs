@@ -37,7 +37,7 @@ pub(crate) fn emit<T: DeserializeOwned>(
     human: impl FnOnce(&T) -> String,
 ) -> Result<()> {
     if out.json {
-        out.json_value(&value);
+        out.json(&value);
     } else {
         out.text(&human(&decode(value)?));
     }

@@ -30,7 +30,7 @@ pub async fn run(cmd: &NodeCmd, session: &mut Session, out: &Output) -> Result<(
         NodeCmd::Describe { name } => {
             let v = session.get(&paths::fill(paths::NODE, &[name])).await?;
             if out.json {
-                out.json_value(&v);
+                out.json(&v);
                 return Ok(());
             }
             let node: NodeView = decode(v)?;
@@ -51,7 +51,7 @@ pub async fn run(cmd: &NodeCmd, session: &mut Session, out: &Output) -> Result<(
             let path = paths::fill(paths::NODE_ACTION, &[name, "shutdown"]);
             let v = session.post(&path, json!({})).await?;
             if out.json {
-                out.json_value(&v);
+                out.json(&v);
             } else {
                 out.text(&format!("node {name} is shutting down"));
             }

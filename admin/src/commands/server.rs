@@ -89,7 +89,7 @@ fn log_path(args: &LogArgs, offset: Option<u64>) -> String {
 fn print_log(out: &Output, value: serde_json::Value) -> Result<u64> {
     let reply: LogReply = decode(value.clone())?;
     if out.json {
-        out.json_value(&value);
+        out.json(&value);
     } else {
         out.raw(&reply.text);
     }

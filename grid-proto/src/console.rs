@@ -1,0 +1,184 @@
+//! What the grid's command-line clients (`gridadmin`, `media-control`) share: the one place that
+//! prints, the parsing of a shell line, and the shell's read loop. Each client keeps its own
+//! commands, completion and renderings. Behind the `console` feature, so the daemons do not
+//! build rustyline.
+
+use std::future::Future;
+use std::io::Write;
+
+use rustyline::error::ReadlineError;
+use rustyline::history::DefaultHistory;
+use rustyline::{Editor, Helper};
+use serde::Serialize;
+
+/// Where and how a client prints: text for people or pretty JSON on stdout, one line per failure
+/// on stderr.
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    /// JSON replies instead of human text.
+    pub json: bool,
+    /// What starts every error line (`error`, `media-control`).
+    prefix: &'static str,
+}
+
+impl Output {
+    /// An output in human (`json = false`) or JSON mode whose error lines start with `prefix: `.
+    pub fn new(json: bool, prefix: &'static str) -> Self {
+        Self { json, prefix }
+    }
+
+    /// Prints text, ending it with a newline if it lacks one; nothing for empty text.
+    pub fn text(&self, text: &str) {
+        if text.is_empty() {
+            return;
+        }
+        let mut out = std::io::stdout().lock();
+        // A closed pipe (`... | head`) is not worth a panic.
+        let _ = out.write_all(text.as_bytes());
+        if !text.ends_with('\n') {
+            let _ = out.write_all(b"\n");
+        }
+        let _ = out.flush();
+    }
+
+    /// Prints text exactly as it is (log contents), flushed at once.
+    pub fn raw(&self, text: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+    }
+
+    /// Prints a value as pretty JSON.
+    pub fn json<T: Serialize + ?Sized>(&self, value: &T) {
+        match serde_json::to_string_pretty(value) {
+            Ok(text) => self.text(&text),
+            Err(e) => self.error(&format!("cannot print the reply as JSON: {e}")),
+        }
+    }
+
+    /// Prints `prefix: message` on stderr, on one line.
+    pub fn error(&self, message: &str) {
+        let line = message.trim().replace('\n', " ");
+        let _ = writeln!(std::io::stderr().lock(), "{}: {line}", self.prefix);
+    }
+
+    /// Prints clap's rendering of a parse error (stderr) or of `help` (stdout).
+    pub fn clap(&self, err: &clap::Error) {
+        let _ = err.print();
+    }
+}
+
+/// Why a shell line could not be parsed.
+#[derive(Debug)]
+pub enum LineError {
+    /// Unbalanced quotes or a trailing backslash.
+    Quoting,
+    /// Clap's error, which is also how `help` and `--help` come back.
+    Clap(clap::Error),
+}
+
+impl LineError {
+    /// Prints the error the way the shell shows it.
+    pub fn print(&self, out: &Output) {
+        match self {
+            Self::Quoting => out.error("unbalanced quotes"),
+            Self::Clap(e) => out.clap(e),
+        }
+    }
+}
+
+/// Parses one shell line: shell words (shlex), then clap; `None` for a blank line.
+pub fn parse_line<P: clap::Parser>(line: &str) -> Result<Option<P>, LineError> {
+    let Some(words) = shlex::split(line) else {
+        return Err(LineError::Quoting);
+    };
+    if words.is_empty() {
+        return Ok(None);
+    }
+    P::try_parse_from(words).map(Some).map_err(LineError::Clap)
+}
+
+/// What the shell does after a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Read the next line.
+    Continue,
+    /// Leave the shell.
+    Exit,
+}
+
+/// Reads lines until end of input or until `handle` says [`Flow::Exit`]. Ctrl-C at the prompt
+/// clears the line; lines typed at a terminal go to the history. `handle` gets the editor back,
+/// to refresh its completion.
+pub fn read_loop<H: Helper>(
+    editor: &mut Editor<H, DefaultHistory>,
+    prompt: &str,
+    interactive: bool,
+    out: &Output,
+    mut handle: impl FnMut(&mut Editor<H, DefaultHistory>, &str) -> Flow,
+) {
+    loop {
+        let line = match editor.readline(prompt) {
+            Ok(line) => line,
+            Err(ReadlineError::Interrupted) => continue,
+            Err(ReadlineError::Eof) => break,
+            Err(e) => {
+                out.error(&format!("cannot read the command line: {e}"));
+                break;
+            }
+        };
+        if interactive && !line.trim().is_empty() {
+            let _ = editor.add_history_entry(line.as_str());
+        }
+        if handle(editor, &line) == Flow::Exit {
+            break;
+        }
+    }
+}
+
+/// Runs one shell command; at a terminal, Ctrl-C while it runs abandons it and returns to the
+/// prompt.
+pub fn run_command<T>(
+    rt: &tokio::runtime::Runtime,
+    interactive: bool,
+    command: impl Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    rt.block_on(async {
+        if !interactive {
+            return command.await;
+        }
+        tokio::select! {
+            biased;
+            r = command => r,
+            _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, clap::Parser)]
+    #[command(multicall = true)]
+    enum Line {
+        Say { words: Vec<String> },
+    }
+
+    #[test]
+    fn lines_are_shell_words_then_clap() {
+        assert!(matches!(parse_line::<Line>("   "), Ok(None)));
+        match parse_line::<Line>("say 'two words' three") {
+            Ok(Some(Line::Say { words })) => assert_eq!(words, ["two words", "three"]),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse_line::<Line>("say 'open"),
+            Err(LineError::Quoting)
+        ));
+        assert!(matches!(
+            parse_line::<Line>("shout"),
+            Err(LineError::Clap(_))
+        ));
+    }
+}
