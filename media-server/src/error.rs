@@ -6,6 +6,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use grid_proto::api::ErrorBody;
 
+use crate::library::{OpenError, Track};
+
 /// A failed request.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -29,6 +31,9 @@ pub enum ApiError {
     /// The server failed (500).
     #[error("{0}")]
     Internal(String),
+    /// The server is overloaded for now (503): out of file descriptors, too many streams.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl ApiError {
@@ -42,6 +47,24 @@ impl ApiError {
         Self::NotFound(format!("no stream open for render {render}"))
     }
 
+    /// The answer when `track`'s file cannot be opened: 404 if the snapshot is stale (the file
+    /// is gone or changed since the scan), 503 when out of file descriptors, else 500; the
+    /// message names the track and the error.
+    pub fn cannot_open(track: &Track, error: &OpenError) -> Self {
+        let id = &track.info.id;
+        match error {
+            OpenError::Stale(why) => Self::NotFound(format!("no such track: {id} ({why})")),
+            _ if error.is_out_of_files() => Self::Unavailable(format!(
+                "track {id} ({}) cannot be opened now: {error}",
+                track.info.file
+            )),
+            OpenError::Io(_) => Self::Internal(format!(
+                "track {id} ({}) cannot be opened: {error}",
+                track.info.file
+            )),
+        }
+    }
+
     /// The status code.
     pub fn status(&self) -> StatusCode {
         match self {
@@ -50,6 +73,7 @@ impl ApiError {
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unsatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }

@@ -11,6 +11,7 @@ use std::io::{self, Read, Seek};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use grid_proto::media::TrackInfo;
 use lofty::file::{AudioFile, FileType, TaggedFileExt};
@@ -58,19 +59,69 @@ pub struct Track {
     /// Absolute path; never leaves the process.
     path: PathBuf,
     identity: FileIdentity,
+    /// Whether its file was found gone or changed (logged once per snapshot of the track).
+    stale: AtomicBool,
+}
+
+/// Why a track's file cannot be opened.
+#[derive(Debug)]
+pub enum OpenError {
+    /// The file is gone, or is no longer the file that was scanned: the snapshot is stale, and
+    /// the track does not exist until a rescan finds it again (under its new id if changed).
+    Stale(String),
+    /// Opening or inspecting the file failed (too many open files, permissions, I/O error...):
+    /// the server's failure, not the track's absence.
+    Io(io::Error),
+}
+
+impl OpenError {
+    /// Whether the process or the system ran out of file descriptors (EMFILE, ENFILE): a
+    /// passing overload, worth a retry elsewhere or later.
+    pub fn is_out_of_files(&self) -> bool {
+        matches!(self, Self::Io(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)))
+    }
+}
+
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Stale(why) => f.write_str(why),
+            Self::Io(e) => write!(f, "{e}"),
+        }
+    }
 }
 
 impl Track {
     /// Opens the track's file for reading, checking it is still the very file that was scanned
     /// (not a symbolic link, not replaced or rewritten since), so an id always serves the
-    /// content it was computed from.
-    pub fn open(&self) -> io::Result<File> {
-        let file = open_no_follow(&self.path)?;
-        if FileIdentity::of(&file.metadata()?) != self.identity {
-            return Err(io::Error::new(
-                io::ErrorKind::NotFound,
-                "the file changed since the library was scanned",
-            ));
+    /// content it was computed from. A stale track is logged once, with the advice to rescan.
+    pub fn open(&self) -> Result<File, OpenError> {
+        let stale = |why: &str| {
+            if !self.stale.swap(true, Ordering::Relaxed) {
+                warn!(
+                    "track {} ({}) {why} since the library was scanned: it is a 404 until a \
+                     rescan (SIGHUP or POST /v1/library/rescan)",
+                    self.info.id, self.info.file
+                );
+            }
+            OpenError::Stale(format!("its file {why} since the library was scanned"))
+        };
+        let file = match open_no_follow(&self.path) {
+            Ok(file) => file,
+            // Gone, a folder on the way gone, or a symbolic link put in its place.
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENOENT | libc::ENOTDIR | libc::ELOOP)
+                ) =>
+            {
+                return Err(stale("is gone"));
+            }
+            Err(e) => return Err(OpenError::Io(e)),
+        };
+        let meta = file.metadata().map_err(OpenError::Io)?;
+        if FileIdentity::of(&meta) != self.identity {
+            return Err(stale("changed"));
         }
         Ok(file)
     }
@@ -304,6 +355,7 @@ fn read_track(root: &Path, path: &Path) -> Result<Track, String> {
         },
         path: path.to_path_buf(),
         identity,
+        stale: AtomicBool::new(false),
     })
 }
 
@@ -359,6 +411,79 @@ mod tests {
         let scan = scan(dir.path(), &Library::default()).unwrap();
         assert!(scan.library.is_empty());
         assert_eq!(scan.failed, 1);
+    }
+
+    /// A track of `path` as it is now, without reading it as audio.
+    fn track_of(path: &Path) -> Track {
+        let identity = FileIdentity::of(&std::fs::metadata(path).unwrap());
+        Track {
+            info: TrackInfo {
+                id: "0123456789abcdef".into(),
+                title: "t".into(),
+                artist: "a".into(),
+                album: "b".into(),
+                duration_ms: 1,
+                bitrate_kbps: 128,
+                vbr: false,
+                size: identity.size,
+                content_type: MPEG_AUDIO.into(),
+                file: "t.mp3".into(),
+            },
+            path: path.to_path_buf(),
+            identity,
+            stale: AtomicBool::new(false),
+        }
+    }
+
+    #[test]
+    fn gone_or_changed_files_are_stale_and_other_failures_are_not() {
+        use crate::error::ApiError;
+        use axum::http::StatusCode;
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.mp3");
+        std::fs::write(&path, b"abc").unwrap();
+        let track = track_of(&path);
+        assert!(track.open().is_ok());
+
+        // Rewritten: another size.
+        std::fs::write(&path, b"abcd").unwrap();
+        let err = track.open().unwrap_err();
+        assert!(matches!(err, OpenError::Stale(_)), "{err}");
+        assert_eq!(
+            ApiError::cannot_open(&track, &err).status(),
+            StatusCode::NOT_FOUND
+        );
+        // Replaced by a link, then gone.
+        std::fs::remove_file(&path).unwrap();
+        std::os::unix::fs::symlink("/etc/hostname", &path).unwrap();
+        assert!(matches!(track.open(), Err(OpenError::Stale(_))));
+        std::fs::remove_file(&path).unwrap();
+        let err = track.open().unwrap_err();
+        assert!(matches!(err, OpenError::Stale(_)), "{err}");
+        assert!(err.to_string().contains("gone"), "{err}");
+
+        // Failures of the server itself: 503 when out of descriptors, 500 otherwise, naming
+        // the track and the error.
+        for (errno, status) in [
+            (libc::EMFILE, StatusCode::SERVICE_UNAVAILABLE),
+            (libc::ENFILE, StatusCode::SERVICE_UNAVAILABLE),
+            (libc::EACCES, StatusCode::INTERNAL_SERVER_ERROR),
+            (libc::EIO, StatusCode::INTERNAL_SERVER_ERROR),
+        ] {
+            let err = OpenError::Io(io::Error::from_raw_os_error(errno));
+            let api = ApiError::cannot_open(&track, &err);
+            assert_eq!(api.status(), status, "errno {errno}");
+            let message = api.to_string();
+            assert!(
+                message.contains("0123456789abcdef") && message.contains("t.mp3"),
+                "{message}"
+            );
+            assert!(
+                message.contains(&io::Error::from_raw_os_error(errno).to_string()),
+                "{message}"
+            );
+        }
     }
 
     #[test]

@@ -118,10 +118,9 @@ pub async fn streams_open(
             size: track.info.size,
         });
     }
-    let file = track.open().map_err(|e| {
-        warn!("track {} cannot be opened: {e}", track.info.id);
-        ApiError::no_such_track(&open.track_id)
-    })?;
+    let file = track
+        .open()
+        .map_err(|e| ApiError::cannot_open(&track, &e))?;
     let stream = Stream::new(
         open.render_id.clone(),
         Arc::clone(&track),

@@ -12,7 +12,6 @@ use axum::http::header::{
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use grid_proto::media::TrackInfo;
-use tracing::warn;
 
 use crate::SharedState;
 use crate::error::ApiError;
@@ -132,10 +131,9 @@ pub async fn tracks_audio(
             });
         }
     };
-    let file = track.open().map_err(|e| {
-        warn!("track {} cannot be opened: {e}", track.info.id);
-        ApiError::no_such_track(&id)
-    })?;
+    let file = track
+        .open()
+        .map_err(|e| ApiError::cannot_open(&track, &e))?;
     let pieces = Pieces::new(Arc::new(file), start, end, AUDIO_PIECE);
     let body = futures_util::stream::iter(std::iter::from_fn({
         let mut pieces = pieces;

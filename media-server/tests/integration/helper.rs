@@ -132,10 +132,31 @@ pub struct Server {
 impl Server {
     /// Starts the binary on `library` with extra arguments and waits for its address.
     pub async fn start(library: &Path, extra: &[&str]) -> Self {
+        Self::start_with_fd_limit(library, extra, None).await
+    }
+
+    /// Like [`Server::start`], with at most `fd_limit` open file descriptors (`ulimit -n`) if
+    /// given. The shell `exec`s the binary, so the pid is the server's.
+    pub async fn start_with_fd_limit(
+        library: &Path,
+        extra: &[&str],
+        fd_limit: Option<u32>,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let addr_file = dir.path().join("addr");
         let log = dir.path().join("mediaserver.log");
-        let child = Command::new(env!("CARGO_BIN_EXE_media-server"))
+        let binary = env!("CARGO_BIN_EXE_media-server");
+        let mut command = match fd_limit {
+            Some(limit) => {
+                let mut sh = Command::new("sh");
+                sh.arg("-c")
+                    .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
+                    .arg(binary);
+                sh
+            }
+            None => Command::new(binary),
+        };
+        let child = command
             .arg("--library")
             .arg(library)
             .args(["--listen", "127.0.0.1:0", "--addr-file"])

@@ -2,6 +2,24 @@
 
 use crate::helper::{Fixture, Server, content_id};
 
+/// Opens streams (each holds its track's file open) until the server runs out of file
+/// descriptors; returns the refused reply's status and error.
+async fn open_until_refused(server: &Server, id: &str) -> (u16, String, usize) {
+    for i in 0..1000 {
+        let reply = server.open(id, &format!("render-{i}"), 0).await;
+        if reply.status() != 200 {
+            let status = reply.status().as_u16();
+            let body: serde_json::Value = reply.json().await.unwrap();
+            return (
+                status,
+                body["error"].as_str().unwrap_or_default().to_owned(),
+                i,
+            );
+        }
+    }
+    panic!("1000 streams opened under a limit of 48 descriptors");
+}
+
 #[tokio::test]
 async fn audio_serves_the_file_and_its_ranges() {
     let fixture = Fixture::new();
@@ -86,4 +104,75 @@ async fn audio_serves_the_file_and_its_ranges() {
         .unwrap();
     assert_eq!(head.status(), 206);
     assert_eq!(head.headers()["content-length"], "10");
+}
+
+/// A track whose file was removed or rewritten since the scan is a 404 (logged once, with the
+/// advice to rescan); a server out of file descriptors answers 503 naming the track and the
+/// error, never a 404 that would tell a render the track does not exist.
+#[tokio::test]
+async fn stale_tracks_are_404_and_io_failures_are_not() {
+    let fixture = Fixture::new();
+    let server = Server::start_with_fd_limit(fixture.path(), &[], Some(48)).await;
+    let cbr = content_id(&fixture.cbr.0);
+    let (status, error, opened) = open_until_refused(&server, &cbr).await;
+    assert_eq!(status, 503, "{error}");
+    assert!(opened > 0, "no stream opened at all: {error}");
+    assert!(
+        error.contains(&cbr) && error.contains("cbr.mp3") && error.contains("Too many open files"),
+        "{error}"
+    );
+    let audio = server
+        .http
+        .get(server.url(&format!("/v1/tracks/{cbr}/audio")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(audio.status(), 503);
+    // Closing a stream frees its descriptor: the next open succeeds.
+    let closed = server
+        .http
+        .delete(server.url("/v1/streams/render-0"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(closed.status(), 200);
+    assert_eq!(server.open(&cbr, "render-0", 0).await.status(), 200);
+
+    // Rewritten and removed files, no rescan: 404s, each track logged once.
+    let vbr = content_id(&fixture.vbr.0);
+    let untagged = content_id(&fixture.untagged.0);
+    for render in 0..opened {
+        let _ = server
+            .http
+            .delete(server.url(&format!("/v1/streams/render-{render}")))
+            .send()
+            .await
+            .unwrap();
+    }
+    std::fs::remove_file(&fixture.vbr.0).unwrap();
+    let mut rewritten = std::fs::read(&fixture.untagged.0).unwrap();
+    rewritten.extend_from_slice(b"more");
+    std::fs::write(&fixture.untagged.0, rewritten).unwrap();
+    for id in [&vbr, &untagged] {
+        for _ in 0..3 {
+            assert_eq!(server.open(id, "r", 0).await.status(), 404);
+            let audio = server
+                .http
+                .get(server.url(&format!("/v1/tracks/{id}/audio")))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(audio.status(), 404);
+        }
+    }
+    let log = server.log();
+    for (id, why) in [(&vbr, "is gone"), (&untagged, "changed")] {
+        let lines: Vec<&str> = log.lines().filter(|l| l.contains(id.as_str())).collect();
+        assert_eq!(lines.len(), 1, "one line per stale track:\n{log}");
+        assert!(
+            lines[0].contains(why) && lines[0].contains("rescan"),
+            "{}",
+            lines[0]
+        );
+    }
 }
