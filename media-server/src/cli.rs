@@ -21,6 +21,10 @@ pub struct Cli {
     /// Streams untouched for this long (no chunk read, no `/data` body running) are reaped.
     #[arg(long, value_name = "MS", default_value_t = 60_000)]
     pub stream_idle_ms: u64,
+    /// At most this many open streams (each holds its track's file open). Opening one more
+    /// reaps the least recently used stream with no `/data` body running, else answers 503.
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_streams: u64,
     /// More logging (-v debug, -vv trace); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,

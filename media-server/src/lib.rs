@@ -68,6 +68,8 @@ pub struct ServerConfig {
     pub addr_file: Option<PathBuf>,
     /// Streams untouched this long are reaped.
     pub stream_idle: Duration,
+    /// At most this many open streams.
+    pub max_streams: usize,
 }
 
 impl ServerConfig {
@@ -81,6 +83,7 @@ impl ServerConfig {
             grid,
             addr_file: cli.addr_file.clone(),
             stream_idle: Duration::from_millis(cli.stream_idle_ms),
+            max_streams: usize::try_from(cli.max_streams).unwrap_or(usize::MAX),
         }
     }
 }
@@ -105,14 +108,20 @@ pub struct AppState {
 pub type SharedState = Arc<AppState>;
 
 impl AppState {
-    /// A server with an empty library (until [`rescan`]) and no streams.
-    pub fn new(id: String, library_dir: PathBuf, stream_idle: Duration) -> Self {
+    /// A server with an empty library (until [`rescan`]) and no streams; at most `max_streams`
+    /// of them, each reaped after `stream_idle` untouched.
+    pub fn new(
+        id: String,
+        library_dir: PathBuf,
+        stream_idle: Duration,
+        max_streams: usize,
+    ) -> Self {
         Self {
             id,
             library_dir,
             library: RwLock::new(Arc::new(Library::default())),
             rescanning: tokio::sync::Mutex::new(()),
-            streams: Arc::new(Streams::new(stream_idle)),
+            streams: Arc::new(Streams::new(stream_idle, max_streams)),
         }
     }
 
@@ -270,6 +279,7 @@ pub async fn run(
         config.id.clone(),
         config.library.clone(),
         config.stream_idle,
+        config.max_streams,
     ));
     if let Err(e) = rescan(&state).await {
         warn!("{e}; serving 0 tracks until a rescan succeeds");
@@ -281,10 +291,11 @@ pub async fn run(
             .with_context(|| format!("writing {}", path.display()))?;
     }
     info!(
-        "{} listening on {url}, library {} ({} tracks), streams reaped after {} ms idle",
+        "{} listening on {url}, library {} ({} tracks), at most {} streams, reaped after {} ms idle",
         config.id,
         config.library.display(),
         state.snapshot().len(),
+        config.max_streams,
         config.stream_idle.as_millis()
     );
 
@@ -348,6 +359,7 @@ mod tests {
             "MediaServer-1".into(),
             library,
             Duration::from_secs(60),
+            1024,
         ))
     }
 

@@ -20,6 +20,8 @@ const MAX_REAP_INTERVAL: Duration = Duration::from_secs(5);
 pub struct Streams {
     by_render: Mutex<HashMap<String, Arc<Stream>>>,
     idle: Duration,
+    /// At most this many streams (each holds a file descriptor).
+    max: usize,
 }
 
 /// One render's stream.
@@ -105,11 +107,13 @@ impl Stream {
 }
 
 impl Streams {
-    /// No streams; those untouched for `idle` are reaped by [`Streams::reap_idle`].
-    pub fn new(idle: Duration) -> Self {
+    /// No streams; at most `max` of them (at least 1), those untouched for `idle` reaped by
+    /// [`Streams::reap_idle`].
+    pub fn new(idle: Duration, max: usize) -> Self {
         Self {
             by_render: Mutex::new(HashMap::new()),
             idle,
+            max: max.max(1),
         }
     }
 
@@ -174,12 +178,43 @@ impl Streams {
     }
 
     /// Opens `stream`, replacing (and closing) any stream of its render; says whether it did.
-    pub fn insert(&self, stream: Arc<Stream>) -> bool {
-        let replaced = lock(&self.by_render).insert(stream.render.clone(), stream);
+    /// A new render's stream beyond the cap first reaps the least recently used stream with no
+    /// `/data` body running; with none, it is refused (503) and the table is unchanged.
+    pub fn insert(&self, stream: Arc<Stream>) -> Result<bool, ApiError> {
+        let mut by_render = lock(&self.by_render);
+        if !by_render.contains_key(&stream.render) && by_render.len() >= self.max {
+            let now = Instant::now();
+            let idlest = by_render
+                .iter()
+                .filter(|(_, s)| s.bodies.load(Ordering::Relaxed) == 0)
+                .map(|(render, s)| (lock(&s.position).last_used, render))
+                .min()
+                .map(|(last_used, render)| (last_used, render.clone()));
+            let Some((last_used, render)) = idlest else {
+                return Err(ApiError::Unavailable(format!(
+                    "too many open streams ({}), all with a body running; render {} cannot open one",
+                    by_render.len(),
+                    stream.render
+                )));
+            };
+            if let Some(old) = by_render.remove(&render) {
+                old.closed.store(true, Ordering::Relaxed);
+                info!(
+                    "reaped the stream of render {render} (track {}, at byte {}, idle for {} ms): \
+                     {} streams open, the most allowed, and render {} opens one",
+                    old.track.info.id,
+                    lock(&old.position).offset,
+                    now.saturating_duration_since(last_used).as_millis(),
+                    self.max,
+                    stream.render
+                );
+            }
+        }
+        let replaced = by_render.insert(stream.render.clone(), stream);
         if let Some(old) = &replaced {
             old.closed.store(true, Ordering::Relaxed);
         }
-        replaced.is_some()
+        Ok(replaced.is_some())
     }
 
     /// Closes the render's stream, if it has one.

@@ -127,7 +127,7 @@ pub async fn streams_open(
         file,
         open.offset,
     );
-    let replaced = state.streams.insert(stream);
+    let replaced = state.streams.insert(stream)?;
     info!(
         "open_stream: render {} track {} {:?} at byte {} of {}{}",
         open.render_id,

@@ -425,3 +425,64 @@ async fn replies_name_the_track_so_a_replaced_stream_shows() {
         }
     }
 }
+
+/// With `--max-streams 2`, a third render's stream reaps the least recently used one; with
+/// both running a `/data` body, it is refused with a 503 until one ends.
+#[tokio::test]
+async fn the_stream_table_is_bounded() {
+    let fixture = Fixture::new();
+    let big = fixture.path().join("big.mp3");
+    make_cbr(
+        &big,
+        100.0,
+        320,
+        &Tags {
+            title: Some("Big"),
+            artist: None,
+            album: None,
+        },
+    );
+    let id = content_id(&big);
+    let server = Server::start(fixture.path(), &["--max-streams", "2"]).await;
+    let chunk = |render: &'static str| {
+        let url = server.url(&format!("/v1/streams/{render}/chunk?size=1"));
+        let http = server.http.clone();
+        async move { http.get(url).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(server.open(&id, "r1", 0).await.status(), 200);
+    assert_eq!(server.open(&id, "r2", 0).await.status(), 200);
+    assert_eq!(chunk("r1").await, 200);
+    // r2 is the least recently used.
+    assert_eq!(server.open(&id, "r3", 0).await.status(), 200);
+    assert_eq!(chunk("r2").await, 404);
+    assert_eq!((chunk("r1").await, chunk("r3").await), (200, 200));
+    assert!(
+        server.log().contains("reaped the stream of render r2"),
+        "{}",
+        server.log()
+    );
+    // Replacing a render's own stream needs no room.
+    assert_eq!(server.open(&id, "r3", 10).await.status(), 200);
+
+    // Both streams busy: nothing can be reaped.
+    let held1 = server.stalled_get("/v1/streams/r1/data").await;
+    let held3 = server.stalled_get("/v1/streams/r3/data").await;
+    let refused = server.open(&id, "r4", 0).await;
+    assert_eq!(refused.status(), 503);
+    let error: serde_json::Value = refused.json().await.unwrap();
+    assert!(
+        error["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("too many open streams (2)")),
+        "{error}"
+    );
+    assert_eq!((chunk("r1").await, chunk("r3").await), (200, 200));
+    // Once the bodies are read to their end, their streams are idle again.
+    for held in [held1, held3] {
+        assert!(read_raw(held).await.clean_end);
+    }
+    wait_until("room for a stream once the bodies ended", || async {
+        server.open(&id, "r4", 0).await.status() == 200
+    })
+    .await;
+}
