@@ -22,6 +22,10 @@ use tracing::{info, warn};
 
 use crate::mpeg;
 
+/// How many folders below the library a scan goes (links are never followed, so this only
+/// bounds the recursion on a pathological tree).
+pub const MAX_DEPTH: usize = 32;
+
 /// The content type of every track.
 pub const MPEG_AUDIO: &str = "audio/mpeg";
 
@@ -180,7 +184,7 @@ pub struct Scan {
 pub fn scan(dir: &Path, previous: &Library) -> io::Result<Scan> {
     let root = std::fs::canonicalize(dir)?;
     let mut files = Vec::new();
-    walk(&root, &mut files, true)?;
+    walk(&root, &mut files, 0)?;
 
     let known: HashMap<&Path, &Arc<Track>> = previous
         .tracks
@@ -201,7 +205,7 @@ pub fn scan(dir: &Path, previous: &Library) -> io::Result<Scan> {
                 scan.kept += 1;
                 Arc::clone(track)
             }
-            _ => match read_track(&root, &path) {
+            _ => match read_guarded(|| read_track(&root, &path)) {
                 Ok(track) => {
                     scan.read += 1;
                     Arc::new(track)
@@ -239,12 +243,13 @@ pub fn scan(dir: &Path, previous: &Library) -> io::Result<Scan> {
     Ok(scan)
 }
 
-/// Collects the `.mp3` files under `dir` in name order. Only the root's own failure is an
-/// error: a subfolder that cannot be read is logged and skipped.
-fn walk(dir: &Path, out: &mut Vec<(PathBuf, Metadata)>, is_root: bool) -> io::Result<()> {
+/// Collects the `.mp3` files under `dir` in name order, at most [`MAX_DEPTH`] folders down.
+/// Only the root's own failure is an error: a subfolder that cannot be read, or is too deep,
+/// is logged and skipped.
+fn walk(dir: &Path, out: &mut Vec<(PathBuf, Metadata)>, depth: usize) -> io::Result<()> {
     let entries = match std::fs::read_dir(dir).and_then(Iterator::collect::<io::Result<Vec<_>>>) {
         Ok(entries) => entries,
-        Err(e) if !is_root => {
+        Err(e) if depth > 0 => {
             warn!("skipping folder {}: {e}", dir.display());
             return Ok(());
         }
@@ -268,7 +273,14 @@ fn walk(dir: &Path, out: &mut Vec<(PathBuf, Metadata)>, is_root: bool) -> io::Re
             }
         };
         if meta.is_dir() {
-            walk(&path, out, false)?;
+            if depth >= MAX_DEPTH {
+                warn!(
+                    "skipping folder {}: more than {MAX_DEPTH} folders below the library",
+                    path.display()
+                );
+                continue;
+            }
+            walk(&path, out, depth + 1)?;
         } else if meta.is_file()
             && path
                 .extension()
@@ -286,6 +298,40 @@ fn open_no_follow(path: &Path) -> io::Result<File> {
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)
+}
+
+thread_local! {
+    /// Set while [`read_guarded`] runs: the panic hook then keeps the panic's message and
+    /// location here instead of printing them, for the one warning line of the skipped file.
+    static CAUGHT_PANIC: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+    static GUARDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `read` (a parser over a file's bytes), turning a panic into an error: a malformed file
+/// that trips a bug in a tag or audio parser is skipped like any unreadable file, it does not
+/// fail the scan.
+fn read_guarded(read: impl FnOnce() -> Result<Track, String>) -> Result<Track, String> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if GUARDED.get() {
+                CAUGHT_PANIC.set(Some(info.to_string()));
+            } else {
+                default(info);
+            }
+        }));
+    });
+    GUARDED.set(true);
+    // The parser's state dies with the panic; only owned, freshly opened data is involved.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(read));
+    GUARDED.set(false);
+    result.unwrap_or_else(|_| {
+        let why = CAUGHT_PANIC
+            .take()
+            .unwrap_or_else(|| "no message".to_owned());
+        Err(format!("its parser panicked ({})", why.replace('\n', " ")))
+    })
 }
 
 /// Reads one file: its id from its content, its tags and stream properties.
@@ -484,6 +530,36 @@ mod tests {
                 "{message}"
             );
         }
+    }
+
+    #[test]
+    fn a_parser_panic_skips_the_file() {
+        let err = read_guarded(|| panic!("bad frame {}", 7)).unwrap_err();
+        assert!(
+            err.contains("panicked") && err.contains("bad frame 7"),
+            "{err}"
+        );
+        // Panics elsewhere are untouched by the hook.
+        assert!(!GUARDED.get());
+        let elsewhere = std::panic::catch_unwind(|| panic!("elsewhere"));
+        assert!(elsewhere.is_err());
+        assert!(CAUGHT_PANIC.take().is_none());
+    }
+
+    #[test]
+    fn folders_too_deep_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut deep = dir.path().to_path_buf();
+        for level in 0..=MAX_DEPTH + 1 {
+            deep.push(format!("d{level}"));
+        }
+        std::fs::create_dir_all(&deep).unwrap();
+        std::fs::write(deep.join("x.mp3"), b"x").unwrap();
+        std::fs::write(dir.path().join("d0/y.mp3"), b"y").unwrap();
+        let mut files = Vec::new();
+        walk(dir.path(), &mut files, 0).unwrap();
+        let names: Vec<_> = files.iter().map(|(p, _)| p.file_name().unwrap()).collect();
+        assert_eq!(names, ["y.mp3"]);
     }
 
     #[test]

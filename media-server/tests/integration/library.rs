@@ -190,3 +190,57 @@ async fn track_ids_are_never_paths() {
     // The server is still fine.
     assert_eq!(server.raw_status("/v1/health"), 200);
 }
+
+/// Malformed files never fail a scan: random bytes named `.mp3` and MP3s cut short (inside
+/// their ID3 tag, and mid-audio) are skipped or served, and the good tracks are all served.
+#[tokio::test]
+async fn malformed_files_do_not_fail_a_scan() {
+    let fixture = Fixture::new();
+    let mut noise = Vec::with_capacity(200_000);
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for _ in 0..200_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        noise.push((x >> 32) as u8);
+    }
+    std::fs::write(fixture.path().join("random.mp3"), &noise).unwrap();
+    let cbr = std::fs::read(&fixture.cbr.0).unwrap();
+    std::fs::write(fixture.path().join("cut in the tag.mp3"), &cbr[..20]).unwrap();
+    std::fs::write(
+        fixture.path().join("cut mid-audio.mp3"),
+        &cbr[..cbr.len() / 2],
+    )
+    .unwrap();
+    std::fs::write(fixture.path().join("empty.mp3"), b"").unwrap();
+    let server = Server::start(fixture.path(), &[]).await;
+
+    let tracks = server.tracks().await;
+    for path in [&fixture.cbr.0, &fixture.vbr.0, &fixture.untagged.0] {
+        let id = content_id(path);
+        assert!(
+            tracks.iter().any(|t| t.id == id),
+            "{} not in {tracks:#?}",
+            path.display()
+        );
+    }
+    let files: Vec<&str> = tracks.iter().map(|t| t.file.as_str()).collect();
+    for skipped in ["random.mp3", "cut in the tag.mp3", "empty.mp3"] {
+        assert!(!files.contains(&skipped), "{skipped} in {files:?}");
+        assert!(
+            server.log().contains(skipped),
+            "{skipped}: {}",
+            server.log()
+        );
+    }
+    // A rescan with them still there succeeds too.
+    let rescan = server
+        .http
+        .post(server.url("/v1/library/rescan"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rescan.status(), 200);
+    let rescanned: serde_json::Value = rescan.json().await.unwrap();
+    assert_eq!(rescanned["tracks"], tracks.len());
+}
