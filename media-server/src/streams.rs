@@ -157,31 +157,41 @@ pub async fn streams_chunk(
 ) -> Result<Response, ApiError> {
     let query = ChunkQuery::parse(query.as_deref())?;
     let stream = state.streams.get(&render)?;
-    let mut position = lock(&stream.position);
-    let offset = query.offset.unwrap_or(position.offset);
     let size = stream.size();
-    if offset > size {
-        return Err(stream.past_end(offset));
-    }
-    let len = query.size.min(size - offset) as usize;
-    // Exactly the chunk, read inline: a page-cache read of at most 1 MiB takes microseconds,
-    // less than handing it to `spawn_blocking` would. The position lock is a std mutex held
-    // across no await, so requests for one render cannot interleave their offsets.
-    let mut buf = vec![0u8; len];
-    stream.file.read_exact_at(&mut buf, offset).map_err(|e| {
-        ApiError::Internal(format!(
+    // The range is taken under the position lock (so requests for one render never get the
+    // same offset-less chunk) and read after it is released: no lock is held during the read.
+    let (offset, len, before) = {
+        let mut position = lock(&stream.position);
+        let before = position.offset;
+        let offset = query.offset.unwrap_or(before);
+        if offset > size {
+            return Err(stream.past_end(offset));
+        }
+        let len = query.size.min(size - offset);
+        position.offset = offset + len;
+        position.last_used = Instant::now();
+        if len == 0 {
+            stream.reached_end(&mut position);
+        } else {
+            position.at_end = false;
+        }
+        (offset, len, before)
+    };
+    // Read inline, on the server's one thread: a page-cache read of at most 1 MiB takes
+    // microseconds, less than the hand-off to `spawn_blocking` would cost. (A cold read from a
+    // slow disk stalls the other connections for its duration; that is the trade.)
+    let mut buf = vec![0u8; usize::try_from(len).unwrap_or(usize::MAX)];
+    if let Err(e) = stream.file.read_exact_at(&mut buf, offset) {
+        // Unserved: the position goes back, unless another request moved it meanwhile.
+        let mut position = lock(&stream.position);
+        if position.offset == offset + len {
+            position.offset = before;
+        }
+        return Err(ApiError::Internal(format!(
             "reading track {} at byte {offset}: {e}",
             stream.track.info.id
-        ))
-    })?;
-    position.offset = offset + len as u64;
-    position.last_used = Instant::now();
-    if len == 0 {
-        stream.reached_end(&mut position);
-    } else {
-        position.at_end = false;
+        )));
     }
-    drop(position);
     let mut response = Response::new(Body::from(buf));
     stream_headers(&mut response, &stream, offset);
     Ok(response)
@@ -190,6 +200,17 @@ pub async fn streams_chunk(
 /// `GET /v1/streams/{render}/data`: the rest of the track from the offset (or `limit` bytes of
 /// it), as one chunked body in pieces of `size` bytes; a clean end at the track's size is the
 /// end of the track.
+///
+/// The stream's offset advances as pieces are handed to the HTTP layer, not as the client
+/// receives them: hyper queues pieces and the kernel's socket buffers hold hundreds of KiB, so
+/// when a body is cut (server stopping, connection reset, stream replaced) the offset may be
+/// past the last byte the client got, and an offset-less `/chunk` or `/data` then would skip
+/// bytes. The server cannot know what arrived (advancing only on a clean end, or one piece
+/// late, would just trade the gap for a repeat), so clients that resume or fail over always
+/// pass `offset` = the bytes they hold (the render does). The same holds for a `/chunk` reply
+/// lost on the wire.
+///
+/// The pieces are read inline on the server's one thread, like chunks (see [`Pieces`]).
 pub async fn streams_data(
     State(state): State<SharedState>,
     PathParam(render): PathParam,
@@ -236,7 +257,9 @@ fn stream_headers(response: &mut Response, stream: &Stream, offset: u64) {
     }
 }
 
-/// The pieces of a `/data` body, moving the stream's position as they go out.
+/// The pieces of a `/data` body, moving the stream's position as they are handed to hyper
+/// (read before the position lock is taken; see [`streams_data`] for what the position means
+/// after a cut body).
 struct DataBody {
     stream: Arc<Stream>,
     pieces: Pieces,

@@ -486,3 +486,45 @@ async fn the_stream_table_is_bounded() {
     })
     .await;
 }
+
+/// A chunk that cannot be read (the file was truncated under the open stream) is a 500 naming
+/// the track, and does not move the stream: once the file is whole again, the next chunk
+/// without an offset starts where the last one served ended.
+#[tokio::test]
+async fn a_failed_chunk_read_is_a_500_and_keeps_the_position() {
+    let fixture = Fixture::new();
+    let server = Server::start(fixture.path(), &[]).await;
+    let path = &fixture.untagged.0;
+    let content = std::fs::read(path).unwrap();
+    let id = content_id(path);
+    assert_eq!(server.open(&id, "r", 0).await.status(), 200);
+    let chunk = || async {
+        server
+            .http
+            .get(server.url("/v1/streams/r/chunk?size=100"))
+            .send()
+            .await
+            .unwrap()
+    };
+    let first = chunk().await;
+    assert_eq!(first.headers()["x-offset"], "0");
+    assert_eq!(first.bytes().await.unwrap(), content[..100]);
+
+    // Same inode, shorter: the open stream's reads past 50 fail.
+    std::fs::write(path, &content[..50]).unwrap();
+    let failed = chunk().await;
+    assert_eq!(failed.status(), 500);
+    let error: serde_json::Value = failed.json().await.unwrap();
+    assert!(
+        error["error"]
+            .as_str()
+            .is_some_and(|e| e.contains(&id) && e.contains("byte 100")),
+        "{error}"
+    );
+
+    std::fs::write(path, &content).unwrap();
+    let next = chunk().await;
+    assert_eq!(next.status(), 200);
+    assert_eq!(next.headers()["x-offset"], "100");
+    assert_eq!(next.bytes().await.unwrap(), content[100..200]);
+}
