@@ -93,8 +93,9 @@ enum Outcome {
     Closed,
     /// The buffer is full: the body was dropped; ask again once there is room.
     Full,
-    /// The server no longer has the stream (reaped during a long pause): open it again there.
-    Expired,
+    /// The server no longer has the stream (reaped during a long pause), or holds one of another
+    /// track (a stale open landed after ours; the why): open it again there.
+    Expired(Option<String>),
     /// The server failed; fail over.
     Failed(String),
 }
@@ -231,12 +232,15 @@ pub async fn run(job: FetchJob, client: MediaClient, locator: Locator) {
                 candidates.push_front(server.clone());
                 opened = Some(server);
             }
-            Outcome::Expired if !reopened => {
+            Outcome::Expired(why) if !reopened => {
                 reopened = true;
-                info!("{} no longer holds the stream: opening it again", server.id);
+                match why {
+                    Some(why) => info!("{why}: opening the stream again there"),
+                    None => info!("{} no longer holds the stream: opening it again", server.id),
+                }
                 candidates.push_front(server);
             }
-            Outcome::Expired => {
+            Outcome::Expired(_) => {
                 last_error = format!("{} loses the stream it just opened", server.id);
                 note_failure(&mut progress);
             }
@@ -258,7 +262,7 @@ pub async fn run(job: FetchJob, client: MediaClient, locator: Locator) {
 fn describe(server: &ServerRef, e: &CallError) -> String {
     match e {
         CallError::NotFound(m) => format!("{} answered 404: {m}", server.id),
-        CallError::Failed(m) => m.clone(),
+        CallError::Failed(m) | CallError::WrongTrack(m) => m.clone(),
     }
 }
 
@@ -321,15 +325,17 @@ async fn pull_stream(
         .ahead_limit
         .saturating_sub(job.buffer.ahead())
         .max(job.chunk as u64);
-    let (resp, announced) = match client
-        .data(server, &job.render, offset, job.chunk, limit)
+    let resp = match client
+        .data(server, &job.render, &job.track, offset, job.chunk, limit)
         .await
     {
         Ok(r) => r,
-        Err(CallError::NotFound(_)) => return Outcome::Expired,
+        Err(CallError::NotFound(_)) => return Outcome::Expired(None),
+        Err(CallError::WrongTrack(why)) => return Outcome::Expired(Some(why)),
         Err(e) => return Outcome::Failed(describe(server, &e)),
     };
-    let size = announced.unwrap_or(job.track.size);
+    // The server announced this size too (checked), or did not say.
+    let size = job.track.size;
     let window_end = size.min(offset + limit);
     let mut body = resp.bytes_stream();
     loop {
@@ -394,9 +400,13 @@ async fn pull_chunks(
             return Outcome::Closed;
         }
         let at = job.buffer.received();
-        let chunk = match client.chunk(server, &job.render, at, job.chunk).await {
+        let chunk = match client
+            .chunk(server, &job.render, &job.track, at, job.chunk)
+            .await
+        {
             Ok(c) => c,
-            Err(CallError::NotFound(_)) => return Outcome::Expired,
+            Err(CallError::NotFound(_)) => return Outcome::Expired(None),
+            Err(CallError::WrongTrack(why)) => return Outcome::Expired(Some(why)),
             Err(e) => return Outcome::Failed(describe(server, &e)),
         };
         if chunk.is_empty() {

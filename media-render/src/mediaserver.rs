@@ -27,6 +27,10 @@ pub enum CallError {
     /// Unreachable, reset, timed out, an error status or an answer that cannot be read.
     #[error("{0}")]
     Failed(String),
+    /// The server's stream for this render is of another track (a stale `open_stream` landed
+    /// after the current one): its bytes must not be used; open the stream again there.
+    #[error("{0}")]
+    WrongTrack(String),
 }
 
 /// An HTTP client for MediaServers, shared by every call of the render.
@@ -136,16 +140,17 @@ impl MediaClient {
         Ok(())
     }
 
-    /// The rest of the stream from `offset` as one body; checks that it starts at `offset`.
-    /// Returns the response (read it with `bytes_stream`) and the track size it announces.
+    /// The rest of the stream from `offset` as one body (read it with `bytes_stream`); checks
+    /// that it starts at `offset` and is of `track`.
     pub async fn data(
         &self,
         server: &ServerRef,
         render: &str,
+        track: &TrackInfo,
         offset: u64,
         size: usize,
         limit: u64,
-    ) -> Result<(reqwest::Response, Option<u64>), CallError> {
+    ) -> Result<reqwest::Response, CallError> {
         let url = Self::url(server, &paths::fill(paths::MEDIA_STREAM_DATA, &[render]));
         let req = self
             .http
@@ -155,8 +160,8 @@ impl MediaClient {
             .await
             .map_err(|_| CallError::Failed(format!("{} did not answer in time", server.id)))??;
         check_offset(server, &resp, offset)?;
-        let size = header_u64(&resp, "x-track-size");
-        Ok((resp, size))
+        check_track(server, &resp, track)?;
+        Ok(resp)
     }
 
     /// The seed's `get_audio_chunk` at `offset`: empty at the end of the track.
@@ -164,6 +169,7 @@ impl MediaClient {
         &self,
         server: &ServerRef,
         render: &str,
+        track: &TrackInfo,
         offset: u64,
         size: usize,
     ) -> Result<Bytes, CallError> {
@@ -174,9 +180,41 @@ impl MediaClient {
             .timeout(CALL_TIMEOUT);
         let resp = self.send(server, req).await?;
         check_offset(server, &resp, offset)?;
+        check_track(server, &resp, track)?;
         resp.bytes()
             .await
             .map_err(|e| CallError::Failed(format!("{} broke off: {}", server.id, cause(&e))))
+    }
+}
+
+/// The stream a server answers from must be `track`'s: `x-track-id` (when the server sends it;
+/// older servers do not) and `x-track-size` (when present) must match. Otherwise a stale
+/// `open_stream` of the previous track replaced this render's stream there.
+fn check_track(
+    server: &ServerRef,
+    resp: &reqwest::Response,
+    track: &TrackInfo,
+) -> Result<(), CallError> {
+    let id = resp.headers().get("x-track-id").map(|v| {
+        v.to_str()
+            .unwrap_or("(not text)")
+            .trim()
+            .to_ascii_lowercase()
+    });
+    if let Some(id) = id
+        && id != track.id
+    {
+        return Err(CallError::WrongTrack(format!(
+            "{} streams track {id}, not {}",
+            server.id, track.id
+        )));
+    }
+    match header_u64(resp, "x-track-size") {
+        Some(size) if size != track.size => Err(CallError::WrongTrack(format!(
+            "{} streams a track of {size} bytes, not {}'s {}",
+            server.id, track.id, track.size
+        ))),
+        _ => Ok(()),
     }
 }
 
@@ -195,5 +233,94 @@ fn check_offset(server: &ServerRef, resp: &reqwest::Response, asked: u64) -> Res
             server.id
         ))),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use axum::http::HeaderMap;
+    use axum::routing::get;
+
+    fn track() -> TrackInfo {
+        TrackInfo {
+            id: "0123456789abcdef".into(),
+            title: "T".into(),
+            artist: "A".into(),
+            album: "B".into(),
+            duration_ms: 1000,
+            bitrate_kbps: 128,
+            vbr: false,
+            size: 4,
+            content_type: "audio/mpeg".into(),
+            file: "t.mp3".into(),
+        }
+    }
+
+    /// A server whose `/data` and `/chunk` answer `abcd` at offset 0 with `headers`.
+    async fn server(headers: &[(&'static str, &'static str)]) -> ServerRef {
+        let mut map = HeaderMap::new();
+        map.insert("x-offset", "0".parse().unwrap());
+        for (name, value) in headers {
+            map.insert(*name, value.parse().unwrap());
+        }
+        let reply = move || {
+            let map = map.clone();
+            async move { (map, "abcd") }
+        };
+        let app = axum::Router::new()
+            .route(paths::MEDIA_STREAM_DATA, get(reply.clone()))
+            .route(paths::MEDIA_STREAM_CHUNK, get(reply));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        ServerRef {
+            id: "S".into(),
+            endpoint: format!("http://{addr}"),
+        }
+    }
+
+    async fn both(client: &MediaClient, server: &ServerRef) -> [Result<(), CallError>; 2] {
+        let data = client
+            .data(server, "R", &track(), 0, 4096, 4096)
+            .await
+            .map(drop);
+        let chunk = client.chunk(server, "R", &track(), 0, 4096).await.map(drop);
+        [data, chunk]
+    }
+
+    #[tokio::test]
+    async fn bytes_of_another_track_are_refused() {
+        let client = MediaClient::new().unwrap();
+        for headers in [
+            &[("x-track-id", "fedcba9876543210"), ("x-track-size", "4")][..],
+            &[("x-track-id", "0123456789abcdef"), ("x-track-size", "9")][..],
+            &[("x-track-size", "9")][..],
+        ] {
+            let server = server(headers).await;
+            for r in both(&client, &server).await {
+                assert!(
+                    matches!(&r, Err(CallError::WrongTrack(m)) if m.contains("S streams")),
+                    "{headers:?}: {r:?}"
+                );
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn the_right_track_or_no_track_header_is_accepted() {
+        let client = MediaClient::new().unwrap();
+        for headers in [
+            &[("x-track-id", "0123456789ABCDEF"), ("x-track-size", "4")][..],
+            // A server from before `x-track-id`: unknown, accepted.
+            &[("x-track-size", "4")][..],
+            &[][..],
+        ] {
+            let server = server(headers).await;
+            for r in both(&client, &server).await {
+                assert_eq!(r, Ok(()), "{headers:?}");
+            }
+        }
     }
 }

@@ -28,6 +28,22 @@ use crate::sink::Sink;
 const STALL: Duration = Duration::from_millis(100);
 /// Release size when the stream cannot be decoded and bytes are paced by the bitrate instead.
 const BLIND_PIECE: u64 = 4096;
+/// Bytes per millisecond when a track says neither its bitrate nor its duration (16 kB/s).
+const FALLBACK_BYTES_PER_MS: u64 = 16;
+
+/// The track's bytes per millisecond of audio (at least 1): from its bitrate, else from its size
+/// over its duration, else 16 kB/s.
+pub fn bytes_per_ms(track: &TrackInfo) -> u64 {
+    let rate = if track.bitrate_kbps > 0 {
+        u64::from(track.bitrate_kbps) / 8
+    } else {
+        track
+            .size
+            .checked_div(track.duration_ms)
+            .unwrap_or(FALLBACK_BYTES_PER_MS)
+    };
+    rate.max(1)
+}
 
 /// What the playback thread tells the player.
 #[derive(Debug, Clone, Copy)]
@@ -167,7 +183,7 @@ pub struct PacerJob {
     /// Its read-ahead buffer.
     pub buffer: Arc<TrackBuffer>,
     /// Where released bytes go.
-    pub sink: Arc<Mutex<Sink>>,
+    pub sink: Arc<Sink>,
     /// `--speed`.
     pub speed: f64,
     /// Tag of the events.
@@ -194,6 +210,11 @@ impl Pacer {
     pub fn control(&self) -> &Arc<Control> {
         &self.control
     }
+
+    /// The thread, to join once it was stopped (and its buffer closed) - off the runtime.
+    pub fn take_thread(&mut self) -> Option<JoinHandle<()>> {
+        self.thread.take()
+    }
 }
 
 impl Drop for Pacer {
@@ -207,31 +228,38 @@ impl Drop for Pacer {
 
 fn release(job: &PacerJob, to: u64) {
     if let Some(bytes) = job.buffer.release_to(to) {
-        job.sink
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .write(&bytes);
+        job.sink.write(&bytes);
     }
 }
 
 fn play(job: &PacerJob, control: &Control) {
-    job.sink
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .track_starts();
+    job.sink.track_starts(bytes_per_ms(&job.track));
     if job.speed > 0.0 {
         job.buffer.watch_underruns();
     }
     let mut clock = Clock::new(job.speed);
     let played_us = match decode(job, control, &mut clock) {
-        Ok(Some(us)) => us,
-        Ok(None) => return,
+        Ok(Decoded::End(us)) => us,
+        Ok(Decoded::Stopped) => return,
+        Ok(Decoded::Broken(us)) => {
+            // The rest of the track (what was received) still goes to the sink, paced by the
+            // bitrate from where the decoder gave up, and the track ends as usual.
+            job.buffer.decoder_done();
+            match blind(job, control, &mut clock, us) {
+                Some(us) => us,
+                None => return,
+            }
+        }
         Err(e) => {
+            // Stopped or replaced while probing: the probe only saw its input end.
+            if control.stopped() || job.buffer.is_closed() {
+                return;
+            }
             // Not MP3 (or not what symphonia reads): pace by the bitrate so the sink still
             // gets every byte in about real time.
             warn!("cannot decode {}: {e}; pacing by its bitrate", job.track.id);
             job.buffer.decoder_done();
-            match blind(job, control, &mut clock) {
+            match blind(job, control, &mut clock, 0) {
                 Some(us) => us,
                 None => return,
             }
@@ -246,10 +274,7 @@ fn play(job: &PacerJob, control: &Control) {
     }
     // Whatever follows the last frame (an ID3v1 tag) belongs to the file too.
     let tail = job.buffer.release_all();
-    job.sink
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .write(&tail);
+    job.sink.write(&tail);
     let position_ms = played_us / 1000;
     control.position_ms.store(position_ms, Ordering::Relaxed);
     let _ = job.events.send((
@@ -261,9 +286,19 @@ fn play(job: &PacerJob, control: &Control) {
     ));
 }
 
-/// Decodes and releases frame by frame. `Ok(Some(us))` at the end of the input (complete or
-/// closed) with the duration played, `Ok(None)` when stopped, `Err` if it cannot be decoded.
-fn decode(job: &PacerJob, control: &Control, clock: &mut Clock) -> Result<Option<u64>, SymError> {
+/// How decoding ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decoded {
+    /// At the end of the input (complete, or closed), after this many microseconds played.
+    End(u64),
+    /// Stopped.
+    Stopped,
+    /// The stream cannot be read on (damaged) after this many microseconds played.
+    Broken(u64),
+}
+
+/// Decodes and releases frame by frame. `Err` if the stream cannot be decoded at all.
+fn decode(job: &PacerJob, control: &Control, clock: &mut Clock) -> Result<Decoded, SymError> {
     let source = ReadOnlySource::new(job.buffer.reader());
     let mss = MediaSourceStream::new(Box::new(source), Default::default());
     let mut hint = Hint::new();
@@ -287,18 +322,17 @@ fn decode(job: &PacerJob, control: &Control, clock: &mut Clock) -> Result<Option
         symphonia::default::get_codecs().make(&track.codec_params, &DecoderOptions::default())?;
     let mut played_us = 0u64;
     let mut bad_frames = 0u32;
-    loop {
+    let broken = loop {
         let packet = match format.next_packet() {
             Ok(p) => p,
-            Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-            Err(SymError::ResetRequired) => break,
+            Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                break None;
+            }
             Err(e) => {
                 if control.stopped() || job.buffer.is_closed() {
-                    return Ok(None);
+                    return Ok(Decoded::Stopped);
                 }
-                // A damaged stream: what was received still goes to the sink at the end.
-                warn!("{}: cannot read on after {played_us} us: {e}", job.track.id);
-                break;
+                break Some(e);
             }
         };
         if packet.track_id() != track_id {
@@ -313,42 +347,57 @@ fn decode(job: &PacerJob, control: &Control, clock: &mut Clock) -> Result<Option
                 }
                 packet.dur
             }
-            Err(e) => return Err(e),
+            Err(e) => break Some(e),
         };
         if !control.wait_until(clock, played_us) {
-            return Ok(None);
+            return Ok(Decoded::Stopped);
         }
         release(job, job.buffer.decoded());
-        played_us += frames * 1_000_000 / rate;
+        played_us = played_us.saturating_add(frames.saturating_mul(1_000_000) / rate);
         control
             .position_ms
             .store(played_us / 1000, Ordering::Relaxed);
-    }
+    };
     if control.stopped() {
-        return Ok(None);
+        return Ok(Decoded::Stopped);
     }
     if bad_frames > 1 {
         info!("{}: {bad_frames} undecodable frames skipped", job.track.id);
     }
-    Ok(Some(played_us))
+    Ok(match broken {
+        None => Decoded::End(played_us),
+        Some(e) => {
+            // A damaged stream (or one that changes its format midway): one line for the
+            // change to pacing by the bitrate.
+            warn!(
+                "{}: cannot decode on after {} ms ({e}); pacing the rest by its bitrate",
+                job.track.id,
+                played_us / 1000
+            );
+            Decoded::Broken(played_us)
+        }
+    })
 }
 
-/// Releases fixed pieces at the track's bitrate, for a stream the decoder cannot read.
-fn blind(job: &PacerJob, control: &Control, clock: &mut Clock) -> Option<u64> {
-    let bytes_per_ms = u64::from(job.track.bitrate_kbps.max(8)) / 8;
+/// Releases fixed pieces at the track's bitrate, for a stream the decoder cannot read (from the
+/// start, or from where it gave up at `start_us` of playback): the time played when the track
+/// is complete and all released, `None` when stopped.
+fn blind(job: &PacerJob, control: &Control, clock: &mut Clock, start_us: u64) -> Option<u64> {
+    let bytes_per_ms = bytes_per_ms(&job.track);
+    let from = job.buffer.released();
+    let at =
+        |offset: u64| start_us.saturating_add(offset.saturating_sub(from) * 1000 / bytes_per_ms);
     loop {
         let released = job.buffer.released();
         let received = job.buffer.received();
-        let at_us = released * 1000 / bytes_per_ms;
+        let at_us = at(released);
         if released < received {
             if !control.wait_until(clock, at_us) {
                 return None;
             }
             let to = received.min(released + BLIND_PIECE);
             release(job, to);
-            control
-                .position_ms
-                .store(to / bytes_per_ms, Ordering::Relaxed);
+            control.position_ms.store(at(to) / 1000, Ordering::Relaxed);
             continue;
         }
         if job.buffer.is_complete() {
@@ -359,5 +408,36 @@ fn blind(job: &PacerJob, control: &Control, clock: &mut Clock) -> Option<u64> {
         }
         // Rare path (not MP3): a short poll is simpler than another wake-up channel.
         std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn track(bitrate_kbps: u32, size: u64, duration_ms: u64) -> TrackInfo {
+        TrackInfo {
+            id: "0123456789abcdef".into(),
+            title: String::new(),
+            artist: String::new(),
+            album: String::new(),
+            duration_ms,
+            bitrate_kbps,
+            vbr: false,
+            size,
+            content_type: "audio/mpeg".into(),
+            file: String::new(),
+        }
+    }
+
+    #[test]
+    fn bytes_per_ms_from_the_bitrate_else_size_over_duration_else_16_kb_per_s() {
+        assert_eq!(bytes_per_ms(&track(128, 1, 1)), 16);
+        assert_eq!(bytes_per_ms(&track(0, 3_200_000, 100_000)), 32);
+        assert_eq!(bytes_per_ms(&track(0, 1_000, 0)), 16);
+        assert_eq!(bytes_per_ms(&track(0, 0, 0)), 16);
+        // Never 0 (a divisor).
+        assert_eq!(bytes_per_ms(&track(4, 0, 0)), 1);
+        assert_eq!(bytes_per_ms(&track(0, 10, 100_000)), 1);
     }
 }

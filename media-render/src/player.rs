@@ -8,14 +8,14 @@
 //! `track_exhausted`, then the queue advances.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use grid_proto::media::{Failover, OpenStream, PlayState, RenderStatus, ServerRef, TrackInfo};
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::buffer::TrackBuffer;
 use crate::cli::FetchMode;
@@ -27,8 +27,8 @@ use crate::mediaserver::{CallError, MediaClient};
 use crate::pacer::{Control, Pacer, PacerEvent, PacerJob};
 use crate::sink::Sink;
 
-/// How long a stopping render waits to close its stream on the server.
-const CLOSE_ON_EXIT: Duration = Duration::from_millis(500);
+/// How long the player waits for a MediaServer to close a stream (on exit too).
+const CLOSE_TIMEOUT: Duration = Duration::from_millis(500);
 /// The read-ahead never drops below this, whatever `--buffer-ms` says: a few network reads.
 const MIN_AHEAD: u64 = 16 * 1024;
 
@@ -123,7 +123,7 @@ impl Snapshot {
 pub struct PlayerHandle {
     tx: mpsc::Sender<Command>,
     snapshot: watch::Receiver<Snapshot>,
-    sink: Arc<Mutex<Sink>>,
+    sink: Arc<Sink>,
 }
 
 impl PlayerHandle {
@@ -168,10 +168,8 @@ impl PlayerHandle {
 
     /// A `/listen` client's feed.
     pub fn listen(&self) -> tokio::sync::broadcast::Receiver<bytes::Bytes> {
-        self.sink
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .listen()
+        // Never behind the sink's output lock: a stuck output must not hold up a listener.
+        self.sink.listen()
     }
 
     /// Stops playback and closes the stream on the server, for a clean exit.
@@ -188,24 +186,31 @@ struct Session {
     id: u64,
     buffer: Arc<TrackBuffer>,
     pacer: Pacer,
-    fetch: JoinHandle<()>,
+    fetch: Option<JoinHandle<()>>,
     bytes_per_ms: u64,
+    /// The fetch task's end of track was handled: the stream is closed on its server.
+    stream_closed: bool,
 }
 
 impl Drop for Session {
     fn drop(&mut self) {
         self.pacer.control().stop();
         self.buffer.close();
-        self.fetch.abort();
+        if let Some(fetch) = &self.fetch {
+            fetch.abort();
+        }
     }
 }
+
+/// How long ending a session waits for its playback thread to let go of the sink.
+const PACER_JOIN: Duration = Duration::from_secs(1);
 
 struct Player {
     cfg: PlayerConfig,
     client: MediaClient,
     locator: Locator,
     events: Events,
-    sink: Arc<Mutex<Sink>>,
+    sink: Arc<Sink>,
     fetch_tx: mpsc::UnboundedSender<(u64, FetchEvent)>,
     pacer_tx: mpsc::UnboundedSender<(u64, PacerEvent)>,
     state: PlayState,
@@ -239,7 +244,7 @@ pub fn spawn(
     let (tx, rx) = mpsc::channel(64);
     let (fetch_tx, fetch_rx) = mpsc::unbounded_channel();
     let (pacer_tx, pacer_rx) = mpsc::unbounded_channel();
-    let sink = Arc::new(Mutex::new(sink));
+    let sink = Arc::new(sink);
     let snapshot = watch::Sender::new(Snapshot {
         status: RenderStatus {
             render: cfg.render.clone(),
@@ -330,10 +335,17 @@ impl Player {
                 },
                 Some((session, event)) = fetch_rx.recv() => {
                     if self.is_current(session) {
-                        self.fetched(event);
+                        self.fetched(event).await;
                     }
                 }
                 Some((session, event)) = pacer_rx.recv() => {
+                    // What the fetch task said before (its end of track, which at --speed 0
+                    // may race the playback's end) is handled first.
+                    while let Ok((session, event)) = fetch_rx.try_recv() {
+                        if self.is_current(session) {
+                            self.fetched(event).await;
+                        }
+                    }
                     if self.is_current(session) {
                         self.paced(event).await;
                     }
@@ -358,7 +370,7 @@ impl Player {
                     Action::Play => self.play().await,
                     Action::Pause => self.pause(),
                     Action::Resume => self.resume(),
-                    Action::Stop => self.stop(),
+                    Action::Stop => self.stop().await,
                     Action::Next => self.next().await,
                 };
                 self.publish();
@@ -445,7 +457,7 @@ impl Player {
             match self.client.track_info(server, id).await {
                 Ok(track) => return Ok((track, server.clone(), list)),
                 Err(CallError::NotFound(_)) => not_found = true,
-                Err(CallError::Failed(why)) => reason = why,
+                Err(CallError::Failed(why) | CallError::WrongTrack(why)) => reason = why,
             }
         }
         if not_found {
@@ -458,24 +470,54 @@ impl Player {
         }
     }
 
-    /// Ends the playing session, if any; its underruns are kept.
-    fn end_session(&mut self) {
-        if let Some(session) = self.session.take() {
+    /// Ends the playing session, if any, and waits until its fetch task is gone and its
+    /// playback thread has let go of the sink: nothing of it runs once this returns (no late
+    /// `open_stream` of its track, no late bytes to the sink). Its underruns are kept.
+    async fn end_session(&mut self) {
+        if let Some(mut session) = self.session.take() {
             self.underruns += session.buffer.underruns();
+            session.pacer.control().stop();
+            session.buffer.close();
+            if let Some(fetch) = session.fetch.take() {
+                fetch.abort();
+                let _ = fetch.await;
+            }
+            if let Some(thread) = session.pacer.take_thread() {
+                let joined = tokio::task::spawn_blocking(move || thread.join());
+                if tokio::time::timeout(PACER_JOIN, joined).await.is_err() {
+                    warn!("the playback thread did not end in {PACER_JOIN:?}; going on");
+                }
+            }
         }
         self.retrying = false;
     }
 
-    /// The seed's `close_stream`, without waiting for it.
-    fn close_remote(&self, server: &ServerRef) {
+    /// The seed's `close_stream`, awaited (briefly): a close left in flight could land after a
+    /// later `open_stream` of this render on that server and close the new stream.
+    async fn close_remote(&self, server: &ServerRef) {
         let track = self.track.as_ref().map_or("-", |t| t.id.as_str());
         info!("close_stream {track} on {}", server.id);
-        let client = self.client.clone();
-        let server = server.clone();
-        let render = self.cfg.render.clone();
-        tokio::spawn(async move {
-            let _ = client.close_stream(&server, &render).await;
-        });
+        match tokio::time::timeout(
+            CLOSE_TIMEOUT,
+            self.client.close_stream(server, &self.cfg.render),
+        )
+        .await
+        {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => debug!("close_stream on {} failed: {e}", server.id),
+            Err(_) => debug!("close_stream on {} timed out", server.id),
+        }
+    }
+
+    /// Ends the previous track before another opens: its session (so a retrying fetch task
+    /// cannot open the old track again after the new `open_stream`), then its stream.
+    async fn release_previous(&mut self) {
+        let old = self.server.take().or_else(|| self.opened.take());
+        self.opened = None;
+        self.end_session().await;
+        if let Some(old) = old {
+            self.close_remote(&old).await;
+        }
     }
 
     /// The seed's `load_track`: locate → `get_track_info` → `open_stream` at 0.
@@ -509,6 +551,12 @@ impl Player {
             render_id: self.cfg.render.clone(),
             offset: 0,
         };
+        // The previous track ends first: see `release_previous`.
+        let had_previous = self.session.is_some() || self.opened.is_some();
+        self.release_previous().await;
+        if had_previous {
+            self.state = PlayState::Stopped;
+        }
         let mut opened = None;
         let mut reason = String::new();
         for candidate in &order {
@@ -517,7 +565,9 @@ impl Player {
                     opened = Some(candidate.clone());
                     break;
                 }
-                Err(CallError::NotFound(m)) | Err(CallError::Failed(m)) => reason = m,
+                Err(CallError::NotFound(m) | CallError::Failed(m) | CallError::WrongTrack(m)) => {
+                    reason = m;
+                }
             }
         }
         let Some(opened) = opened else {
@@ -530,14 +580,6 @@ impl Player {
             "open_stream {id} for {} at 0 on {}",
             self.cfg.render, opened.id
         );
-        // The previous track's stream, if it was elsewhere (the new open replaces it there).
-        if self.session.is_some() || self.opened.is_some() {
-            let old = self.server.clone().or_else(|| self.opened.clone());
-            self.end_session();
-            if let Some(old) = old.filter(|o| *o != opened) {
-                self.close_remote(&old);
-            }
-        }
         self.track = Some(track.clone());
         self.server = Some(opened.clone());
         self.opened = Some(opened.clone());
@@ -565,8 +607,11 @@ impl Player {
         let id = self.next_session;
         self.next_session += 1;
         let buffer = TrackBuffer::new(0);
-        let bytes_per_ms = u64::from(track.bitrate_kbps / 8).max(1);
-        let ahead_limit = (self.cfg.buffer_ms * bytes_per_ms)
+        let bytes_per_ms = crate::pacer::bytes_per_ms(&track);
+        let ahead_limit = self
+            .cfg
+            .buffer_ms
+            .saturating_mul(bytes_per_ms)
             .max(2 * self.cfg.chunk as u64)
             .max(MIN_AHEAD);
         let pacer = Pacer::start(PacerJob {
@@ -595,8 +640,9 @@ impl Player {
             id,
             buffer,
             pacer,
-            fetch,
+            fetch: Some(fetch),
             bytes_per_ms,
+            stream_closed: false,
         });
         self.state = PlayState::Playing;
         info!("play {} '{}'", track.id, track.title);
@@ -621,10 +667,7 @@ impl Player {
                 self.start_session()
             }
             PlayState::Idle | PlayState::Stopped => match self.queue.pop_front() {
-                Some(next) => {
-                    self.load(&next.id).await?;
-                    self.start_session()
-                }
+                Some(next) => self.advance(next).await,
                 None => Err(PlayError::State(
                     "nothing loaded: load a track first (or add one to the queue)".into(),
                 )),
@@ -688,7 +731,7 @@ impl Player {
         Ok(())
     }
 
-    fn stop(&mut self) -> Result<(), PlayError> {
+    async fn stop(&mut self) -> Result<(), PlayError> {
         match self.state {
             PlayState::Idle => Err(PlayError::State(
                 "nothing loaded: there is nothing to stop".into(),
@@ -696,11 +739,7 @@ impl Player {
             PlayState::Stopped => Ok(()),
             _ => {
                 let position_ms = self.position();
-                self.end_session();
-                if let Some(server) = self.server.take().or_else(|| self.opened.take()) {
-                    self.close_remote(&server);
-                }
-                self.opened = None;
+                self.release_previous().await;
                 self.state = PlayState::Stopped;
                 self.error = None;
                 info!("stop {} at {position_ms} ms", self.track_id());
@@ -720,12 +759,32 @@ impl Player {
                 )),
                 _ => {
                     info!("next: the queue is empty");
-                    self.stop()
+                    self.stop().await
                 }
             };
         };
         info!("next: {} '{}'", next.id, next.title);
-        self.load(&next.id).await?;
+        self.advance(next).await
+    }
+
+    /// Loads and plays `next`, just taken from the queue. If it cannot be loaded it is not
+    /// lost: while the previous track still plays (or is loaded) it goes back to the head of
+    /// the queue; once nothing is left it becomes the current track, stopped, so `play` tries
+    /// it again. Either way `error` says why.
+    async fn advance(&mut self, next: TrackInfo) -> Result<(), PlayError> {
+        if let Err(e) = self.load(&next.id).await {
+            let error = format!("cannot play the next track {}: {e}", next.id);
+            warn!("{error}");
+            if self.session.is_some() || self.opened.is_some() {
+                self.queue.push_front(next);
+            } else {
+                self.track = Some(next);
+                self.server = None;
+                self.state = PlayState::Stopped;
+            }
+            self.error = Some(error);
+            return Err(e);
+        }
         self.start_session()
     }
 
@@ -741,7 +800,7 @@ impl Player {
         Ok(())
     }
 
-    fn fetched(&mut self, event: FetchEvent) {
+    async fn fetched(&mut self, event: FetchEvent) {
         match event {
             FetchEvent::Serving { server, failover } => {
                 if let Some(f) = failover {
@@ -768,7 +827,14 @@ impl Player {
                 self.retrying = false;
                 self.error = None;
             }
-            FetchEvent::Retrying { error, .. } => {
+            FetchEvent::Retrying { error, offset } => {
+                if !self.retrying {
+                    info!(
+                        "{} -> retrying at offset {offset}: no MediaServer of {} answers",
+                        state_name(self.state),
+                        self.cfg.group
+                    );
+                }
                 self.retrying = true;
                 self.server = None;
                 self.error = Some(format!(
@@ -781,7 +847,10 @@ impl Player {
                     "end of stream from {}: empty chunk at {bytes} bytes",
                     server.id
                 );
-                self.close_remote(&server);
+                self.close_remote(&server).await;
+                if let Some(session) = self.session.as_mut() {
+                    session.stream_closed = true;
+                }
             }
         }
     }
@@ -797,35 +866,28 @@ impl Player {
             "event": "track_exhausted", "track_id": id, "bytes": bytes,
             "position_ms": position_ms,
         }));
-        self.end_session();
-        self.server = None;
+        // Normally the fetch task's end of track closed the stream already; if it was not
+        // handled (it raced this one), close it here so no stream is left open on the server.
+        let closed = self.session.as_ref().is_some_and(|s| s.stream_closed);
+        let server = self.server.take();
+        self.end_session().await;
+        if !closed && let Some(server) = server {
+            self.close_remote(&server).await;
+        }
         self.state = PlayState::Stopped;
         if let Some(next) = self.queue.pop_front() {
             info!("queue advances to {} '{}'", next.id, next.title);
-            let started = match self.load(&next.id).await {
-                Ok(()) => self.start_session(),
-                Err(e) => Err(e),
-            };
-            if let Err(e) = started {
-                warn!("cannot play the next track {}: {e}", next.id);
-                self.error = Some(format!("cannot play the next track {}: {e}", next.id));
-                self.state = PlayState::Stopped;
-            }
+            // On failure `advance` keeps the track and says why; the render stays stopped.
+            let _ = self.advance(next).await;
         } else {
             info!("the queue is empty: stopped");
         }
     }
 
     async fn shutdown(&mut self) {
-        let server = self.server.take().or_else(|| self.opened.take());
-        self.end_session();
-        if let Some(server) = server {
-            let _ = tokio::time::timeout(
-                CLOSE_ON_EXIT,
-                self.client.close_stream(&server, &self.cfg.render),
-            )
-            .await;
-        }
+        self.release_previous().await;
+        let sink = Arc::clone(&self.sink);
+        let _ = tokio::task::spawn_blocking(move || sink.shutdown()).await;
     }
 }
 

@@ -6,8 +6,12 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::sync::broadcast;
@@ -15,6 +19,12 @@ use tracing::{info, warn};
 
 /// Releases held for a slow `/listen` client before it skips ahead (about 100 KB of MP3).
 const LISTEN_BACKLOG: usize = 256;
+/// Audio queued for an `exec:` player before what follows is skipped for it.
+const EXEC_BACKLOG_MS: u64 = 2000;
+/// The least queued for an `exec:` player, whatever the bitrate.
+const EXEC_BACKLOG_MIN: usize = 16 * 1024;
+/// At exit an `exec:` player gets this long to end after its input closes, then it is killed.
+const EXEC_GRACE: Duration = Duration::from_secs(1);
 
 /// The `--sink` output.
 #[derive(Debug)]
@@ -27,15 +37,145 @@ enum Output {
     },
     Exec {
         cmd: String,
-        child: Option<(Child, ChildStdin)>,
+        child: Option<ExecChild>,
         failed: bool,
+        /// Bytes that may be queued for the child (about two seconds of the track).
+        backlog: usize,
     },
 }
 
-/// The sink of a render: one output plus any number of listeners.
+/// What the writer thread of an `exec:` child shares with the sink.
+#[derive(Debug, Default)]
+struct Feed {
+    /// Bytes handed to the writer and not written yet.
+    queued: AtomicUsize,
+    /// The sink is closing: the writer drops what is queued and closes the child's input.
+    closing: AtomicBool,
+    /// Why writing to the child failed (it closed its input), once it did.
+    broken: Mutex<Option<String>>,
+}
+
+impl Feed {
+    fn broken(&self) -> Option<String> {
+        self.broken
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// A running `exec:` player, fed by its own writer thread so that playback never waits for it.
+#[derive(Debug)]
+struct ExecChild {
+    child: Child,
+    /// To the writer thread; dropped to close the child's input.
+    tx: Option<mpsc::Sender<Bytes>>,
+    feed: Arc<Feed>,
+    writer: Option<std::thread::JoinHandle<()>>,
+    /// Bytes skipped in the current streak of not keeping up (`None`: it keeps up).
+    skipping: Option<u64>,
+}
+
+impl ExecChild {
+    fn spawn(cmd: &str) -> std::io::Result<Self> {
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(cmd)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            // Its own process group, so that whatever `sh -c` starts is stopped with it.
+            .process_group(0)
+            .spawn()?;
+        let Some(stdin) = child.stdin.take() else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(std::io::Error::other("no stdin pipe"));
+        };
+        let feed = Arc::new(Feed::default());
+        let (tx, rx) = mpsc::channel();
+        let writer = {
+            let feed = Arc::clone(&feed);
+            std::thread::Builder::new()
+                .name("exec-sink".into())
+                .spawn(move || write_to(stdin, &rx, &feed))
+        };
+        let writer = match writer {
+            Ok(w) => w,
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(e);
+            }
+        };
+        Ok(Self {
+            child,
+            tx: Some(tx),
+            feed,
+            writer: Some(writer),
+            skipping: None,
+        })
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Its exit status, if it has exited (reaped).
+    fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// Closes its input, gives it `grace` to end, then kills its process group; reaps it and
+    /// joins the writer thread. Returns how it ended, in words.
+    fn stop(mut self, grace: Duration) -> String {
+        self.feed.closing.store(true, Ordering::Relaxed);
+        drop(self.tx.take());
+        let deadline = Instant::now() + grace;
+        let mut status = self.exited();
+        while status.is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+            status = self.exited();
+        }
+        let how = if let Some(status) = status {
+            status.to_string()
+        } else {
+            if let Some(pid) = rustix::process::Pid::from_raw(self.pid() as i32) {
+                let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            "killed".to_owned()
+        };
+        // With the child gone its input is closed: a write the thread was stuck in fails.
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+        how
+    }
+}
+
+/// The writer thread of an `exec:` child: writes what it is given until the sink closes it or
+/// the child stops reading.
+fn write_to(mut stdin: ChildStdin, rx: &mpsc::Receiver<Bytes>, feed: &Feed) {
+    while let Ok(bytes) = rx.recv() {
+        if feed.closing.load(Ordering::Relaxed) {
+            break;
+        }
+        let written = stdin.write_all(&bytes);
+        feed.queued.fetch_sub(bytes.len(), Ordering::Relaxed);
+        if let Err(e) = written {
+            *feed.broken.lock().unwrap_or_else(PoisonError::into_inner) = Some(e.to_string());
+            break;
+        }
+    }
+}
+
+/// The sink of a render: one output plus any number of listeners. The listeners are fed
+/// without taking the output's lock, so a slow output never holds up `/listen`.
 #[derive(Debug)]
 pub struct Sink {
-    output: Output,
+    output: Mutex<Output>,
     listeners: broadcast::Sender<Bytes>,
 }
 
@@ -61,6 +201,7 @@ impl Sink {
                 cmd: cmd.to_owned(),
                 child: None,
                 failed: false,
+                backlog: EXEC_BACKLOG_MIN,
             }
         } else {
             return Err(format!(
@@ -68,9 +209,13 @@ impl Sink {
             ));
         };
         Ok(Self {
-            output,
+            output: Mutex::new(output),
             listeners: broadcast::Sender::new(LISTEN_BACKLOG),
         })
+    }
+
+    fn output(&self) -> MutexGuard<'_, Output> {
+        self.output.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// A new `/listen` client: it gets what is released from now on.
@@ -78,24 +223,46 @@ impl Sink {
         self.listeners.subscribe()
     }
 
-    /// A track starts: an `exec:` player that died gets another chance.
-    pub fn track_starts(&mut self) {
-        match &mut self.output {
-            Output::Exec { failed, .. } | Output::File { failed, .. } => *failed = false,
+    /// A track of `bytes_per_ms` starts: a failed output gets another chance, and an `exec:`
+    /// player that exited is reaped (it is started again on the first write).
+    pub fn track_starts(&self, bytes_per_ms: u64) {
+        match &mut *self.output() {
+            Output::File { failed, .. } => *failed = false,
+            Output::Exec {
+                cmd,
+                child,
+                failed,
+                backlog,
+            } => {
+                *failed = false;
+                *backlog = usize::try_from(EXEC_BACKLOG_MS.saturating_mul(bytes_per_ms))
+                    .unwrap_or(usize::MAX)
+                    .max(EXEC_BACKLOG_MIN);
+                if let Some(c) = child.as_mut()
+                    && let Some(status) = c.exited()
+                {
+                    info!("sink: `{cmd}` exited ({status}); it starts again with the track");
+                    if let Some(c) = child.take() {
+                        c.stop(Duration::ZERO);
+                    }
+                }
+            }
             Output::Null => {}
         }
     }
 
-    /// Writes released bytes to the output and the listeners. A failing output is logged once
-    /// and skipped until the next track; playback and the listeners go on.
-    pub fn write(&mut self, bytes: &[u8]) {
+    /// Writes released bytes to the listeners and the output. A failing output is logged once
+    /// and skipped until the next track; playback and the listeners go on. Never waits for an
+    /// `exec:` player: what it is not ready for is skipped.
+    pub fn write(&self, bytes: &[u8]) {
         if bytes.is_empty() {
             return;
         }
+        let bytes = Bytes::copy_from_slice(bytes);
         if self.listeners.receiver_count() > 0 {
-            let _ = self.listeners.send(Bytes::copy_from_slice(bytes));
+            let _ = self.listeners.send(bytes.clone());
         }
-        match &mut self.output {
+        match &mut *self.output() {
             Output::Null => {}
             Output::File { path, file, failed } => {
                 if *failed {
@@ -112,20 +279,25 @@ impl Sink {
                     }
                 }
                 if let Some(f) = file
-                    && let Err(e) = f.write_all(bytes)
+                    && let Err(e) = f.write_all(&bytes)
                 {
                     warn!("sink {}: cannot write: {e}", path.display());
                     *failed = true;
                 }
             }
-            Output::Exec { cmd, child, failed } => {
+            Output::Exec {
+                cmd,
+                child,
+                failed,
+                backlog,
+            } => {
                 if *failed {
                     return;
                 }
                 if child.is_none() {
-                    match spawn(cmd) {
+                    match ExecChild::spawn(cmd) {
                         Ok(c) => {
-                            info!("sink: started `{cmd}` (pid {})", c.0.id());
+                            info!("sink: started `{cmd}` (pid {})", c.pid());
                             *child = Some(c);
                         }
                         Err(e) => {
@@ -135,46 +307,90 @@ impl Sink {
                         }
                     }
                 }
-                if let Some((proc_, stdin)) = child
-                    && let Err(e) = stdin.write_all(bytes)
-                {
-                    let status = proc_
-                        .try_wait()
-                        .ok()
-                        .flatten()
+                let Some(c) = child.as_mut() else { return };
+                if let Some(e) = c.feed.broken() {
+                    let status = c
+                        .exited()
                         .map_or_else(|| "still running".to_owned(), |s| s.to_string());
                     warn!("sink: `{cmd}` stopped reading ({e}; {status}); playing on without it");
-                    if let Some((mut proc_, stdin)) = child.take() {
-                        drop(stdin);
-                        // Reap it so no zombie is left; it already closed its input.
-                        let _ = proc_.kill();
-                        let _ = proc_.wait();
+                    if let Some(c) = child.take() {
+                        c.stop(Duration::ZERO);
                     }
                     *failed = true;
+                    return;
+                }
+                let queued = c.feed.queued.load(Ordering::Relaxed);
+                if queued.saturating_add(bytes.len()) > *backlog {
+                    match &mut c.skipping {
+                        Some(skipped) => *skipped += bytes.len() as u64,
+                        None => {
+                            warn!("sink: exec player `{cmd}` is not keeping up; skipping");
+                            c.skipping = Some(bytes.len() as u64);
+                        }
+                    }
+                    return;
+                }
+                if let Some(skipped) = c.skipping.take() {
+                    info!("sink: `{cmd}` keeps up again ({skipped} bytes skipped)");
+                }
+                c.feed.queued.fetch_add(bytes.len(), Ordering::Relaxed);
+                let sent = c.tx.as_ref().is_some_and(|tx| tx.send(bytes).is_ok());
+                if !sent {
+                    // The writer ended: the next write reads why and lets the child go.
+                    c.feed.queued.store(0, Ordering::Relaxed);
                 }
             }
         }
     }
+
+    /// The render stops: an `exec:` player's input is closed, it gets a moment to end, and is
+    /// then killed; nothing is left running.
+    pub fn shutdown(&self) {
+        if let Output::Exec { cmd, child, .. } = &mut *self.output()
+            && let Some(c) = child.take()
+        {
+            let pid = c.pid();
+            let how = c.stop(EXEC_GRACE);
+            info!("sink: `{cmd}` (pid {pid}) stopped: {how}");
+        }
+    }
 }
 
-fn spawn(cmd: &str) -> std::io::Result<(Child, ChildStdin)> {
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(cmd)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let stdin = child
-        .stdin
-        .take()
-        .ok_or_else(|| std::io::Error::other("no stdin pipe"))?;
-    Ok((child, stdin))
+impl Drop for Sink {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Polls `probe` every few ms until it holds; panics after `timeout`.
+    fn wait_for(what: &str, timeout: Duration, mut probe: impl FnMut() -> bool) {
+        let deadline = Instant::now() + timeout;
+        while !probe() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn exec_state(sink: &Sink) -> (bool, Option<u32>) {
+        match &*sink.output() {
+            Output::Exec { failed, child, .. } => (*failed, child.as_ref().map(ExecChild::pid)),
+            _ => panic!("not an exec sink"),
+        }
+    }
+
+    /// A process that is gone (or a zombie no longer running).
+    fn gone(pid: u32) -> bool {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => true,
+            Ok(stat) => stat
+                .rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.starts_with('Z')),
+        }
+    }
 
     #[test]
     fn specs_parse_or_say_what_is_wrong() {
@@ -191,7 +407,7 @@ mod tests {
     fn a_file_sink_appends_and_listeners_get_the_same_bytes() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out");
-        let mut sink = Sink::parse(&format!("file:{}", path.display())).unwrap();
+        let sink = Sink::parse(&format!("file:{}", path.display())).unwrap();
         let mut rx = sink.listen();
         sink.write(b"abc");
         sink.write(b"def");
@@ -202,13 +418,66 @@ mod tests {
 
     #[test]
     fn a_dead_exec_player_is_skipped_without_stopping_playback() {
-        let mut sink = Sink::parse("exec:exit 0").unwrap();
-        // Writes until the pipe breaks; each write must return.
-        for _ in 0..64 {
-            sink.write(&[0u8; 65536]);
+        let sink = Sink::parse("exec:exit 0").unwrap();
+        // Each write returns; once the writer finds the pipe broken the player is let go.
+        wait_for(
+            "the dead player to be noticed",
+            Duration::from_secs(10),
+            || {
+                sink.write(&[0u8; 4096]);
+                exec_state(&sink).0
+            },
+        );
+        assert_eq!(exec_state(&sink), (true, None), "reaped and skipped");
+        sink.track_starts(16);
+        assert_eq!(exec_state(&sink), (false, None));
+    }
+
+    #[test]
+    fn an_exec_player_that_exited_is_reaped_when_a_track_starts() {
+        let sink = Sink::parse("exec:exec sleep 0").unwrap();
+        sink.write(b"x");
+        let Some(pid) = exec_state(&sink).1 else {
+            panic!("no child")
+        };
+        // It exits without reading; until reaped it is a zombie of this process.
+        wait_for("the player to exit", Duration::from_secs(10), || gone(pid));
+        sink.track_starts(16);
+        assert_eq!(
+            exec_state(&sink),
+            (false, None),
+            "reaped at the track start"
+        );
+        assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+    }
+
+    #[test]
+    fn an_exec_player_that_never_reads_never_blocks_the_sink_or_listeners() {
+        let sink = Sink::parse("exec:exec sleep 1000").unwrap();
+        sink.track_starts(16);
+        let mut rx = sink.listen();
+        let piece = [7u8; 4096];
+        let started = Instant::now();
+        // 4 MB: far beyond the pipe and the 2 s backlog.
+        for _ in 0..1024 {
+            sink.write(&piece);
+            // The listener gets every release, however stuck the player.
+            assert_eq!(rx.try_recv().map(|b| b.len()), Ok(piece.len()));
         }
-        assert!(matches!(sink.output, Output::Exec { failed: true, .. }));
-        sink.track_starts();
-        assert!(matches!(sink.output, Output::Exec { failed: false, .. }));
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "writes waited for the player: {:?}",
+            started.elapsed()
+        );
+        let (failed, pid) = exec_state(&sink);
+        assert!(!failed);
+        let Some(pid) = pid else { panic!("no child") };
+        // At exit its input closes, and as it does not end it is killed and reaped.
+        sink.shutdown();
+        assert_eq!(exec_state(&sink).1, None);
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "the player is left running"
+        );
     }
 }
