@@ -6,6 +6,8 @@
 //! - [`paths`]: the route paths, used by the routers and by [`client`] alike so they cannot drift.
 //! - [`client`]: the one HTTP/JSON client every binary uses.
 //! - [`media`]: the MediaServer and MediaRender interfaces (`docs/media.md`).
+//! - [`icy`]: the ICY (Shoutcast) codec of live channels: request, reply and segment encoders, and
+//!   the incremental parser.
 //! - [`server_env`]: how a node hands a server its identity, and how the server reports ready.
 //! - [`telemetry`] and [`shutdown`]: the runtime helpers every daemon's `main` uses.
 //! - [`console`] (feature `console`): the command-line clients' printing and shell loop.
@@ -16,6 +18,7 @@ pub mod client;
 #[cfg(feature = "console")]
 pub mod console;
 pub mod descriptor;
+pub mod icy;
 pub mod media;
 pub mod paths;
 pub mod server_env;
