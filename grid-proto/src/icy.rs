@@ -52,8 +52,8 @@
 //!   between single quotes as it is. The parser ends a quoted value at the first `';` that is
 //!   followed by the end of the text or by the next field (`Key='`), so titles with quotes
 //!   (`Guns N' Roses`), semicolons, `=`, non-ASCII and empty titles all survive a round trip.
-//!   The one text that cannot is a value that itself contains `';Key='` (it reads as two fields);
-//!   a value cannot carry a NUL either, as trailing NULs are padding. This matches the
+//!   The one text that cannot is a value that itself contains `';Key='`, or ends with `';Key=`
+//!   (it reads as two fields); a value cannot end with a NUL either, as trailing NULs are padding. This matches the
 //!   `icy-metadata` crate's reading of such titles (tested against it).
 //! - **A title too long for a block** (4080 bytes) is an error from [`encode_metadata`]
 //!   ([`IcyError::MetadataTooLong`]), not a silent cut: the caller decides, and
