@@ -4,8 +4,9 @@
 use std::convert::Infallible;
 
 use axum::body::{Body, Bytes};
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, Uri, header};
+use axum::http::{Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -55,6 +56,7 @@ pub fn app(state: AppState) -> Router {
         .route(paths::RENDER_ACTION, post(action))
         .route(paths::RENDER_LISTEN, get(listen))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
 }
 
@@ -80,15 +82,30 @@ fn track_ref(body: &[u8]) -> Result<String, PlayError> {
         })
 }
 
-async fn load(State(state): State<AppState>, body: Bytes) -> Result<Json<RenderStatus>, PlayError> {
-    let id = track_ref(&body)?;
+/// A body that cannot be read, as a JSON error.
+fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, PlayError> {
+    body.map_err(|e| {
+        PlayError::Rejected(
+            e.status(),
+            format!("cannot read the body: {}", e.body_text()),
+        )
+    })
+}
+
+async fn load(
+    State(state): State<AppState>,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Json<RenderStatus>, PlayError> {
+    let id = track_ref(&body(raw)?)?;
     state.player.load(id).await.map(Json)
 }
 
 async fn action(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    name: Result<Path<String>, PathRejection>,
 ) -> Result<Json<RenderStatus>, PlayError> {
+    let Path(name) =
+        name.map_err(|e| PlayError::Rejected(e.status(), format!("bad path: {}", e.body_text())))?;
     let action = Action::parse(&name).ok_or_else(|| {
         PlayError::NotFound(format!(
             "no such action: {name} (play, pause, resume, stop, next)"
@@ -103,9 +120,9 @@ async fn queue_list(State(state): State<AppState>) -> Result<Json<Vec<TrackInfo>
 
 async fn queue_add(
     State(state): State<AppState>,
-    body: Bytes,
+    raw: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Vec<TrackInfo>>, PlayError> {
-    let id = track_ref(&body)?;
+    let id = track_ref(&body(raw)?)?;
     state.player.queue_add(id).await.map(Json)
 }
 
@@ -180,6 +197,16 @@ async fn not_found(uri: Uri) -> (StatusCode, Json<ErrorBody>) {
         StatusCode::NOT_FOUND,
         Json(ErrorBody {
             error: format!("no such route: {}", uri.path()),
+            detail: None,
+        }),
+    )
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> (StatusCode, Json<ErrorBody>) {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        Json(ErrorBody {
+            error: format!("{method} is not allowed on {}", uri.path()),
             detail: None,
         }),
     )

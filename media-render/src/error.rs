@@ -19,16 +19,6 @@ pub enum PlayError {
     /// The MediaServers do not know the track.
     #[error("no such track: {0}")]
     UnknownTrack(String),
-    /// A MediaServer refused the request.
-    #[error("{server} refused {what}: {message}")]
-    Refused {
-        /// The server.
-        server: String,
-        /// What was asked.
-        what: &'static str,
-        /// Its message.
-        message: String,
-    },
     /// The command makes no sense in the current state.
     #[error("{0}")]
     State(String),
@@ -38,6 +28,10 @@ pub enum PlayError {
     /// The request itself is wrong.
     #[error("{0}")]
     BadRequest(String),
+    /// The request was rejected before it was read (a path that does not decode, a body too
+    /// large), with axum's status.
+    #[error("{1}")]
+    Rejected(StatusCode, String),
     /// Something inside the render failed (a thread could not start).
     #[error("{0}")]
     Internal(String),
@@ -52,7 +46,8 @@ impl IntoResponse for PlayError {
             Self::UnknownTrack(_) | Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::State(_) => StatusCode::CONFLICT,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::NoServer { .. } | Self::Refused { .. } => StatusCode::BAD_GATEWAY,
+            Self::Rejected(status, _) => *status,
+            Self::NoServer { .. } => StatusCode::BAD_GATEWAY,
             Self::Gone => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };

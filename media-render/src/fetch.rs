@@ -31,8 +31,16 @@ const READ_TIMEOUT: Duration = Duration::from_secs(2);
 /// First retry delay once no replica answers: loopback refusals are sub-millisecond, and a
 /// restarted server must be picked up within tens of milliseconds.
 const BACKOFF_START: Duration = Duration::from_millis(2);
-/// Retry delay cap while every replica is dead.
+/// Retry delay cap while every replica is dead, for the first [`BACKOFF_FAST_FOR`] of it: a
+/// server restarted by its node is picked up within this.
 const BACKOFF_CAP: Duration = Duration::from_millis(25);
+/// How long the retries stay fast before they slow down toward [`BACKOFF_SLOW_CAP`].
+const BACKOFF_FAST_FOR: Duration = Duration::from_secs(2);
+/// Retry delay cap once every replica has been dead for a while: a render does not ask the
+/// registry forty times a second forever.
+const BACKOFF_SLOW_CAP: Duration = Duration::from_millis(500);
+/// A server that failed is tried after the others for this long.
+const RECENTLY_FAILED: Duration = Duration::from_secs(2);
 
 /// What the fetch task tells the player.
 #[derive(Debug, Clone)]
@@ -110,6 +118,39 @@ struct Progress {
     serving: Option<ServerRef>,
 }
 
+/// The delay after `current` once nothing has answered for `retrying_for`: doubling, capped at
+/// [`BACKOFF_CAP`] for the first [`BACKOFF_FAST_FOR`], then at [`BACKOFF_SLOW_CAP`].
+fn next_backoff(current: Duration, retrying_for: Duration) -> Duration {
+    let cap = if retrying_for < BACKOFF_FAST_FOR {
+        BACKOFF_CAP
+    } else {
+        BACKOFF_SLOW_CAP
+    };
+    current.saturating_mul(2).min(cap).max(BACKOFF_START)
+}
+
+/// Servers that failed lately, with when.
+#[derive(Debug, Default)]
+struct RecentlyFailed(Vec<(ServerRef, Instant)>);
+
+impl RecentlyFailed {
+    fn add(&mut self, server: &ServerRef, now: Instant) {
+        self.0.retain(|(s, _)| s != server);
+        self.0.push((server.clone(), now));
+    }
+
+    /// `list` with the servers that failed in the last [`RECENTLY_FAILED`] moved to its end (in
+    /// their order): a located list may still name a server that just died.
+    fn order(&mut self, list: Vec<ServerRef>, now: Instant) -> VecDeque<ServerRef> {
+        self.0
+            .retain(|(_, at)| now.saturating_duration_since(*at) < RECENTLY_FAILED);
+        let (failed, fresh): (Vec<_>, Vec<_>) = list
+            .into_iter()
+            .partition(|s| self.0.iter().any(|(f, _)| f == s));
+        fresh.into_iter().chain(failed).collect()
+    }
+}
+
 /// Runs until the track is complete or the buffer is closed.
 pub async fn run(job: FetchJob, client: MediaClient, locator: Locator) {
     let mut candidates: VecDeque<ServerRef> = job.candidates.iter().cloned().collect();
@@ -126,6 +167,9 @@ pub async fn run(job: FetchJob, client: MediaClient, locator: Locator) {
     // A locate since the last byte received: if its servers all fail too, back off.
     let mut located_since_progress = false;
     let mut backoff = BACKOFF_START;
+    // When this streak of rounds without an answer began.
+    let mut retrying_since: Option<Instant> = None;
+    let mut recently_failed = RecentlyFailed::default();
     let mut retrying = false;
     let mut last_error = String::from("no MediaServer tried yet");
     let mut logged_start = false;
@@ -153,11 +197,12 @@ pub async fn run(job: FetchJob, client: MediaClient, locator: Locator) {
                     ));
                 }
                 tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(BACKOFF_CAP);
+                let since = *retrying_since.get_or_insert_with(Instant::now);
+                backoff = next_backoff(backoff, since.elapsed());
             }
             located_since_progress = true;
             match locator.locate().await {
-                Ok(list) => candidates = list.into(),
+                Ok(list) => candidates = recently_failed.order(list, Instant::now()),
                 Err(e) => last_error = e,
             }
             continue;
@@ -173,6 +218,7 @@ pub async fn run(job: FetchJob, client: MediaClient, locator: Locator) {
             if let Err(e) = client.open_stream(&server, &open).await {
                 last_error = describe(&server, &e);
                 debug!("open_stream on {} failed: {last_error}", server.id);
+                recently_failed.add(&server, Instant::now());
                 note_failure(&mut progress);
                 continue;
             }
@@ -206,6 +252,7 @@ pub async fn run(job: FetchJob, client: MediaClient, locator: Locator) {
             reopened = false;
             located_since_progress = false;
             backoff = BACKOFF_START;
+            retrying_since = None;
             retrying = false;
         }
         match outcome {
@@ -242,6 +289,7 @@ pub async fn run(job: FetchJob, client: MediaClient, locator: Locator) {
             }
             Outcome::Expired(_) => {
                 last_error = format!("{} loses the stream it just opened", server.id);
+                recently_failed.add(&server, Instant::now());
                 note_failure(&mut progress);
             }
             Outcome::Failed(why) => {
@@ -253,6 +301,7 @@ pub async fn run(job: FetchJob, client: MediaClient, locator: Locator) {
                     );
                 }
                 last_error = why;
+                recently_failed.add(&server, Instant::now());
                 note_failure(&mut progress);
             }
         }
@@ -438,4 +487,65 @@ fn root(e: &reqwest::Error) -> String {
         cur = next;
     }
     cur.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(id: &str) -> ServerRef {
+        ServerRef {
+            id: id.into(),
+            endpoint: format!("http://{id}"),
+        }
+    }
+
+    #[test]
+    fn the_backoff_is_fast_for_two_seconds_then_slows_to_half_a_second() {
+        let ms = Duration::from_millis;
+        let mut delay = BACKOFF_START;
+        let mut fast = vec![delay];
+        for _ in 0..6 {
+            delay = next_backoff(delay, ms(500));
+            fast.push(delay);
+        }
+        assert_eq!(fast, [ms(2), ms(4), ms(8), ms(16), ms(25), ms(25), ms(25)]);
+        let mut slow = Vec::new();
+        for _ in 0..7 {
+            delay = next_backoff(delay, ms(2500));
+            slow.push(delay);
+        }
+        assert_eq!(
+            slow,
+            [ms(50), ms(100), ms(200), ms(400), ms(500), ms(500), ms(500)]
+        );
+        // Over ten seconds of a dead group the registry is asked a few dozen times, not 400.
+        let (mut t, mut asks, mut delay) = (Duration::ZERO, 0, BACKOFF_START);
+        while t < Duration::from_secs(10) {
+            t += delay;
+            asks += 1;
+            delay = next_backoff(delay, t);
+        }
+        assert!(asks < 120, "{asks} locates in 10 s");
+    }
+
+    #[test]
+    fn servers_that_failed_lately_go_last() {
+        let now = Instant::now();
+        let (a, b, c) = (server("a"), server("b"), server("c"));
+        let mut failed = RecentlyFailed::default();
+        failed.add(&a, now);
+        let order = failed.order(vec![a.clone(), b.clone(), c.clone()], now);
+        assert_eq!(order, [b.clone(), c.clone(), a.clone()]);
+        // Still listed when it is the only one: a restart on the same address is found.
+        let only = failed.order(vec![a.clone()], now);
+        assert_eq!(only, std::slice::from_ref(&a));
+        // After a while it is forgotten.
+        let later = now + RECENTLY_FAILED;
+        assert_eq!(
+            failed.order(vec![a.clone(), b.clone()], later),
+            [a.clone(), b.clone()]
+        );
+        assert!(failed.0.is_empty());
+    }
 }

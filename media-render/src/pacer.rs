@@ -431,6 +431,48 @@ mod tests {
     }
 
     #[test]
+    fn after_the_decoder_gives_up_the_rest_is_paced_blind_to_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let sink = Arc::new(Sink::parse(&format!("file:{}", out.display())).unwrap());
+        let buffer = TrackBuffer::new(0);
+        let data: Vec<u8> = (0..40_000u32).map(|i| (i % 253) as u8).collect();
+        buffer.push(0, &data).unwrap();
+        // The decoder played 1 s and released 10 000 bytes before it gave up.
+        sink.write(&buffer.release_to(10_000).unwrap());
+        buffer.decoder_done();
+        let (events, _rx) = mpsc::unbounded_channel();
+        let job = PacerJob {
+            track: track(128, data.len() as u64, 2500),
+            buffer: Arc::clone(&buffer),
+            sink,
+            speed: 0.0,
+            session: 1,
+            events,
+        };
+        let control = Control::default();
+        let mut clock = Clock::new(0.0);
+        // The rest arrives while it paces, then the server says end of track.
+        let feeder = {
+            let buffer = Arc::clone(&buffer);
+            let rest = data.clone();
+            std::thread::spawn(move || {
+                buffer.push(40_000, &rest[..8_000]).unwrap();
+                buffer.finish();
+            })
+        };
+        let played = blind(&job, &control, &mut clock, 1_000_000);
+        feeder.join().unwrap();
+        // 1 s, then 38 000 bytes at 16 bytes/ms.
+        assert_eq!(played, Some(1_000_000 + 2_375_000));
+        assert_eq!(buffer.released(), 48_000);
+        let written = std::fs::read(&out).unwrap();
+        assert_eq!(&written[..40_000], &data[..]);
+        assert_eq!(&written[40_000..], &data[..8_000]);
+        assert_eq!(control.position_ms(), 1000 + 38_000 / 16);
+    }
+
+    #[test]
     fn bytes_per_ms_from_the_bitrate_else_size_over_duration_else_16_kb_per_s() {
         assert_eq!(bytes_per_ms(&track(128, 1, 1)), 16);
         assert_eq!(bytes_per_ms(&track(0, 3_200_000, 100_000)), 32);

@@ -117,9 +117,42 @@ pub fn library() -> &'static Path {
             );
             std::fs::rename(&tmp, &path).expect("rename");
         }
+        garble(&dir);
         dir
     })
 }
+
+/// `garbled.mp3`: the medium track with 6 KB of noise spliced in at a third of it, as a damaged
+/// file or a bad copy would be. The decoder cannot read through it; the render must still play
+/// every byte and finish the track.
+fn garble(dir: &Path) {
+    let path = dir.join(GARBLED);
+    if path.exists() {
+        return;
+    }
+    let medium = std::fs::read(dir.join("medium.mp3")).expect("medium.mp3");
+    let at = medium.len() / 3;
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let noise = (0..6 * 1024).map(|_| {
+        // xorshift64: the same noise every time.
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed >> 24) as u8
+    });
+    let garbled: Vec<u8> = medium[..at]
+        .iter()
+        .copied()
+        .chain(noise)
+        .chain(medium[at..].iter().copied())
+        .collect();
+    let tmp = dir.join(format!("{GARBLED}.tmp"));
+    std::fs::write(&tmp, garbled).expect("write garbled");
+    std::fs::rename(&tmp, &path).expect("rename");
+}
+
+/// The file name of the damaged track.
+pub const GARBLED: &str = "garbled.mp3";
 
 /// A track of the library by file name.
 pub fn source(file: &str) -> Vec<u8> {
@@ -407,12 +440,50 @@ impl Rig {
     }
 }
 
+impl Rig {
+    /// Stops the render as a node would (SIGTERM), so it stops what it started; SIGKILL if it
+    /// has not exited within 10 s. Its exit status, if it was running.
+    pub fn stop_render(&mut self) -> Option<std::process::ExitStatus> {
+        let mut r = self.render.take()?;
+        if let Some(pid) = rustix::process::Pid::from_raw(r.id() as i32) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match r.try_wait() {
+                Ok(Some(status)) => return Some(status),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                _ => {
+                    let _ = r.kill();
+                    return r.wait().ok();
+                }
+            }
+        }
+    }
+}
+
+/// Kills a process by pid when dropped (one the render started, should the test fail before
+/// the render stops it).
+pub struct KillOnDrop(pub u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        // Only if it is still that program (a pid is reused once it is gone).
+        let cmdline = std::fs::read(format!("/proc/{}/cmdline", self.0)).unwrap_or_default();
+        if !String::from_utf8_lossy(&cmdline).contains("sleep") {
+            return;
+        }
+        if let Some(pid) = rustix::process::Pid::from_raw(self.0 as i32) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+    }
+}
+
 impl Drop for Rig {
     fn drop(&mut self) {
-        if let Some(mut r) = self.render.take() {
-            let _ = r.kill();
-            let _ = r.wait();
-        }
+        self.stop_render();
         for s in &mut self.servers {
             let _ = s.child.kill();
             let _ = s.child.wait();

@@ -10,7 +10,7 @@ use grid_proto::media::PlayState;
 use reqwest::Method;
 use serde_json::json;
 
-use helper::{LONG, Rig, sha, source, wait_until};
+use helper::{GARBLED, KillOnDrop, LONG, Rig, sha, source, wait_until};
 
 fn sink_args(rig: &Rig, speed: &str) -> Vec<String> {
     vec![
@@ -366,6 +366,23 @@ fn bad_requests_get_clear_errors() {
     assert_eq!(code, 404, "{err}");
     assert!(err["error"].as_str().unwrap().contains("rewind"), "{err}");
 
+    // Every refusal is JSON: a wrong method, a path that does not decode.
+    for (method, path) in [
+        (Method::GET, "/v1/load"),
+        (Method::DELETE, "/v1/status"),
+        (Method::PUT, "/v1/queue"),
+    ] {
+        let (code, err) = rig.call(method.clone(), path, None);
+        assert_eq!(code, 405, "{method} {path}: {err}");
+        assert!(
+            err["error"].as_str().unwrap().contains("not allowed"),
+            "{method} {path}: {err}"
+        );
+    }
+    let (code, err) = post("/v1/%FF", json!({}));
+    assert_eq!(code, 400, "{err}");
+    assert!(err["error"].as_str().unwrap().contains("bad path"), "{err}");
+
     // Nothing of that changed the render's state.
     let s = rig.status();
     assert_eq!(s.state, PlayState::Idle);
@@ -394,4 +411,145 @@ fn an_idle_render_stays_small() {
     if !cfg!(debug_assertions) {
         assert!(rss < 10 * 1024, "idle RSS {rss} kB");
     }
+}
+
+/// GET on a MediaServer, with a deadline: the status code.
+fn get_code(rig: &Rig, url: &str) -> u16 {
+    rig.rt.block_on(async {
+        rig.http
+            .get(url)
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .map_or(0, |r| r.status().as_u16())
+    })
+}
+
+#[test]
+fn an_exec_player_that_never_reads_holds_up_nothing_and_is_stopped_at_exit() {
+    let mut rig = Rig::new(1);
+    rig.start_render(&["--sink", "exec:exec sleep 1000", "--speed", "20"]);
+    let track = rig.track("medium.mp3");
+    let listener = listen(&rig, track.size as usize);
+    rig.load(&track);
+    rig.act("play");
+    let log = wait_until("the player started", LONG, || {
+        Some(rig.log()).filter(|l| l.contains("sink: started"))
+    });
+    let pid: u32 = log
+        .split("(pid ")
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .and_then(|p| p.parse().ok())
+        .expect("the player's pid in the log");
+    let _guard = KillOnDrop(pid);
+
+    // The status API answers all along (each call within a deadline), and the track plays on.
+    let url = format!("{}/v1/status", rig.render_url);
+    wait_until("the track to end", LONG, || {
+        assert_eq!(get_code(&rig, &url), 200, "the status API answers");
+        let done = rig.events().iter().any(|e| e["event"] == "track_exhausted");
+        done.then_some(())
+    });
+    let heard = rig.rt.block_on(listener).expect("listener");
+    assert_eq!(
+        sha(&heard),
+        sha(&source("medium.mp3")),
+        "/listen got it all"
+    );
+    assert!(
+        rig.log().contains("is not keeping up; skipping"),
+        "{}",
+        rig.log()
+    );
+
+    // At exit the render closes its input and, as it does not end, kills it.
+    let status = rig.stop_render().expect("the render ran");
+    assert!(status.success(), "{status:?}");
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "the player is left running"
+    );
+}
+
+#[test]
+fn a_track_with_garbage_in_the_middle_still_plays_to_the_end() {
+    let mut rig = Rig::new(1);
+    start(&mut rig, "50", &[]);
+    let track = rig.track(GARBLED);
+    rig.load(&track);
+    rig.act("play");
+    let exhausted = rig.wait_event("track_exhausted", 1);
+    assert_eq!(exhausted["bytes"], track.size);
+    assert_eq!(sha(&rig.played()), sha(&source(GARBLED)), "byte for byte");
+    assert!(
+        exhausted["position_ms"]
+            .as_u64()
+            .is_some_and(|ms| ms > 15_000),
+        "{exhausted}"
+    );
+    assert_eq!(rig.status().state, PlayState::Stopped);
+}
+
+#[test]
+fn at_speed_0_the_stream_is_closed_when_the_track_ends() {
+    let mut rig = Rig::new(1);
+    start(&mut rig, "0", &[]);
+    let a = rig.track("short-a.mp3");
+    let b = rig.track("short-b.mp3");
+    rig.post_ok("/v1/queue", json!({ "track_id": b.id }));
+    rig.load(&a);
+    rig.act("play");
+    rig.wait_event("track_exhausted", 2);
+    assert_eq!(
+        sha(&rig.played()),
+        sha(&[source("short-a.mp3"), source("short-b.mp3")].concat())
+    );
+    // No stream of the render is left on the server (it reaps idle ones only after a minute).
+    let url = format!(
+        "{}/v1/streams/MediaRender-1/chunk?offset={}",
+        rig.servers[0].url, b.size
+    );
+    wait_until("the stream closed on the server", LONG, || {
+        (get_code(&rig, &url) == 404).then_some(())
+    });
+    assert_eq!(
+        rig.log().matches("close_stream").count(),
+        2,
+        "{}",
+        rig.log()
+    );
+}
+
+#[test]
+fn a_failed_queue_advance_keeps_the_track() {
+    let mut rig = Rig::new(1);
+    // The whole of A is read ahead, so A plays out with its server gone.
+    start(&mut rig, "2", &["--buffer-ms", "60000"]);
+    let a = rig.track("short-a.mp3");
+    let b = rig.track("short-b.mp3");
+    rig.post_ok("/v1/queue", json!({ "track_id": b.id }));
+    rig.load(&a);
+    rig.act("play");
+    rig.wait_status("A all received", |s| s.bytes_received == a.size);
+    rig.kill_server("MediaServer-1");
+    rig.forget("MediaServer-1");
+    rig.wait_event("track_exhausted", 1);
+    let s = rig.wait_status("the advance failed", |s| s.error.is_some());
+    assert_eq!(s.state, PlayState::Stopped, "{s:?}");
+    assert_eq!(s.track.as_ref().map(|t| t.id.as_str()), Some(b.id.as_str()));
+    assert!(
+        s.error.as_deref().is_some_and(|e| e.contains(&b.id)),
+        "{s:?}"
+    );
+
+    // With a server back, play goes on with B.
+    rig.start_server();
+    rig.act("play");
+    let second = rig.wait_event("track_exhausted", 2);
+    assert_eq!(second["track_id"], b.id.as_str());
+    assert_eq!(
+        sha(&rig.played()),
+        sha(&[source("short-a.mp3"), source("short-b.mp3")].concat())
+    );
 }
