@@ -828,10 +828,9 @@ impl Player {
                 self.error = None;
             }
             FetchEvent::Retrying { error, offset } => {
-                if !self.retrying {
+                if !self.retrying && self.state == PlayState::Playing {
                     info!(
-                        "{} -> retrying at offset {offset}: no MediaServer of {} answers",
-                        state_name(self.state),
+                        "playing -> retrying at offset {offset}: no MediaServer of {} answers",
                         self.cfg.group
                     );
                 }

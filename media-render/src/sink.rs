@@ -320,7 +320,14 @@ impl Sink {
                     return;
                 }
                 let queued = c.feed.queued.load(Ordering::Relaxed);
-                if queued.saturating_add(bytes.len()) > *backlog {
+                // Once skipping, it waits until half the backlog is free: one line per streak,
+                // not one per release at the edge.
+                let limit = if c.skipping.is_some() {
+                    *backlog / 2
+                } else {
+                    *backlog
+                };
+                if queued.saturating_add(bytes.len()) > limit {
                     match &mut c.skipping {
                         Some(skipped) => *skipped += bytes.len() as u64,
                         None => {
