@@ -5,6 +5,7 @@
 //! - [`api`]: every type that crosses the wire between registry, nodes, servers and clients.
 //! - [`paths`]: the route paths, used by the routers and by [`client`] alike so they cannot drift.
 //! - [`client`]: the one HTTP/JSON client every binary uses.
+//! - [`live`]: live channels' stats, and a render's channel (`docs/live.md`).
 //! - [`media`]: the MediaServer and MediaRender interfaces (`docs/media.md`).
 //! - [`icy`]: the ICY (Shoutcast) codec of live channels: request, reply and segment encoders, and
 //!   the incremental parser.
@@ -19,6 +20,7 @@ pub mod client;
 pub mod console;
 pub mod descriptor;
 pub mod icy;
+pub mod live;
 pub mod media;
 pub mod paths;
 pub mod server_env;

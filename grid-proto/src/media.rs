@@ -118,6 +118,9 @@ pub struct RenderStatus {
     pub last_failover: Option<Failover>,
     /// The last error, while it matters.
     pub error: Option<String>,
+    /// The live channel it plays, when on one (then `track` is none).
+    #[serde(default)]
+    pub channel: Option<crate::live::ChannelPlay>,
     /// Times playback ran dry before the track was complete (not counted at speed 0).
     #[serde(default)]
     pub underruns: u32,

@@ -74,6 +74,15 @@ pub const MEDIA_STREAM: &str = "/v1/streams/{render}";
 /// MediaServer: `POST` rescan the library.
 pub const MEDIA_RESCAN: &str = "/v1/library/rescan";
 
+/// MediaServer: `GET` a live channel (ICY with `Icy-MetaData: 1`, else plain audio).
+pub const LIVE_CHANNEL: &str = "/live/{name}";
+/// MediaServer: `GET` every channel's stats.
+pub const CHANNELS: &str = "/v1/channels";
+/// MediaServer: `GET` one channel's stats.
+pub const CHANNEL: &str = "/v1/channels/{name}";
+
+/// Render: `POST` join a live channel.
+pub const RENDER_CHANNEL: &str = "/v1/channel";
 /// Render: `POST` load a track.
 pub const RENDER_LOAD: &str = "/v1/load";
 /// Render: `POST` play, pause, resume, stop, next.

@@ -420,6 +420,7 @@ impl Player {
                 last_failover: self.last_failover.clone(),
                 error: self.error.clone(),
                 underruns: self.underruns,
+                channel: None,
             },
             live: self.session.as_ref().map(|s| Live {
                 buffer: Arc::clone(&s.buffer),

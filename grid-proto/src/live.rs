@@ -1,0 +1,98 @@
+//! Live channels' wire types: the stats a MediaServer reports for each channel, and what a render
+//! on a channel shows (`docs/live.md`).
+
+use serde::{Deserialize, Serialize};
+
+/// Where a channel's audio comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChannelKind {
+    /// A playlist from the library, played in real time.
+    Playlist,
+    /// A relay of an upstream ICY or HTTP stream.
+    Relay,
+}
+
+/// The state of a channel's source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceState {
+    /// Audio flows.
+    Playing,
+    /// A relay connecting for the first time.
+    Connecting,
+    /// A relay whose upstream dropped: listeners get silence while it reconnects.
+    Reconnecting,
+    /// Nothing to play (an empty playlist): listeners get silence.
+    Silent,
+}
+
+/// A channel's source, in numbers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceStats {
+    /// What it is doing.
+    pub state: SourceState,
+    /// A relay's upstream URL.
+    pub upstream: Option<String>,
+    /// A playlist's current track.
+    pub track_id: Option<String>,
+    /// A relay's reconnections so far.
+    pub reconnects: u64,
+    /// Segments received (relay) or produced (playlist).
+    pub segments: u64,
+    /// Gaps in a relay's segment numbering.
+    pub gaps: u64,
+    /// Duplicates in a relay's segment numbering.
+    pub duplicates: u64,
+}
+
+/// `GET /v1/channels/{name}` on a MediaServer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelStats {
+    /// Channel name (`/live/{name}`).
+    pub name: String,
+    /// Playlist or relay.
+    pub kind: ChannelKind,
+    /// `icy-description`.
+    pub description: String,
+    /// `icy-genre`.
+    pub genre: String,
+    /// `icy-br`.
+    pub bitrate_kbps: u32,
+    /// `icy-metaint`.
+    pub metaint: u32,
+    /// Listeners now.
+    pub listeners: u64,
+    /// The most listeners at once.
+    pub listeners_peak: u64,
+    /// Listeners that joined since start.
+    pub joins: u64,
+    /// Bytes written to listeners.
+    pub bytes_out: u64,
+    /// Listeners cut off for lagging.
+    pub cut_offs: u64,
+    /// The current `StreamTitle`.
+    pub title: String,
+    /// The source.
+    pub source: SourceStats,
+    /// Since the channel started.
+    pub uptime_ms: u64,
+}
+
+/// `POST /v1/channel` on a render: join a channel.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChannelRef {
+    /// Channel name.
+    pub name: String,
+}
+
+/// What a render on a channel plays.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelPlay {
+    /// Channel name.
+    pub name: String,
+    /// The current `StreamTitle`.
+    pub title: String,
+    /// The MediaServer it listens to.
+    pub server: Option<crate::media::ServerRef>,
+}
