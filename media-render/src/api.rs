@@ -6,11 +6,14 @@ use std::convert::Infallible;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::http::{Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use grid_proto::api::ErrorBody;
+use grid_proto::icy::{self, Framer, Metadata};
+use grid_proto::live::ChannelRef;
 use grid_proto::media::{RenderStatus, TrackInfo, TrackRef};
 use grid_proto::paths;
 use serde::{Deserialize, Serialize};
@@ -19,6 +22,10 @@ use tokio::sync::watch;
 
 use crate::error::PlayError;
 use crate::player::{Action, PlayerHandle};
+use crate::sink::NowPlaying;
+
+/// `icy-metaint` of `/listen` for a player that asks for metadata.
+pub const LISTEN_METAINT: usize = 16_000;
 
 /// `GET` liveness: [`Health`].
 pub const HEALTH: &str = "/v1/health";
@@ -49,6 +56,7 @@ pub fn app(state: AppState) -> Router {
         .route(HEALTH, get(health))
         .route(paths::RENDER_STATUS, get(status))
         .route(paths::RENDER_LOAD, post(load))
+        .route(paths::RENDER_CHANNEL, post(channel))
         .route(
             paths::RENDER_QUEUE,
             get(queue_list).post(queue_add).delete(queue_clear),
@@ -100,6 +108,19 @@ async fn load(
     state.player.load(id).await.map(Json)
 }
 
+async fn channel(
+    State(state): State<AppState>,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Json<RenderStatus>, PlayError> {
+    let raw = body(raw)?;
+    let r: ChannelRef = serde_json::from_slice(&raw).map_err(|e| {
+        PlayError::BadRequest(format!(
+            "the body must be JSON {{\"name\": \"<channel>\"}}: {e}"
+        ))
+    })?;
+    state.player.channel(r.name).await.map(Json)
+}
+
 async fn action(
     State(state): State<AppState>,
     name: Result<Path<String>, PathRejection>,
@@ -130,14 +151,72 @@ async fn queue_clear(State(state): State<AppState>) -> Result<Json<Vec<TrackInfo
     state.player.queue_clear().await.map(Json)
 }
 
+/// The metadata block of `title` (cut to fit a block if it must).
+fn title_block(title: &str) -> Bytes {
+    let mut meta = Metadata::title(title);
+    meta.truncate_to_fit();
+    icy::encode_metadata(&meta).unwrap_or_else(|_| Bytes::from_static(icy::EMPTY_BLOCK))
+}
+
+/// One `/listen` client's ICY framing: every block carries the current title.
+struct IcyFraming {
+    framer: Framer,
+    now: watch::Receiver<NowPlaying>,
+    block: Bytes,
+}
+
+impl IcyFraming {
+    fn new(mut now: watch::Receiver<NowPlaying>) -> Self {
+        let block = title_block(&now.borrow_and_update().title);
+        let metaint = std::num::NonZeroUsize::new(LISTEN_METAINT).expect("not zero");
+        Self {
+            framer: Framer::new(metaint),
+            now,
+            block,
+        }
+    }
+
+    fn frame(&mut self, audio: &Bytes) -> Bytes {
+        if self.now.has_changed().unwrap_or(false) {
+            self.block = title_block(&self.now.borrow_and_update().title);
+        }
+        self.framer.set_metadata(self.block.clone());
+        let mut out = bytes::BytesMut::with_capacity(audio.len() + self.block.len());
+        self.framer
+            .push(audio, |piece| out.extend_from_slice(&piece));
+        out.freeze()
+    }
+}
+
+/// Whether a player asked for interleaved metadata (`Icy-MetaData: 1`).
+fn wants_metadata(headers: &HeaderMap) -> bool {
+    headers
+        .get("icy-metadata")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim() == "1")
+}
+
 /// What the render plays from now on, as `audio/mpeg`; a client that falls behind skips ahead.
-async fn listen(State(state): State<AppState>) -> Response {
+/// A client that sends `Icy-MetaData: 1` gets ICY framing: `icy-metaint`, `icy-name` (the
+/// channel, or the render for a track) and the title in the metadata blocks.
+async fn listen(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let rx = state.player.listen();
     let stopping = state.stopping.clone();
-    let guard = Listener::joined();
+    let icy = wants_metadata(&headers).then(|| IcyFraming::new(state.player.now()));
+    let name = {
+        let now = state.player.now();
+        let name = now.borrow().name.clone();
+        if name.is_empty() {
+            state.id.clone()
+        } else {
+            name
+        }
+    };
+    let framed = icy.is_some();
+    let guard = Listener::joined(framed);
     let stream = futures_util::stream::unfold(
-        (rx, stopping, guard),
-        |(mut rx, mut stopping, mut guard)| async move {
+        (rx, stopping, guard, icy),
+        |(mut rx, mut stopping, mut guard, mut icy)| async move {
             loop {
                 if *stopping.borrow() {
                     return None;
@@ -145,7 +224,11 @@ async fn listen(State(state): State<AppState>) -> Response {
                 tokio::select! {
                     got = rx.recv() => match got {
                         Ok(bytes) => {
-                            return Some((Ok::<_, Infallible>(bytes), (rx, stopping, guard)));
+                            let bytes = match icy.as_mut() {
+                                Some(f) => f.frame(&bytes),
+                                None => bytes,
+                            };
+                            return Some((Ok::<_, Infallible>(bytes), (rx, stopping, guard, icy)));
                         }
                         Err(RecvError::Lagged(n)) => guard.lagged(n),
                         Err(RecvError::Closed) => return None,
@@ -155,14 +238,17 @@ async fn listen(State(state): State<AppState>) -> Response {
             }
         },
     );
-    (
-        [
-            (header::CONTENT_TYPE, "audio/mpeg"),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        Body::from_stream(stream),
-    )
-        .into_response()
+    let mut reply = HeaderMap::new();
+    reply.insert(header::CONTENT_TYPE, HeaderValue::from_static("audio/mpeg"));
+    reply.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if framed {
+        reply.insert("icy-metaint", HeaderValue::from(LISTEN_METAINT));
+        reply.insert("icy-pub", HeaderValue::from_static("0"));
+        if let Ok(v) = HeaderValue::from_str(&name) {
+            reply.insert("icy-name", v);
+        }
+    }
+    (reply, Body::from_stream(stream)).into_response()
 }
 
 /// One `/listen` client: a log line when it joins and when it leaves (its body is dropped).
@@ -172,8 +258,12 @@ struct Listener {
 }
 
 impl Listener {
-    fn joined() -> Self {
-        tracing::info!("/listen: a listener joined");
+    fn joined(icy: bool) -> Self {
+        if icy {
+            tracing::info!("/listen: a listener joined (ICY metadata)");
+        } else {
+            tracing::info!("/listen: a listener joined");
+        }
         Self { skipped: 0 }
     }
 

@@ -30,7 +30,7 @@ use crate::mediaserver::{CallError, MediaClient};
 const READ_TIMEOUT: Duration = Duration::from_secs(2);
 /// First retry delay once no replica answers: loopback refusals are sub-millisecond, and a
 /// restarted server must be picked up within tens of milliseconds.
-const BACKOFF_START: Duration = Duration::from_millis(2);
+pub(crate) const BACKOFF_START: Duration = Duration::from_millis(2);
 /// Retry delay cap while every replica is dead, for the first [`BACKOFF_FAST_FOR`] of it: a
 /// server restarted by its node is picked up within this.
 const BACKOFF_CAP: Duration = Duration::from_millis(25);
@@ -120,7 +120,7 @@ struct Progress {
 
 /// The delay after `current` once nothing has answered for `retrying_for`: doubling, capped at
 /// [`BACKOFF_CAP`] for the first [`BACKOFF_FAST_FOR`], then at [`BACKOFF_SLOW_CAP`].
-fn next_backoff(current: Duration, retrying_for: Duration) -> Duration {
+pub(crate) fn next_backoff(current: Duration, retrying_for: Duration) -> Duration {
     let cap = if retrying_for < BACKOFF_FAST_FOR {
         BACKOFF_CAP
     } else {
@@ -131,17 +131,17 @@ fn next_backoff(current: Duration, retrying_for: Duration) -> Duration {
 
 /// Servers that failed lately, with when.
 #[derive(Debug, Default)]
-struct RecentlyFailed(Vec<(ServerRef, Instant)>);
+pub(crate) struct RecentlyFailed(Vec<(ServerRef, Instant)>);
 
 impl RecentlyFailed {
-    fn add(&mut self, server: &ServerRef, now: Instant) {
+    pub(crate) fn add(&mut self, server: &ServerRef, now: Instant) {
         self.0.retain(|(s, _)| s != server);
         self.0.push((server.clone(), now));
     }
 
     /// `list` with the servers that failed in the last [`RECENTLY_FAILED`] moved to its end (in
     /// their order): a located list may still name a server that just died.
-    fn order(&mut self, list: Vec<ServerRef>, now: Instant) -> VecDeque<ServerRef> {
+    pub(crate) fn order(&mut self, list: Vec<ServerRef>, now: Instant) -> VecDeque<ServerRef> {
         self.0
             .retain(|(_, at)| now.saturating_duration_since(*at) < RECENTLY_FAILED);
         let (failed, fresh): (Vec<_>, Vec<_>) = list
@@ -481,7 +481,7 @@ async fn pull_chunks(
     }
 }
 
-fn root(e: &reqwest::Error) -> String {
+pub(crate) fn root(e: &reqwest::Error) -> String {
     let mut cur: &(dyn std::error::Error + 'static) = e;
     while let Some(next) = cur.source() {
         cur = next;

@@ -10,11 +10,13 @@
 //! - [`player`]: the player task that owns the state; [`error`]: how its refusals read.
 //! - [`locate`]: where the MediaServers are; [`mediaserver`]: calls to them.
 //! - [`fetch`]: pulls a track into the [`buffer`], with failover.
+//! - [`channel`]: plays a live channel to the sink as it arrives, with failover.
 //! - [`pacer`]: the decoding thread that releases bytes in real time to the [`sink`].
 //! - [`events`]: events posted to the node for the registry's stream.
 
 pub mod api;
 pub mod buffer;
+pub mod channel;
 pub mod cli;
 pub mod error;
 pub mod events;

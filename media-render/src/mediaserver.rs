@@ -133,6 +133,25 @@ impl MediaClient {
         self.json(server, self.http.post(url).json(open)).await
     }
 
+    /// `GET /live/{name}` with `Icy-MetaData: 1`: the reply once its head is in (a head slower
+    /// than the call timeout is a stuck server); the body is the caller's to read.
+    pub async fn live(
+        &self,
+        server: &ServerRef,
+        name: &str,
+    ) -> Result<reqwest::Response, CallError> {
+        let url = Self::url(server, &paths::fill(paths::LIVE_CHANNEL, &[name]));
+        let req = self.http.get(url).header("Icy-MetaData", "1");
+        match tokio::time::timeout(CALL_TIMEOUT, self.send(server, req)).await {
+            Ok(r) => r,
+            Err(_) => Err(CallError::Failed(format!(
+                "{} did not answer within {} ms",
+                server.id,
+                CALL_TIMEOUT.as_millis()
+            ))),
+        }
+    }
+
     /// The seed's `close_stream`.
     pub async fn close_stream(&self, server: &ServerRef, render: &str) -> Result<(), CallError> {
         let url = Self::url(server, &paths::fill(paths::MEDIA_STREAM, &[render]));

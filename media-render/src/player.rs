@@ -9,8 +9,10 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use grid_proto::live::ChannelPlay;
 use grid_proto::media::{Failover, OpenStream, PlayState, RenderStatus, ServerRef, TrackInfo};
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -18,6 +20,7 @@ use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
 use crate::buffer::TrackBuffer;
+use crate::channel::{self, ChannelEvent, ChannelJob, JoinError};
 use crate::cli::FetchMode;
 use crate::error::PlayError;
 use crate::events::Events;
@@ -25,7 +28,7 @@ use crate::fetch::{self, FetchEvent, FetchJob};
 use crate::locate::Locator;
 use crate::mediaserver::{CallError, MediaClient};
 use crate::pacer::{Control, Pacer, PacerEvent, PacerJob};
-use crate::sink::Sink;
+use crate::sink::{NowPlaying, Sink};
 
 /// How long the player waits for a MediaServer to close a stream (on exit too).
 const CLOSE_TIMEOUT: Duration = Duration::from_millis(500);
@@ -83,6 +86,7 @@ type QueueReply = oneshot::Sender<Result<Vec<TrackInfo>, PlayError>>;
 
 enum Command {
     Load(String, StatusReply),
+    Channel(String, StatusReply),
     Act(Action, StatusReply),
     QueueAdd(String, QueueReply),
     QueueClear(QueueReply),
@@ -103,6 +107,8 @@ struct Live {
 struct Snapshot {
     status: RenderStatus,
     live: Option<Live>,
+    /// On a channel: audio bytes received, and bytes per ms.
+    channel: Option<(Arc<AtomicU64>, u64)>,
 }
 
 impl Snapshot {
@@ -113,6 +119,10 @@ impl Snapshot {
             s.bytes_received = live.buffer.received();
             s.buffered_ms = live.buffer.unreleased() / live.bytes_per_ms;
             s.underruns += live.buffer.underruns();
+        }
+        if let Some((received, bytes_per_ms)) = &self.channel {
+            s.bytes_received = received.load(Ordering::Relaxed);
+            s.position_ms = s.bytes_received / bytes_per_ms;
         }
         s
     }
@@ -139,6 +149,11 @@ impl PlayerHandle {
     /// The seed's `load_track`.
     pub async fn load(&self, track_id: String) -> Result<RenderStatus, PlayError> {
         self.ask(|tx| Command::Load(track_id, tx)).await
+    }
+
+    /// Joins a live channel (`POST /v1/channel`).
+    pub async fn channel(&self, name: String) -> Result<RenderStatus, PlayError> {
+        self.ask(|tx| Command::Channel(name, tx)).await
     }
 
     /// play, pause, resume, stop, next.
@@ -172,6 +187,11 @@ impl PlayerHandle {
         self.sink.listen()
     }
 
+    /// What plays (name and title), for `/listen` clients that ask for ICY metadata.
+    pub fn now(&self) -> watch::Receiver<NowPlaying> {
+        self.sink.now()
+    }
+
     /// Stops playback and closes the stream on the server, for a clean exit.
     pub async fn shutdown(&self) {
         let (tx, rx) = oneshot::channel();
@@ -202,6 +222,40 @@ impl Drop for Session {
     }
 }
 
+/// A joined live channel: its task, ended on drop.
+struct ChannelSession {
+    id: u64,
+    name: String,
+    title: String,
+    task: Option<JoinHandle<()>>,
+    received: Arc<AtomicU64>,
+    bytes_per_ms: u64,
+}
+
+impl Drop for ChannelSession {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+/// A channel name as `docs/live.md` has them: `[a-z0-9-]{1,32}`.
+pub fn channel_name(raw: &str) -> Result<String, PlayError> {
+    let name = raw.trim();
+    if (1..=32).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        Ok(name.to_owned())
+    } else {
+        Err(PlayError::BadRequest(format!(
+            "'{raw}' is not a channel name: 1 to 32 of a-z, 0-9 and -"
+        )))
+    }
+}
+
 /// How long ending a session waits for its playback thread to let go of the sink.
 const PACER_JOIN: Duration = Duration::from_secs(1);
 
@@ -213,6 +267,9 @@ struct Player {
     sink: Arc<Sink>,
     fetch_tx: mpsc::UnboundedSender<(u64, FetchEvent)>,
     pacer_tx: mpsc::UnboundedSender<(u64, PacerEvent)>,
+    channel_tx: mpsc::UnboundedSender<(u64, ChannelEvent)>,
+    /// The live channel it plays, if any (then there is no track).
+    channel: Option<ChannelSession>,
     state: PlayState,
     retrying: bool,
     track: Option<TrackInfo>,
@@ -244,6 +301,7 @@ pub fn spawn(
     let (tx, rx) = mpsc::channel(64);
     let (fetch_tx, fetch_rx) = mpsc::unbounded_channel();
     let (pacer_tx, pacer_rx) = mpsc::unbounded_channel();
+    let (channel_tx, channel_rx) = mpsc::unbounded_channel();
     let sink = Arc::new(sink);
     let snapshot = watch::Sender::new(Snapshot {
         status: RenderStatus {
@@ -251,6 +309,7 @@ pub fn spawn(
             ..RenderStatus::default()
         },
         live: None,
+        channel: None,
     });
     let handle = PlayerHandle {
         tx,
@@ -265,6 +324,8 @@ pub fn spawn(
         sink,
         fetch_tx,
         pacer_tx,
+        channel_tx,
+        channel: None,
         state: PlayState::Idle,
         retrying: false,
         track: None,
@@ -280,7 +341,7 @@ pub fn spawn(
         underruns: 0,
         snapshot,
     };
-    tokio::spawn(player.run(rx, fetch_rx, pacer_rx));
+    tokio::spawn(player.run(rx, fetch_rx, pacer_rx, channel_rx));
     handle
 }
 
@@ -318,6 +379,7 @@ impl Player {
         mut commands: mpsc::Receiver<Command>,
         mut fetch_rx: mpsc::UnboundedReceiver<(u64, FetchEvent)>,
         mut pacer_rx: mpsc::UnboundedReceiver<(u64, PacerEvent)>,
+        mut channel_rx: mpsc::UnboundedReceiver<(u64, ChannelEvent)>,
     ) {
         loop {
             tokio::select! {
@@ -350,6 +412,11 @@ impl Player {
                         self.paced(event).await;
                     }
                 }
+                Some((session, event)) = channel_rx.recv() => {
+                    if self.channel.as_ref().is_some_and(|c| c.id == session) {
+                        self.channel_event(event);
+                    }
+                }
             }
             self.publish();
         }
@@ -363,6 +430,10 @@ impl Player {
         match cmd {
             Command::Load(id, reply) => {
                 let r = self.load(&id).await.map(|()| self.status());
+                let _ = reply.send(r);
+            }
+            Command::Channel(name, reply) => {
+                let r = self.join(&name).await.map(|()| self.status());
                 let _ = reply.send(r);
             }
             Command::Act(action, reply) => {
@@ -420,13 +491,21 @@ impl Player {
                 last_failover: self.last_failover.clone(),
                 error: self.error.clone(),
                 underruns: self.underruns,
-                channel: None,
+                channel: self.channel.as_ref().map(|c| ChannelPlay {
+                    name: c.name.clone(),
+                    title: c.title.clone(),
+                    server: self.server.clone(),
+                }),
             },
             live: self.session.as_ref().map(|s| Live {
                 buffer: Arc::clone(&s.buffer),
                 control: Arc::clone(s.pacer.control()),
                 bytes_per_ms: s.bytes_per_ms,
             }),
+            channel: self
+                .channel
+                .as_ref()
+                .map(|c| (Arc::clone(&c.received), c.bytes_per_ms)),
         }
     }
 
@@ -513,6 +592,9 @@ impl Player {
     /// Ends the previous track before another opens: its session (so a retrying fetch task
     /// cannot open the old track again after the new `open_stream`), then its stream.
     async fn release_previous(&mut self) {
+        if self.leave_channel().await {
+            self.server = None;
+        }
         let old = self.server.take().or_else(|| self.opened.take());
         self.opened = None;
         self.end_session().await;
@@ -553,7 +635,8 @@ impl Player {
             offset: 0,
         };
         // The previous track ends first: see `release_previous`.
-        let had_previous = self.session.is_some() || self.opened.is_some();
+        let had_previous =
+            self.session.is_some() || self.opened.is_some() || self.channel.is_some();
         self.release_previous().await;
         if had_previous {
             self.state = PlayState::Stopped;
@@ -646,6 +729,10 @@ impl Player {
             stream_closed: false,
         });
         self.state = PlayState::Playing;
+        self.sink.set_now(
+            &self.cfg.render,
+            &format!("{} - {}", track.artist, track.title),
+        );
         info!("play {} '{}'", track.id, track.title);
         self.events
             .emit(json!({"event": "playing", "track_id": track.id}));
@@ -653,6 +740,14 @@ impl Player {
     }
 
     async fn play(&mut self) -> Result<(), PlayError> {
+        if self.channel.is_some() {
+            // On a channel, play plays the queue's next track if there is one (leaving the
+            // channel); otherwise the channel plays on.
+            return match self.queue.pop_front() {
+                Some(next) => self.advance(next).await,
+                None => Ok(()),
+            };
+        }
         match self.state {
             PlayState::Playing | PlayState::Retrying => Ok(()),
             PlayState::Paused => self.resume(),
@@ -690,6 +785,12 @@ impl Player {
     }
 
     fn pause(&mut self) -> Result<(), PlayError> {
+        if let Some(c) = &self.channel {
+            return Err(PlayError::State(format!(
+                "cannot pause the live channel {}: stop leaves it",
+                c.name
+            )));
+        }
         let Some(session) = self
             .session
             .as_ref()
@@ -733,6 +834,15 @@ impl Player {
     }
 
     async fn stop(&mut self) -> Result<(), PlayError> {
+        if let Some(name) = self.channel.as_ref().map(|c| c.name.clone()) {
+            self.release_previous().await;
+            self.state = PlayState::Stopped;
+            self.error = None;
+            info!("stop: left channel {name}");
+            self.events
+                .emit(json!({"event": "stopped", "channel": name}));
+            return Ok(());
+        }
         match self.state {
             PlayState::Idle => Err(PlayError::State(
                 "nothing loaded: there is nothing to stop".into(),
@@ -776,7 +886,7 @@ impl Player {
         if let Err(e) = self.load(&next.id).await {
             let error = format!("cannot play the next track {}: {e}", next.id);
             warn!("{error}");
-            if self.session.is_some() || self.opened.is_some() {
+            if self.session.is_some() || self.opened.is_some() || self.channel.is_some() {
                 self.queue.push_front(next);
             } else {
                 self.track = Some(next);
@@ -884,6 +994,154 @@ impl Player {
         }
     }
 
+    /// Ends the channel task, if on a channel, and waits until it is gone (no late bytes to
+    /// the sink). True if there was one.
+    async fn leave_channel(&mut self) -> bool {
+        let Some(mut c) = self.channel.take() else {
+            return false;
+        };
+        if let Some(task) = c.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+        info!("channel {}: left", c.name);
+        self.retrying = false;
+        true
+    }
+
+    /// `POST /v1/channel`: locates the group, joins the channel on the first server that plays
+    /// it, then ends what played (as a load does) and plays the channel.
+    async fn join(&mut self, raw: &str) -> Result<(), PlayError> {
+        let name = channel_name(raw)?;
+        let result = self.try_join(&name).await;
+        if let Err(e) = &result {
+            info!("channel {name}: cannot join: {e}");
+        }
+        result
+    }
+
+    async fn try_join(&mut self, name: &str) -> Result<(), PlayError> {
+        let list = self
+            .locator
+            .locate()
+            .await
+            .map_err(|reason| PlayError::NoServer {
+                group: self.cfg.group.clone(),
+                reason,
+            })?;
+        let (server, resp) =
+            channel::join(&self.client, &list, name)
+                .await
+                .map_err(|e| match e {
+                    JoinError::Unknown => PlayError::NotFound(format!(
+                        "no such channel: {name} (no MediaServer of {} plays it)",
+                        self.cfg.group
+                    )),
+                    JoinError::NoServer(reason) => PlayError::NoServer {
+                        group: self.cfg.group.clone(),
+                        reason,
+                    },
+                })?;
+        self.release_previous().await;
+        self.track = None;
+        self.opened = None;
+        let bytes_per_ms = channel::bytes_per_ms(&resp);
+        let id = self.next_session;
+        self.next_session += 1;
+        let received = Arc::new(AtomicU64::new(0));
+        let job = ChannelJob {
+            name: name.to_owned(),
+            first: (server.clone(), resp),
+            sink: Arc::clone(&self.sink),
+            received: Arc::clone(&received),
+            session: id,
+            events: self.channel_tx.clone(),
+        };
+        self.sink.track_starts(bytes_per_ms);
+        self.sink.set_now(name, "");
+        let task = tokio::spawn(channel::run(job, self.client.clone(), self.locator.clone()));
+        self.channel = Some(ChannelSession {
+            id,
+            name: name.to_owned(),
+            title: String::new(),
+            task: Some(task),
+            received,
+            bytes_per_ms,
+        });
+        self.server = Some(server.clone());
+        self.state = PlayState::Playing;
+        self.retrying = false;
+        self.error = None;
+        info!(
+            "channel {name}: joined on {} {} ({} kbit/s)",
+            server.id,
+            server.endpoint,
+            bytes_per_ms * 8
+        );
+        self.events.emit(json!({
+            "event": "playing", "channel": name, "server": server.id,
+        }));
+        self.publish();
+        Ok(())
+    }
+
+    fn channel_event(&mut self, event: ChannelEvent) {
+        let Some(name) = self.channel.as_ref().map(|c| c.name.clone()) else {
+            return;
+        };
+        match event {
+            ChannelEvent::Serving { server, failover } => {
+                if let Some(f) = failover {
+                    self.failovers += 1;
+                    let from = f.from.as_ref().map_or("-", |s| s.id.as_str());
+                    info!(
+                        "channel {name}: failover {from} -> {} {}: gap {:.2} ms ({} so far)",
+                        f.to.id, f.to.endpoint, f.gap_ms, self.failovers
+                    );
+                    self.events.emit(json!({
+                        "event": "failover",
+                        "channel": name,
+                        "from": f.from,
+                        "to": f.to,
+                        "gap_ms": f.gap_ms,
+                        "offset": f.offset,
+                    }));
+                    self.last_failover = Some(f);
+                }
+                if self.retrying {
+                    info!("channel {name}: playing again from {}", server.id);
+                }
+                self.server = Some(server);
+                self.retrying = false;
+                self.error = None;
+            }
+            ChannelEvent::Title(title) => {
+                info!("channel {name}: title '{title}'");
+                self.sink.set_now(&name, &title);
+                self.events.emit(json!({
+                    "event": "title", "channel": name, "title": title,
+                }));
+                if let Some(c) = self.channel.as_mut() {
+                    c.title = title;
+                }
+            }
+            ChannelEvent::Retrying { error } => {
+                if !self.retrying && self.state == PlayState::Playing {
+                    info!(
+                        "channel {name}: playing -> retrying: no MediaServer of {} plays it",
+                        self.cfg.group
+                    );
+                }
+                self.retrying = true;
+                self.server = None;
+                self.error = Some(format!(
+                    "no MediaServer of {} plays channel {name}, retrying: {error}",
+                    self.cfg.group
+                ));
+            }
+        }
+    }
+
     async fn shutdown(&mut self) {
         self.release_previous().await;
         let sink = Arc::clone(&self.sink);
@@ -907,6 +1165,16 @@ mod tests {
         ] {
             let err = track_id(bad).unwrap_err().to_string();
             assert!(err.contains("not a track id"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn channel_names_are_short_lowercase_words() {
+        assert_eq!(channel_name(" lounge ").unwrap(), "lounge");
+        assert_eq!(channel_name("relay-2").unwrap(), "relay-2");
+        for bad in ["", "Lounge", "a b", "../x", &"x".repeat(33)] {
+            let err = channel_name(bad).unwrap_err().to_string();
+            assert!(err.contains("not a channel name"), "{bad}: {err}");
         }
     }
 

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 use tracing::{info, warn};
 
 /// Releases held for a slow `/listen` client before it skips ahead (about 100 KB of MP3).
@@ -171,12 +171,22 @@ fn write_to(mut stdin: ChildStdin, rx: &mpsc::Receiver<Bytes>, feed: &Feed) {
     }
 }
 
+/// What plays, for `/listen` clients that ask for ICY metadata: `icy-name` and `StreamTitle`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NowPlaying {
+    /// The channel's name, or the render's id for a track.
+    pub name: String,
+    /// The channel's current title, or `Artist - Title` of the track.
+    pub title: String,
+}
+
 /// The sink of a render: one output plus any number of listeners. The listeners are fed
 /// without taking the output's lock, so a slow output never holds up `/listen`.
 #[derive(Debug)]
 pub struct Sink {
     output: Mutex<Output>,
     listeners: broadcast::Sender<Bytes>,
+    now: watch::Sender<NowPlaying>,
 }
 
 impl Sink {
@@ -211,6 +221,7 @@ impl Sink {
         Ok(Self {
             output: Mutex::new(output),
             listeners: broadcast::Sender::new(LISTEN_BACKLOG),
+            now: watch::Sender::new(NowPlaying::default()),
         })
     }
 
@@ -221,6 +232,23 @@ impl Sink {
     /// A new `/listen` client: it gets what is released from now on.
     pub fn listen(&self) -> broadcast::Receiver<Bytes> {
         self.listeners.subscribe()
+    }
+
+    /// What plays now (a channel and its title, or a track).
+    pub fn set_now(&self, name: &str, title: &str) {
+        self.now.send_if_modified(|now| {
+            let changed = now.name != name || now.title != title;
+            if changed {
+                name.clone_into(&mut now.name);
+                title.clone_into(&mut now.title);
+            }
+            changed
+        });
+    }
+
+    /// What plays, kept up to date.
+    pub fn now(&self) -> watch::Receiver<NowPlaying> {
+        self.now.subscribe()
     }
 
     /// A track of `bytes_per_ms` starts: a failed output gets another chance, and an `exec:`

@@ -553,3 +553,52 @@ fn a_failed_queue_advance_keeps_the_track() {
         sha(&[source("short-a.mp3"), source("short-b.mp3")].concat())
     );
 }
+
+#[test]
+fn listen_with_icy_metadata_names_the_track() {
+    let mut rig = Rig::new(1);
+    start(&mut rig, "50", &[]);
+    let track = rig.track("medium.mp3");
+    let url = format!("{}/listen", rig.render_url);
+    let http = rig.http.clone();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let want = format!("{} - {}", track.artist, track.title);
+    let task = rig.rt.spawn(async move {
+        let mut resp = http
+            .get(&url)
+            .header("Icy-MetaData", "1")
+            .send()
+            .await
+            .expect("GET /listen");
+        let headers = resp.headers().clone();
+        let _ = ready_tx.send(());
+        let metaint = headers["icy-metaint"].to_str().unwrap().parse().unwrap();
+        let mut decoder = grid_proto::icy::Decoder::body(Some(metaint));
+        let mut audio = Vec::new();
+        loop {
+            let Ok(Some(chunk)) = resp.chunk().await else {
+                panic!("/listen ended before a title")
+            };
+            decoder.feed(&chunk);
+            while let Some(item) = decoder.next().expect("a valid ICY stream") {
+                match item {
+                    grid_proto::icy::Item::Audio { data, .. } => audio.extend_from_slice(&data),
+                    grid_proto::icy::Item::Metadata {
+                        metadata: Some(m), ..
+                    } => return (headers, m.stream_title, audio),
+                    _ => {}
+                }
+            }
+        }
+    });
+    ready_rx.recv_timeout(LONG).expect("the listener connected");
+    rig.load(&track);
+    rig.act("play");
+    let (headers, title, audio) = rig.rt.block_on(task).expect("listener");
+    assert_eq!(headers["icy-name"], "MediaRender-1");
+    assert_eq!(headers["icy-metaint"], "16000");
+    assert_eq!(title.as_deref(), Some(want.as_str()));
+    // The audio between the blocks is the track's, from its start.
+    assert_eq!(audio.len(), 16_000);
+    assert_eq!(audio[..], source("medium.mp3")[..16_000]);
+}
