@@ -1,0 +1,332 @@
+//! `icyload` against a tiny ICY source of the test's own: a channel of pseudo-random "audio" at
+//! 128 kbit/s (metaint 16000, a title block in every segment, the title changing every five), sent
+//! in ticks from a clock shared by every listener, starting at the segment boundary before the live
+//! position (a burst of up to one second). Variants stall, close, answer 404 or frame the body as
+//! HTTP/1.1 chunks, and a delayed copy stands in for a relay.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use grid_bench::listeners::{self, LoadConfig};
+use grid_proto::icy::{self, Decoder, IcyReply, Item, Metadata, Protocol};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const METAINT: usize = 16_000;
+const SEGMENTS: usize = 20;
+const TICK: Duration = Duration::from_millis(50);
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mode {
+    Normal,
+    /// Sends nothing for `pause` once, `after` into each stream.
+    Stall {
+        after: Duration,
+        pause: Duration,
+    },
+    /// Closes each stream after that long.
+    Close(Duration),
+    NotFound,
+    Chunked,
+}
+
+struct Source {
+    body: Vec<u8>,
+    seg_len: usize,
+    start: Instant,
+}
+
+impl Source {
+    fn new() -> Arc<Self> {
+        let mut body = Vec::new();
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut seg_len = 0;
+        for s in 0..SEGMENTS {
+            let audio: Vec<u8> = (0..METAINT)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x as u8
+                })
+                .collect();
+            let meta = Metadata::title(format!("Test Artist - Track {}", s / 5));
+            let before = body.len();
+            icy::encode_segment(&audio, Some(&meta), &mut body).unwrap();
+            seg_len = body.len() - before;
+        }
+        Arc::new(Source {
+            body,
+            seg_len,
+            start: Instant::now(),
+        })
+    }
+
+    /// Body bytes sent by now (one segment, 16000 bytes of audio, per second), `delay` late.
+    fn live(&self, delay: Duration) -> usize {
+        let t = self.start.elapsed().saturating_sub(delay).as_secs_f64();
+        (t * self.seg_len as f64) as usize
+    }
+
+    fn slice(&self, from: usize, to: usize) -> Vec<u8> {
+        let len = self.body.len();
+        (from..to).map(|i| self.body[i % len]).collect()
+    }
+}
+
+async fn serve(src: Arc<Source>, mode: Mode, delay: Duration) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            tokio::spawn(stream_to(stream, src.clone(), mode, delay));
+        }
+    });
+    format!("http://{addr}/live/test")
+}
+
+async fn stream_to(mut stream: TcpStream, src: Arc<Source>, mode: Mode, delay: Duration) {
+    let mut dec = Decoder::request();
+    let mut buf = [0u8; 1024];
+    let req = loop {
+        let Ok(n) = stream.read(&mut buf).await else {
+            return;
+        };
+        if n == 0 {
+            return;
+        }
+        dec.feed(&buf[..n]);
+        if let Ok(Some(Item::Request(r))) = dec.next() {
+            break r;
+        }
+    };
+    assert!(req.wants_metadata(), "icyload asks for metadata");
+    assert_eq!(req.protocol, Protocol::Http11);
+    let mut head = Vec::new();
+    if mode == Mode::NotFound || req.path != "/live/test" {
+        icy::encode_reply(
+            &IcyReply::new(Protocol::Http11, 404, "Not Found"),
+            &mut head,
+        );
+        let _ = stream.write_all(&head).await;
+        return;
+    }
+    let mut reply = IcyReply::new(Protocol::Http11, 200, "OK")
+        .with_header("content-type", "audio/mpeg")
+        .with_header("icy-br", "128")
+        .with_header("icy-metaint", &METAINT.to_string());
+    if mode == Mode::Chunked {
+        reply = reply.with_header("transfer-encoding", "chunked");
+    }
+    icy::encode_reply(&reply, &mut head);
+    if stream.write_all(&head).await.is_err() {
+        return;
+    }
+    let joined = Instant::now();
+    let live = src.live(delay);
+    let mut sent = live - live % src.seg_len;
+    let mut stalled = false;
+    loop {
+        let to = src.live(delay);
+        let mut out = src.slice(sent, to);
+        sent = to;
+        if mode == Mode::Chunked && !out.is_empty() {
+            let mut framed = format!("{:x}\r\n", out.len()).into_bytes();
+            framed.append(&mut out);
+            framed.extend_from_slice(b"\r\n");
+            out = framed;
+        }
+        if stream.write_all(&out).await.is_err() {
+            return;
+        }
+        match mode {
+            Mode::Stall { after, pause } if !stalled && joined.elapsed() > after => {
+                stalled = true;
+                tokio::time::sleep(pause).await;
+            }
+            Mode::Close(after) if joined.elapsed() > after => return,
+            _ => tokio::time::sleep(TICK).await,
+        }
+    }
+}
+
+fn config(url: String, listeners: usize, window: f64) -> LoadConfig {
+    LoadConfig {
+        url,
+        listeners,
+        rate: 1000.0,
+        window: Duration::from_secs_f64(window),
+        settle: Duration::from_millis(300),
+        server_pid: Some(std::process::id()),
+        stall: Duration::from_secs(2),
+        timeout: Duration::from_secs(5),
+    }
+}
+
+#[tokio::test]
+async fn holds_listeners_and_parses_every_block() {
+    let url = serve(Source::new(), Mode::Normal, Duration::ZERO).await;
+    let r = listeners::run_load(&config(url, 200, 2.5)).await.unwrap();
+    println!("{}", r.line());
+    assert_eq!((r.connected, r.alive, r.failed, r.stalls), (200, 200, 0, 0));
+    assert!(
+        (115.0..145.0).contains(&r.bitrate_p1_kbps),
+        "p1 {}",
+        r.bitrate_p1_kbps
+    );
+    assert!(r.bitrate_p50_kbps >= r.bitrate_p1_kbps);
+    // A block a second: at least two each in the 2.8 s (settle and window) after the joins.
+    assert!(r.blocks >= 200 * 2, "{} blocks", r.blocks);
+    assert_eq!(r.blocks, r.titled_blocks);
+    assert!(
+        r.titles
+            .iter()
+            .all(|t| t.starts_with("Test Artist - Track "))
+    );
+    assert!(r.ttfb_p50_ms < 200.0 && r.ttfb_p99_ms >= r.ttfb_p50_ms);
+    assert!(r.max_gap_ms < 1000.0, "max gap {}", r.max_gap_ms);
+    assert!(r.joins_per_s > 500.0, "joins {}/s", r.joins_per_s);
+    let sv = r.server.expect("the test process is the server");
+    assert!(sv.rss_before_kib > 0 && sv.rss_end_kib > 0);
+    assert!(sv.user_s + sv.system_s >= 0.0);
+    assert!(r.generator.rss_kib > 0);
+}
+
+#[tokio::test]
+async fn chunked_bodies_are_decoded() {
+    let url = serve(Source::new(), Mode::Chunked, Duration::ZERO).await;
+    let r = listeners::run_load(&config(url, 20, 1.5)).await.unwrap();
+    println!("{}", r.line());
+    assert_eq!((r.connected, r.failed, r.stalls), (20, 0, 0));
+    assert!((115.0..145.0).contains(&r.bitrate_p1_kbps));
+    assert!(r.titled_blocks >= 20, "{} titled blocks", r.titled_blocks);
+}
+
+#[tokio::test]
+async fn a_silence_over_two_seconds_is_a_stall() {
+    let mode = Mode::Stall {
+        after: Duration::from_millis(200),
+        pause: Duration::from_millis(2600),
+    };
+    let url = serve(Source::new(), mode, Duration::ZERO).await;
+    let r = listeners::run_load(&config(url, 10, 3.5)).await.unwrap();
+    println!("{}", r.line());
+    assert_eq!((r.connected, r.failed, r.stalls), (10, 0, 10));
+    assert!(r.max_gap_ms > 2500.0, "max gap {}", r.max_gap_ms);
+}
+
+#[tokio::test]
+async fn a_silence_at_the_end_of_the_window_is_a_stall() {
+    let mode = Mode::Stall {
+        after: Duration::from_millis(1000),
+        pause: Duration::from_secs(30),
+    };
+    let url = serve(Source::new(), mode, Duration::ZERO).await;
+    let r = listeners::run_load(&config(url, 5, 3.5)).await.unwrap();
+    assert_eq!((r.connected, r.alive, r.stalls), (5, 5, 5));
+}
+
+#[tokio::test]
+async fn failures_are_counted_by_cause() {
+    let closing = serve(
+        Source::new(),
+        Mode::Close(Duration::from_millis(300)),
+        Duration::ZERO,
+    )
+    .await;
+    let r = listeners::run_load(&config(closing, 10, 1.0))
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.connected, r.alive, r.failed, r.failures.closed),
+        (10, 0, 10, 10)
+    );
+
+    let missing = serve(Source::new(), Mode::NotFound, Duration::ZERO).await;
+    let r = listeners::run_load(&config(missing, 10, 0.2))
+        .await
+        .unwrap();
+    assert_eq!((r.connected, r.failed, r.failures.status), (0, 10, 10));
+    assert!(r.first_error.unwrap().contains("404"));
+
+    let port = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let r = listeners::run_load(&config(format!("http://{port}/live/test"), 10, 0.2))
+        .await
+        .unwrap();
+    assert_eq!((r.connected, r.failed, r.failures.refused), (0, 10, 10));
+    assert_eq!(r.bitrate_p1_kbps, 0.0);
+}
+
+#[tokio::test]
+async fn relay_latency_is_found_in_the_audio() {
+    let src = Source::new();
+    let a = serve(src.clone(), Mode::Normal, Duration::ZERO).await;
+    let b = serve(src.clone(), Mode::Normal, Duration::from_millis(300)).await;
+    let c = serve(src, Mode::Chunked, Duration::from_millis(400)).await;
+    let r = listeners::run_latency(
+        &[a, b, c],
+        Duration::from_secs(5),
+        Duration::from_millis(500),
+    )
+    .await
+    .unwrap();
+    print!("{}", r.text());
+    assert_eq!(r.hops.len(), 2);
+    assert!(r.hops[0].samples >= 5, "{r:?}");
+    let (ab, bc) = (&r.hops[0], &r.hops[1]);
+    assert!((220.0..420.0).contains(&ab.p50_ms), "{ab:?}");
+    assert!((20.0..220.0).contains(&bc.p50_ms), "{bc:?}");
+    let total = r.total.unwrap();
+    assert!((320.0..520.0).contains(&total.p50_ms), "{total:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_prints_json_and_a_line() {
+    let url = serve(Source::new(), Mode::Normal, Duration::ZERO).await;
+    let exe = env!("CARGO_BIN_EXE_icyload");
+    let pid = std::process::id().to_string();
+    let run = |extra: &'static [&'static str]| {
+        let (url, pid) = (url.clone(), pid.clone());
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(exe)
+                .args([
+                    &url,
+                    "--listeners",
+                    "50",
+                    "--seconds",
+                    "1",
+                    "--settle",
+                    "0.2",
+                ])
+                .args(["--server-pid", &pid])
+                .args(extra)
+                .output()
+                .unwrap()
+        })
+    };
+    let out = run(&["--json"]).await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["connected"], 50);
+    assert_eq!(v["stalls"], 0);
+    assert!(v["server"]["us_per_listener_s"].as_f64().is_some(), "{v}");
+    assert!(v["generator"]["fd_limit"].as_u64().unwrap() >= 1024);
+    let out = run(&[]).await.unwrap();
+    let line = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        line.starts_with("N=50 connected 50 alive 50 failed 0"),
+        "{line}"
+    );
+    assert!(line.contains("µs/listener-s"), "{line}");
+}
