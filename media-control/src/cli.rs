@@ -17,6 +17,8 @@ Examples:
   media-control play MediaRender-1
   media-control status MediaRender-1
   media-control queue MediaRender-1 add 'glass avenue'
+  media-control channels
+  media-control channel MediaRender-1 lounge
   media-control                     # the interactive shell";
 
 /// media-control: play music on the Spotifice Grid's renders.
@@ -97,7 +99,16 @@ pub enum Command {
         /// Render id.
         render: String,
     },
-    /// Show a render's state, track, position, buffer, server and failovers.
+    /// List the live channels of the first MediaServer that answers: name, kind, listeners, title.
+    Channels,
+    /// Play a live channel on a render (`stop` leaves it; loading a track does too).
+    Channel {
+        /// Render id.
+        render: String,
+        /// Channel name (`channels` lists them).
+        name: String,
+    },
+    /// Show a render's state, track or channel, position, buffer, server and failovers.
     Status {
         /// Render id.
         render: String,
@@ -116,7 +127,7 @@ impl Command {
     /// The render the command addresses, if any.
     pub fn render(&self) -> Option<&str> {
         match self {
-            Self::Renders | Self::Library => None,
+            Self::Renders | Self::Library | Self::Channels => None,
             Self::Load { render, .. }
             | Self::Play { render }
             | Self::Pause { render }
@@ -124,6 +135,7 @@ impl Command {
             | Self::Stop { render }
             | Self::Next { render }
             | Self::Status { render }
+            | Self::Channel { render, .. }
             | Self::Queue { render, .. } => Some(render),
         }
     }
@@ -189,6 +201,15 @@ mod tests {
             }
         );
         assert_eq!(parse("status R").render(), Some("R"));
+        assert_eq!(
+            parse("channel R lounge"),
+            Command::Channel {
+                render: "R".into(),
+                name: "lounge".into()
+            }
+        );
+        assert_eq!(parse("channels"), Command::Channels);
+        assert!(matches!(parse_line("channel R"), Err(LineError::Clap(_))));
         assert!(matches!(parse_line("quit"), Ok(Some(ShellCommand::Exit))));
         assert!(matches!(parse_line("  "), Ok(None)));
         assert!(matches!(parse_line("load 'x"), Err(LineError::Quoting)));

@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use grid_proto::client::Client;
+use grid_proto::live::ChannelRef;
 use grid_proto::media::{RenderStatus, TrackInfo, TrackRef};
 use grid_proto::paths;
 use serde::Serialize;
@@ -34,6 +35,26 @@ pub async fn run(cmd: &Command, grid: &Grid, out: &Output) -> anyhow::Result<()>
                 .post(paths::RENDER_LOAD, &TrackRef { track_id })
                 .await
                 .with_context(|| format!("{id} could not load the track"))?;
+            print_status_line(out, &status);
+            Ok(())
+        }
+        Command::Channels => {
+            let (server, channels) = grid.channels().await?;
+            if out.json {
+                out.json(&channels);
+            } else if channels.is_empty() {
+                out.text(&format!("{server} plays no live channel"));
+            } else {
+                out.text(&format::channels_table(&channels));
+            }
+            Ok(())
+        }
+        Command::Channel { render, name } => {
+            let (id, client) = grid.render(render).await?;
+            let status: RenderStatus = client
+                .post(paths::RENDER_CHANNEL, &ChannelRef { name: name.clone() })
+                .await
+                .with_context(|| format!("{id} could not join channel {name}"))?;
             print_status_line(out, &status);
             Ok(())
         }
@@ -173,11 +194,17 @@ async fn renders(grid: &Grid, out: &Output) -> anyhow::Result<()> {
         .map(|(render, s)| {
             let state = match s {
                 Ok(None) => "not running".to_owned(),
-                Ok(Some(s)) => match &s.track {
-                    Some(t) => {
+                Ok(Some(s)) => match (&s.track, &s.channel) {
+                    (Some(t), _) => {
                         format!("{} {} - {}", format::state_name(s.state), t.artist, t.title)
                     }
-                    None => format::state_name(s.state).to_owned(),
+                    (None, Some(c)) => format!(
+                        "{} channel {}: {}",
+                        format::state_name(s.state),
+                        c.name,
+                        if c.title.is_empty() { "-" } else { &c.title }
+                    ),
+                    (None, None) => format::state_name(s.state).to_owned(),
                 },
                 Err(e) => format!("unreachable ({e})"),
             };

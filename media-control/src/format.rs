@@ -1,5 +1,6 @@
 //! Pure renderings for people: tables, durations, the status block. Tests check them as strings.
 
+use grid_proto::live::{ChannelKind, ChannelStats};
 use grid_proto::media::{PlayState, RenderStatus, TrackInfo};
 
 use crate::locate::RenderRef;
@@ -92,7 +93,20 @@ pub fn status_block(s: &RenderStatus) -> String {
         ("render", s.render.clone()),
         ("state", state_name(s.state).to_owned()),
     ];
+    if let Some(c) = &s.channel {
+        lines.push(("channel", c.name.clone()));
+        lines.push((
+            "title",
+            if c.title.is_empty() {
+                "-".into()
+            } else {
+                c.title.clone()
+            },
+        ));
+        lines.push(("received", format!("{} bytes", s.bytes_received)));
+    }
     match &s.track {
+        None if s.channel.is_some() => {}
         Some(t) => {
             lines.push(("track", track_label(t)));
             lines.push((
@@ -106,8 +120,10 @@ pub fn status_block(s: &RenderStatus) -> String {
         }
         None => lines.push(("track", "-".into())),
     }
-    lines.push(("buffered", format!("{} ms", s.buffered_ms)));
-    lines.push(("received", format!("{} bytes", s.bytes_received)));
+    if s.channel.is_none() {
+        lines.push(("buffered", format!("{} ms", s.buffered_ms)));
+        lines.push(("received", format!("{} bytes", s.bytes_received)));
+    }
     lines.push((
         "server",
         s.server
@@ -145,10 +161,47 @@ pub fn status_line(s: &RenderStatus) -> String {
             minutes_tenths(s.position_ms)
         ));
     }
+    if let Some(c) = &s.channel {
+        line.push_str(&format!(" channel {}", c.name));
+        if !c.title.is_empty() {
+            line.push_str(&format!(": {}", c.title));
+        }
+        if let Some(server) = &c.server {
+            line.push_str(&format!(" (from {})", server.id));
+        }
+    }
     if let Some(e) = &s.error {
         line.push_str(&format!(" (error: {e})"));
     }
     line
+}
+
+/// `playlist` or `relay`.
+pub fn kind_name(k: ChannelKind) -> &'static str {
+    match k {
+        ChannelKind::Playlist => "playlist",
+        ChannelKind::Relay => "relay",
+    }
+}
+
+/// The live channels as a table.
+pub fn channels_table(channels: &[ChannelStats]) -> String {
+    let rows: Vec<Vec<String>> = channels
+        .iter()
+        .map(|c| {
+            vec![
+                c.name.clone(),
+                kind_name(c.kind).to_owned(),
+                c.listeners.to_string(),
+                if c.title.is_empty() {
+                    "-".into()
+                } else {
+                    c.title.clone()
+                },
+            ]
+        })
+        .collect();
+    table(&["NAME", "KIND", "LISTENERS", "TITLE"], &rows)
 }
 
 /// A render and what it is doing, for `renders`.
@@ -250,6 +303,67 @@ mod tests {
         let block = status_block(&idle);
         assert!(block.contains("state: idle\ntrack: -\n"), "{block}");
         assert!(block.ends_with("error: no MediaServer\n"), "{block}");
+    }
+
+    #[test]
+    fn status_on_a_channel_shows_the_channel_and_its_title() {
+        let s: RenderStatus = serde_json::from_value(serde_json::json!({
+            "render": "MediaRender-1",
+            "state": "playing",
+            "track": null,
+            "position_ms": 0,
+            "buffered_ms": 0,
+            "bytes_received": 48_000,
+            "server": {"id": "MediaServer-1", "endpoint": "http://127.0.0.1:5001"},
+            "failovers": 0,
+            "last_failover": null,
+            "error": null,
+            "channel": {
+                "name": "lounge",
+                "title": "Vega Lines - Night Transit",
+                "server": {"id": "MediaServer-1", "endpoint": "http://127.0.0.1:5001"}
+            }
+        }))
+        .unwrap();
+        assert_eq!(
+            status_block(&s),
+            "render: MediaRender-1\n\
+             state: playing\n\
+             channel: lounge\n\
+             title: Vega Lines - Night Transit\n\
+             received: 48000 bytes\n\
+             server: MediaServer-1 http://127.0.0.1:5001\n\
+             underruns: 0\n\
+             failovers: 0\n"
+        );
+        assert_eq!(
+            status_line(&s),
+            "MediaRender-1: playing channel lounge: Vega Lines - Night Transit (from MediaServer-1)"
+        );
+    }
+
+    #[test]
+    fn channels_listing() {
+        let c: ChannelStats = serde_json::from_value(serde_json::json!({
+            "name": "lounge", "kind": "playlist", "description": "Ambient", "genre": "Ambient",
+            "bitrate_kbps": 128, "metaint": 16000, "listeners": 3, "listeners_peak": 5,
+            "joins": 9, "bytes_out": 123456, "cut_offs": 1, "title": "A - B",
+            "source": {"state": "playing", "upstream": null, "track_id": "00000000000000a1",
+                       "reconnects": 0, "segments": 10, "gaps": 0, "duplicates": 0},
+            "uptime_ms": 60000
+        }))
+        .unwrap();
+        let mut relay = c.clone();
+        relay.name = "relay-lounge".into();
+        relay.kind = ChannelKind::Relay;
+        relay.title = String::new();
+        relay.listeners = 0;
+        assert_eq!(
+            channels_table(&[c, relay]),
+            "NAME          KIND      LISTENERS  TITLE\n\
+             lounge        playlist  3          A - B\n\
+             relay-lounge  relay     0          -\n"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::{Context, anyhow, bail};
 use grid_proto::api::{AdapterView, LocateReply, LocatedEndpoint};
 use grid_proto::client::{Client, ClientError};
+use grid_proto::live::ChannelStats;
 use grid_proto::media::TrackInfo;
 use grid_proto::paths;
 
@@ -139,6 +140,26 @@ impl Grid {
             }
         }
         bail!("no MediaServer gave its library: {}", failures.join("; "))
+    }
+
+    /// The live channels, from the first MediaServer that answers, with its id.
+    pub async fn channels(&self) -> anyhow::Result<(String, Vec<ChannelStats>)> {
+        let mut failures = Vec::new();
+        for ep in self.servers().await? {
+            let what = format!("MediaServer {}", ep.server);
+            let result = match Client::with_timeout(&ep.endpoint, &what, QUICK) {
+                Ok(c) => c.get::<Vec<ChannelStats>>(paths::CHANNELS).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(channels) => return Ok((ep.server, channels)),
+                Err(e) => failures.push(e.to_string()),
+            }
+        }
+        bail!(
+            "no MediaServer listed its channels: {}",
+            failures.join("; ")
+        )
     }
 
     async fn locate(&self, id: &str) -> Result<LocateReply, ClientError> {

@@ -28,6 +28,8 @@ pub const PROMPT: &str = "media> ";
 pub struct ShellHelper {
     /// Render ids, fetched when the shell starts.
     pub renders: Vec<String>,
+    /// Live channel names, fetched when the shell starts.
+    pub channels: Vec<String>,
 }
 
 impl ShellHelper {
@@ -58,9 +60,15 @@ impl ShellHelper {
                 .get_subcommands()
                 .map(|s| s.get_name().to_owned())
                 .collect(),
-            [cmd] if !matches!(*cmd, "renders" | "library" | "exit" | "quit" | "help") => {
+            [cmd]
+                if !matches!(
+                    *cmd,
+                    "renders" | "library" | "channels" | "exit" | "quit" | "help"
+                ) =>
+            {
                 self.renders.clone()
             }
+            ["channel", _] => self.channels.clone(),
             ["queue", _] => vec!["add".into(), "clear".into(), "list".into()],
             _ => Vec::new(),
         };
@@ -128,7 +136,11 @@ pub fn run(rt: &Runtime, grid: &Grid, out: &Output) -> ExitCode {
             .block_on(grid.renders())
             .map(|r| r.into_iter().map(|r| r.id).collect())
             .unwrap_or_default();
-        editor.set_helper(Some(ShellHelper { renders }));
+        let channels = rt
+            .block_on(grid.channels())
+            .map(|(_, c)| c.into_iter().map(|c| c.name).collect())
+            .unwrap_or_default();
+        editor.set_helper(Some(ShellHelper { renders, channels }));
         if let Some(path) = &history {
             let _ = editor.load_history(path);
         }
@@ -162,6 +174,7 @@ mod tests {
     fn complete(line: &str) -> Vec<String> {
         let h = ShellHelper {
             renders: vec!["MediaRender-1".into(), "MediaRender-2".into()],
+            channels: vec!["lounge".into(), "relay-lounge".into()],
         };
         h.candidates(line, line.len()).1
     }
@@ -178,6 +191,10 @@ mod tests {
         assert_eq!(complete("play Media"), ["MediaRender-1", "MediaRender-2"]);
         assert_eq!(complete("queue MediaRender-1 c"), ["clear"]);
         assert!(complete("library ").is_empty());
+        assert!(complete("channels ").is_empty());
+        assert_eq!(complete("chan"), ["channel", "channels"]);
+        assert_eq!(complete("channel M"), ["MediaRender-1", "MediaRender-2"]);
+        assert_eq!(complete("channel MediaRender-1 re"), ["relay-lounge"]);
         assert_eq!(
             complete("help q"),
             ["queue", "quit"].map(String::from).to_vec()[..1]

@@ -88,6 +88,36 @@ fn app(fake: Fake) -> Router {
             ),
         )
         .route("/v1/tracks", get(|| async { Json(library()) }))
+        .route(
+            "/v1/channels",
+            get(|| async {
+                Json(json!([{
+                    "name": "lounge", "kind": "playlist", "description": "", "genre": "Ambient",
+                    "bitrate_kbps": 128, "metaint": 16000, "listeners": 2, "listeners_peak": 4,
+                    "joins": 6, "bytes_out": 1000, "cut_offs": 0,
+                    "title": "Vega Lines - Night Transit",
+                    "source": {"state": "playing", "upstream": null, "track_id": null,
+                               "reconnects": 0, "segments": 3, "gaps": 0, "duplicates": 0},
+                    "uptime_ms": 1000
+                }]))
+            }),
+        )
+        .route(
+            "/v1/channel",
+            post(|State(f): State<Fake>, Json(body): Json<Value>| async move {
+                let name = body["name"].as_str().unwrap_or("?").to_owned();
+                f.calls.lock().unwrap().push(format!("channel {name}"));
+                if name != "lounge" {
+                    let error = format!("no such channel: {name}");
+                    return Err((StatusCode::NOT_FOUND, Json(json!({"error": error}))));
+                }
+                let mut s = status("playing");
+                s["track"] = Value::Null;
+                s["channel"] = json!({"name": name, "title": "Vega Lines - Night Transit",
+                    "server": {"id": "MediaServer-1", "endpoint": "http://127.0.0.1:1"}});
+                Ok(Json(s))
+            }),
+        )
         .route("/v1/status", get(|| async { Json(status("playing")) }))
         .route(
             "/v1/load",
@@ -333,5 +363,34 @@ async fn the_shell_runs_lines_until_exit() {
         r.stderr.contains("media-control: unbalanced quotes"),
         "{}",
         r.stderr
+    );
+}
+
+#[tokio::test]
+async fn channels_and_joining_one() {
+    let fake = start().await;
+    let r = run(&fake.base, &["channels"], "").await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.stdout,
+        "NAME    KIND      LISTENERS  TITLE\nlounge  playlist  2          Vega Lines - Night Transit\n"
+    );
+    let r = run(&fake.base, &["--json", "channels"], "").await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v[0]["listeners_peak"], 4);
+
+    let r = run(&fake.base, &["channel", "MediaRender-1", "lounge"], "").await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.stdout,
+        "MediaRender-1: playing channel lounge: Vega Lines - Night Transit (from MediaServer-1)\n"
+    );
+    let r = run(&fake.base, &["channel", "MediaRender-1", "jazz"], "").await;
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("no such channel: jazz"), "{}", r.stderr);
+    assert_eq!(
+        *fake.calls.lock().unwrap(),
+        ["channel lounge", "channel jazz"]
     );
 }
