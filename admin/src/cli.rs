@@ -6,12 +6,13 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 pub const DEFAULT_REGISTRY: &str = "http://127.0.0.1:4061";
 
 const EXAMPLES: &str = "\
-Commands (in the shell, or with -e): application, server, node, adapter, registry; `-e help` lists them.
+Commands (in the shell, or with -e): application, server, node, adapter, registry, channel; `-e help` lists them.
 
 Examples:
   gridadmin -u admin -p admin
   gridadmin -u admin -p admin -e \"server state MediaServer-1\"
   gridadmin -u admin -p admin -e \"application add config/spotifice.toml\" -e \"server list\"
+  gridadmin -u admin -p admin -e \"channel list\" -e \"channel show lounge\"
   gridadmin -e \"help server\"";
 
 /// gridadmin: administer a Spotifice Grid.
@@ -80,6 +81,9 @@ pub enum Command {
     /// The registry itself.
     #[command(subcommand)]
     Registry(RegistryCmd),
+    /// Live channels of the MediaServers (MediaServerGroup): list, show.
+    #[command(subcommand)]
+    Channel(ChannelCmd),
 }
 
 impl Command {
@@ -259,6 +263,21 @@ pub enum RegistryCmd {
     Show,
 }
 
+/// `channel ...`
+#[derive(Debug, Clone, PartialEq, Subcommand)]
+pub enum ChannelCmd {
+    /// List every channel of every MediaServer of MediaServerGroup, with listeners and traffic.
+    List,
+    /// Show every stat of one channel, per MediaServer that plays it.
+    Show {
+        /// Channel name.
+        name: String,
+        /// Only this MediaServer (server id).
+        #[arg(long, value_name = "ID")]
+        server: Option<String>,
+    },
+}
+
 pub use grid_proto::console::LineError;
 
 /// Parses one shell line (or `-e` argument): shell words, then clap.
@@ -295,6 +314,15 @@ mod tests {
             parse("node list"),
             ShellCommand::Grid(Command::Node(NodeCmd::List { long: false }))
         ));
+        assert!(matches!(
+            parse("channel list"),
+            ShellCommand::Grid(Command::Channel(ChannelCmd::List))
+        ));
+        assert!(matches!(
+            parse("channel show lounge --server MediaServer-2"),
+            ShellCommand::Grid(Command::Channel(ChannelCmd::Show { name, server: Some(s) }))
+                if name == "lounge" && s == "MediaServer-2"
+        ));
         assert!(matches!(parse("exit"), ShellCommand::Exit));
         assert!(matches!(parse("quit"), ShellCommand::Exit));
         assert!(parse_line("   ").unwrap().is_none());
@@ -329,6 +357,7 @@ mod tests {
             "node",
             "adapter",
             "registry",
+            "channel",
             "exit",
         ] {
             assert!(text.contains(word), "{word} missing from help:\n{text}");

@@ -6,8 +6,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::CommandFactory;
-use grid_proto::api::{AdapterView, ApplicationSummary, NodeView, ServerView};
+use std::time::Duration;
+
+use grid_proto::api::{AdapterView, ApplicationSummary, LocateReply, NodeView, ServerView};
 use grid_proto::client::Client;
+use grid_proto::live::ChannelStats;
 use grid_proto::paths;
 use rustyline::completion::{Completer, FilenameCompleter, Pair};
 use rustyline::error::ReadlineError;
@@ -38,6 +41,8 @@ pub struct Names {
     pub applications: Vec<String>,
     /// Adapter ids and replica-group ids.
     pub adapters: Vec<String>,
+    /// Live channel names (of the first MediaServer that lists them).
+    pub channels: Vec<String>,
 }
 
 impl Names {
@@ -57,6 +62,7 @@ impl Names {
             .collect();
         adapter_ids.sort();
         adapter_ids.dedup();
+        let channels = channel_names(client).await;
         Self {
             servers: servers
                 .unwrap_or_default()
@@ -74,8 +80,30 @@ impl Names {
                 .map(|a| a.name)
                 .collect(),
             adapters: adapter_ids,
+            channels,
         }
     }
+}
+
+/// The channel names of the first MediaServer of the group that lists them; none on any error.
+async fn channel_names(client: &Client) -> Vec<String> {
+    let group = crate::commands::MEDIA_GROUP;
+    let Ok(located) = client
+        .get::<LocateReply>(&paths::fill(paths::LOCATE, &[group]))
+        .await
+    else {
+        return Vec::new();
+    };
+    for ep in located.endpoints {
+        let Ok(server) = Client::with_timeout(&ep.endpoint, &ep.server, Duration::from_secs(2))
+        else {
+            continue;
+        };
+        if let Ok(channels) = server.get::<Vec<ChannelStats>>(paths::CHANNELS).await {
+            return channels.into_iter().map(|c| c.name).collect();
+        }
+    }
+    Vec::new()
 }
 
 /// Rustyline's helper: completion only.
@@ -138,6 +166,7 @@ impl ShellHelper {
         let mut path: Vec<&str> = Vec::new();
         let mut positionals = 0;
         let mut skip_value = false;
+        let mut option = "";
         for word in prior {
             if skip_value {
                 skip_value = false;
@@ -145,6 +174,7 @@ impl ShellHelper {
                 path.push(sub.get_name());
                 cmd = sub;
             } else if word.starts_with('-') {
+                option = word;
                 skip_value = !word.contains('=')
                     && cmd.get_arguments().any(|a| {
                         let named = word
@@ -158,6 +188,20 @@ impl ShellHelper {
             } else {
                 positionals += 1;
             }
+        }
+        if skip_value {
+            // The value of the option before it.
+            return match (path.first().copied(), option) {
+                (Some("channel"), "--server") => Slot::Words(
+                    self.names
+                        .servers
+                        .iter()
+                        .filter(|s| s.starts_with("MediaServer"))
+                        .cloned()
+                        .collect(),
+                ),
+                _ => Slot::Words(Vec::new()),
+            };
         }
         if current.starts_with('-') {
             return Slot::Words(
@@ -196,6 +240,7 @@ impl ShellHelper {
             (Some("application"), "name") => Slot::Words(names.applications.clone()),
             (Some("application"), "file") => Slot::File,
             (Some("adapter"), "id") => Slot::Words(names.adapters.clone()),
+            (Some("channel"), "name") => Slot::Words(names.channels.clone()),
             _ => Slot::Words(Vec::new()),
         }
     }
@@ -359,6 +404,7 @@ mod tests {
                 nodes: vec!["node1".into(), "node2".into()],
                 applications: vec!["Spotifice".into()],
                 adapters: vec!["MediaServerGroup".into()],
+                channels: vec!["lounge".into(), "relay-lounge".into()],
             },
             ..ShellHelper::default()
         }
@@ -416,5 +462,16 @@ mod tests {
         assert!(complete("server state MediaServer-1 ").1.is_empty());
         assert!(complete("server signal MediaServer-1 ").1.is_empty());
         assert_eq!(complete("server log X --f").1, ["--follow"]);
+        assert_eq!(complete("channel ").1, ["list", "show"]);
+        assert_eq!(complete("channel show l").1, ["lounge"]);
+        assert_eq!(complete("channel show lounge --s").1, ["--server"]);
+        assert_eq!(
+            complete("channel show lounge --server M").1,
+            ["MediaServer-1", "MediaServer-2"]
+        );
+        assert_eq!(
+            complete("channel show --server MediaServer-1 r").1,
+            ["relay-lounge"]
+        );
     }
 }

@@ -125,6 +125,77 @@ async fn applications() -> Response {
     .into_response()
 }
 
+/// The fake MediaServer's URL, once a test started it.
+static MEDIA_SERVER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// `MediaServerGroup`: the fake MediaServer, and one that is down.
+async fn locate(Path(id): Path<String>) -> Response {
+    if id != "MediaServerGroup" {
+        return error(StatusCode::NOT_FOUND, &format!("unknown adapter '{id}'"));
+    }
+    let live = MEDIA_SERVER.get().cloned().unwrap_or_default();
+    Json(serde_json::json!({
+        "id": id, "kind": "replica-group",
+        "endpoints": [
+            {"adapter": "MediaServer-1.Adapter", "server": "MediaServer-1", "endpoint": live},
+            {"adapter": "MediaServer-2.Adapter", "server": "MediaServer-2",
+             "endpoint": "http://127.0.0.1:1"},
+        ]
+    }))
+    .into_response()
+}
+
+fn lounge() -> serde_json::Value {
+    serde_json::json!({
+        "name": "lounge", "kind": "playlist", "description": "Ambient, slowly",
+        "genre": "Ambient", "bitrate_kbps": 128, "metaint": 16000, "listeners": 3,
+        "listeners_peak": 12, "joins": 40, "bytes_out": 2048, "cut_offs": 0,
+        "title": "Vega Lines - Night Transit",
+        "source": {"state": "playing", "upstream": null, "track_id": "00000000000000a1",
+                   "reconnects": 0, "segments": 900, "gaps": 0, "duplicates": 0},
+        "uptime_ms": 303_000
+    })
+}
+
+/// A fake MediaServer with one channel, `lounge` (no login: MediaServers have none).
+fn start_media_server() -> String {
+    MEDIA_SERVER
+        .get_or_init(|| {
+            let app = Router::new()
+                .route(
+                    "/v1/channels",
+                    get(|| async { Json(serde_json::json!([lounge()])) }),
+                )
+                .route(
+                    "/v1/channels/{name}",
+                    get(|Path(name): Path<String>| async move {
+                        if name == "lounge" {
+                            Json(lounge()).into_response()
+                        } else {
+                            error(StatusCode::NOT_FOUND, &format!("no such channel: {name}"))
+                        }
+                    }),
+                );
+            let (tx, rx) = std::sync::mpsc::channel::<SocketAddr>();
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async move {
+                    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                    tx.send(listener.local_addr().unwrap()).unwrap();
+                    axum::serve(listener, app).await.unwrap();
+                });
+            });
+            format!(
+                "http://{}",
+                rx.recv().expect("the fake MediaServer started")
+            )
+        })
+        .clone()
+}
+
 /// Counts every request and checks the token on every route but the login.
 async fn gate(State(c): State<Arc<Counters>>, req: Request, next: Next) -> Response {
     c.requests.fetch_add(1, Ordering::SeqCst);
@@ -146,6 +217,7 @@ impl FakeRegistry {
             .route("/v1/sessions", post(sessions))
             .route("/v1/servers", get(servers))
             .route("/v1/servers/{id}", get(server))
+            .route("/v1/locate/{id}", get(locate))
             .route(
                 "/v1/applications",
                 get(applications).post(|| async {
@@ -501,4 +573,85 @@ fn the_shell_logs_in_again_when_the_session_expires() {
     assert_eq!(text(&out.stderr), "");
     assert_eq!(text(&out.stdout), "active (pid 4321)\n4321\n");
     assert_eq!(reg.counters.logins.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn channel_list_and_show_ask_every_media_server() {
+    start_media_server();
+    let reg = FakeRegistry::start();
+    let home = tempfile::tempdir().unwrap();
+    let auth = ["-u", "admin", "-p", "admin", "--registry", &reg.url];
+    let out = run(home.path(), &[&auth[..], &["-e", "channel list"]].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let mut lines = stdout.lines();
+    assert_eq!(
+        lines.next(),
+        Some(
+            "SERVER         CHANNEL  KIND      LISTENERS  PEAK  BYTES-OUT  CUT-OFFS  SOURCE   TITLE"
+        )
+    );
+    assert_eq!(
+        lines.next(),
+        Some(
+            "MediaServer-1  lounge   playlist  3          12    2.0 KiB    0         playing  Vega Lines - Night Transit"
+        )
+    );
+    let down = lines.next().unwrap_or_default();
+    assert!(down.starts_with("MediaServer-2: no answer ("), "{stdout}");
+    assert_eq!(lines.next(), None);
+
+    let out = run(
+        home.path(),
+        &[&auth[..], &["--json", "-e", "channel list"]].concat(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["channels"][0]["listeners_peak"], 12);
+    assert!(v[1]["error"].is_string(), "{v}");
+
+    let out = run(
+        home.path(),
+        &[&auth[..], &["-e", "channel show lounge"]].concat(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("MediaServer-1:\n  name:"), "{stdout}");
+    assert!(stdout.contains("  listeners peak: 12\n"), "{stdout}");
+    assert!(stdout.contains("MediaServer-2: no answer"), "{stdout}");
+
+    let out = run(
+        home.path(),
+        &[
+            &auth[..],
+            &["-e", "channel show lounge --server MediaServer-1"],
+        ]
+        .concat(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!text(&out.stdout).contains("MediaServer-2"));
+
+    let out = run(
+        home.path(),
+        &[&auth[..], &["-e", "channel show jazz"]].concat(),
+    );
+    assert!(!out.status.success());
+    assert_eq!(
+        text(&out.stderr),
+        "error: no channel named 'jazz' on any MediaServer of MediaServerGroup\n"
+    );
+    let out = run(
+        home.path(),
+        &[
+            &auth[..],
+            &["-e", "channel show lounge --server MediaServer-9"],
+        ]
+        .concat(),
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("MediaServer-9 is not a live MediaServer of MediaServerGroup"),
+        "{}",
+        text(&out.stderr)
+    );
 }

@@ -2,6 +2,7 @@
 
 mod adapter;
 mod application;
+mod channel;
 mod node;
 mod registry;
 mod server;
@@ -14,6 +15,8 @@ use crate::cli::Command;
 use crate::output::Output;
 use crate::session::Session;
 
+pub use channel::GROUP as MEDIA_GROUP;
+
 /// Runs `cmd`; every failure comes back as one printable error.
 pub async fn run(cmd: &Command, session: &mut Session, out: &Output) -> Result<()> {
     match cmd {
@@ -22,6 +25,7 @@ pub async fn run(cmd: &Command, session: &mut Session, out: &Output) -> Result<(
         Command::Node(c) => node::run(c, session, out).await,
         Command::Adapter(c) => adapter::run(c, session, out).await,
         Command::Registry(c) => registry::run(c, session, out).await,
+        Command::Channel(c) => channel::run(c, session, out).await,
     }
 }
 

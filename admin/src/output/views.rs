@@ -5,6 +5,7 @@ use grid_proto::api::{
     LocateReply, NodeStatus, NodeView, RegistryInfo, ServerDetail, ServerState, ServerView,
 };
 use grid_proto::descriptor::ServerDescriptor;
+use grid_proto::live::{ChannelKind, ChannelStats, SourceState};
 
 use super::{duration_s, indent, key_values, list, table, time_ms};
 
@@ -395,6 +396,167 @@ pub fn registry_show(info: &RegistryInfo) -> String {
     ])
 }
 
+/// One MediaServer's answer to `GET /v1/channels`: its channels, or why there are none to show.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerChannels {
+    /// Server id.
+    pub server: String,
+    /// Its channels, or the error.
+    pub channels: Result<Vec<ChannelStats>, String>,
+}
+
+/// One MediaServer's answer to `GET /v1/channels/{name}`: the channel, not there, or an error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerChannel {
+    /// Server id.
+    pub server: String,
+    /// The channel (`None`: the server does not play it), or the error.
+    pub channel: Result<Option<ChannelStats>, String>,
+}
+
+/// A byte count for people: `512 B`, `1.5 KiB`, `3.2 MiB`, `1.1 GiB`.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut v = n as f64 / 1024.0;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    format!("{v:.1} {}", UNITS[unit])
+}
+
+fn kind_name(k: ChannelKind) -> &'static str {
+    match k {
+        ChannelKind::Playlist => "playlist",
+        ChannelKind::Relay => "relay",
+    }
+}
+
+fn source_name(s: SourceState) -> &'static str {
+    match s {
+        SourceState::Playing => "playing",
+        SourceState::Connecting => "connecting",
+        SourceState::Reconnecting => "reconnecting",
+        SourceState::Silent => "silent",
+    }
+}
+
+fn dash(s: &str) -> String {
+    if s.is_empty() {
+        "-".into()
+    } else {
+        s.to_owned()
+    }
+}
+
+/// `channel list`: one row per channel of each server; a server that did not answer is one
+/// line under the table.
+pub fn channel_table(servers: &[ServerChannels]) -> String {
+    let mut rows = Vec::new();
+    let mut failed = String::new();
+    for s in servers {
+        match &s.channels {
+            Ok(channels) => {
+                for c in channels {
+                    rows.push(vec![
+                        s.server.clone(),
+                        c.name.clone(),
+                        kind_name(c.kind).to_owned(),
+                        c.listeners.to_string(),
+                        c.listeners_peak.to_string(),
+                        bytes(c.bytes_out),
+                        c.cut_offs.to_string(),
+                        source_name(c.source.state).to_owned(),
+                        dash(&c.title),
+                    ]);
+                }
+            }
+            Err(e) => failed.push_str(&format!("{}: no answer ({e})\n", s.server)),
+        }
+    }
+    let mut out = if rows.is_empty() {
+        "no channels\n".to_owned()
+    } else {
+        table(
+            &[
+                "SERVER",
+                "CHANNEL",
+                "KIND",
+                "LISTENERS",
+                "PEAK",
+                "BYTES-OUT",
+                "CUT-OFFS",
+                "SOURCE",
+                "TITLE",
+            ],
+            &rows,
+        )
+    };
+    out.push_str(&failed);
+    out
+}
+
+fn channel_block(c: &ChannelStats) -> String {
+    let src = &c.source;
+    key_values(&[
+        ("name", c.name.clone()),
+        ("kind", kind_name(c.kind).to_owned()),
+        ("description", dash(&c.description)),
+        ("genre", dash(&c.genre)),
+        ("bitrate", format!("{} kbit/s", c.bitrate_kbps)),
+        ("metaint", format!("{} bytes", c.metaint)),
+        ("title", dash(&c.title)),
+        ("listeners", c.listeners.to_string()),
+        ("listeners peak", c.listeners_peak.to_string()),
+        ("joins", c.joins.to_string()),
+        (
+            "bytes out",
+            format!("{} ({})", c.bytes_out, bytes(c.bytes_out)),
+        ),
+        ("cut-offs", c.cut_offs.to_string()),
+        ("source", source_name(src.state).to_owned()),
+        (
+            "upstream",
+            src.upstream.clone().unwrap_or_else(|| "-".into()),
+        ),
+        ("track", src.track_id.clone().unwrap_or_else(|| "-".into())),
+        ("reconnects", src.reconnects.to_string()),
+        ("segments", src.segments.to_string()),
+        ("gaps", src.gaps.to_string()),
+        ("duplicates", src.duplicates.to_string()),
+        ("uptime", duration_s(c.uptime_ms / 1000)),
+    ])
+}
+
+/// `channel show NAME`: a `key: value` block per server that plays it; one line for each
+/// server that does not, or did not answer.
+pub fn channel_show(name: &str, servers: &[ServerChannel]) -> String {
+    let mut out = String::new();
+    let mut notes = String::new();
+    for s in servers {
+        match &s.channel {
+            Ok(Some(c)) => {
+                if !out.is_empty() {
+                    out.push('\n');
+                }
+                out.push_str(&format!("{}:\n", s.server));
+                out.push_str(&indent(&channel_block(c), 2));
+            }
+            Ok(None) => notes.push_str(&format!("{}: no channel '{name}'\n", s.server)),
+            Err(e) => notes.push_str(&format!("{}: no answer ({e})\n", s.server)),
+        }
+    }
+    if !notes.is_empty() && !out.is_empty() {
+        out.push('\n');
+    }
+    out.push_str(&notes);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use grid_proto::api::{HostInfo, Load, ServerRuntime};
@@ -570,6 +732,108 @@ mod tests {
         assert_eq!(
             changed_text("updated", &changed),
             "application Spotifice updated (serial 4)\n  added:   A\n  changed: B, C\n"
+        );
+    }
+
+    fn channel(name: &str, title: &str) -> ChannelStats {
+        serde_json::from_value(serde_json::json!({
+            "name": name, "kind": "playlist", "description": "Ambient, slowly",
+            "genre": "Ambient", "bitrate_kbps": 128, "metaint": 16000, "listeners": 3,
+            "listeners_peak": 12, "joins": 40, "bytes_out": 5_242_880, "cut_offs": 2,
+            "title": title,
+            "source": {"state": "playing", "upstream": null, "track_id": "00000000000000a1",
+                       "reconnects": 0, "segments": 900, "gaps": 0, "duplicates": 0},
+            "uptime_ms": 303_000
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn byte_counts() {
+        assert_eq!(bytes(0), "0 B");
+        assert_eq!(bytes(1023), "1023 B");
+        assert_eq!(bytes(1536), "1.5 KiB");
+        assert_eq!(bytes(5_242_880), "5.0 MiB");
+        assert_eq!(bytes(3 << 30), "3.0 GiB");
+    }
+
+    #[test]
+    fn channel_list_has_every_server_and_says_which_did_not_answer() {
+        let mut relay = channel("relay-lounge", "");
+        relay.kind = ChannelKind::Relay;
+        relay.source.state = SourceState::Reconnecting;
+        relay.bytes_out = 100;
+        let servers = [
+            ServerChannels {
+                server: "MediaServer-1".into(),
+                channels: Ok(vec![channel("lounge", "Vega Lines - Night Transit"), relay]),
+            },
+            ServerChannels {
+                server: "MediaServer-2".into(),
+                channels: Err("MediaServer MediaServer-2 is unreachable: refused".into()),
+            },
+            ServerChannels {
+                server: "MediaServer-3".into(),
+                channels: Ok(vec![channel("lounge", "Vega Lines - Night Transit")]),
+            },
+        ];
+        assert_eq!(
+            channel_table(&servers),
+            "SERVER         CHANNEL       KIND      LISTENERS  PEAK  BYTES-OUT  CUT-OFFS  SOURCE        TITLE\n\
+             MediaServer-1  lounge        playlist  3          12    5.0 MiB    2         playing       Vega Lines - Night Transit\n\
+             MediaServer-1  relay-lounge  relay     3          12    100 B      2         reconnecting  -\n\
+             MediaServer-3  lounge        playlist  3          12    5.0 MiB    2         playing       Vega Lines - Night Transit\n\
+             MediaServer-2: no answer (MediaServer MediaServer-2 is unreachable: refused)\n"
+        );
+        let none = [ServerChannels {
+            server: "MediaServer-1".into(),
+            channels: Ok(Vec::new()),
+        }];
+        assert_eq!(channel_table(&none), "no channels\n");
+    }
+
+    #[test]
+    fn channel_show_is_a_block_per_server() {
+        let servers = [
+            ServerChannel {
+                server: "MediaServer-1".into(),
+                channel: Ok(Some(channel("lounge", "A - B"))),
+            },
+            ServerChannel {
+                server: "MediaServer-2".into(),
+                channel: Ok(None),
+            },
+            ServerChannel {
+                server: "MediaServer-3".into(),
+                channel: Err("timed out".into()),
+            },
+        ];
+        assert_eq!(
+            channel_show("lounge", &servers),
+            "MediaServer-1:\n\
+            \x20 name:           lounge\n\
+            \x20 kind:           playlist\n\
+            \x20 description:    Ambient, slowly\n\
+            \x20 genre:          Ambient\n\
+            \x20 bitrate:        128 kbit/s\n\
+            \x20 metaint:        16000 bytes\n\
+            \x20 title:          A - B\n\
+            \x20 listeners:      3\n\
+            \x20 listeners peak: 12\n\
+            \x20 joins:          40\n\
+            \x20 bytes out:      5242880 (5.0 MiB)\n\
+            \x20 cut-offs:       2\n\
+            \x20 source:         playing\n\
+            \x20 upstream:       -\n\
+            \x20 track:          00000000000000a1\n\
+            \x20 reconnects:     0\n\
+            \x20 segments:       900\n\
+            \x20 gaps:           0\n\
+            \x20 duplicates:     0\n\
+            \x20 uptime:         5 min 3 s\n\
+            \n\
+            MediaServer-2: no channel 'lounge'\n\
+            MediaServer-3: no answer (timed out)\n"
         );
     }
 }
