@@ -198,6 +198,8 @@ pub struct Rig {
     fake_url: String,
     pub servers: Vec<MediaServer>,
     next_server: usize,
+    /// Extra arguments of every MediaServer started from now on.
+    pub server_args: Vec<String>,
     render: Option<Child>,
     pub render_url: String,
     pub http: reqwest::Client,
@@ -230,6 +232,7 @@ impl Rig {
             fake_url,
             servers: Vec::new(),
             next_server: 1,
+            server_args: Vec::new(),
             render: None,
             render_url: String::new(),
             http: reqwest::Client::new(),
@@ -252,6 +255,7 @@ impl Rig {
             .arg(library())
             .args(["--listen", "127.0.0.1:0", "--addr-file"])
             .arg(&addr_file)
+            .args(&self.server_args)
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(Stdio::null())

@@ -602,3 +602,57 @@ fn listen_with_icy_metadata_names_the_track() {
     assert_eq!(audio.len(), 16_000);
     assert_eq!(audio[..], source("medium.mp3")[..16_000]);
 }
+
+/// Whether the built media-server broadcasts live channels (`--channels`, issue 4).
+fn server_has_channels() -> bool {
+    std::process::Command::new(helper::bin("media-server"))
+        .arg("--help")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("--channels"))
+}
+
+#[test]
+fn a_render_on_a_real_live_channel_fails_over_to_a_replica() {
+    if !server_has_channels() {
+        eprintln!("skipped: this media-server has no --channels");
+        return;
+    }
+    let mut rig = Rig::new(0);
+    let channels = rig.dir.path().join("channels.toml");
+    std::fs::write(
+        &channels,
+        "[[channel]]\nname = \"lounge\"\nplaylist = [\"medium.mp3\"]\nburst_ms = 1000\n",
+    )
+    .expect("channels file");
+    rig.server_args = vec!["--channels".into(), channels.display().to_string()];
+    rig.start_server();
+    rig.start_server();
+    start(&mut rig, "1", &[]);
+    let s = rig.post_ok("/v1/channel", json!({"name": "lounge"}));
+    assert_eq!(s["state"], "playing", "{s}");
+    let first = s["channel"]["server"]["id"]
+        .as_str()
+        .expect("a server")
+        .to_owned();
+    let title = rig.wait_event("title", 1);
+    assert_eq!(title["title"], "Render Tests - medium.mp3");
+    rig.wait_status("audio from the channel", |s| s.bytes_received > 0);
+
+    rig.kill_server(&first);
+    let f = rig.wait_event("failover", 1);
+    assert_eq!(f["channel"], "lounge");
+    assert_eq!(f["from"]["id"], first.as_str());
+    let s = rig.wait_status("playing from the replica", |s| {
+        s.state == PlayState::Playing
+            && s.server.as_ref().is_some_and(|r| r.id != first)
+            && s.channel
+                .as_ref()
+                .is_some_and(|c| c.title == "Render Tests - medium.mp3")
+    });
+    assert_eq!(s.failovers, 1);
+    let before = s.bytes_received;
+    rig.wait_status("more audio from the replica", |s| s.bytes_received > before);
+    let s = rig.act("stop");
+    assert_eq!(s.state, PlayState::Stopped);
+    assert!(s.channel.is_none());
+}
