@@ -25,6 +25,12 @@ pub struct Cli {
     /// reaps the least recently used stream with no `/data` body running, else answers 503.
     #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_streams: u64,
+    /// The live channels to broadcast (a TOML file, `docs/live.md`); none without it.
+    #[arg(long, value_name = "FILE")]
+    pub channels: Option<PathBuf>,
+    /// The live distributor's tick: every channel's listeners get one write each this often.
+    #[arg(long, value_name = "MS", default_value_t = 250, value_parser = clap::value_parser!(u64).range(10..=2000))]
+    pub live_tick_ms: u64,
     /// More logging (-v debug, -vv trace); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,

@@ -2,12 +2,14 @@
 //!
 //! It scans its library folder at start and on rescan (SIGHUP or the API), serves the tracks'
 //! info and audio (with HTTP Range), and the seed's per-render streams, as chunks or as one
-//! streamed body. It joins the grid as a real server: it reports its adapter endpoint to the
+//! streamed body, and broadcasts live channels (ICY or plain HTTP). It joins the grid as a real server: it reports its adapter endpoint to the
 //! node and stops cleanly on SIGTERM.
 //!
 //! - [`cli`]: the command line.
 //! - [`error`]: the error answers.
+//! - [`front`]: the accept loop: live listeners taken over, the rest handed to the HTTP stack.
 //! - [`library`]: the scan of the library folder and its snapshot.
+//! - [`live`]: live channels (playlists, relays) and their distributor.
 //! - [`mpeg`]: MPEG frame headers (VBR or not).
 //! - [`params`]: route placeholders.
 //! - [`pieces`]: file ranges read as body pieces.
@@ -17,7 +19,9 @@
 
 pub mod cli;
 pub mod error;
+pub mod front;
 pub mod library;
+pub mod live;
 pub mod mpeg;
 pub mod params;
 pub mod pieces;
@@ -34,7 +38,6 @@ use anyhow::Context;
 use axum::extract::State;
 use axum::http::{Method, Uri};
 use axum::routing::{delete, get, post};
-use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use grid_proto::paths;
 use grid_proto::server_env::ServerEnv;
@@ -53,7 +56,7 @@ pub const HEALTH: &str = "/v1/health";
 /// `GET` what this server serves: [`Info`].
 pub const INFO: &str = "/v1/info";
 /// How long open connections (a paused render's `/data` body, say) may delay a stop.
-const STOP_GRACE: Duration = Duration::from_secs(2);
+pub const STOP_GRACE: Duration = Duration::from_secs(2);
 
 /// What [`run`] needs.
 #[derive(Debug, Clone)]
@@ -70,6 +73,10 @@ pub struct ServerConfig {
     pub stream_idle: Duration,
     /// At most this many open streams.
     pub max_streams: usize,
+    /// The `--channels` file.
+    pub channels: Option<PathBuf>,
+    /// The live distributor's tick.
+    pub live_tick: Duration,
 }
 
 impl ServerConfig {
@@ -84,6 +91,8 @@ impl ServerConfig {
             addr_file: cli.addr_file.clone(),
             stream_idle: Duration::from_millis(cli.stream_idle_ms),
             max_streams: usize::try_from(cli.max_streams).unwrap_or(usize::MAX),
+            channels: cli.channels.clone(),
+            live_tick: Duration::from_millis(cli.live_tick_ms),
         }
     }
 }
@@ -102,6 +111,8 @@ pub struct AppState {
     rescanning: tokio::sync::Mutex<()>,
     /// The open streams.
     pub streams: Arc<Streams>,
+    /// The live channels.
+    pub live: Arc<live::Live>,
 }
 
 /// The state as handlers hold it.
@@ -122,6 +133,7 @@ impl AppState {
             library: RwLock::new(Arc::new(Library::default())),
             rescanning: tokio::sync::Mutex::new(()),
             streams: Arc::new(Streams::new(stream_idle, max_streams)),
+            live: Arc::default(),
         }
     }
 
@@ -209,6 +221,9 @@ pub fn app(state: SharedState) -> Router {
         .route(paths::MEDIA_STREAM_DATA, get(streams::streams_data))
         .route(paths::MEDIA_STREAM, delete(streams::streams_close))
         .route(paths::MEDIA_RESCAN, post(library_rescan))
+        .route(paths::CHANNELS, get(live::channels_list))
+        .route(paths::CHANNEL, get(live::channels_get))
+        .route(paths::LIVE_CHANNEL, get(live::live_via_http))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -273,59 +288,64 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = &'static str> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let channels = match &config.channels {
+        Some(path) => live::config::load(path)?,
+        None => Vec::new(),
+    };
     let bound = listener.local_addr().context("reading the bound address")?;
     let url = grid_proto::server_env::endpoint(bound, config.grid.as_ref());
-    let state = Arc::new(AppState::new(
+    let mut state = AppState::new(
         config.id.clone(),
         config.library.clone(),
         config.stream_idle,
         config.max_streams,
-    ));
+    );
+    state.live = Arc::new(live::Live::new(channels, config.live_tick));
+    let state = Arc::new(state);
     if let Err(e) = rescan(&state).await {
         warn!("{e}; serving 0 tracks until a rescan succeeds");
     }
     rescan_on_sighup(Arc::clone(&state));
     tokio::spawn(Arc::clone(&state.streams).reap_idle());
+    state.live.start(&state);
     if let Some(path) = &config.addr_file {
         grid_proto::write_atomic(path, bound.to_string().as_bytes())
             .with_context(|| format!("writing {}", path.display()))?;
     }
     info!(
-        "{} listening on {url}, library {} ({} tracks), at most {} streams, reaped after {} ms idle",
+        "{} listening on {url}, library {} ({} tracks), at most {} streams, reaped after {} ms idle, {} live channels",
         config.id,
         config.library.display(),
         state.snapshot().len(),
         config.max_streams,
-        config.stream_idle.as_millis()
+        config.stream_idle.as_millis(),
+        state.live.channels().len()
     );
 
     let id = config.id.clone();
-    let stopping = Arc::new(tokio::sync::Notify::new());
-    let streams = Arc::clone(&state.streams);
-    // No Nagle delay: a chunk reply or a body's last bytes go out at once, not after an ACK.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            warn!("cannot set TCP_NODELAY: {e}");
-        }
-    });
-    let serve = axum::serve(listener, app(state)).with_graceful_shutdown({
-        let stopping = Arc::clone(&stopping);
+    let stop = tokio_util::sync::CancellationToken::new();
+    tokio::spawn({
+        let stop = stop.clone();
+        let state = Arc::clone(&state);
         async move {
             let why = shutdown.await;
             info!("{id} stopping ({why})");
             // Running bodies end as cut: their renders fail over now rather than at the kill.
-            streams.close_all();
-            stopping.notify_one();
+            state.streams.close_all();
+            state.live.close_all();
+            stop.cancel();
         }
     });
+    let serve = front::serve(
+        listener,
+        app(Arc::clone(&state)),
+        Arc::clone(&state.live),
+        stop,
+        STOP_GRACE,
+    );
     let serve = async move {
-        tokio::select! {
-            served = serve.into_future() => served,
-            () = async { stopping.notified().await; tokio::time::sleep(STOP_GRACE).await } => {
-                warn!("connections still open {} ms after the stop; closing them", STOP_GRACE.as_millis());
-                Ok(())
-            }
-        }
+        serve.await;
+        Ok::<(), std::io::Error>(())
     };
     grid_proto::server_env::serve_as_member(config.grid.as_ref(), &url, serve).await
 }

@@ -1,5 +1,7 @@
-//! MPEG audio frame headers: whether a track has a variable bitrate. lofty reads the Xing/Info
-//! header but does not say which of the two it found, so this reads the first frame itself.
+//! MPEG audio frame headers: whether a track has a variable bitrate (lofty reads the Xing/Info
+//! header but does not say which of the two it found, so this reads the first frame itself),
+//! where a file's audio starts and ends (ID3 tags around it), frame walking for live channels,
+//! and silent frames.
 
 use std::fs::File;
 use std::io;
@@ -16,19 +18,28 @@ const BITRATES_V1: [u32; 15] = [
 ];
 const BITRATES_V2: [u32; 15] = [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160];
 
+/// The longest Layer III frame (MPEG-2.5 at 8 kHz and 160 kbit/s, padded).
+pub const MAX_FRAME_LEN: usize = 2881;
+
 /// A Layer III frame header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FrameHeader {
-    mpeg1: bool,
-    mono: bool,
-    bitrate_kbps: u32,
-    len: usize,
+pub struct FrameHeader {
+    /// MPEG-1 (else 2 or 2.5).
+    pub mpeg1: bool,
+    /// Single channel.
+    pub mono: bool,
+    /// Bitrate.
+    pub bitrate_kbps: u32,
+    /// Samples per second.
+    pub sample_rate: u32,
+    /// Bytes of the whole frame, header included.
+    pub len: usize,
 }
 
 impl FrameHeader {
     /// Parses the four header bytes at the start of `b`; `None` if they are not a Layer III
     /// header with a usable bitrate and sample rate.
-    fn parse(b: &[u8]) -> Option<Self> {
+    pub fn parse(b: &[u8]) -> Option<Self> {
         let [b0, b1, b2, b3, ..] = *b else {
             return None;
         };
@@ -64,8 +75,14 @@ impl FrameHeader {
             mpeg1,
             mono: b3 >> 6 == 3,
             bitrate_kbps,
+            sample_rate,
             len,
         })
+    }
+
+    /// Samples in one frame (per channel).
+    pub fn samples(self) -> u32 {
+        if self.mpeg1 { 1152 } else { 576 }
     }
 
     /// Where a Xing/Info header would start, from the frame's first byte.
@@ -78,20 +95,73 @@ impl FrameHeader {
     }
 }
 
+/// Whether `frame` (starting at its header) is a Xing/Info/VBRI frame: an encoder's header frame
+/// that carries no audio, worth skipping when a track is played mid-stream.
+pub fn is_info_frame(frame: &[u8]) -> bool {
+    let Some(header) = FrameHeader::parse(frame) else {
+        return false;
+    };
+    let at = |offset: usize, tag: &[u8]| frame.get(offset..offset + tag.len()) == Some(tag);
+    let xing = header.xing_offset();
+    at(xing, b"Xing") || at(xing, b"Info") || at(36, b"VBRI")
+}
+
+/// A silent frame shaped like the frame whose header is `header` (same version, bitrate, sample
+/// rate and channel mode; no padding, no CRC): a header then zeros. Zero side information means
+/// no main data and no coded samples, which decoders play as silence. `None` for a header that is
+/// not Layer III.
+pub fn silent_frame(header: [u8; 4]) -> Option<Vec<u8>> {
+    // Protection bit set (no CRC), padding and private bits cleared.
+    let header = [header[0], header[1] | 1, header[2] & 0xFC, header[3]];
+    let parsed = FrameHeader::parse(&header)?;
+    let mut frame = vec![0u8; parsed.len];
+    frame[..4].copy_from_slice(&header);
+    Some(frame)
+}
+
+/// The header of a 128 kbit/s joint-stereo MPEG-1 Layer III frame at 44.1 kHz, for silence
+/// when nothing says which shape to use.
+pub const DEFAULT_HEADER: [u8; 4] = [0xFF, 0xFB, 0x90, 0x44];
+
+/// Where the audio of `file` (of `size` bytes) lies: after an ID3v2 tag, before an ID3v1 one.
+pub fn audio_range(file: &File, size: u64) -> io::Result<(u64, u64)> {
+    let start = id3v2_end(file)?.min(size);
+    let mut end = size;
+    let mut tag = [0u8; 3];
+    if size >= start + 128 && read_fully_at(file, &mut tag, size - 128)? == 3 && &tag == b"TAG" {
+        end = size - 128;
+    }
+    Ok((start, end))
+}
+
+fn id3v2_end(file: &File) -> io::Result<u64> {
+    let mut id3 = [0u8; 10];
+    Ok(
+        if read_fully_at(file, &mut id3, 0)? == 10 && &id3[..3] == b"ID3" {
+            let size = id3[6..10]
+                .iter()
+                .fold(0u64, |acc, b| (acc << 7) | u64::from(b & 0x7F));
+            let footer = if id3[5] & 0x10 != 0 { 10 } else { 0 };
+            10 + size + footer
+        } else {
+            0
+        },
+    )
+}
+
+/// Whether a frame starts at `at` in `data`: a header whose frame is followed by another header
+/// or by the end of `data` (a lone sync pattern inside other data is not a frame).
+pub fn frame_at(data: &[u8], at: usize) -> Option<FrameHeader> {
+    let header = FrameHeader::parse(data.get(at..)?)?;
+    let next = at + header.len;
+    (next + 4 > data.len() || FrameHeader::parse(&data[next..]).is_some()).then_some(header)
+}
+
 /// Whether the MPEG audio in `file` has a variable bitrate: a `Xing` or `VBRI` header in the
 /// first frame says yes, `Info` (what encoders write for CBR) says no; without one, the
 /// bitrates of the first frames decide.
 pub fn is_vbr(file: &File) -> io::Result<bool> {
-    let mut id3 = [0u8; 10];
-    let start = if read_fully_at(file, &mut id3, 0)? == 10 && &id3[..3] == b"ID3" {
-        let size = id3[6..10]
-            .iter()
-            .fold(0u64, |acc, b| (acc << 7) | u64::from(b & 0x7F));
-        let footer = if id3[5] & 0x10 != 0 { 10 } else { 0 };
-        10 + size + footer
-    } else {
-        0
-    };
+    let start = id3v2_end(file)?;
     let mut window = vec![0u8; WINDOW];
     let got = read_fully_at(file, &mut window, start)?;
     Ok(vbr_in(&window[..got]))

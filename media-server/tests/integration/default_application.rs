@@ -61,7 +61,10 @@ fn the_default_application_expands() {
         assert_eq!(s.adapters[0].id, format!("{}.Adapter", s.id));
         let group = s.adapters[0].replica_group.as_deref();
         if s.exe == "media-server" {
-            assert_eq!(s.args, ["--library", "media"]);
+            assert_eq!(
+                s.args,
+                ["--library", "media", "--channels", "config/channels.toml"]
+            );
             assert_eq!(group, Some("MediaServerGroup"));
         } else {
             assert!(s.args.is_empty(), "{:?}", s.args);

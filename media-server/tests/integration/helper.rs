@@ -135,10 +135,25 @@ impl Server {
         Self::start_with_fd_limit(library, extra, None).await
     }
 
+    /// Like [`Server::start`], listening on `listen` (`127.0.0.1:PORT`, to restart a server on
+    /// the port it had).
+    pub async fn start_at(library: &Path, listen: &str, extra: &[&str]) -> Self {
+        Self::start_full(library, listen, extra, None).await
+    }
+
     /// Like [`Server::start`], with at most `fd_limit` open file descriptors (`ulimit -n`) if
     /// given. The shell `exec`s the binary, so the pid is the server's.
     pub async fn start_with_fd_limit(
         library: &Path,
+        extra: &[&str],
+        fd_limit: Option<u32>,
+    ) -> Self {
+        Self::start_full(library, "127.0.0.1:0", extra, fd_limit).await
+    }
+
+    async fn start_full(
+        library: &Path,
+        listen: &str,
         extra: &[&str],
         fd_limit: Option<u32>,
     ) -> Self {
@@ -159,7 +174,7 @@ impl Server {
         let child = command
             .arg("--library")
             .arg(library)
-            .args(["--listen", "127.0.0.1:0", "--addr-file"])
+            .args(["--listen", listen, "--addr-file"])
             .arg(&addr_file)
             .args(extra)
             .env_remove("RUST_LOG")
@@ -205,6 +220,12 @@ impl Server {
     /// Sends it a signal.
     pub fn signal(&self, signal: Signal) {
         kill(Pid::from_raw(self.child.id() as i32), signal).unwrap();
+    }
+
+    /// Kills it with SIGKILL and reaps it.
+    pub fn kill_hard(&mut self) {
+        self.signal(Signal::SIGKILL);
+        let _ = self.child.wait();
     }
 
     /// `base` + `path`.

@@ -3,5 +3,6 @@
 mod default_application;
 mod helper;
 mod library;
+mod live;
 mod streams;
 mod tracks;

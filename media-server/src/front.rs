@@ -1,0 +1,209 @@
+//! The front: the accept loop before the HTTP stack.
+//!
+//! Every connection's first request head is read here (bounded by the ICY decoder's limits). A
+//! `GET /live/{name}` of a known channel is answered here and the socket handed to the channel's
+//! distributor: a live listener costs no HTTP connection, no task and no buffer. Anything else is
+//! handed to hyper with the bytes already read replayed first ([`Prefixed`]), served by the axum
+//! router. At the stop, accepting stops and HTTP connections get [`crate::STOP_GRACE`] to end.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::Router;
+use bytes::{Buf, Bytes, BytesMut};
+use grid_proto::icy::{Decoder, Item};
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, warn};
+
+use crate::live::Live;
+
+/// A client has this long to send its first request head.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
+/// The path prefix of live channels.
+const LIVE_PREFIX: &[u8] = b"GET /live/";
+
+/// A socket whose first reads return `prefix`: what the front read before handing it over.
+#[derive(Debug)]
+pub struct Prefixed {
+    prefix: Bytes,
+    inner: TcpStream,
+}
+
+impl Prefixed {
+    /// `inner`, read from after `prefix`.
+    pub fn new(prefix: Bytes, inner: TcpStream) -> Self {
+        Prefixed { prefix, inner }
+    }
+}
+
+impl AsyncRead for Prefixed {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.prefix.has_remaining() {
+            let n = this.prefix.len().min(buf.remaining());
+            buf.put_slice(&this.prefix[..n]);
+            this.prefix.advance(n);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Prefixed {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+/// Accepts until `stop` is cancelled; then tells HTTP connections to end after their current
+/// request, and returns once they have (or after `grace`, with a warning).
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    live: Arc<Live>,
+    stop: CancellationToken,
+    grace: Duration,
+) {
+    let tracker = TaskTracker::new();
+    let mut accept_errors_logged = false;
+    loop {
+        let accepted = tokio::select! {
+            () = stop.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((socket, _)) => {
+                accept_errors_logged = false;
+                // No Nagle delay: a reply's last bytes go out at once, not after an ACK.
+                if let Err(e) = socket.set_nodelay(true) {
+                    debug!("cannot set TCP_NODELAY: {e}");
+                }
+                tracker.spawn(connection(
+                    socket,
+                    router.clone(),
+                    Arc::clone(&live),
+                    stop.clone(),
+                ));
+            }
+            Err(e) if is_connection_error(&e) => {}
+            Err(e) => {
+                // Out of descriptors, say: wait a little rather than spin.
+                if !accept_errors_logged {
+                    warn!("accept failed: {e}; retrying");
+                    accept_errors_logged = true;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    drop(listener);
+    tracker.close();
+    if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+        warn!(
+            "connections still open {} ms after the stop; closing them",
+            grace.as_millis()
+        );
+    }
+}
+
+fn is_connection_error(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+    )
+}
+
+/// One connection: a live listener, or HTTP.
+async fn connection(
+    mut socket: TcpStream,
+    router: Router,
+    live: Arc<Live>,
+    stop: CancellationToken,
+) {
+    let mut seen = BytesMut::with_capacity(1024);
+    let mut decoder = Decoder::request();
+    let live_request = loop {
+        // Not a live request (or not one we can tell from its start): HTTP.
+        let prefix_len = seen.len().min(LIVE_PREFIX.len());
+        if seen[..prefix_len] != LIVE_PREFIX[..prefix_len] {
+            break None;
+        }
+        match decoder.next() {
+            Ok(Some(Item::Request(request))) => break Some(request),
+            Ok(Some(_)) => break None,
+            Ok(None) => {}
+            // A bad head: hyper answers it.
+            Err(_) => break None,
+        }
+        let before = seen.len();
+        match tokio::time::timeout(HEAD_TIMEOUT, socket.read_buf(&mut seen)).await {
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return,
+            Ok(Ok(_)) => decoder.feed(&seen[before..]),
+        }
+    };
+    if let Some(request) = live_request {
+        let target = request.path.split('?').next().unwrap_or_default();
+        let name = target.strip_prefix("/live/").unwrap_or_default();
+        if let Some(channel) = live.get(name) {
+            if let Err(e) = channel.join(socket, &request).await {
+                debug!("{name}: a listener failed at its join: {e}");
+            }
+            return;
+        }
+    }
+    let io = TokioIo::new(Prefixed::new(seen.freeze(), socket));
+    let service = TowerToHyperService::new(router);
+    let conn = hyper::server::conn::http1::Builder::new().serve_connection(io, service);
+    tokio::pin!(conn);
+    tokio::select! {
+        result = conn.as_mut() => {
+            if let Err(e) = result {
+                debug!("connection failed: {e}");
+            }
+        }
+        () = stop.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            if let Err(e) = conn.await {
+                debug!("connection failed: {e}");
+            }
+        }
+    }
+}

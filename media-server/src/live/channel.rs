@@ -1,0 +1,704 @@
+//! A channel: its recent output (one ring of shared chunks), its listeners, and the distributor
+//! that writes to them.
+//!
+//! The ring holds the channel's output once, as reference-counted [`Bytes`] chunks, each with
+//! its offset in two streams: the ICY stream (audio with a metadata block after every `metaint`
+//! bytes, at the channel's own interval positions, so one encoding serves every ICY listener)
+//! and the plain stream (the same audio without the blocks). A listener is a socket and a
+//! position in one of the two streams; it has no task and no buffer of its own. Each tick the
+//! distributor gives every listener one vectored, non-blocking write of the chunks from its
+//! position to the live edge.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice, Write};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use grid_proto::icy::{self, IcyReply, IcyRequest, Metadata, Protocol};
+use grid_proto::live::{ChannelKind, ChannelStats, SourceState, SourceStats};
+use tracing::info;
+
+use super::config::{ChannelConfig, Source};
+
+/// At most this many pieces in one write (well under `IOV_MAX`).
+const MAX_IOV: usize = 256;
+/// Listeners written between two yields to the runtime, so accepts and API requests are not
+/// held up by a long walk.
+const BATCH: usize = 1024;
+/// A new listener whose reply head does not fit its socket at once gets this long to take it.
+const HEAD_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// A listener's send buffer holds about its burst at 320 kbit/s...
+const SNDBUF_BYTES_PER_MS: usize = 40;
+/// ...and at least this...
+const SNDBUF_MIN: usize = 16 * 1024;
+/// ...and at most this (the kernel doubles it for its bookkeeping).
+const SNDBUF_MAX: usize = 256 * 1024;
+/// Joins and leaves are logged together at most this often.
+const LOG_EVERY: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A metadata block: in the ICY stream only.
+    Block,
+    /// Audio: `frame_start` when it begins at an MP3 frame boundary (a plain listener may start
+    /// there), `interval_start` when it begins an ICY interval (an ICY listener may start there).
+    Audio {
+        frame_start: bool,
+        interval_start: bool,
+    },
+}
+
+#[derive(Debug)]
+struct Chunk {
+    /// Offset in the ICY stream.
+    icy: u64,
+    /// Offset in the plain stream.
+    plain: u64,
+    /// When it was produced, ms since the channel started.
+    at_ms: u64,
+    kind: Kind,
+    data: Bytes,
+}
+
+impl Chunk {
+    fn start(&self, icy: bool) -> u64 {
+        if icy { self.icy } else { self.plain }
+    }
+
+    fn end(&self, icy: bool) -> u64 {
+        let len = match (icy, self.kind) {
+            (false, Kind::Block) => 0,
+            _ => self.data.len() as u64,
+        };
+        self.start(icy) + len
+    }
+}
+
+/// One listener: its socket (non-blocking, not registered with the reactor: it is only ever
+/// written on the distributor's tick), its position in its stream and what it was sent.
+#[derive(Debug)]
+struct Listener {
+    socket: std::net::TcpStream,
+    pos: u64,
+    bytes_out: u64,
+    icy: bool,
+}
+
+/// Counts a slow-path listener while its body lives.
+#[derive(Debug)]
+struct HttpListener(Arc<Channel>);
+
+impl Drop for HttpListener {
+    fn drop(&mut self) {
+        let mut inner = self.0.lock();
+        inner.http_listeners -= 1;
+        inner.leaves_unlogged += 1;
+    }
+}
+
+/// What is behind the channel's lock.
+#[derive(Debug)]
+pub(crate) struct Inner {
+    ring: VecDeque<Chunk>,
+    icy_edge: u64,
+    plain_edge: u64,
+    /// Audio bytes until the next block.
+    interval_left: usize,
+    /// The block every boundary gets: the current title.
+    block: Bytes,
+    title: String,
+    /// Of the current track (playlist) or the upstream (relay).
+    pub(crate) bitrate_kbps: u32,
+    listeners: Vec<Listener>,
+    /// Listeners served through the HTTP stack ([`Channel::body_stream`]).
+    http_listeners: u64,
+    listeners_peak: u64,
+    joins: u64,
+    bytes_out: u64,
+    cut_offs: u64,
+    /// The source's numbers; its owner updates them.
+    pub(crate) source: SourceStats,
+    /// Blocks produced.
+    pub(crate) blocks: u64,
+    joins_logged: u64,
+    leaves_unlogged: u64,
+    last_log: Instant,
+}
+
+/// A live channel.
+#[derive(Debug)]
+pub struct Channel {
+    /// As declared.
+    pub config: ChannelConfig,
+    started: Instant,
+    inner: Mutex<Inner>,
+}
+
+impl Channel {
+    /// A channel with nothing played yet.
+    pub fn new(config: ChannelConfig) -> Self {
+        let upstream = match &config.source {
+            Source::Relay { url, .. } => Some(url.clone()),
+            Source::Playlist { .. } => None,
+        };
+        let state = if upstream.is_some() {
+            SourceState::Connecting
+        } else {
+            SourceState::Silent
+        };
+        let inner = Inner {
+            ring: VecDeque::new(),
+            icy_edge: 0,
+            plain_edge: 0,
+            interval_left: config.metaint,
+            block: Bytes::from_static(icy::EMPTY_BLOCK),
+            title: String::new(),
+            bitrate_kbps: 128,
+            listeners: Vec::new(),
+            http_listeners: 0,
+            listeners_peak: 0,
+            joins: 0,
+            bytes_out: 0,
+            cut_offs: 0,
+            source: SourceStats {
+                state,
+                upstream,
+                track_id: None,
+                reconnects: 0,
+                segments: 0,
+                gaps: 0,
+                duplicates: 0,
+            },
+            blocks: 0,
+            joins_logged: 0,
+            leaves_unlogged: 0,
+            last_log: Instant::now(),
+        };
+        Channel {
+            config,
+            started: Instant::now(),
+            inner: Mutex::new(inner),
+        }
+    }
+
+    /// The channel's name.
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    /// Playlist or relay.
+    pub fn kind(&self) -> ChannelKind {
+        match self.config.source {
+            Source::Playlist { .. } => ChannelKind::Playlist,
+            Source::Relay { .. } => ChannelKind::Relay,
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Milliseconds since the channel started: the clock of its chunks.
+    pub(crate) fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// How long chunks are kept: a new listener's burst plus the lag a listener may have.
+    fn keep_ms(&self) -> u64 {
+        self.config.burst_ms + self.config.lag_ms
+    }
+
+    /// Appends audio (beginning at a frame boundary when `frame_start`) to the channel's
+    /// output, with the current title's block at every interval boundary, and drops what is
+    /// older than the channel keeps.
+    pub(crate) fn push_audio(&self, inner: &mut Inner, audio: Bytes, frame_start: bool) {
+        let now_ms = self.now_ms();
+        inner.push_audio(audio, frame_start, self.config.metaint, now_ms);
+        let keep = self.keep_ms();
+        while inner
+            .ring
+            .front()
+            .is_some_and(|c| c.at_ms.saturating_add(keep) < now_ms)
+        {
+            inner.ring.pop_front();
+        }
+    }
+
+    /// A new listener: writes its reply head and burst at once, then hands it to the
+    /// distributor. What follows the head on the connection is never read.
+    pub async fn join(
+        &self,
+        socket: tokio::net::TcpStream,
+        request: &IcyRequest,
+    ) -> io::Result<()> {
+        let icy = request.wants_metadata();
+        let socket = socket.into_std()?;
+        // A bounded send buffer: a listener that stops reading stops taking bytes after about
+        // the burst (so it is cut off after about lag_ms), and the kernel holds little for it.
+        let sndbuf =
+            (self.config.burst_ms as usize * SNDBUF_BYTES_PER_MS).clamp(SNDBUF_MIN, SNDBUF_MAX);
+        if let Err(e) = socket2::SockRef::from(&socket).set_send_buffer_size(sndbuf) {
+            tracing::debug!("cannot set SO_SNDBUF: {e}");
+        }
+        let (pos, head_left) = {
+            let mut inner = self.lock();
+            let head = self.reply_head(&inner, request.protocol, icy);
+            let pos = inner.join_position(
+                icy,
+                self.now_ms(),
+                self.config.burst_ms,
+                self.config.metaint,
+            );
+            let mut iov = Vec::with_capacity(32);
+            iov.push(IoSlice::new(&head));
+            inner.slices(pos, icy, &mut iov);
+            let written = match (&socket).write_vectored(&iov) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+                Err(e) => return Err(e),
+            };
+            if written >= head.len() {
+                let sent = (written - head.len()) as u64;
+                inner.add_listener(Listener {
+                    socket,
+                    pos: pos + sent,
+                    bytes_out: sent,
+                    icy,
+                });
+                return Ok(());
+            }
+            (pos, head.slice(written..))
+        };
+        // Rare: the head did not fit the socket at once; wait until it does.
+        let mut socket = tokio::net::TcpStream::from_std(socket)?;
+        tokio::time::timeout(
+            HEAD_WRITE_TIMEOUT,
+            tokio::io::AsyncWriteExt::write_all(&mut socket, &head_left),
+        )
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "reply head not taken"))??;
+        let socket = socket.into_std()?;
+        self.lock().add_listener(Listener {
+            socket,
+            pos,
+            bytes_out: 0,
+            icy,
+        });
+        Ok(())
+    }
+
+    fn reply_head(&self, inner: &Inner, protocol: Protocol, icy: bool) -> Bytes {
+        let c = &self.config;
+        let status = match (icy, protocol) {
+            (true, Protocol::Http10) => Protocol::Icy,
+            (_, Protocol::Http10) => Protocol::Http10,
+            _ => Protocol::Http11,
+        };
+        let mut reply = IcyReply::new(status, 200, "OK")
+            .with_header("content-type", "audio/mpeg")
+            .with_header("icy-name", &c.name)
+            .with_header("icy-description", &c.description)
+            .with_header("icy-genre", &c.genre)
+            .with_header("icy-br", &inner.bitrate_kbps.to_string())
+            .with_header("icy-pub", "0")
+            .with_header("cache-control", "no-cache")
+            .with_header("connection", "close");
+        if icy {
+            reply = reply.with_header("icy-metaint", &c.metaint.to_string());
+        }
+        let mut out = BytesMut::with_capacity(320);
+        icy::encode_reply(&reply, &mut out);
+        out.freeze()
+    }
+
+    /// Writes every listener's pending bytes (one vectored write each), cutting off those that
+    /// fell out of the ring and dropping those whose connection failed.
+    pub async fn distribute(&self) {
+        let mut next = 0;
+        let mut cut = 0;
+        loop {
+            let done = self.lock().write_batch(&mut next, BATCH, &mut cut);
+            if done {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        if cut > 0 {
+            info!(
+                "{}: {cut} listener{} cut off (more than {} ms behind)",
+                self.name(),
+                if cut == 1 { "" } else { "s" },
+                self.config.lag_ms
+            );
+        }
+    }
+
+    /// Logs joins and leaves since the last such line, at most every 10 s and only if any.
+    pub fn log_listeners(&self) {
+        let mut inner = self.lock();
+        if inner.last_log.elapsed() < LOG_EVERY {
+            return;
+        }
+        let joined = inner.joins - inner.joins_logged;
+        let left = inner.leaves_unlogged;
+        if joined + left > 0 {
+            info!(
+                "{}: {} listeners (+{joined} −{left} in {} s)",
+                self.name(),
+                inner.listeners.len(),
+                inner.last_log.elapsed().as_secs()
+            );
+        }
+        inner.joins_logged = inner.joins;
+        inner.leaves_unlogged = 0;
+        inner.last_log = Instant::now();
+    }
+
+    /// Closes every listener (at a stop).
+    pub fn close_all(&self) {
+        self.lock().listeners.clear();
+    }
+
+    /// The slow path, for a listener whose request reached the HTTP stack (a kept-alive
+    /// connection's second request): the same bytes as a streamed body, read from the ring
+    /// every tick by a task of its own. Ends when the listener falls out of the ring.
+    pub fn body_stream(
+        self: Arc<Self>,
+        icy: bool,
+        tick: Duration,
+    ) -> impl futures_util::Stream<Item = Result<Bytes, io::Error>> + Send + 'static {
+        let pos = {
+            let mut inner = self.lock();
+            inner.joins += 1;
+            inner.http_listeners += 1;
+            let now_ms = self.now_ms();
+            inner.join_position(icy, now_ms, self.config.burst_ms, self.config.metaint)
+        };
+        let guard = HttpListener(Arc::clone(&self));
+        let mut interval = tokio::time::interval(tick);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        futures_util::stream::unfold(
+            (guard, pos, interval, VecDeque::<Bytes>::new()),
+            move |(guard, mut pos, mut interval, mut pending)| async move {
+                loop {
+                    if let Some(piece) = pending.pop_front() {
+                        return Some((Ok(piece), (guard, pos, interval, pending)));
+                    }
+                    interval.tick().await;
+                    let mut inner = guard.0.lock();
+                    if pos < inner.oldest(icy) {
+                        inner.cut_offs += 1;
+                        info!("{}: a listener (HTTP stack) cut off", guard.0.name());
+                        return None;
+                    }
+                    let first = inner.ring.partition_point(|c| c.end(icy) <= pos);
+                    for c in inner.ring.range(first..) {
+                        if !icy && c.kind == Kind::Block {
+                            continue;
+                        }
+                        let skip =
+                            usize::try_from(pos.saturating_sub(c.start(icy))).unwrap_or(usize::MAX);
+                        if skip < c.data.len() {
+                            pending.push_back(c.data.slice(skip..));
+                        }
+                    }
+                    let sent: u64 = pending.iter().map(|b| b.len() as u64).sum();
+                    pos += sent;
+                    inner.bytes_out += sent;
+                }
+            },
+        )
+    }
+
+    /// The reply head's headers, for the slow path.
+    pub fn http_headers(&self, icy: bool) -> Vec<(&'static str, String)> {
+        let inner = self.lock();
+        let c = &self.config;
+        let mut h = vec![
+            ("content-type", "audio/mpeg".to_owned()),
+            ("icy-name", c.name.clone()),
+            ("icy-description", c.description.clone()),
+            ("icy-genre", c.genre.clone()),
+            ("icy-br", inner.bitrate_kbps.to_string()),
+            ("icy-pub", "0".to_owned()),
+            ("cache-control", "no-cache".to_owned()),
+        ];
+        if icy {
+            h.push(("icy-metaint", c.metaint.to_string()));
+        }
+        h
+    }
+
+    /// The numbers of `GET /v1/channels/{name}`.
+    pub fn stats(&self) -> ChannelStats {
+        let inner = self.lock();
+        let c = &self.config;
+        let mut source = inner.source.clone();
+        if self.kind() == ChannelKind::Playlist {
+            source.segments = inner.blocks;
+        }
+        ChannelStats {
+            name: c.name.clone(),
+            kind: self.kind(),
+            description: c.description.clone(),
+            genre: c.genre.clone(),
+            bitrate_kbps: inner.bitrate_kbps,
+            metaint: u32::try_from(c.metaint).unwrap_or(u32::MAX),
+            listeners: inner.listeners.len() as u64 + inner.http_listeners,
+            listeners_peak: inner.listeners_peak,
+            joins: inner.joins,
+            bytes_out: inner.bytes_out,
+            cut_offs: inner.cut_offs,
+            title: inner.title.clone(),
+            source,
+            uptime_ms: self.now_ms(),
+        }
+    }
+}
+
+impl Inner {
+    /// The current title.
+    pub(crate) fn title(&self) -> &str {
+        &self.title
+    }
+
+    /// Sets the title every block from now on carries.
+    pub(crate) fn set_title(&mut self, title: &str) {
+        if title == self.title {
+            return;
+        }
+        let mut meta = Metadata::title(title);
+        meta.truncate_to_fit();
+        if let Ok(block) = icy::encode_metadata(&meta) {
+            self.block = block;
+        }
+        title.clone_into(&mut self.title);
+    }
+
+    fn push_audio(&mut self, mut audio: Bytes, frame_start: bool, metaint: usize, now_ms: u64) {
+        let mut first = true;
+        while !audio.is_empty() {
+            let piece = audio.split_to(audio.len().min(self.interval_left));
+            let len = piece.len();
+            self.ring.push_back(Chunk {
+                icy: self.icy_edge,
+                plain: self.plain_edge,
+                at_ms: now_ms,
+                kind: Kind::Audio {
+                    frame_start: first && frame_start,
+                    interval_start: self.interval_left == metaint,
+                },
+                data: piece,
+            });
+            first = false;
+            self.icy_edge += len as u64;
+            self.plain_edge += len as u64;
+            self.interval_left -= len;
+            if self.interval_left == 0 {
+                let block = self.block.clone();
+                let len = block.len() as u64;
+                self.ring.push_back(Chunk {
+                    icy: self.icy_edge,
+                    plain: self.plain_edge,
+                    at_ms: now_ms,
+                    kind: Kind::Block,
+                    data: block,
+                });
+                self.icy_edge += len;
+                self.interval_left = metaint;
+                self.blocks += 1;
+            }
+        }
+    }
+
+    fn edge(&self, icy: bool) -> u64 {
+        if icy { self.icy_edge } else { self.plain_edge }
+    }
+
+    fn oldest(&self, icy: bool) -> u64 {
+        self.ring
+            .front()
+            .map_or_else(|| self.edge(icy), |c| c.start(icy))
+    }
+
+    /// Where a new listener starts: the start of an interval (ICY) or of a frame-aligned chunk
+    /// (plain) produced closest to `burst_ms` ago; at the next interval when there is none.
+    fn join_position(&self, icy: bool, now_ms: u64, burst_ms: u64, metaint: usize) -> u64 {
+        let target = now_ms.saturating_sub(burst_ms);
+        let mut best: Option<(u64, u64)> = None;
+        for c in self.ring.iter().rev() {
+            let Kind::Audio {
+                frame_start,
+                interval_start,
+            } = c.kind
+            else {
+                continue;
+            };
+            if !(if icy { interval_start } else { frame_start }) {
+                continue;
+            }
+            let distance = c.at_ms.abs_diff(target);
+            if best.is_some_and(|(d, _)| d <= distance) {
+                break;
+            }
+            best = Some((distance, c.start(icy)));
+        }
+        match best {
+            Some((_, pos)) => pos,
+            // Nothing yet, or an interval longer than the ring: the next interval (if the
+            // title changes before it, the block is longer and the listener's first bytes are
+            // off by that much; an interval that long is a configuration mistake).
+            None if icy && self.interval_left == metaint => self.icy_edge,
+            None if icy => self.icy_edge + self.interval_left as u64 + self.block.len() as u64,
+            None => self.plain_edge,
+        }
+    }
+
+    /// Appends to `out` the pieces of the ring from `pos` to the live edge (at most [`MAX_IOV`]).
+    fn slices<'a>(&'a self, pos: u64, icy: bool, out: &mut Vec<IoSlice<'a>>) {
+        slices(&self.ring, pos, icy, out);
+    }
+
+    fn add_listener(&mut self, listener: Listener) {
+        self.bytes_out += listener.bytes_out;
+        self.listeners.push(listener);
+        self.joins += 1;
+        self.listeners_peak = self.listeners_peak.max(self.listeners.len() as u64);
+    }
+
+    /// Writes to listeners from `*next` on, at most `batch` of them; true when all are done.
+    fn write_batch(&mut self, next: &mut usize, batch: usize, cut: &mut u64) -> bool {
+        let oldest = [self.oldest(false), self.oldest(true)];
+        let edge = [self.plain_edge, self.icy_edge];
+        let Inner {
+            ring,
+            listeners,
+            bytes_out,
+            cut_offs,
+            leaves_unlogged,
+            ..
+        } = self;
+        let mut iov: Vec<IoSlice<'_>> = Vec::with_capacity(16);
+        let stop = next.saturating_add(batch);
+        while *next < listeners.len() && *next < stop {
+            let l = &mut listeners[*next];
+            let mode = usize::from(l.icy);
+            if l.pos < oldest[mode] {
+                *cut += 1;
+                *cut_offs += 1;
+                *leaves_unlogged += 1;
+                listeners.swap_remove(*next);
+                continue;
+            }
+            if l.pos >= edge[mode] {
+                *next += 1;
+                continue;
+            }
+            iov.clear();
+            slices(ring, l.pos, l.icy, &mut iov);
+            match (&l.socket).write_vectored(&iov) {
+                Ok(n) if n > 0 => {
+                    l.pos += n as u64;
+                    l.bytes_out += n as u64;
+                    *bytes_out += n as u64;
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                    ) => {}
+                // Gone (EPIPE, ECONNRESET...).
+                _ => {
+                    *leaves_unlogged += 1;
+                    listeners.swap_remove(*next);
+                    continue;
+                }
+            }
+            *next += 1;
+        }
+        *next >= listeners.len()
+    }
+}
+
+fn slices<'a>(ring: &'a VecDeque<Chunk>, pos: u64, icy: bool, out: &mut Vec<IoSlice<'a>>) {
+    let first = ring.partition_point(|c| c.end(icy) <= pos);
+    for c in ring.range(first..) {
+        if !icy && c.kind == Kind::Block {
+            continue;
+        }
+        let skip = usize::try_from(pos.saturating_sub(c.start(icy))).unwrap_or(usize::MAX);
+        if skip < c.data.len() {
+            out.push(IoSlice::new(&c.data[skip..]));
+        }
+        if out.len() >= MAX_IOV {
+            break;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::num::NonZeroUsize;
+
+    use grid_proto::icy::{Decoder, Item};
+
+    use super::*;
+    use crate::live::config::Order;
+
+    fn config(metaint: usize) -> ChannelConfig {
+        ChannelConfig {
+            name: "t".into(),
+            description: String::new(),
+            genre: String::new(),
+            source: Source::Playlist {
+                entries: None,
+                order: Order::InOrder,
+            },
+            metaint,
+            burst_ms: 0,
+            lag_ms: 1000,
+        }
+    }
+
+    fn read_all(inner: &Inner, pos: u64, icy: bool) -> Vec<u8> {
+        let mut iov = Vec::new();
+        inner.slices(pos, icy, &mut iov);
+        iov.iter().flat_map(|s| s.iter().copied()).collect()
+    }
+
+    #[test]
+    fn one_ring_serves_icy_and_plain_from_any_position() {
+        let ch = Channel::new(config(10));
+        let mut inner = ch.lock();
+        inner.set_title("A - B");
+        let audio: Vec<u8> = (0..35u8).collect();
+        for piece in audio.chunks(7) {
+            ch.push_audio(&mut inner, Bytes::copy_from_slice(piece), true);
+        }
+        assert_eq!(read_all(&inner, 0, false), audio);
+        assert_eq!(read_all(&inner, 13, false), audio[13..]);
+        let icy_stream = read_all(&inner, 0, true);
+        let mut d = Decoder::body(NonZeroUsize::new(10));
+        d.feed(&icy_stream);
+        let mut got = Vec::new();
+        let mut titles = 0;
+        while let Some(item) = d.next().unwrap() {
+            match item {
+                Item::Audio { data, .. } => got.extend_from_slice(&data),
+                Item::Metadata { metadata, .. } => {
+                    assert_eq!(metadata.unwrap().stream_title.as_deref(), Some("A - B"));
+                    titles += 1;
+                }
+                _ => unreachable!(),
+            }
+        }
+        assert_eq!((got, titles), (audio.clone(), 3));
+        // An ICY listener starts at an interval: after a block.
+        let pos = inner.join_position(true, ch.now_ms(), 0, 10);
+        let block_len = inner.block.len() as u64;
+        assert_eq!(pos, 3 * (10 + block_len));
+        // A plain one at a frame-aligned chunk.
+        assert_eq!(inner.join_position(false, ch.now_ms(), 0, 10), 28);
+    }
+}

@@ -1,0 +1,162 @@
+//! Live channels (`docs/live.md`): playlists of the library and relays of upstream streams,
+//! broadcast in ICY or plain HTTP to many listeners from one thread.
+//!
+//! - [`config`]: the `--channels` file.
+//! - [`channel`]: a channel's shared output, its listeners, the distributor.
+//! - [`playlist`], [`relay`]: the two sources, each the clock of its channel.
+//! - [`silence`]: silent MP3 frames in real time.
+//!
+//! Listeners are taken over by [`crate::front`] straight from the accept loop: no HTTP stack, no
+//! task and no buffer per listener.
+
+pub mod channel;
+pub mod config;
+pub mod playlist;
+pub mod relay;
+pub mod silence;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use grid_proto::live::ChannelStats;
+use tracing::info;
+
+use crate::SharedState;
+use crate::error::ApiError;
+pub use channel::Channel;
+use config::{ChannelConfig, Source};
+
+/// The channels of a server.
+#[derive(Debug, Default)]
+pub struct Live {
+    channels: Vec<Arc<Channel>>,
+    /// The distributor's tick.
+    pub tick: Duration,
+}
+
+impl Live {
+    /// Channels as configured, not started.
+    pub fn new(configs: Vec<ChannelConfig>, tick: Duration) -> Self {
+        Live {
+            tick,
+            channels: configs
+                .into_iter()
+                .map(|c| Arc::new(Channel::new(c)))
+                .collect(),
+        }
+    }
+
+    /// The channel called `name`.
+    pub fn get(&self, name: &str) -> Option<&Arc<Channel>> {
+        self.channels.iter().find(|c| c.name() == name)
+    }
+
+    /// All channels, in the file's order.
+    pub fn channels(&self) -> &[Arc<Channel>] {
+        &self.channels
+    }
+
+    /// Starts every channel's clock (a task each) on this runtime.
+    pub fn start(&self, state: &SharedState) {
+        let tick = self.tick;
+        for channel in &self.channels {
+            let c = &channel.config;
+            match &c.source {
+                Source::Playlist { entries, order } => {
+                    info!(
+                        "channel {} started: playlist ({}, {}), metaint {}, burst {} ms, lag {} ms",
+                        c.name,
+                        entries.as_ref().map_or_else(
+                            || "the whole library".to_owned(),
+                            |e| format!("{} entries", e.len())
+                        ),
+                        match order {
+                            config::Order::InOrder => "in order",
+                            config::Order::Shuffle => "shuffled",
+                        },
+                        c.metaint,
+                        c.burst_ms,
+                        c.lag_ms
+                    );
+                    let playlist = playlist::Playlist::new(entries.clone(), *order);
+                    tokio::spawn(playlist::run(
+                        Arc::clone(channel),
+                        playlist,
+                        Arc::clone(state),
+                        tick,
+                    ));
+                }
+                Source::Relay {
+                    url,
+                    authority,
+                    target,
+                } => {
+                    info!(
+                        "channel {} started: relay of {url}, metaint {}, burst {} ms, lag {} ms",
+                        c.name, c.metaint, c.burst_ms, c.lag_ms
+                    );
+                    tokio::spawn(relay::run(
+                        Arc::clone(channel),
+                        authority.clone(),
+                        target.clone(),
+                        tick,
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Closes every listener (at a stop).
+    pub fn close_all(&self) {
+        for c in &self.channels {
+            c.close_all();
+        }
+    }
+}
+
+/// `GET /v1/channels`.
+pub async fn channels_list(State(state): State<SharedState>) -> Json<Vec<ChannelStats>> {
+    Json(state.live.channels().iter().map(|c| c.stats()).collect())
+}
+
+/// `GET /v1/channels/{name}`.
+pub async fn channels_get(
+    State(state): State<SharedState>,
+    Path(name): Path<String>,
+) -> Result<Json<ChannelStats>, ApiError> {
+    state
+        .live
+        .get(&name)
+        .map(|c| Json(c.stats()))
+        .ok_or_else(|| ApiError::NotFound(format!("no such channel: {name}")))
+}
+
+/// `GET /live/{name}` when it reaches the HTTP stack rather than the front: an unknown channel
+/// (404), or a listener that asked on a connection already used for another request (served
+/// the same bytes through the slow path, [`Channel::body_stream`]).
+pub async fn live_via_http(
+    State(state): State<SharedState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let channel = state
+        .live
+        .get(&name)
+        .ok_or_else(|| ApiError::NotFound(format!("no such channel: {name}")))?;
+    let icy = headers
+        .get("icy-metadata")
+        .is_some_and(|v| v.as_bytes().trim_ascii() == b"1");
+    let mut response = Response::builder().status(StatusCode::OK);
+    for (name, value) in channel.http_headers(icy) {
+        response = response.header(name, value);
+    }
+    let body = Body::from_stream(Arc::clone(channel).body_stream(icy, state.live.tick));
+    response
+        .body(body)
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}

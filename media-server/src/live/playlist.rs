@@ -1,0 +1,306 @@
+//! A playlist channel's source: tracks of the library played in real time, looping.
+//!
+//! Each track's audio (ID3v2 and ID3v1 tags and the encoder's Xing/Info frame left out) is due
+//! at `size / duration` bytes per ms from the moment the previous track ended, so VBR is paced
+//! by its average and the channel never drifts. Each tick reads the whole frames due since the
+//! previous one (a `pread`, from the page cache in practice) and appends them to the channel.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use grid_proto::live::SourceState;
+use rand::seq::SliceRandom;
+use tracing::{info, warn};
+
+use super::channel::Channel;
+use super::config::Order;
+use super::silence::Silence;
+use crate::SharedState;
+use crate::library::{Library, Track, is_track_id};
+use crate::mpeg::{self, FrameHeader, MAX_FRAME_LEN};
+
+/// The track being played.
+#[derive(Debug)]
+struct Playing {
+    track: Arc<Track>,
+    file: File,
+    /// Audio range of the file.
+    start: u64,
+    end: u64,
+    /// Next byte to send.
+    pos: u64,
+    /// When its first byte was due.
+    t0: Instant,
+    bytes_per_ms: f64,
+}
+
+impl Playing {
+    /// When its last byte is due.
+    fn ends_at(&self) -> Instant {
+        let ms = (self.end - self.start) as f64 / self.bytes_per_ms;
+        self.t0 + Duration::from_secs_f64(ms / 1000.0)
+    }
+}
+
+/// The source of a playlist channel.
+#[derive(Debug)]
+pub struct Playlist {
+    entries: Option<Vec<String>>,
+    order: Order,
+    queue: Vec<Arc<Track>>,
+    next: usize,
+    playing: Option<Playing>,
+    /// When the next track is due (the end of the previous one).
+    clock: Instant,
+    silence: Option<Silence>,
+    warned: bool,
+}
+
+impl Playlist {
+    /// A playlist of `entries` (track ids or exact titles; `None`: the whole library).
+    pub fn new(entries: Option<Vec<String>>, order: Order) -> Self {
+        Playlist {
+            entries,
+            order,
+            queue: Vec::new(),
+            next: 0,
+            playing: None,
+            clock: Instant::now(),
+            silence: None,
+            warned: false,
+        }
+    }
+
+    /// The tracks of one loop, from the current library.
+    fn resolve(&mut self, library: &Library, channel: &str) -> Vec<Arc<Track>> {
+        let mut tracks = match &self.entries {
+            None => library.tracks().to_vec(),
+            Some(entries) => entries
+                .iter()
+                .filter_map(|e| {
+                    let found = if is_track_id(e) {
+                        library.get(e).cloned()
+                    } else {
+                        None
+                    }
+                    .or_else(|| {
+                        library
+                            .tracks()
+                            .iter()
+                            .find(|t| t.info.title == *e)
+                            .cloned()
+                    });
+                    if found.is_none() && !self.warned {
+                        warn!("{channel}: playlist entry '{e}' matches no track; skipped");
+                    }
+                    found
+                })
+                .collect(),
+        };
+        self.warned = true;
+        if self.order == Order::Shuffle {
+            tracks.shuffle(&mut rand::rng());
+        }
+        tracks
+    }
+
+    /// Opens the next track that opens, due at `self.clock`; `None` if none does.
+    fn start_next(&mut self, state: &SharedState, channel: &Channel) -> Option<Playing> {
+        for _ in 0..2 {
+            if self.next >= self.queue.len() {
+                self.queue = self.resolve(&state.snapshot(), channel.name());
+                self.next = 0;
+            }
+            while self.next < self.queue.len() {
+                let track = Arc::clone(&self.queue[self.next]);
+                self.next += 1;
+                match open(&track, self.clock) {
+                    Ok(playing) => return Some(playing),
+                    Err(e) => warn!(
+                        "{}: track {} ({}) cannot be played: {e}",
+                        channel.name(),
+                        track.info.id,
+                        track.info.file
+                    ),
+                }
+            }
+        }
+        None
+    }
+
+    /// Appends the audio due until `now` to the channel.
+    pub fn produce(&mut self, state: &SharedState, channel: &Channel, now: Instant) {
+        loop {
+            if self.playing.is_none() {
+                match self.start_next(state, channel) {
+                    Some(p) => {
+                        self.silence = None;
+                        let title = title_of(&p.track);
+                        info!("{}: now '{title}'", channel.name());
+                        let mut inner = channel.lock();
+                        inner.set_title(&title);
+                        inner.bitrate_kbps = p.track.info.bitrate_kbps;
+                        inner.source.state = SourceState::Playing;
+                        inner.source.track_id = Some(p.track.info.id.clone());
+                        self.playing = Some(p);
+                    }
+                    None => {
+                        self.play_silence(channel, now);
+                        return;
+                    }
+                }
+            }
+            let Some(p) = self.playing.as_mut() else {
+                return;
+            };
+            let elapsed_ms = now.saturating_duration_since(p.t0).as_secs_f64() * 1000.0;
+            let due = ((elapsed_ms * p.bytes_per_ms) as u64).min(p.end - p.start);
+            while p.pos < p.end && p.pos - p.start < due {
+                match read_frames(p, p.start + due) {
+                    Ok(Some(audio)) => {
+                        let mut inner = channel.lock();
+                        channel.push_audio(&mut inner, audio, true);
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        warn!(
+                            "{}: reading track {} ({}): {e}; skipping the rest",
+                            channel.name(),
+                            p.track.info.id,
+                            p.track.info.file
+                        );
+                        p.end = p.pos;
+                    }
+                }
+            }
+            if p.pos < p.end {
+                return;
+            }
+            // The track is over: the next one is due when its last byte was.
+            self.clock = p.ends_at();
+            self.playing = None;
+            if self.clock > now {
+                return;
+            }
+        }
+    }
+
+    fn play_silence(&mut self, channel: &Channel, now: Instant) {
+        let silence = self.silence.get_or_insert_with(|| {
+            info!("{}: nothing to play; silence", channel.name());
+            let mut s = Silence::new(mpeg::DEFAULT_HEADER);
+            s.restart(now);
+            s
+        });
+        let mut inner = channel.lock();
+        if inner.source.state != SourceState::Silent {
+            inner.source.state = SourceState::Silent;
+            inner.source.track_id = None;
+            inner.set_title("");
+        }
+        inner.bitrate_kbps = silence.bitrate_kbps();
+        if let Some(audio) = silence.due(now) {
+            channel.push_audio(&mut inner, audio, true);
+        }
+        self.clock = now;
+    }
+}
+
+/// `Artist - Title`, or what there is of it.
+pub fn title_of(track: &Track) -> String {
+    let i = &track.info;
+    match (i.artist.is_empty(), i.title.is_empty()) {
+        (false, false) => format!("{} - {}", i.artist, i.title),
+        (true, false) => i.title.clone(),
+        (false, true) => i.artist.clone(),
+        (true, true) => i.file.clone(),
+    }
+}
+
+fn open(track: &Arc<Track>, t0: Instant) -> std::io::Result<Playing> {
+    let file = track
+        .open()
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let size = file.metadata()?.len();
+    let (mut start, end) = mpeg::audio_range(&file, size)?;
+    // The encoder's Xing/Info frame carries no audio.
+    let mut first = vec![0u8; MAX_FRAME_LEN.min((end - start) as usize)];
+    file.read_exact_at(&mut first, start)?;
+    if let Some(h) = FrameHeader::parse(&first)
+        && mpeg::is_info_frame(&first)
+    {
+        start += h.len as u64;
+    }
+    let audio = end.saturating_sub(start).max(1);
+    let bytes_per_ms = if track.info.duration_ms > 0 {
+        audio as f64 / track.info.duration_ms as f64
+    } else {
+        f64::from(track.info.bitrate_kbps.max(8)) / 8.0
+    };
+    Ok(Playing {
+        track: Arc::clone(track),
+        file,
+        start,
+        end: start.max(end),
+        pos: start,
+        t0,
+        bytes_per_ms,
+    })
+}
+
+/// Reads whole frames from `p.pos` until at least `until` (or the end of the audio); advances
+/// `p.pos` past them. Junk between frames is skipped (`Ok(None)` when only junk was read).
+fn read_frames(p: &mut Playing, until: u64) -> std::io::Result<Option<Bytes>> {
+    let want =
+        (until.saturating_sub(p.pos) as usize + MAX_FRAME_LEN + 4).min((p.end - p.pos) as usize);
+    let mut buf = BytesMut::zeroed(want);
+    p.file.read_exact_at(&mut buf, p.pos)?;
+    let at_end = p.pos + want as u64 >= p.end;
+    let need = (until - p.pos.min(until)) as usize;
+    let mut off = 0;
+    while off < need {
+        match FrameHeader::parse(&buf[off..]) {
+            Some(h) if off + h.len <= buf.len() => off += h.len,
+            // A frame cut by the end of the file: dropped.
+            Some(_) if at_end => {
+                buf.truncate(off);
+                p.pos = p.end;
+                return Ok((off > 0).then(|| buf.freeze()));
+            }
+            Some(_) => break,
+            None if off > 0 => break,
+            None => {
+                // Junk: skip to the next frame.
+                let skip = (1..buf.len())
+                    .find(|&i| mpeg::frame_at(&buf, i).is_some())
+                    .unwrap_or(buf.len());
+                p.pos += skip as u64;
+                return Ok(None);
+            }
+        }
+    }
+    buf.truncate(off);
+    p.pos += off as u64;
+    Ok((off > 0).then(|| buf.freeze()))
+}
+
+/// The channel's clock: every tick, the audio due, then a write to every listener.
+pub async fn run(
+    channel: Arc<Channel>,
+    mut playlist: Playlist,
+    state: SharedState,
+    tick: Duration,
+) {
+    let mut interval = tokio::time::interval(tick);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    playlist.clock = Instant::now();
+    loop {
+        interval.tick().await;
+        playlist.produce(&state, &channel, Instant::now());
+        channel.distribute().await;
+        channel.log_listeners();
+    }
+}

@@ -1,0 +1,328 @@
+//! A relay channel's source: an upstream ICY (or plain HTTP) MP3 stream, re-broadcast.
+//!
+//! The relay asks the upstream with `Icy-MetaData: 1`, reads the reply and segments with the ICY
+//! decoder, and appends the audio (cut at MP3 frame boundaries, so silence can be spliced in
+//! cleanly) with the upstream's titles as soon as it arrives, then writes to its listeners at
+//! once: a relay adds no tick of latency. Segments are numbered as they arrive; a gap or a
+//! duplicate in the numbering is counted.
+//!
+//! When the upstream drops (or sends nothing for [`UPSTREAM_SILENT`]), listeners stay
+//! connected and receive silent frames shaped like the upstream's last frame, in real time,
+//! while the relay reconnects with backoff (100 ms doubling to 5 s).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use grid_proto::icy::{self, Decoder, IcyRequest, Item};
+use grid_proto::live::SourceState;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tracing::{info, warn};
+
+use super::channel::Channel;
+use super::silence::Silence;
+use crate::mpeg::{self, FrameHeader};
+
+/// First wait before a reconnection.
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+/// Longest wait between reconnections.
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// Connecting and reading the reply head may take this long.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// An upstream that sends nothing for this long is taken as dropped.
+pub const UPSTREAM_SILENT: Duration = Duration::from_secs(2);
+/// Audio without a frame in this many bytes is passed on as it is (not MP3 we can cut).
+const MAX_UNALIGNED: usize = 64 * 1024;
+
+/// Cuts a byte stream at MP3 frame boundaries.
+#[derive(Debug, Default)]
+struct Aligner {
+    pending: BytesMut,
+    /// The last frame's header (the shape of silence).
+    header: Option<[u8; 4]>,
+}
+
+impl Aligner {
+    /// The whole frames received so far, from a frame boundary.
+    fn take(&mut self) -> Option<Bytes> {
+        let mut off = 0;
+        let buf = &self.pending;
+        // Resync on a frame that is followed by another (or by the end).
+        if FrameHeader::parse(buf).is_none() {
+            match (1..buf.len().saturating_sub(3)).find(|&i| mpeg::frame_at(buf, i).is_some()) {
+                Some(i) => {
+                    let _ = self.pending.split_to(i);
+                }
+                None if buf.len() > MAX_UNALIGNED => return Some(self.pending.split().freeze()),
+                None => return None,
+            }
+        }
+        let buf = &self.pending;
+        let mut last = None;
+        while let Some(h) = FrameHeader::parse(&buf[off..]) {
+            if off + h.len > buf.len() {
+                break;
+            }
+            last = Some(off);
+            off += h.len;
+        }
+        if let Some(at) = last {
+            self.header = Some([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]);
+        }
+        (off > 0).then(|| self.pending.split_to(off).freeze())
+    }
+}
+
+/// Connects, asks, and reads the reply head; the decoder then yields segments.
+async fn connect(
+    authority: &str,
+    target: &str,
+) -> anyhow::Result<(TcpStream, Decoder, icy::IcyReply)> {
+    let mut socket = TcpStream::connect(authority).await?;
+    socket.set_nodelay(true)?;
+    let mut head = BytesMut::with_capacity(256);
+    icy::encode_request(&IcyRequest::get(authority, target), &mut head);
+    socket.write_all(&head).await?;
+    let mut decoder = Decoder::reply();
+    loop {
+        match decoder.next()? {
+            Some(Item::Reply(reply)) if reply.is_success() => return Ok((socket, decoder, reply)),
+            Some(Item::Reply(reply)) => {
+                anyhow::bail!("upstream answered {} {}", reply.status, reply.reason)
+            }
+            Some(_) => anyhow::bail!("no reply head"),
+            None => {
+                if tokio::io::AsyncReadExt::read_buf(&mut socket, decoder.input()).await? == 0 {
+                    anyhow::bail!("upstream closed before its reply");
+                }
+            }
+        }
+    }
+}
+
+/// The relay's state between two connections.
+struct Relay {
+    channel: Arc<Channel>,
+    silence: Silence,
+    aligner: Aligner,
+    /// Last segment number seen in this connection.
+    last_segment: Option<u64>,
+}
+
+impl Relay {
+    /// Silence due until now, then a write to every listener.
+    async fn silent_tick(&mut self) {
+        if let Some(audio) = self.silence.due(Instant::now()) {
+            let mut inner = self.channel.lock();
+            inner.bitrate_kbps = self.silence.bitrate_kbps();
+            self.channel.push_audio(&mut inner, audio, true);
+        }
+        self.channel.distribute().await;
+        self.channel.log_listeners();
+    }
+
+    /// Waits `how_long`, playing silence.
+    async fn silent_wait(&mut self, interval: &mut tokio::time::Interval, how_long: Duration) {
+        let until = tokio::time::Instant::now() + how_long;
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep_until(until) => return,
+                _ = interval.tick() => self.silent_tick().await,
+            }
+        }
+    }
+
+    /// Takes the decoder's items: audio to the channel, titles, segment numbering.
+    fn take_items(&mut self, decoder: &mut Decoder) -> Result<bool, icy::IcyError> {
+        let mut any = false;
+        while let Some(item) = decoder.next()? {
+            match item {
+                Item::Audio { data, .. } => self.aligner.pending.extend_from_slice(&data),
+                Item::Metadata { segment, metadata } => {
+                    // The title applies from the audio after the block: flush what came before.
+                    any |= self.flush_audio();
+                    let mut inner = self.channel.lock();
+                    inner.source.segments += 1;
+                    match self.last_segment {
+                        Some(last) if segment == last => inner.source.duplicates += 1,
+                        Some(last) if segment > last + 1 => inner.source.gaps += 1,
+                        None if segment > 0 => inner.source.gaps += 1,
+                        _ => {}
+                    }
+                    self.last_segment = Some(segment);
+                    if let Some(title) = metadata.and_then(|m| m.stream_title)
+                        && title != inner.title()
+                    {
+                        info!("{}: now '{title}'", self.channel.name());
+                        inner.set_title(&title);
+                    }
+                }
+                Item::Reply(_) | Item::Request(_) => {}
+            }
+        }
+        Ok(self.flush_audio() || any)
+    }
+
+    fn flush_audio(&mut self) -> bool {
+        let Some(audio) = self.aligner.take() else {
+            return false;
+        };
+        let mut inner = self.channel.lock();
+        if let Some(h) = FrameHeader::parse(&audio) {
+            inner.bitrate_kbps = h.bitrate_kbps;
+        }
+        self.channel.push_audio(&mut inner, audio, true);
+        true
+    }
+
+    /// Relays one connection until it drops; `Err` says why.
+    async fn session(
+        &mut self,
+        interval: &mut tokio::time::Interval,
+        mut socket: TcpStream,
+        mut decoder: Decoder,
+    ) -> anyhow::Result<()> {
+        let mut last_data = Instant::now();
+        let mut wrote_since_tick = false;
+        loop {
+            tokio::select! {
+                read = tokio::io::AsyncReadExt::read_buf(&mut socket, decoder.input()) => {
+                    if read? == 0 {
+                        anyhow::bail!("upstream closed the stream");
+                    }
+                    // Take whatever else is already there, to write it all at once.
+                    loop {
+                        match socket.try_read_buf(decoder.input()) {
+                            Ok(0) => anyhow::bail!("upstream closed the stream"),
+                            Ok(_) if decoder.rest().len() < 256 * 1024 => {}
+                            Ok(_) => break,
+                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                    last_data = Instant::now();
+                    if self.take_items(&mut decoder)? {
+                        self.channel.distribute().await;
+                        wrote_since_tick = true;
+                    }
+                }
+                _ = interval.tick() => {
+                    if last_data.elapsed() > UPSTREAM_SILENT {
+                        anyhow::bail!("upstream sent nothing for {} ms", UPSTREAM_SILENT.as_millis());
+                    }
+                    // Listeners that could not take everything get the rest now.
+                    if !wrote_since_tick {
+                        self.channel.distribute().await;
+                    }
+                    wrote_since_tick = false;
+                    self.channel.log_listeners();
+                }
+            }
+        }
+    }
+}
+
+/// The relay's loop: connect, relay, and on a drop, silence and reconnect with backoff.
+pub async fn run(channel: Arc<Channel>, authority: String, target: String, tick: Duration) {
+    let mut interval = tokio::time::interval(tick);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let url = channel.lock().source.upstream.clone().unwrap_or_default();
+    let mut relay = Relay {
+        channel: Arc::clone(&channel),
+        silence: Silence::new(mpeg::DEFAULT_HEADER),
+        aligner: Aligner::default(),
+        last_segment: None,
+    };
+    let mut backoff = BACKOFF_MIN;
+    let mut ever_connected = false;
+    let mut failing_logged = false;
+    loop {
+        let attempt = tokio::time::timeout(CONNECT_TIMEOUT, connect(&authority, &target));
+        tokio::pin!(attempt);
+        let connected = loop {
+            tokio::select! {
+                result = &mut attempt => break result.unwrap_or_else(|_| Err(anyhow::anyhow!("no reply in {} ms", CONNECT_TIMEOUT.as_millis()))),
+                _ = interval.tick() => relay.silent_tick().await,
+            }
+        };
+        match connected {
+            Ok((socket, decoder, reply)) => {
+                {
+                    let mut inner = channel.lock();
+                    if ever_connected {
+                        inner.source.reconnects += 1;
+                    }
+                    inner.source.state = SourceState::Playing;
+                    if let Some(br) = reply.bitrate() {
+                        inner.bitrate_kbps = br;
+                    }
+                }
+                info!(
+                    "{}: relay {} {url}",
+                    channel.name(),
+                    if ever_connected {
+                        "reconnected to"
+                    } else {
+                        "connected to"
+                    }
+                );
+                ever_connected = true;
+                failing_logged = false;
+                backoff = BACKOFF_MIN;
+                relay.last_segment = None;
+                let why = relay.session(&mut interval, socket, decoder).await;
+                let why = why.err().map_or_else(String::new, |e| format!("{e:#}"));
+                warn!(
+                    "{}: relay dropped by {url} ({why}); silence while reconnecting",
+                    channel.name()
+                );
+            }
+            Err(e) => {
+                if !failing_logged {
+                    warn!(
+                        "{}: relay cannot reach {url} ({e:#}); retrying with backoff up to {} s",
+                        channel.name(),
+                        BACKOFF_MAX.as_secs()
+                    );
+                    failing_logged = true;
+                }
+            }
+        }
+        {
+            let mut inner = channel.lock();
+            if inner.source.state == SourceState::Playing {
+                // The partial frame of the dropped stream is dropped; silence takes over.
+                relay.aligner.pending.clear();
+                relay.silence = Silence::new(relay.aligner.header.unwrap_or(mpeg::DEFAULT_HEADER));
+                inner.source.state = SourceState::Reconnecting;
+            }
+        }
+        relay.silence.restart(Instant::now());
+        relay.silent_wait(&mut interval, backoff).await;
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_aligner_cuts_at_frames_and_skips_junk() {
+        let frame = mpeg::silent_frame(mpeg::DEFAULT_HEADER).unwrap();
+        let mut a = Aligner::default();
+        a.pending.extend_from_slice(b"junk");
+        a.pending.extend_from_slice(&frame);
+        a.pending.extend_from_slice(&frame);
+        a.pending.extend_from_slice(&frame[..100]);
+        let out = a.take().unwrap();
+        assert_eq!(out.len(), 2 * frame.len());
+        assert_eq!(&out[..4], &frame[..4]);
+        assert_eq!(a.pending.len(), 100);
+        assert!(a.take().is_none());
+        a.pending.extend_from_slice(&frame[100..]);
+        assert_eq!(a.take().unwrap().len(), frame.len());
+        assert_eq!(a.header, Some(mpeg::DEFAULT_HEADER));
+    }
+}

@@ -1,0 +1,397 @@
+//! Live channels (`docs/live.md`) against the real binary: ICY framing and titles, plain audio,
+//! ffprobe as a real peer, a stalled listener cut off, relays through an upstream's death.
+
+use std::num::NonZeroUsize;
+use std::time::{Duration, Instant};
+
+use grid_proto::icy::{Decoder, IcyReply, Item, Protocol};
+use grid_proto::live::{ChannelStats, SourceState};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::helper::{DEADLINE, Server, Tags, make_mp3, wait_until};
+
+const METAINT: usize = 4000;
+
+/// Two 2.5 s CBR tracks, "Artist A - One" and "Artist A - Two", and a channels file with a
+/// playlist of both (`test`), plus `more` lines.
+struct Live {
+    dir: tempfile::TempDir,
+}
+
+impl Live {
+    fn new(more: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("lib")).unwrap();
+        for (file, title) in [("1.mp3", "One"), ("2.mp3", "Two")] {
+            make_mp3(
+                &dir.path().join("lib").join(file),
+                2.5,
+                false,
+                &Tags {
+                    title: Some(title),
+                    artist: Some("Artist A"),
+                    album: Some("Album"),
+                },
+            );
+        }
+        std::fs::write(
+            dir.path().join("channels.toml"),
+            format!(
+                "[[channel]]\nname = \"test\"\ngenre = \"Testing\"\ndescription = \"A test\"\n\
+                 playlist = [\"One\", \"Two\"]\nmetaint = {METAINT}\nburst_ms = 500\nlag_ms = 1500\n{more}"
+            ),
+        )
+        .unwrap();
+        Live { dir }
+    }
+
+    fn channels(&self) -> String {
+        self.dir.path().join("channels.toml").display().to_string()
+    }
+
+    async fn start(&self) -> Server {
+        Server::start(
+            &self.dir.path().join("lib"),
+            &["--channels", &self.channels()],
+        )
+        .await
+    }
+}
+
+/// A listener reading with the ICY decoder.
+struct Listener {
+    socket: TcpStream,
+    decoder: Decoder,
+    /// Audio bytes received.
+    audio: usize,
+}
+
+impl Listener {
+    /// `GET path` as `HTTP/1.0` with `Icy-MetaData: 1` (or plain `HTTP/1.1` without it).
+    async fn connect(server: &Server, path: &str, icy: bool) -> (Self, IcyReply) {
+        let mut socket = TcpStream::connect(&server.addr).await.unwrap();
+        let request = if icy {
+            format!("GET {path} HTTP/1.0\r\nHost: x\r\nIcy-MetaData: 1\r\n\r\n")
+        } else {
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n")
+        };
+        socket.write_all(request.as_bytes()).await.unwrap();
+        let mut listener = Listener {
+            socket,
+            decoder: Decoder::reply(),
+            audio: 0,
+        };
+        let Item::Reply(reply) = listener.next().await.expect("a reply") else {
+            panic!("not a reply first")
+        };
+        (listener, reply)
+    }
+
+    /// The next item; `None` at the end of the stream.
+    async fn next(&mut self) -> Option<Item> {
+        loop {
+            if let Some(item) = self.decoder.next().unwrap() {
+                if let Item::Audio { data, .. } = &item {
+                    self.audio += data.len();
+                }
+                return Some(item);
+            }
+            let read = tokio::time::timeout(DEADLINE, self.socket.read_buf(self.decoder.input()))
+                .await
+                .expect("the stream stalled");
+            match read {
+                Ok(0) | Err(_) => return None,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// Reads until `title` arrives in a block; returns the segments read on the way.
+    async fn until_title(&mut self, title: &str) -> u64 {
+        let deadline = Instant::now() + DEADLINE;
+        let mut segments = 0;
+        while Instant::now() < deadline {
+            match self.next().await {
+                Some(Item::Metadata { metadata, .. }) => {
+                    segments += 1;
+                    if metadata.and_then(|m| m.stream_title).as_deref() == Some(title) {
+                        return segments;
+                    }
+                }
+                Some(_) => {}
+                None => panic!("the stream ended before '{title}'"),
+            }
+        }
+        panic!("no '{title}' in time")
+    }
+
+    /// Reads for `how_long`; returns the audio bytes read meanwhile.
+    async fn read_for(&mut self, how_long: Duration) -> usize {
+        let before = self.audio;
+        let until = Instant::now() + how_long;
+        while Instant::now() < until {
+            if tokio::time::timeout(until - Instant::now(), self.next())
+                .await
+                .is_ok_and(|item| item.is_none())
+            {
+                panic!("the stream ended");
+            }
+        }
+        self.audio - before
+    }
+}
+
+async fn stats(server: &Server, name: &str) -> ChannelStats {
+    server
+        .http
+        .get(server.url(&format!("/v1/channels/{name}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn icy_framing_carries_the_titles_and_changes_them_with_the_track() {
+    let live = Live::new("");
+    let server = live.start().await;
+    let (mut l, reply) = Listener::connect(&server, "/live/test", true).await;
+    assert_eq!((reply.protocol, reply.status), (Protocol::Icy, 200));
+    assert_eq!(reply.metaint().unwrap(), NonZeroUsize::new(METAINT));
+    assert_eq!(reply.name(), Some("test"));
+    assert_eq!(reply.genre(), Some("Testing"));
+    assert_eq!(reply.header("icy-description"), Some("A test"));
+    assert!(matches!(reply.bitrate(), Some(128..=130)), "{reply:?}");
+    assert_eq!(reply.content_type(), Some("audio/mpeg"));
+
+    // Every block carries the current title; the first one comes after metaint bytes.
+    let mut segment_audio = 0;
+    let mut blocks = Vec::new();
+    while blocks.len() < 3 {
+        match l.next().await.unwrap() {
+            Item::Audio { data, .. } => segment_audio += data.len(),
+            Item::Metadata { metadata, .. } => {
+                assert_eq!(segment_audio, METAINT);
+                segment_audio = 0;
+                blocks.push(metadata.unwrap().stream_title.unwrap());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(
+        blocks
+            .iter()
+            .all(|t| t == "Artist A - One" || t == "Artist A - Two"),
+        "{blocks:?}"
+    );
+    // The title changes with the track, whichever comes first.
+    let other = if blocks[2] == "Artist A - One" {
+        "Artist A - Two"
+    } else {
+        "Artist A - One"
+    };
+    l.until_title(other).await;
+    l.until_title(&blocks[2]).await;
+
+    let s = stats(&server, "test").await;
+    assert_eq!((s.listeners, s.joins, s.metaint), (1, 1, METAINT as u32));
+    assert!(s.bytes_out > (3 * METAINT) as u64, "{s:?}");
+    assert!(s.source.segments >= 3, "{s:?}");
+    assert_eq!(s.source.state, SourceState::Playing);
+    let all: Vec<ChannelStats> = server
+        .http
+        .get(server.url("/v1/channels"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 1);
+    assert!(
+        server.log().contains("test: now 'Artist A - "),
+        "{}",
+        server.log()
+    );
+
+    // Unknown channels are a 404.
+    assert_eq!(server.raw_status("/live/nope"), 404);
+    let missing = server
+        .http
+        .get(server.url("/v1/channels/nope"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+}
+
+#[tokio::test]
+async fn plain_listeners_get_frame_aligned_audio_without_blocks() {
+    let live = Live::new("");
+    let server = live.start().await;
+    let (mut l, reply) = Listener::connect(&server, "/live/test", false).await;
+    assert_eq!((reply.protocol, reply.status), (Protocol::Http11, 200));
+    assert_eq!(reply.metaint().unwrap(), None);
+    let mut body = Vec::new();
+    while body.len() < 4 * METAINT {
+        match l.next().await.unwrap() {
+            Item::Audio { data, .. } => body.extend_from_slice(&data),
+            other => panic!("{other:?}"),
+        }
+    }
+    // An MP3 frame first (128 kbit/s, 44.1 kHz), and no metadata anywhere.
+    assert_eq!(&body[..3], &[0xFF, 0xFB, 0x90], "{:x?}", &body[..4]);
+    assert!(!body.windows(11).any(|w| w == b"StreamTitle"));
+}
+
+#[tokio::test]
+async fn ffprobe_reads_the_title() {
+    let live = Live::new("");
+    let server = live.start().await;
+    let url = server.url("/live/test");
+    let out = tokio::process::Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", "format_tags", &url])
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(DEADLINE, out)
+        .await
+        .expect("ffprobe took too long")
+        .expect("ffprobe must be installed (apt install ffmpeg)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("TAG:StreamTitle=Artist A - One")
+            || text.contains("TAG:StreamTitle=Artist A - Two"),
+        "{text}"
+    );
+    assert!(text.contains("TAG:icy-genre=Testing"), "{text}");
+    // And ffmpeg decodes a few seconds of it without an error.
+    let out = tokio::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-t", "3", "-i", &url, "-f", "null", "-"])
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(DEADLINE, out).await.unwrap().unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn a_listener_that_stops_reading_is_cut_off_and_the_others_go_on() {
+    let live = Live::new("");
+    let server = live.start().await;
+    // A socket with a tiny receive buffer that never reads.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stalled = socket.connect(server.addr.parse().unwrap()).await.unwrap();
+    stalled
+        .write_all(b"GET /live/test HTTP/1.0\r\nIcy-MetaData: 1\r\n\r\n")
+        .await
+        .unwrap();
+    let (mut reader, _) = Listener::connect(&server, "/live/test", true).await;
+    let deadline = Instant::now() + 2 * DEADLINE;
+    loop {
+        // 16 KB/s: the reader gets its share of every second meanwhile.
+        let got = reader.read_for(Duration::from_millis(500)).await;
+        assert!(got > 4_000, "{got} bytes in 500 ms");
+        let s = stats(&server, "test").await;
+        if s.cut_offs == 1 {
+            assert_eq!(s.listeners, 1);
+            break;
+        }
+        assert!(Instant::now() < deadline, "never cut off: {s:?}");
+    }
+    assert!(
+        server.log().contains("test: 1 listener cut off"),
+        "{}",
+        server.log()
+    );
+    // The stalled socket was closed: reading it drains to its end.
+    let mut sink = vec![0u8; 1 << 16];
+    let end = tokio::time::timeout(DEADLINE, async {
+        loop {
+            match stalled.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    });
+    end.await
+        .expect("the cut-off listener's socket is still open");
+}
+
+#[tokio::test]
+async fn a_relay_follows_its_upstream_and_plays_silence_while_it_is_gone() {
+    let live = Live::new("");
+    let mut upstream = live.start().await;
+    let upstream_addr = upstream.addr.clone();
+    let relay_file = live.dir.path().join("relay.toml");
+    std::fs::write(
+        &relay_file,
+        format!(
+            "[[channel]]\nname = \"relay\"\nsource = \"http://{upstream_addr}/live/test\"\nmetaint = 3000\nburst_ms = 500\nlag_ms = 3000\n"
+        ),
+    )
+    .unwrap();
+    let relay = Server::start(
+        &live.dir.path().join("lib"),
+        &["--channels", &relay_file.display().to_string()],
+    )
+    .await;
+    wait_until("the relay to connect", || async {
+        stats(&relay, "relay").await.source.state == SourceState::Playing
+    })
+    .await;
+    let (mut l, reply) = Listener::connect(&relay, "/live/relay", true).await;
+    assert_eq!(reply.metaint().unwrap(), NonZeroUsize::new(3000));
+    // The upstream's titles, as its tracks change.
+    l.until_title("Artist A - One").await;
+    l.until_title("Artist A - Two").await;
+    let s = stats(&relay, "relay").await;
+    assert!(
+        s.source.segments > 0 && s.source.gaps == 0 && s.source.duplicates == 0,
+        "{s:?}"
+    );
+    assert_eq!(
+        s.source.upstream,
+        Some(format!("http://{upstream_addr}/live/test"))
+    );
+    assert_eq!(s.title, "Artist A - Two");
+
+    // The upstream dies: the listener keeps receiving (silence) while the relay reconnects.
+    upstream.kill_hard();
+    wait_until("the relay to notice", || async {
+        stats(&relay, "relay").await.source.state == SourceState::Reconnecting
+    })
+    .await;
+    let got = l.read_for(Duration::from_millis(2500)).await;
+    assert!(got > 20_000, "{got} bytes in 2.5 s of silence");
+    // Back on the same port: the relay reconnects and the titles flow again.
+    let upstream = Server::start_at(
+        &live.dir.path().join("lib"),
+        &upstream_addr,
+        &["--channels", &live.channels()],
+    )
+    .await;
+    wait_until("the relay to reconnect", || async {
+        let s = stats(&relay, "relay").await;
+        s.source.state == SourceState::Playing && s.source.reconnects >= 1
+    })
+    .await;
+    l.until_title("Artist A - One").await;
+    assert!(
+        relay.log().contains("relay: relay reconnected to"),
+        "{}",
+        relay.log()
+    );
+    drop(upstream);
+}
