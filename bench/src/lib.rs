@@ -7,6 +7,7 @@
 //! - RSS at rest of the registry and a node.
 
 mod grid;
+pub mod icysource;
 pub mod listeners;
 pub mod media;
 mod stats;

@@ -1,156 +1,21 @@
-//! `icyload` against a tiny ICY source of the test's own: a channel of pseudo-random "audio" at
-//! 128 kbit/s (metaint 16000, a title block in every segment, the title changing every five), sent
-//! in ticks from a clock shared by every listener, starting at the segment boundary before the live
-//! position (a burst of up to one second). Variants stall, close, answer 404 or frame the body as
-//! HTTP/1.1 chunks, and a delayed copy stands in for a relay.
+//! `icyload` against the crate's tiny ICY source (`grid_bench::icysource`): 128 kbit/s of
+//! pseudo-random "audio" with a title block every second; variants stall, close, answer 404 or
+//! frame the body as HTTP/1.1 chunks, and delayed copies stand in for relays.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use grid_bench::icysource::{self, Mode, Source};
 use grid_bench::listeners::{self, LoadConfig};
-use grid_proto::icy::{self, Decoder, IcyReply, Item, Metadata, Protocol};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
-const METAINT: usize = 16_000;
-const SEGMENTS: usize = 20;
 const TICK: Duration = Duration::from_millis(50);
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Mode {
-    Normal,
-    /// Sends nothing for `pause` once, `after` into each stream.
-    Stall {
-        after: Duration,
-        pause: Duration,
-    },
-    /// Closes each stream after that long.
-    Close(Duration),
-    NotFound,
-    Chunked,
-}
-
-struct Source {
-    body: Vec<u8>,
-    seg_len: usize,
-    start: Instant,
-}
-
-impl Source {
-    fn new() -> Arc<Self> {
-        let mut body = Vec::new();
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut seg_len = 0;
-        for s in 0..SEGMENTS {
-            let audio: Vec<u8> = (0..METAINT)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    x as u8
-                })
-                .collect();
-            let meta = Metadata::title(format!("Test Artist - Track {}", s / 5));
-            let before = body.len();
-            icy::encode_segment(&audio, Some(&meta), &mut body).unwrap();
-            seg_len = body.len() - before;
-        }
-        Arc::new(Source {
-            body,
-            seg_len,
-            start: Instant::now(),
-        })
-    }
-
-    /// Body bytes sent by now (one segment, 16000 bytes of audio, per second), `delay` late.
-    fn live(&self, delay: Duration) -> usize {
-        let t = self.start.elapsed().saturating_sub(delay).as_secs_f64();
-        (t * self.seg_len as f64) as usize
-    }
-
-    fn slice(&self, from: usize, to: usize) -> Vec<u8> {
-        let len = self.body.len();
-        (from..to).map(|i| self.body[i % len]).collect()
-    }
-}
-
 async fn serve(src: Arc<Source>, mode: Mode, delay: Duration) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            tokio::spawn(stream_to(stream, src.clone(), mode, delay));
-        }
-    });
+    let addr = icysource::serve("127.0.0.1:0", src, mode, delay, TICK)
+        .await
+        .unwrap();
     format!("http://{addr}/live/test")
-}
-
-async fn stream_to(mut stream: TcpStream, src: Arc<Source>, mode: Mode, delay: Duration) {
-    let mut dec = Decoder::request();
-    let mut buf = [0u8; 1024];
-    let req = loop {
-        let Ok(n) = stream.read(&mut buf).await else {
-            return;
-        };
-        if n == 0 {
-            return;
-        }
-        dec.feed(&buf[..n]);
-        if let Ok(Some(Item::Request(r))) = dec.next() {
-            break r;
-        }
-    };
-    assert!(req.wants_metadata(), "icyload asks for metadata");
-    assert_eq!(req.protocol, Protocol::Http11);
-    let mut head = Vec::new();
-    if mode == Mode::NotFound || req.path != "/live/test" {
-        icy::encode_reply(
-            &IcyReply::new(Protocol::Http11, 404, "Not Found"),
-            &mut head,
-        );
-        let _ = stream.write_all(&head).await;
-        return;
-    }
-    let mut reply = IcyReply::new(Protocol::Http11, 200, "OK")
-        .with_header("content-type", "audio/mpeg")
-        .with_header("icy-br", "128")
-        .with_header("icy-metaint", &METAINT.to_string());
-    if mode == Mode::Chunked {
-        reply = reply.with_header("transfer-encoding", "chunked");
-    }
-    icy::encode_reply(&reply, &mut head);
-    if stream.write_all(&head).await.is_err() {
-        return;
-    }
-    let joined = Instant::now();
-    let live = src.live(delay);
-    let mut sent = live - live % src.seg_len;
-    let mut stalled = false;
-    loop {
-        let to = src.live(delay);
-        let mut out = src.slice(sent, to);
-        sent = to;
-        if mode == Mode::Chunked && !out.is_empty() {
-            let mut framed = format!("{:x}\r\n", out.len()).into_bytes();
-            framed.append(&mut out);
-            framed.extend_from_slice(b"\r\n");
-            out = framed;
-        }
-        if stream.write_all(&out).await.is_err() {
-            return;
-        }
-        match mode {
-            Mode::Stall { after, pause } if !stalled && joined.elapsed() > after => {
-                stalled = true;
-                tokio::time::sleep(pause).await;
-            }
-            Mode::Close(after) if joined.elapsed() > after => return,
-            _ => tokio::time::sleep(TICK).await,
-        }
-    }
 }
 
 fn config(url: String, listeners: usize, window: f64) -> LoadConfig {
