@@ -68,9 +68,12 @@ pub struct LoadCli {
     /// Relay latency mode: a server relaying URL (then one relaying that, ...); one listener each.
     #[arg(long = "relay", value_name = "URL")]
     pub relays: Vec<String>,
-    /// Relay latency mode: seconds of each stream's start skipped (its burst), and between samples.
+    /// Relay latency mode: seconds of the first stream's start skipped (the bursts).
     #[arg(long, default_value_t = 3.0)]
     pub skip: f64,
+    /// Relay latency mode: seconds between samples.
+    #[arg(long, default_value_t = 0.5)]
+    pub every: f64,
 }
 
 impl LoadCli {
@@ -113,6 +116,7 @@ pub async fn main(cli: LoadCli) -> anyhow::Result<()> {
             &urls,
             Duration::from_secs_f64(cli.seconds),
             Duration::from_secs_f64(cli.skip),
+            Duration::from_secs_f64(cli.every),
         )
         .await?;
         if cli.json {
@@ -1210,28 +1214,29 @@ impl LatencyReport {
 pub const WINDOW: usize = 64;
 
 /// One listener per URL for `seconds`; then windows of the first stream's audio, one every
-/// `skip` from `skip` after it started, found in the others.
+/// `every` from `skip` after it started, found in the others.
 pub async fn run_latency(
     urls: &[String],
     seconds: Duration,
     skip: Duration,
+    every: Duration,
 ) -> anyhow::Result<LatencyReport> {
     anyhow::ensure!(urls.len() >= 2, "a relay chain needs two URLs or more");
     let until = Instant::now() + seconds;
     let recs = futures_util::future::try_join_all(urls.iter().map(|u| record(u, until))).await?;
-    Ok(latency_of(&recs, skip))
+    Ok(latency_of(&recs, skip, every))
 }
 
 /// Compares recordings of a chain (see [`run_latency`]).
-pub fn latency_of(recs: &[Recording], skip: Duration) -> LatencyReport {
+pub fn latency_of(recs: &[Recording], skip: Duration, every: Duration) -> LatencyReport {
     let first = &recs[0];
     let mut per_hop: Vec<Vec<f64>> = vec![Vec::new(); recs.len() - 1];
     let mut total = Vec::new();
     let (mut windows, mut skipped) = (0, 0);
     let start = first.start.unwrap_or_else(Instant::now);
-    let step = skip.max(Duration::from_millis(100));
-    let mut k = 1u32;
-    'samples: while let Some(at) = first.offset_after(start + step * k) {
+    let step = every.max(Duration::from_millis(10));
+    let mut k = 0u32;
+    'samples: while let Some(at) = first.offset_after(start + skip + step * k) {
         k += 1;
         let Some(window) = first.audio.get(at..at + WINDOW) else {
             break;

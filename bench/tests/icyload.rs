@@ -138,7 +138,8 @@ async fn relay_latency_is_found_in_the_audio() {
     let r = listeners::run_latency(
         &[a, b, c],
         Duration::from_secs(5),
-        Duration::from_millis(500),
+        Duration::from_millis(1500),
+        Duration::from_millis(300),
     )
     .await
     .unwrap();
