@@ -34,6 +34,12 @@ const SNDBUF_BYTES_PER_MS: usize = 40;
 const SNDBUF_MIN: usize = 16 * 1024;
 /// ...and at most this (the kernel doubles it for its bookkeeping).
 const SNDBUF_MAX: usize = 256 * 1024;
+/// Above this many listeners a channel is busy: each listener is written once a round of
+/// [`BUSY_ROUND`] rather than at every distribution, in slots spread over the round, since the
+/// kernel's cost per write, not per byte, is most of a listener's cost.
+pub const BUSY_LISTENERS: usize = 500;
+/// How often a busy channel writes to each listener.
+pub const BUSY_ROUND: Duration = Duration::from_secs(1);
 /// Joins and leaves are logged together at most this often.
 const LOG_EVERY: Duration = Duration::from_secs(10);
 
@@ -83,6 +89,9 @@ struct Listener {
     pos: u64,
     bytes_out: u64,
     icy: bool,
+    /// Which of a round's distributions write to it, when a busy channel writes each listener
+    /// once a round ([`BUSY_LISTENERS`]).
+    slot: u8,
 }
 
 /// Counts a slow-path listener while its body lives.
@@ -121,6 +130,8 @@ pub(crate) struct Inner {
     pub(crate) source: SourceStats,
     /// Blocks produced.
     pub(crate) blocks: u64,
+    /// Distributions so far (the slot of a busy channel's round).
+    distributions: u64,
     joins_logged: u64,
     leaves_unlogged: u64,
     last_log: Instant,
@@ -131,13 +142,15 @@ pub(crate) struct Inner {
 pub struct Channel {
     /// As declared.
     pub config: ChannelConfig,
+    /// The distributor's tick.
+    tick: Duration,
     started: Instant,
     inner: Mutex<Inner>,
 }
 
 impl Channel {
     /// A channel with nothing played yet.
-    pub fn new(config: ChannelConfig) -> Self {
+    pub fn new(config: ChannelConfig, tick: Duration) -> Self {
         let upstream = match &config.source {
             Source::Relay { url, .. } => Some(url.clone()),
             Source::Playlist { .. } => None,
@@ -171,12 +184,14 @@ impl Channel {
                 duplicates: 0,
             },
             blocks: 0,
+            distributions: 0,
             joins_logged: 0,
             leaves_unlogged: 0,
             last_log: Instant::now(),
         };
         Channel {
             config,
+            tick,
             started: Instant::now(),
             inner: Mutex::new(inner),
         }
@@ -265,6 +280,7 @@ impl Channel {
                     pos: pos + sent,
                     bytes_out: sent,
                     icy,
+                    slot: 0,
                 });
                 return Ok(());
             }
@@ -284,6 +300,7 @@ impl Channel {
             pos,
             bytes_out: 0,
             icy,
+            slot: 0,
         });
         Ok(())
     }
@@ -318,7 +335,9 @@ impl Channel {
         let mut next = 0;
         let mut cut = 0;
         loop {
-            let done = self.lock().write_batch(&mut next, BATCH, &mut cut);
+            let done = self
+                .lock()
+                .write_batch(&mut next, BATCH, &mut cut, self.round_len());
             if done {
                 break;
             }
@@ -332,6 +351,14 @@ impl Channel {
                 self.config.lag_ms
             );
         }
+    }
+
+    /// Distributions in a busy channel's round: [`BUSY_ROUND`] in ticks.
+    fn round_len(&self) -> u64 {
+        let tick = self.tick.as_millis().max(1);
+        u64::try_from(BUSY_ROUND.as_millis().div_ceil(tick))
+            .unwrap_or(1)
+            .clamp(1, 64)
     }
 
     /// Logs joins and leaves since the last such line, at most every 10 s and only if any.
@@ -560,7 +587,8 @@ impl Inner {
         slices(&self.ring, pos, icy, out);
     }
 
-    fn add_listener(&mut self, listener: Listener) {
+    fn add_listener(&mut self, mut listener: Listener) {
+        listener.slot = (self.joins % 64) as u8;
         self.bytes_out += listener.bytes_out;
         self.listeners.push(listener);
         self.joins += 1;
@@ -568,9 +596,15 @@ impl Inner {
     }
 
     /// Writes to listeners from `*next` on, at most `batch` of them; true when all are done.
-    fn write_batch(&mut self, next: &mut usize, batch: usize, cut: &mut u64) -> bool {
+    fn write_batch(&mut self, next: &mut usize, batch: usize, cut: &mut u64, round: u64) -> bool {
         let oldest = [self.oldest(false), self.oldest(true)];
         let edge = [self.plain_edge, self.icy_edge];
+        if *next == 0 {
+            self.distributions += 1;
+        }
+        // Busy: only this distribution's slot is written.
+        let slot =
+            (self.listeners.len() > BUSY_LISTENERS).then(|| (self.distributions % round) as u8);
         let Inner {
             ring,
             listeners,
@@ -591,7 +625,7 @@ impl Inner {
                 listeners.swap_remove(*next);
                 continue;
             }
-            if l.pos >= edge[mode] {
+            if l.pos >= edge[mode] || slot.is_some_and(|s| s != l.slot % round as u8) {
                 *next += 1;
                 continue;
             }
@@ -669,7 +703,7 @@ mod tests {
 
     #[test]
     fn one_ring_serves_icy_and_plain_from_any_position() {
-        let ch = Channel::new(config(10));
+        let ch = Channel::new(config(10), Duration::from_millis(250));
         let mut inner = ch.lock();
         inner.set_title("A - B");
         let audio: Vec<u8> = (0..35u8).collect();

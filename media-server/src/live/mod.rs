@@ -46,7 +46,7 @@ impl Live {
             tick,
             channels: configs
                 .into_iter()
-                .map(|c| Arc::new(Channel::new(c)))
+                .map(|c| Arc::new(Channel::new(c, tick)))
                 .collect(),
         }
     }
