@@ -22,7 +22,7 @@ fn main() -> ExitCode {
                     cli.listen.as_deref(),
                     config.grid.as_ref(),
                 );
-                let listener = tokio::net::TcpListener::bind(&addr)
+                let listener = bind(&addr)
                     .await
                     .with_context(|| format!("binding {addr}"))?;
                 media_server::run(
@@ -41,4 +41,23 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Listens on `addr` with a deep accept queue: live listeners join in bursts (thousands a
+/// second), and a full queue drops SYNs, which clients retry only a second or more later.
+async fn bind(addr: &str) -> std::io::Result<tokio::net::TcpListener> {
+    let mut last = None;
+    for a in tokio::net::lookup_host(addr).await? {
+        let socket = if a.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        match socket.bind(a).and_then(|()| socket.listen(4096)) {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no address")))
 }
