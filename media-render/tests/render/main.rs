@@ -603,20 +603,8 @@ fn listen_with_icy_metadata_names_the_track() {
     assert_eq!(audio[..], source("medium.mp3")[..16_000]);
 }
 
-/// Whether the built media-server broadcasts live channels (`--channels`, issue 4).
-fn server_has_channels() -> bool {
-    std::process::Command::new(helper::bin("media-server"))
-        .arg("--help")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("--channels"))
-}
-
 #[test]
 fn a_render_on_a_real_live_channel_fails_over_to_a_replica() {
-    if !server_has_channels() {
-        eprintln!("skipped: this media-server has no --channels");
-        return;
-    }
     let mut rig = Rig::new(0);
     let channels = rig.dir.path().join("channels.toml");
     std::fs::write(
