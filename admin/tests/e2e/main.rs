@@ -5,5 +5,6 @@ mod cluster;
 mod fake_node;
 mod helper;
 mod hosts;
+mod live;
 mod media;
 mod servers;
