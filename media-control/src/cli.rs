@@ -19,6 +19,7 @@ Examples:
   media-control queue MediaRender-1 add 'glass avenue'
   media-control channels
   media-control channel MediaRender-1 lounge
+  curl -s -H 'Icy-MetaData: 1' http://SERVER/live/lounge | head -c 200000 | media-control icy-decode
   media-control                     # the interactive shell";
 
 /// media-control: play music on the Spotifice Grid's renders.
@@ -101,6 +102,13 @@ pub enum Command {
     },
     /// List the live channels of the first MediaServer that answers: name, kind, listeners, title.
     Channels,
+    /// Decode an ICY stream on standard input: its metaint, audio bytes and titles
+    /// (`curl -s -H 'Icy-MetaData: 1' http://SERVER/live/lounge | head -c 200000 | media-control icy-decode`).
+    IcyDecode {
+        /// Audio bytes between metadata blocks, when the input has no reply head (`curl -i` gives one).
+        #[arg(long, default_value_t = std::num::NonZeroUsize::new(16_000).expect("not zero"))]
+        metaint: std::num::NonZeroUsize,
+    },
     /// Play a live channel on a render (`stop` leaves it; loading a track does too).
     Channel {
         /// Render id.
@@ -127,7 +135,7 @@ impl Command {
     /// The render the command addresses, if any.
     pub fn render(&self) -> Option<&str> {
         match self {
-            Self::Renders | Self::Library | Self::Channels => None,
+            Self::Renders | Self::Library | Self::Channels | Self::IcyDecode { .. } => None,
             Self::Load { render, .. }
             | Self::Play { render }
             | Self::Pause { render }

@@ -38,6 +38,11 @@ pub async fn run(cmd: &Command, grid: &Grid, out: &Output) -> anyhow::Result<()>
             print_status_line(out, &status);
             Ok(())
         }
+        Command::IcyDecode { metaint } => {
+            let summary = crate::icy_decode::decode(std::io::stdin().lock(), *metaint)?;
+            crate::icy_decode::print(&summary, out);
+            Ok(())
+        }
         Command::Channels => {
             let (server, channels) = grid.channels().await?;
             if out.json {

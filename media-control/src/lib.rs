@@ -7,12 +7,14 @@
 //! - [`tracks`]: which track a TRACK argument means.
 //! - [`commands`]: each command as HTTP calls.
 //! - [`format`]: tables, durations, the status block.
+//! - [`icy_decode`]: an ICY stream on standard input, decoded (`icy-decode`).
 //! - [`shell`]: the rustyline loop.
 //! - [`output`]: the only module that prints.
 
 pub mod cli;
 pub mod commands;
 pub mod format;
+pub mod icy_decode;
 pub mod locate;
 pub mod output;
 pub mod shell;

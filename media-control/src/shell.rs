@@ -151,6 +151,12 @@ pub fn run(rt: &Runtime, grid: &Grid, out: &Output) -> ExitCode {
         match parse_line(line) {
             Ok(None) => {}
             Ok(Some(ShellCommand::Exit)) => return Flow::Exit,
+            Ok(Some(ShellCommand::Media(crate::cli::Command::IcyDecode { .. }))) => {
+                // The shell's own input is standard input.
+                out.error(
+                    "icy-decode reads standard input: run `media-control icy-decode` in a pipe",
+                );
+            }
             Ok(Some(ShellCommand::Media(cmd))) => {
                 if let Err(e) = run_command(rt, interactive, commands::run(&cmd, grid, out)) {
                     out.error(&format!("{e:#}"));
