@@ -1,5 +1,11 @@
 //! A playlist channel's source: tracks of the library played in real time, looping.
 //!
+//! The schedule is the wall clock's, not the process's: the channel has been playing its loop
+//! since the Unix epoch, and a shuffled loop's order is seeded by the channel's name and the
+//! loop's number. So every replica with the same library plays the same frame at the same time,
+//! a server restarted by its node comes back where the others are, and a render that fails over
+//! to a replica finds the audio it was hearing there (and can splice without a gap).
+//!
 //! Each track's audio (ID3v2 and ID3v1 tags and the encoder's Xing/Info frame left out) is due
 //! at `size / duration` bytes per ms from the moment the previous track ended, so VBR is paced
 //! by its average and the channel never drifts. Each tick reads the whole frames due since the
@@ -8,10 +14,11 @@
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
 use grid_proto::live::SourceState;
+use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use tracing::{info, warn};
 
@@ -38,6 +45,24 @@ struct Playing {
 }
 
 impl Playing {
+    /// Moves to the first frame at or after `ms` into the track (the wall-clock schedule).
+    fn seek_to(&mut self, ms: u64) -> std::io::Result<()> {
+        let target =
+            self.start + ((ms as f64 * self.bytes_per_ms) as u64).min(self.end - self.start);
+        if target <= self.start {
+            return Ok(());
+        }
+        let len = (MAX_FRAME_LEN * 3).min((self.end - target) as usize);
+        let mut buf = vec![0u8; len];
+        self.file.read_exact_at(&mut buf, target)?;
+        // The first offset where a frame starts and the next one follows.
+        let skip = (0..buf.len())
+            .find(|&i| mpeg::frame_at(&buf, i).is_some())
+            .unwrap_or(buf.len());
+        self.pos = target + skip as u64;
+        Ok(())
+    }
+
     /// When its last byte is due.
     fn ends_at(&self) -> Instant {
         let ms = (self.end - self.start) as f64 / self.bytes_per_ms;
@@ -57,6 +82,10 @@ pub struct Playlist {
     clock: Instant,
     silence: Option<Silence>,
     warned: bool,
+    /// The loop being played, counted from the Unix epoch (seeds a shuffled order).
+    loop_index: u64,
+    /// Joined the wall-clock schedule yet?
+    scheduled: bool,
 }
 
 impl Playlist {
@@ -71,6 +100,8 @@ impl Playlist {
             clock: Instant::now(),
             silence: None,
             warned: false,
+            loop_index: 0,
+            scheduled: false,
         }
     }
 
@@ -102,15 +133,69 @@ impl Playlist {
         };
         self.warned = true;
         if self.order == Order::Shuffle {
-            tracks.shuffle(&mut rand::rng());
+            // The same order on every replica: seeded by the channel and the loop's number.
+            let seed =
+                fnv1a(channel.as_bytes()) ^ self.loop_index.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            tracks.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
         }
         tracks
+    }
+
+    /// Joins the wall clock's schedule: picks the loop, the track and the offset in it that the
+    /// channel is at now if it has played since the Unix epoch; `None` with nothing to play.
+    fn join_schedule(
+        &mut self,
+        state: &SharedState,
+        channel: &Channel,
+        now: Instant,
+    ) -> Option<Playing> {
+        let library = state.snapshot();
+        // A loop's length does not depend on its order.
+        self.loop_index = 0;
+        let tracks = self.resolve(&library, channel.name());
+        let loop_ms: u64 = tracks.iter().map(|t| t.info.duration_ms.max(1)).sum();
+        if loop_ms == 0 {
+            return None;
+        }
+        let epoch_ms = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        self.loop_index = epoch_ms / loop_ms;
+        let mut within = epoch_ms % loop_ms;
+        self.queue = self.resolve(&library, channel.name());
+        self.next = 0;
+        while self.next < self.queue.len() {
+            let track = Arc::clone(&self.queue[self.next]);
+            self.next += 1;
+            let duration = track.info.duration_ms.max(1);
+            if within >= duration {
+                within -= duration;
+                continue;
+            }
+            let t0 = now
+                .checked_sub(Duration::from_millis(within))
+                .unwrap_or(now);
+            match open(&track, t0).and_then(|mut p| p.seek_to(within).map(|()| p)) {
+                Ok(p) => return Some(p),
+                Err(e) => {
+                    warn!(
+                        "{}: track {} ({}) cannot be played: {e}",
+                        channel.name(),
+                        track.info.id,
+                        track.info.file
+                    );
+                    return None;
+                }
+            }
+        }
+        None
     }
 
     /// Opens the next track that opens, due at `self.clock`; `None` if none does.
     fn start_next(&mut self, state: &SharedState, channel: &Channel) -> Option<Playing> {
         for _ in 0..2 {
             if self.next >= self.queue.len() {
+                self.loop_index += 1;
                 self.queue = self.resolve(&state.snapshot(), channel.name());
                 self.next = 0;
             }
@@ -135,7 +220,14 @@ impl Playlist {
     pub fn produce(&mut self, state: &SharedState, channel: &Channel, now: Instant) {
         loop {
             if self.playing.is_none() {
-                match self.start_next(state, channel) {
+                let next = if self.scheduled {
+                    self.start_next(state, channel)
+                } else {
+                    self.scheduled = true;
+                    self.join_schedule(state, channel, now)
+                        .or_else(|| self.start_next(state, channel))
+                };
+                match next {
                     Some(p) => {
                         self.silence = None;
                         let title = title_of(&p.track);
@@ -207,6 +299,13 @@ impl Playlist {
         }
         self.clock = now;
     }
+}
+
+/// FNV-1a: a hash that is the same in every build (the shuffle's seed must be).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// `Artist - Title`, or what there is of it.

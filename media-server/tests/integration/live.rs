@@ -395,3 +395,55 @@ async fn a_relay_follows_its_upstream_and_plays_silence_while_it_is_gone() {
     );
     drop(upstream);
 }
+
+/// Reads `n` audio bytes from a plain listener.
+async fn audio_of(l: &mut Listener, n: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    while body.len() < n {
+        match l.next().await.expect("the stream ended") {
+            Item::Audio { data, .. } => body.extend_from_slice(&data),
+            other => panic!("{other:?}"),
+        }
+    }
+    body
+}
+
+#[tokio::test]
+async fn replicas_play_the_same_audio_at_the_same_time() {
+    // The schedule is the wall clock's: two servers of one library, the second started once the
+    // first has played a while, play the same frames at the same time, so a render failing over
+    // between them finds the audio it was hearing. One 8 s track: its sweep makes every moment's
+    // audio different.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("lib")).unwrap();
+    make_mp3(
+        &dir.path().join("lib/sweep.mp3"),
+        8.0,
+        false,
+        &Tags {
+            title: Some("Sweep"),
+            artist: Some("Artist"),
+            album: Some("Album"),
+        },
+    );
+    let channels = dir.path().join("channels.toml");
+    std::fs::write(&channels, "[[channel]]\nname = \"sweep\"\nburst_ms = 250\n").unwrap();
+    let lib = dir.path().join("lib");
+    let args = ["--channels", channels.to_str().unwrap()];
+    let a = Server::start(&lib, &args).await;
+    let deadline = Instant::now() + DEADLINE;
+    while stats(&a, "sweep").await.uptime_ms < 3_000 {
+        assert!(Instant::now() < deadline, "A's channel does not run");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let b = Server::start(&lib, &args).await;
+    let (mut la, _) = Listener::connect(&a, "/live/sweep", false).await;
+    let (mut lb, _) = Listener::connect(&b, "/live/sweep", false).await;
+    let from_a = audio_of(&mut la, 32_000).await;
+    let from_b = audio_of(&mut lb, 32_000).await;
+    let window = &from_a[16_000..20_000];
+    assert!(
+        from_b.windows(window.len()).any(|w| w == window),
+        "the replicas play different moments of the track"
+    );
+}
