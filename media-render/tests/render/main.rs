@@ -639,8 +639,34 @@ fn a_render_on_a_real_live_channel_fails_over_to_a_replica() {
     });
     assert_eq!(s.failovers, 1);
     let before = s.bytes_received;
-    rig.wait_status("more audio from the replica", |s| s.bytes_received > before);
+    rig.wait_status("more audio from the replica", |s| {
+        s.bytes_received > before + 32_000
+    });
     let s = rig.act("stop");
     assert_eq!(s.state, PlayState::Stopped);
     assert!(s.channel.is_none());
+
+    // The replicas play the channel on the same schedule and the render joins the new one's
+    // burst to what it played: the sink holds the track's audio with nothing repeated or lost,
+    // each 4 KiB run following the previous one (but where the loop wraps to the start).
+    let played = rig.played();
+    let track = source("medium.mp3");
+    let find = |w: &[u8]| track.windows(w.len()).position(|t| t == w);
+    // The last run found: (its number, where it is in the file).
+    let mut last: Option<(usize, usize)> = None;
+    for (n, w) in played.chunks_exact(4096).enumerate() {
+        // A run across the failover point or the loop's wrap is in no one place of the file.
+        let Some(q) = find(w) else { continue };
+        if let Some((m, p)) = last {
+            let expected = p + (n - m) * 4096;
+            let wrapped = expected + 8192 > track.len();
+            assert!(
+                q == expected || wrapped,
+                "run {n}: at {q}, not {expected}: audio repeated or lost across the failover"
+            );
+        }
+        last = Some((n, q));
+    }
+    assert!(played.len() > 32_000, "{} bytes played", played.len());
+    assert!(rig.log().contains("joined"), "{}", rig.log());
 }
