@@ -398,7 +398,22 @@ fn channels_on_the_grid_gridadmin_and_a_render_that_rejoins() {
     let status = control(&["status", "MediaRender-1"]);
     assert!(status.contains("lounge"), "{status}");
 
-    // A player on the render's /listen asking for ICY gets the channel's title.
+    // A player on the render's /listen asking for ICY gets the channel's title: ffprobe, and
+    // the grid's own decoder.
+    let probe = Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", "format_tags"])
+        .arg(format!("{render}/listen"))
+        .output()
+        .expect("ffprobe");
+    let tags = String::from_utf8_lossy(&probe.stdout);
+    assert!(
+        probe.status.success()
+            && titles
+                .iter()
+                .any(|t| tags.contains(&format!("TAG:StreamTitle={t}"))),
+        "{tags}{}",
+        String::from_utf8_lossy(&probe.stderr)
+    );
     let mut listener = Listener::join(&rt, &format!("{render}/listen"));
     listener.read_until(&rt, |l| l.titles.iter().any(|t| titles.contains(t)));
 
