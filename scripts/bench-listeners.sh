@@ -170,13 +170,13 @@ r = json.loads(sys.argv[1]); f = r["failures"]; s = r.get("server"); g = r["gene
 print(f"N={r['listeners']:>6}: connected {r['connected']} failed {r['failed']}"
       f" (refused {f['refused']} reset {f['reset']} closed {f['closed']} parse {f['parse']}"
       f" status {f['status']} timeout {f['timeout']} other {f['other']})"
-      f" stalls {r['stalls']} (max gap {r['max_gap_ms']:.0f} ms)"
+      f" stalls {r['stalls']} (in the steady window {r['stalls_in_window']}, max gap {r['max_gap_ms']:.0f} ms)"
       f" | bitrate p1 {r['bitrate_p1_kbps']:.1f} p50 {r['bitrate_p50_kbps']:.1f} kbit/s"
-      f" | TTFB p50 {r['ttfb_p50_ms']:.1f} p99 {r['ttfb_p99_ms']:.1f} ms"
-      f" | joins {r['joins_per_s']:.0f}/s | blocks {r['blocks']} (titled {r['titled_blocks']}, changes {r['title_changes']})")
+      f" | TTFB p50 {r['ttfb_p50_ms']:.1f} p99 {r['ttfb_p99_ms']:.1f} ms, over 1 s {r['slow_joins']}"
+      f" | joins {r['joins_per_s']:.0f}/s (generator late by {r['join_lag_ms']:.0f} ms at worst) | blocks {r['blocks']} (titled {r['titled_blocks']}, changes {r['title_changes']})")
 if s:
     print(f"          server CPU user {s['user_s']:.2f} s sys {s['system_s']:.2f} s over {r['window_s']:.1f} s"
-          f" = {s['cpu_pct']:.1f} % of a core, {s['us_per_listener_s']:.2f} µs/listener-s"
+          f" = {s['cpu_pct']:.1f} % of a core (during the joins {s['join_cpu_pct']:.1f} %), {s['us_per_listener_s']:.2f} µs/listener-s"
           f" | server RSS {s['rss_before_kib']/1024:.1f} -> {s['rss_end_kib']/1024:.1f} MiB"
           f" = {s['kib_per_listener']:.2f} KiB/listener")
 else:

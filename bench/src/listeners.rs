@@ -22,7 +22,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::ErrorKind;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -30,7 +30,7 @@ use anyhow::Context;
 use grid_proto::icy::{self, Decoder, IcyRequest, Item, Protocol};
 use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 
 /// Command line of `icyload`.
 #[derive(Debug, Clone, clap::Parser)]
@@ -65,6 +65,16 @@ pub struct LoadCli {
     /// Print the report as one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Write one CSV line per listener here (times in ms from the first join): start, connect,
+    /// reply head, first audio, longest silence and its start, window kbit/s, failure.
+    #[arg(long, value_name = "FILE")]
+    pub dump: Option<std::path::PathBuf>,
+    /// With a server on 127.x: connect from this many loopback addresses (127.0.0.1..=N), each
+    /// bound to a free port. From one address the kernel's search for a free ephemeral port
+    /// towards one server grows with the connections (about 14,000 in, every connect scans the
+    /// even ports first), and the generator spends its core in connect(); 1 leaves it to the kernel.
+    #[arg(long, default_value_t = 8)]
+    pub sources: usize,
     /// Relay latency mode: a server relaying URL (then one relaying that, ...); one listener each.
     #[arg(long = "relay", value_name = "URL")]
     pub relays: Vec<String>,
@@ -88,6 +98,8 @@ impl LoadCli {
             server_pid: self.server_pid,
             stall: Duration::from_secs_f64(self.stall),
             timeout: Duration::from_secs_f64(self.timeout),
+            dump: self.dump.clone(),
+            sources: self.sources,
         }
     }
 }
@@ -163,6 +175,20 @@ pub struct LoadConfig {
     pub stall: Duration,
     /// Connect and first audio byte within this, or the listener failed.
     pub timeout: Duration,
+    /// Per-listener CSV.
+    pub dump: Option<std::path::PathBuf>,
+    /// Loopback source addresses to spread the connections over (see [`LoadCli::sources`]).
+    pub sources: usize,
+}
+
+/// `127.0.0.1 ..= 127.0.0.n` when the server is on IPv4 loopback and `n > 1`, else none.
+fn source_addresses(server: SocketAddr, n: usize) -> Vec<IpAddr> {
+    match server.ip() {
+        IpAddr::V4(ip) if ip.is_loopback() && n > 1 => (1..=n.min(254))
+            .map(|k| IpAddr::V4(Ipv4Addr::new(127, 0, 0, k as u8)))
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// What happened to a listener that failed.
@@ -251,6 +277,14 @@ struct Slot {
     last_read: Cell<Option<Instant>>,
     ttfb: Cell<Duration>,
     max_gap: Cell<Duration>,
+    /// The longest silence that ended in the steady window.
+    window_gap: Cell<Duration>,
+    /// When the longest silence began.
+    max_gap_start: Cell<Option<Instant>>,
+    /// When the reply head was parsed.
+    head: Cell<Option<Instant>>,
+    /// When the connection was started.
+    start: Cell<Option<Instant>>,
     audio_bytes: Cell<u64>,
     window_start: Cell<u64>,
     blocks: Cell<u64>,
@@ -270,6 +304,17 @@ impl Slot {
         }
     }
 
+    /// A silence of `gap` ended at `end`.
+    fn gap(&self, gap: Duration, end: Instant, window: Option<Instant>) {
+        if gap > self.max_gap.get() {
+            self.max_gap.set(gap);
+            self.max_gap_start.set(end.checked_sub(gap));
+        }
+        if window.is_some_and(|w| end > w) && gap > self.window_gap.get() {
+            self.window_gap.set(gap);
+        }
+    }
+
     fn add(cell: &Cell<u64>, n: u64) {
         cell.set(cell.get() + n);
     }
@@ -278,8 +323,12 @@ impl Slot {
 struct Shared {
     slots: Vec<Slot>,
     addr: SocketAddr,
+    /// Source addresses, round robin; empty: the kernel's choice.
+    sources: Vec<IpAddr>,
     request: Vec<u8>,
     timeout: Duration,
+    /// Start of the steady window, once it started.
+    window: Cell<Option<Instant>>,
     /// Distinct titles seen (the first few).
     titles: RefCell<HashSet<String>>,
     first_error: RefCell<Option<String>>,
@@ -318,6 +367,8 @@ pub struct ServerFigures {
     pub cpu_pct: f64,
     /// CPU per listener-second, µs.
     pub us_per_listener_s: f64,
+    /// (user + system) from the first join to every listener settled, % of one core.
+    pub join_cpu_pct: f64,
     /// VmRSS before the joins, KiB.
     pub rss_before_kib: u64,
     /// VmRSS at the end of the window (listeners still connected), KiB.
@@ -356,6 +407,19 @@ pub struct LoadReport {
     pub first_error: Option<String>,
     /// Listeners that received nothing for longer than the stall threshold.
     pub stalls: usize,
+    /// Of which had such a silence end in the steady window (not during the joins).
+    pub stalls_in_window: usize,
+    /// Listeners whose first audio byte took over a second (a dropped SYN is retried after 1 s).
+    pub slow_joins: usize,
+    /// Connect start to connected, p99, ms.
+    pub connect_p99_ms: f64,
+    /// Connected to the reply head parsed, p99, ms.
+    pub head_p99_ms: f64,
+    /// Listeners whose longest silence began in each second of the run (from the first join),
+    /// for the listeners that stalled.
+    pub stall_starts: Vec<u32>,
+    /// How late the generator started a connection against the join schedule, at worst, ms.
+    pub join_lag_ms: f64,
     /// The stall threshold, s.
     pub stall_s: f64,
     /// The longest silence of any listener, ms.
@@ -402,8 +466,8 @@ impl LoadReport {
         let f = &self.failures;
         let mut s = format!(
             "N={} connected {} alive {} failed {} (refused {} reset {} closed {} parse {} status {} timeout {} other {}) \
-             stalls {} (max gap {:.0} ms, p99 {:.0} ms) | bitrate p1 {:.1} p50 {:.1} kbit/s | TTFB p50 {:.1} p99 {:.1} max {:.1} ms \
-             | joins {:.0}/s (asked {:.0}), all settled in {:.2} s | window {:.1} s | blocks {} (titled {}, title changes {})",
+             stalls {} (in the window {}, max gap {:.0} ms, p99 {:.0} ms) | bitrate p1 {:.1} p50 {:.1} kbit/s | TTFB p50 {:.1} p99 {:.1} max {:.1} ms, over 1 s {} \
+             | joins {:.0}/s (asked {:.0}, generator late by {:.0} ms at worst), all settled in {:.2} s | window {:.1} s | blocks {} (titled {}, title changes {})",
             self.listeners,
             self.connected,
             self.alive,
@@ -416,6 +480,7 @@ impl LoadReport {
             f.timeout,
             f.other,
             self.stalls,
+            self.stalls_in_window,
             self.max_gap_ms,
             self.gap_p99_ms,
             self.bitrate_p1_kbps,
@@ -423,8 +488,10 @@ impl LoadReport {
             self.ttfb_p50_ms,
             self.ttfb_p99_ms,
             self.ttfb_max_ms,
+            self.slow_joins,
             self.joins_per_s,
             self.join_rate_target,
+            self.join_lag_ms,
             self.join_s,
             self.window_s,
             self.blocks,
@@ -433,10 +500,11 @@ impl LoadReport {
         );
         match (&self.server, &self.server_error) {
             (Some(sv), _) => s.push_str(&format!(
-                " | server CPU user {:.2} s sys {:.2} s = {:.1} % core, {:.2} µs/listener-s | server RSS {:.1} -> {:.1} MiB = {:.2} KiB/listener",
+                " | server CPU user {:.2} s sys {:.2} s = {:.1} % core (joins {:.1} %), {:.2} µs/listener-s | server RSS {:.1} -> {:.1} MiB = {:.2} KiB/listener",
                 sv.user_s,
                 sv.system_s,
                 sv.cpu_pct,
+                sv.join_cpu_pct,
                 sv.us_per_listener_s,
                 sv.rss_before_kib as f64 / 1024.0,
                 sv.rss_end_kib as f64 / 1024.0,
@@ -515,8 +583,10 @@ pub async fn run_load(cfg: &LoadConfig) -> anyhow::Result<LoadReport> {
     let shared = Rc::new(Shared {
         slots: (0..cfg.listeners).map(|_| Slot::default()).collect(),
         addr,
+        sources: source_addresses(addr, cfg.sources),
         request: target.request(),
         timeout: cfg.timeout,
+        window: Cell::new(None),
         titles: RefCell::new(HashSet::new()),
         first_error: RefCell::new(None),
     });
@@ -542,6 +612,8 @@ pub async fn run_load(cfg: &LoadConfig) -> anyhow::Result<LoadReport> {
 
     let mut failures = Failures::default();
     let (mut connected, mut alive, mut stalls) = (0, 0, 0);
+    let (mut stalls_in_window, mut slow_joins) = (0, 0);
+    let (mut connects, mut heads, mut stall_starts) = (Vec::new(), Vec::new(), Vec::<u32>::new());
     let (mut ttfbs, mut gaps, mut rates) = (Vec::new(), Vec::new(), Vec::new());
     let (mut blocks, mut titled, mut changes) = (0, 0, 0);
     let mut last_connect = None::<Instant>;
@@ -568,13 +640,39 @@ pub async fn run_load(cfg: &LoadConfig) -> anyhow::Result<LoadReport> {
         if gap > cfg.stall {
             stalls += 1;
         }
+        if gap > cfg.stall
+            && let Some(at) = slot.max_gap_start.get()
+        {
+            let sec = at.saturating_duration_since(timing.t0).as_secs() as usize;
+            if stall_starts.len() <= sec {
+                stall_starts.resize(sec + 1, 0);
+            }
+            stall_starts[sec] += 1;
+        }
+        if let (Some(s), Some(c)) = (slot.start.get(), slot.connected.get()) {
+            connects.push(c.duration_since(s));
+            if let Some(h) = slot.head.get() {
+                heads.push(h.duration_since(c));
+            }
+        }
+        if slot.window_gap.get() > cfg.stall {
+            stalls_in_window += 1;
+        }
+        if slot.ttfb.get() > Duration::from_secs(1) {
+            slow_joins += 1;
+        }
         let bytes = slot
             .audio_bytes
             .get()
             .saturating_sub(slot.window_start.get());
         rates.push(bytes as f64 * 8.0 / 1000.0 / timing.window.as_secs_f64());
     }
+    if let Some(path) = &cfg.dump {
+        dump(path, &shared.slots, timing.t0, timing.window)?;
+    }
     ttfbs.sort();
+    connects.sort();
+    heads.sort();
     gaps.sort();
     rates.sort_by(f64::total_cmp);
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
@@ -594,6 +692,7 @@ pub async fn run_load(cfg: &LoadConfig) -> anyhow::Result<LoadReport> {
                 user_s: *user_s,
                 system_s: *system_s,
                 cpu_pct: cpu / window_s * 100.0,
+                join_cpu_pct: timing.server_join_cpu / timing.join.as_secs_f64().max(1e-3) * 100.0,
                 us_per_listener_s: if alive > 0 {
                     cpu * 1e6 / (alive as f64 * window_s)
                 } else {
@@ -628,6 +727,12 @@ pub async fn run_load(cfg: &LoadConfig) -> anyhow::Result<LoadReport> {
         failures,
         first_error,
         stalls,
+        stalls_in_window,
+        slow_joins,
+        join_lag_ms: ms(timing.join_lag),
+        connect_p99_ms: ms(quantile(&connects, 0.99).unwrap_or_default()),
+        head_p99_ms: ms(quantile(&heads, 0.99).unwrap_or_default()),
+        stall_starts,
         stall_s: cfg.stall.as_secs_f64(),
         max_gap_ms: gaps.last().copied().map(ms).unwrap_or(0.0),
         gap_p99_ms: ms(quantile(&gaps, 0.99).unwrap_or_default()),
@@ -655,6 +760,46 @@ pub async fn run_load(cfg: &LoadConfig) -> anyhow::Result<LoadReport> {
     })
 }
 
+fn dump(
+    path: &std::path::Path,
+    slots: &[Slot],
+    t0: Instant,
+    window: Duration,
+) -> anyhow::Result<()> {
+    use std::fmt::Write as _;
+    let ms = |t: Option<Instant>| {
+        t.map(|t| {
+            format!(
+                "{:.1}",
+                t.saturating_duration_since(t0).as_secs_f64() * 1000.0
+            )
+        })
+        .unwrap_or_default()
+    };
+    let mut out = String::from(
+        "listener,start_ms,connected_ms,head_ms,first_audio_ms,max_gap_ms,max_gap_start_ms,kbps,failure\n",
+    );
+    for (i, s) in slots.iter().enumerate() {
+        let bytes = s.audio_bytes.get().saturating_sub(s.window_start.get());
+        let _ = writeln!(
+            out,
+            "{i},{},{},{},{},{:.1},{},{:.1},{}",
+            ms(s.start.get()),
+            ms(s.connected.get()),
+            ms(s.head.get()),
+            ms(s.first_audio.get()),
+            s.max_gap.get().as_secs_f64() * 1000.0,
+            ms(s.max_gap_start.get()),
+            bytes as f64 * 8.0 / 1000.0 / window.as_secs_f64(),
+            s.failure
+                .get()
+                .map(|f| format!("{f:?}"))
+                .unwrap_or_default()
+        );
+    }
+    std::fs::write(path, out).with_context(|| format!("writing {}", path.display()))
+}
+
 /// The nearest-rank quantile of sorted values.
 fn quantile<T: Copy>(sorted: &[T], q: f64) -> Option<T> {
     if sorted.is_empty() {
@@ -667,6 +812,8 @@ fn quantile<T: Copy>(sorted: &[T], q: f64) -> Option<T> {
 struct Timing {
     t0: Instant,
     join: Duration,
+    join_lag: Duration,
+    server_join_cpu: f64,
     window: Duration,
     server_cpu: Option<(f64, f64)>,
     server_rss_end: Option<u64>,
@@ -682,6 +829,7 @@ async fn drive(
     measure_server: bool,
 ) -> anyhow::Result<Timing> {
     let cpu_t0 = proc_cpu(std::process::id());
+    let server_t0 = cfg.server_pid.filter(|_| measure_server).map(proc_cpu);
     let t0 = Instant::now();
     let n = shared.slots.len();
     let rate = if cfg.rate > 0.0 {
@@ -689,10 +837,14 @@ async fn drive(
     } else {
         f64::INFINITY
     };
+    let mut join_lag = Duration::ZERO;
     for i in 0..n {
         let due = t0 + Duration::from_secs_f64(i as f64 / rate);
-        if due > Instant::now() {
+        let now = Instant::now();
+        if due > now {
             tokio::time::sleep_until(due.into()).await;
+        } else {
+            join_lag = join_lag.max(now - due);
         }
         tokio::task::spawn_local(listener(shared.clone(), i));
     }
@@ -703,12 +855,17 @@ async fn drive(
     }
     let join = t0.elapsed();
     let self_join_cpu = cpu_delta(&cpu_t0, &proc_cpu(std::process::id()));
+    let server_join_cpu = match (&server_t0, cfg.server_pid) {
+        (Some(a), Some(pid)) => cpu_delta(a, &proc_cpu(pid)),
+        _ => 0.0,
+    };
     tokio::time::sleep(cfg.settle).await;
 
     let server_at = |pid: Option<u32>| pid.filter(|_| measure_server).map(proc_cpu);
     let sv0 = server_at(cfg.server_pid);
     let me0 = proc_cpu(std::process::id());
     let w0 = Instant::now();
+    shared.window.set(Some(w0));
     for slot in &shared.slots {
         slot.window_start.set(slot.audio_bytes.get());
     }
@@ -725,10 +882,7 @@ async fn drive(
         if slot.failure.get().is_none()
             && let Some(last) = slot.last_read.get()
         {
-            let gap = w1.duration_since(last);
-            if gap > slot.max_gap.get() {
-                slot.max_gap.set(gap);
-            }
+            slot.gap(w1.duration_since(last), w1, Some(w0));
         }
     }
     let (server_cpu, server_error) = match (sv0, sv1) {
@@ -740,6 +894,8 @@ async fn drive(
     Ok(Timing {
         t0,
         join,
+        join_lag,
+        server_join_cpu,
         window: w1.duration_since(w0),
         server_cpu,
         server_rss_end,
@@ -759,16 +915,18 @@ fn cpu_delta(a: &anyhow::Result<(f64, f64)>, b: &anyhow::Result<(f64, f64)>) -> 
 
 async fn listener(shared: Rc<Shared>, i: usize) {
     let slot = &shared.slots[i];
-    if let Err(f) = listen(&shared, slot).await {
+    let source = shared.sources.get(i % shared.sources.len().max(1)).copied();
+    if let Err(f) = listen(&shared, slot, source).await {
         slot.fail(f);
     }
 }
 
 /// Streams until it fails (or its task is dropped at the end of the run).
-async fn listen(shared: &Shared, slot: &Slot) -> Result<(), Failure> {
+async fn listen(shared: &Shared, slot: &Slot, source: Option<IpAddr>) -> Result<(), Failure> {
     let start = Instant::now();
+    slot.start.set(Some(start));
     let deadline = tokio::time::Instant::from(start + shared.timeout);
-    let connect = tokio::time::timeout_at(deadline, TcpStream::connect(shared.addr)).await;
+    let connect = tokio::time::timeout_at(deadline, connect(shared.addr, source)).await;
     let mut stream = match connect {
         Err(_) => {
             shared.note_error(|| "connect timed out".into());
@@ -810,10 +968,7 @@ async fn listen(shared: &Shared, slot: &Slot) -> Result<(), Failure> {
                     Ok(n) => {
                         let now = Instant::now();
                         if let Some(last) = slot.last_read.get() {
-                            let gap = now.duration_since(last);
-                            if gap > slot.max_gap.get() {
-                                slot.max_gap.set(gap);
-                            }
+                            slot.gap(now.duration_since(last), now, shared.window.get());
                         }
                         slot.last_read.set(Some(now));
                         for piece in buf[..n].chunks(FEED) {
@@ -842,6 +997,22 @@ async fn listen(shared: &Shared, slot: &Slot) -> Result<(), Failure> {
     }
 }
 
+/// Connects, from `source` (any free port) when given.
+async fn connect(addr: SocketAddr, source: Option<IpAddr>) -> std::io::Result<TcpStream> {
+    let Some(ip) = source else {
+        return TcpStream::connect(addr).await;
+    };
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // Ports of the previous run's connections, in TIME_WAIT, may be taken again.
+    socket.set_reuseaddr(true)?;
+    socket.bind(SocketAddr::new(ip, 0))?;
+    socket.connect(addr).await
+}
+
 fn on_item(
     shared: &Shared,
     slot: &Slot,
@@ -851,6 +1022,7 @@ fn on_item(
 ) -> Result<(), Failure> {
     match item {
         Item::Reply(reply) => {
+            slot.head.set(Some(now));
             if !reply.is_success() {
                 shared.note_error(|| format!("reply {} {}", reply.status, reply.reason));
                 return Err(Failure::Status(reply.status));

@@ -28,6 +28,8 @@ fn config(url: String, listeners: usize, window: f64) -> LoadConfig {
         server_pid: Some(std::process::id()),
         stall: Duration::from_secs(2),
         timeout: Duration::from_secs(5),
+        dump: None,
+        sources: 4,
     }
 }
 
@@ -37,6 +39,7 @@ async fn holds_listeners_and_parses_every_block() {
     let r = listeners::run_load(&config(url, 200, 2.5)).await.unwrap();
     println!("{}", r.line());
     assert_eq!((r.connected, r.alive, r.failed, r.stalls), (200, 200, 0, 0));
+    assert_eq!((r.stalls_in_window, r.slow_joins), (0, 0));
     assert!(
         (115.0..145.0).contains(&r.bitrate_p1_kbps),
         "p1 {}",
@@ -80,6 +83,7 @@ async fn a_silence_over_two_seconds_is_a_stall() {
     let r = listeners::run_load(&config(url, 10, 3.5)).await.unwrap();
     println!("{}", r.line());
     assert_eq!((r.connected, r.failed, r.stalls), (10, 0, 10));
+    assert_eq!(r.stalls_in_window, 10);
     assert!(r.max_gap_ms > 2500.0, "max gap {}", r.max_gap_ms);
 }
 
