@@ -110,15 +110,17 @@ pub struct Grid {
 
 impl Drop for Grid {
     fn drop(&mut self) {
+        // Nodes first, so that no server is restarted from here on; then the registry's last
+        // word on every server's pid (servers restarted after a kill included), then the rest.
         for (_, n) in &mut self.nodes {
             let _ = n.kill();
             let _ = n.wait();
         }
+        let _ = self.servers();
         if let Some(r) = &mut self.registry {
             let _ = r.kill();
             let _ = r.wait();
         }
-        let _ = self.servers();
         for pid in self.seen_pids.borrow().iter() {
             kill_group(*pid);
         }
