@@ -147,6 +147,16 @@ render_urls() {
     awk 'NR > 1 && $3 ~ /^http/ { printf "  mpv --no-video %s/listen   # %s\n", $3, $1 }'
 }
 
+# Each live channel's URL on the first MediaServer.
+channel_urls() {
+  local server
+  server=$(curl -fsS "$registry_url/v1/locate/MediaServerGroup" 2>/dev/null |
+    grep -o '"endpoint":"[^"]*"' | head -n 1 | cut -d'"' -f4) || return 0
+  [[ -n $server ]] || return 0
+  curl -fsS "$server/v1/channels" 2>/dev/null | grep -o '"name":"[^"]*"' | cut -d'"' -f4 |
+    while read -r name; do printf '  mpv %s/live/%s\n' "$server" "$name"; done
+}
+
 cat <<EOF
 
 Spotifice Grid is up.
@@ -163,6 +173,8 @@ Play music (media-control finds renders and servers through the registry):
   target/release/media-control status MediaRender-1
 Listen to a render with a media player:
 $(render_urls)
+Live channels, straight from a MediaServer (any ICY player; gridadmin -e "channel list"):
+$(channel_urls)
 
 Administer it:
   target/release/gridadmin -u admin -p admin
