@@ -642,6 +642,20 @@ fn a_render_on_a_real_live_channel_fails_over_to_a_replica() {
     rig.wait_status("more audio from the replica", |s| {
         s.bytes_received > before + 32_000
     });
+    // Every replica dies and a new one starts (a node's restart): it comes up in step, with the
+    // moments before its start at hand, so the render joins its audio too.
+    let second = s.server.expect("a server").id;
+    rig.kill_server(&second);
+    rig.forget(&first);
+    rig.forget(&second);
+    rig.start_server();
+    let s = rig.wait_status("playing from the new server", |s| {
+        s.failovers == 2 && s.state == PlayState::Playing
+    });
+    let before = s.bytes_received;
+    rig.wait_status("more audio from the new server", |s| {
+        s.bytes_received > before + 32_000
+    });
     let s = rig.act("stop");
     assert_eq!(s.state, PlayState::Stopped);
     assert!(s.channel.is_none());
@@ -667,6 +681,11 @@ fn a_render_on_a_real_live_channel_fails_over_to_a_replica() {
         }
         last = Some((n, q));
     }
-    assert!(played.len() > 32_000, "{} bytes played", played.len());
-    assert!(rig.log().contains("joined"), "{}", rig.log());
+    assert!(played.len() > 64_000, "{} bytes played", played.len());
+    assert_eq!(
+        rig.log().matches("to what was played").count(),
+        2,
+        "both failovers joined: {}",
+        rig.log()
+    );
 }

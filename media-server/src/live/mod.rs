@@ -83,7 +83,11 @@ impl Live {
                         c.burst_ms,
                         c.lag_ms
                     );
-                    let playlist = playlist::Playlist::new(entries.clone(), *order);
+                    let playlist = playlist::Playlist::new(
+                        entries.clone(),
+                        *order,
+                        std::time::Duration::from_millis(c.burst_ms),
+                    );
                     tokio::spawn(playlist::run(
                         Arc::clone(channel),
                         playlist,

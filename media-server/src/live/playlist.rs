@@ -86,11 +86,16 @@ pub struct Playlist {
     loop_index: u64,
     /// Joined the wall-clock schedule yet?
     scheduled: bool,
+    /// Audio produced at once on joining the schedule, from before the start: a server restarted
+    /// after a crash holds the moments just before it, so a render failing over to it can join
+    /// its audio to what the dead server sent.
+    history: Duration,
 }
 
 impl Playlist {
-    /// A playlist of `entries` (track ids or exact titles; `None`: the whole library).
-    pub fn new(entries: Option<Vec<String>>, order: Order) -> Self {
+    /// A playlist of `entries` (track ids or exact titles; `None`: the whole library) that on
+    /// start produces `history` of the schedule's audio before now.
+    pub fn new(entries: Option<Vec<String>>, order: Order, history: Duration) -> Self {
         Playlist {
             entries,
             order,
@@ -102,6 +107,7 @@ impl Playlist {
             warned: false,
             loop_index: 0,
             scheduled: false,
+            history,
         }
     }
 
@@ -157,9 +163,13 @@ impl Playlist {
         if loop_ms == 0 {
             return None;
         }
+        // Start `history` back, so the first tick produces that much at once.
+        let back = self.history.as_millis() as u64;
         let epoch_ms = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
+            .map_or(0, |d| d.as_millis() as u64)
+            .saturating_sub(back);
+        let now = now.checked_sub(self.history).unwrap_or(now);
         self.loop_index = epoch_ms / loop_ms;
         let mut within = epoch_ms % loop_ms;
         self.queue = self.resolve(&library, channel.name());
