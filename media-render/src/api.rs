@@ -200,7 +200,7 @@ fn wants_metadata(headers: &HeaderMap) -> bool {
 /// A client that sends `Icy-MetaData: 1` gets ICY framing: `icy-metaint`, `icy-name` (the
 /// channel, or the render for a track) and the title in the metadata blocks.
 async fn listen(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let rx = state.player.listen();
+    let (burst, rx) = state.player.listen();
     let stopping = state.stopping.clone();
     let icy = wants_metadata(&headers).then(|| IcyFraming::new(state.player.now()));
     let name = {
@@ -215,8 +215,19 @@ async fn listen(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let framed = icy.is_some();
     let guard = Listener::joined(framed);
     let stream = futures_util::stream::unfold(
-        (rx, stopping, guard, icy),
-        |(mut rx, mut stopping, mut guard, mut icy)| async move {
+        (rx, stopping, guard, icy, burst.into_iter()),
+        |(mut rx, mut stopping, mut guard, mut icy, mut burst)| async move {
+            // The burst first, so the player starts at once; then the live bytes.
+            if let Some(bytes) = burst.next() {
+                let bytes = match icy.as_mut() {
+                    Some(f) => f.frame(&bytes),
+                    None => bytes,
+                };
+                return Some((
+                    Ok::<_, Infallible>(bytes),
+                    (rx, stopping, guard, icy, burst),
+                ));
+            }
             loop {
                 if *stopping.borrow() {
                     return None;
@@ -228,7 +239,7 @@ async fn listen(State(state): State<AppState>, headers: HeaderMap) -> Response {
                                 Some(f) => f.frame(&bytes),
                                 None => bytes,
                             };
-                            return Some((Ok::<_, Infallible>(bytes), (rx, stopping, guard, icy)));
+                            return Some((Ok::<_, Infallible>(bytes), (rx, stopping, guard, icy, burst)));
                         }
                         Err(RecvError::Lagged(n)) => guard.lagged(n),
                         Err(RecvError::Closed) => return None,

@@ -181,8 +181,13 @@ impl PlayerHandle {
         self.snapshot.borrow().status()
     }
 
-    /// A `/listen` client's feed.
-    pub fn listen(&self) -> tokio::sync::broadcast::Receiver<bytes::Bytes> {
+    /// A `/listen` client's feed: its burst, then the live bytes.
+    pub fn listen(
+        &self,
+    ) -> (
+        Vec<bytes::Bytes>,
+        tokio::sync::broadcast::Receiver<bytes::Bytes>,
+    ) {
         // Never behind the sink's output lock: a stuck output must not hold up a listener.
         self.sink.listen()
     }

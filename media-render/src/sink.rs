@@ -186,7 +186,34 @@ pub struct NowPlaying {
 pub struct Sink {
     output: Mutex<Output>,
     listeners: broadcast::Sender<Bytes>,
+    /// The last [`LISTEN_BURST`] bytes released, sent at once to a new listener so its player
+    /// starts now rather than after probing seconds of a live stream. Its lock also orders a
+    /// new subscription against `write`, so the burst and the live bytes join exactly.
+    recent: Mutex<Recent>,
     now: watch::Sender<NowPlaying>,
+}
+
+/// What a new `/listen` client gets at once: about 2 s of 256 kbit/s audio.
+const LISTEN_BURST: usize = 64 * 1024;
+
+/// The recent releases, at most [`LISTEN_BURST`] bytes of them.
+#[derive(Debug, Default)]
+struct Recent {
+    pieces: std::collections::VecDeque<Bytes>,
+    len: usize,
+}
+
+impl Recent {
+    fn push(&mut self, bytes: Bytes) {
+        self.len += bytes.len();
+        self.pieces.push_back(bytes);
+        while self.len > LISTEN_BURST {
+            match self.pieces.pop_front() {
+                Some(old) => self.len -= old.len(),
+                None => break,
+            }
+        }
+    }
 }
 
 impl Sink {
@@ -221,6 +248,7 @@ impl Sink {
         Ok(Self {
             output: Mutex::new(output),
             listeners: broadcast::Sender::new(LISTEN_BACKLOG),
+            recent: Mutex::new(Recent::default()),
             now: watch::Sender::new(NowPlaying::default()),
         })
     }
@@ -229,9 +257,20 @@ impl Sink {
         self.output.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A new `/listen` client: it gets what is released from now on.
-    pub fn listen(&self) -> broadcast::Receiver<Bytes> {
-        self.listeners.subscribe()
+    /// A new `/listen` client: the last bytes released (its burst), then what is released from
+    /// now on.
+    pub fn listen(&self) -> (Vec<Bytes>, broadcast::Receiver<Bytes>) {
+        let recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        (
+            recent.pieces.iter().cloned().collect(),
+            self.listeners.subscribe(),
+        )
+    }
+
+    /// Forgets the burst (a new track or channel: a listener should not start on the old one).
+    pub fn clear_recent(&self) {
+        let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        *recent = Recent::default();
     }
 
     /// What plays now (a channel and its title, or a track).
@@ -251,9 +290,12 @@ impl Sink {
         self.now.subscribe()
     }
 
-    /// A track of `bytes_per_ms` starts: a failed output gets another chance, and an `exec:`
+    /// A track (or channel) of `bytes_per_ms` starts: the burst is forgotten, a failed output
+    /// gets another chance, and an `exec:`
     /// player that exited is reaped (it is started again on the first write).
     pub fn track_starts(&self, bytes_per_ms: u64) {
+        // A listener joining now starts on this track (or channel), not the end of the last.
+        self.clear_recent();
         match &mut *self.output() {
             Output::File { failed, .. } => *failed = false,
             Output::Exec {
@@ -287,8 +329,12 @@ impl Sink {
             return;
         }
         let bytes = Bytes::copy_from_slice(bytes);
-        if self.listeners.receiver_count() > 0 {
-            let _ = self.listeners.send(bytes.clone());
+        {
+            let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+            recent.push(bytes.clone());
+            if self.listeners.receiver_count() > 0 {
+                let _ = self.listeners.send(bytes.clone());
+            }
         }
         match &mut *self.output() {
             Output::Null => {}
@@ -443,7 +489,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out");
         let sink = Sink::parse(&format!("file:{}", path.display())).unwrap();
-        let mut rx = sink.listen();
+        let (burst, mut rx) = sink.listen();
+        assert!(burst.is_empty(), "nothing played yet");
         sink.write(b"abc");
         sink.write(b"def");
         assert_eq!(std::fs::read(&path).unwrap(), b"abcdef");
@@ -490,7 +537,7 @@ mod tests {
     fn an_exec_player_that_never_reads_never_blocks_the_sink_or_listeners() {
         let sink = Sink::parse("exec:exec sleep 1000").unwrap();
         sink.track_starts(16);
-        let mut rx = sink.listen();
+        let (_, mut rx) = sink.listen();
         let piece = [7u8; 4096];
         let started = Instant::now();
         // 4 MB: far beyond the pipe and the 2 s backlog.
@@ -514,5 +561,22 @@ mod tests {
             !std::path::Path::new(&format!("/proc/{pid}")).exists(),
             "the player is left running"
         );
+    }
+
+    #[test]
+    fn a_new_listener_gets_the_last_bytes_then_the_live_ones() {
+        let sink = Sink::parse("null").unwrap();
+        for i in 0..100u8 {
+            sink.write(&[i; 1024]);
+        }
+        let (burst, mut rx) = sink.listen();
+        let burst: Vec<u8> = burst.concat();
+        assert_eq!(burst.len(), LISTEN_BURST);
+        assert_eq!(burst[..1024], [36; 1024], "the last 64 KiB, whole releases");
+        assert_eq!(burst[burst.len() - 1024..], [99; 1024]);
+        sink.write(b"next");
+        assert_eq!(&rx.try_recv().unwrap()[..], b"next");
+        sink.track_starts(16);
+        assert!(sink.listen().0.is_empty(), "a new track forgets the burst");
     }
 }

@@ -676,7 +676,8 @@ fn a_render_on_a_real_live_channel_fails_over_to_a_replica() {
             let wrapped = expected + 8192 > track.len();
             assert!(
                 q == expected || wrapped,
-                "run {n}: at {q}, not {expected}: audio repeated or lost across the failover"
+                "run {n}: at {q}, not {expected}: audio repeated or lost across the failover\n{}",
+                rig.log()
             );
         }
         last = Some((n, q));

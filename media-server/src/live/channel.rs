@@ -566,7 +566,10 @@ impl Inner {
                 continue;
             }
             let distance = c.at_ms.abs_diff(target);
-            if best.is_some_and(|(d, _)| d <= distance) {
+            // Chunks pushed in one tick share a time. With a burst wanted, the older of them:
+            // a channel's first tick pushes `burst_ms` of history at once, and a listener joining
+            // then should get all of it. Without one, the newer: the live edge.
+            if best.is_some_and(|(d, _)| d < distance || (d == distance && burst_ms == 0)) {
                 break;
             }
             best = Some((distance, c.start(icy)));
@@ -734,5 +737,9 @@ mod tests {
         assert_eq!(pos, 3 * (10 + block_len));
         // A plain one at a frame-aligned chunk.
         assert_eq!(inner.join_position(false, ch.now_ms(), 0, 10), 28);
+        // Everything was pushed at once (a channel's first tick, its history): a listener
+        // wanting a burst longer than that gets all of it.
+        assert_eq!(inner.join_position(true, ch.now_ms(), 1000, 10), 0);
+        assert_eq!(inner.join_position(false, ch.now_ms(), 1000, 10), 0);
     }
 }
