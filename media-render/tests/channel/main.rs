@@ -4,6 +4,9 @@
 //! shows who played what, and killable mid-stream. A fake registry-and-node locates them and
 //! collects the render's events; the render is the real binary.
 
+#[path = "../common/mod.rs"]
+mod common;
+
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
@@ -12,16 +15,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::{Path as UrlPath, State};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use bytes::BytesMut;
-use grid_proto::api::{LocateReply, LocatedEndpoint};
 use grid_proto::icy::{self, Decoder, IcyReply, Item, Metadata, Protocol};
-use grid_proto::media::{PlayState, RenderStatus, ServerEvent};
+use grid_proto::media::{PlayState, RenderStatus};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
+
+use common::{FakeGrid, wait_until};
 
 /// Nothing here waits this long when things work.
 const LONG: Duration = Duration::from_secs(30);
@@ -30,21 +31,6 @@ const METAINT: usize = 1000;
 /// Segments sent at once to a new listener (the burst), then one per [`TICK`].
 const BURST: usize = 8;
 const TICK: Duration = Duration::from_millis(20);
-
-/// Polls `probe` until it gives a value; panics after `timeout`.
-fn wait_until<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = probe() {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
 
 /// One fake live MediaServer playing channel `lounge`.
 struct FakeLive {
@@ -175,34 +161,10 @@ async fn serve(mut sock: TcpStream, tag: u8, title: &Mutex<String>) -> std::io::
     }
 }
 
-/// The fake registry and node.
-#[derive(Default)]
-struct Fake {
-    located: Mutex<Vec<LocatedEndpoint>>,
-    events: Mutex<Vec<serde_json::Value>>,
-}
-
-async fn locate(State(fake): State<Arc<Fake>>, UrlPath(id): UrlPath<String>) -> Json<LocateReply> {
-    Json(LocateReply {
-        id,
-        kind: "replica-group".into(),
-        endpoints: fake.located.lock().unwrap().clone(),
-    })
-}
-
-async fn event(
-    State(fake): State<Arc<Fake>>,
-    UrlPath(_id): UrlPath<String>,
-    Json(ev): Json<ServerEvent>,
-) -> Json<serde_json::Value> {
-    fake.events.lock().unwrap().push(ev.payload);
-    Json(serde_json::json!({}))
-}
-
 struct Rig {
     rt: tokio::runtime::Runtime,
     dir: tempfile::TempDir,
-    fake: Arc<Fake>,
+    fake: Arc<FakeGrid>,
     fake_url: String,
     servers: Vec<FakeLive>,
     render: Option<Child>,
@@ -218,14 +180,7 @@ impl Rig {
             .enable_all()
             .build()
             .expect("runtime");
-        let fake = Arc::new(Fake::default());
-        let app = Router::new()
-            .route("/v1/locate/{id}", get(locate))
-            .route("/v1/servers/{id}/event", post(event))
-            .with_state(Arc::clone(&fake));
-        let listener = rt.block_on(TcpListener::bind("127.0.0.1:0")).expect("bind");
-        let fake_url = format!("http://{}", listener.local_addr().expect("addr"));
-        rt.spawn(async move { axum::serve(listener, app).await });
+        let (fake, fake_url) = FakeGrid::start(&rt);
         let mut rig = Self {
             rt,
             dir: tempfile::tempdir().expect("tempdir"),
@@ -250,15 +205,8 @@ impl Rig {
     }
 
     fn publish(&self) {
-        *self.fake.located.lock().unwrap() = self
-            .servers
-            .iter()
-            .map(|s| LocatedEndpoint {
-                adapter: format!("{}.Adapter", s.id),
-                server: s.id.clone(),
-                endpoint: s.url.clone(),
-            })
-            .collect();
+        self.fake
+            .publish(self.servers.iter().map(|s| (s.id.as_str(), s.url.as_str())));
     }
 
     fn server(&self, id: &str) -> &FakeLive {
@@ -276,7 +224,7 @@ impl Rig {
     fn start_render(&mut self) {
         let addr_file = self.dir.path().join("render.addr");
         let log = std::fs::File::create(self.dir.path().join("render.log")).expect("log");
-        let child = Command::new(env!("CARGO_BIN_EXE_media-render"))
+        let child = Command::new(common::bin("media-render"))
             .args(["--registry", &self.fake_url, "--listen", "127.0.0.1:0"])
             .arg("--addr-file")
             .arg(&addr_file)
@@ -343,12 +291,9 @@ impl Rig {
 
     fn events(&self, name: &str) -> Vec<serde_json::Value> {
         self.fake
-            .events
-            .lock()
-            .unwrap()
-            .iter()
+            .events()
+            .into_iter()
             .filter(|e| e["event"] == name)
-            .cloned()
             .collect()
     }
 

@@ -4,47 +4,20 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use axum::extract::{Path as UrlPath, State};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use grid_proto::api::{LocateReply, LocatedEndpoint};
-use grid_proto::media::{RenderStatus, ServerEvent, TrackInfo};
+use grid_proto::media::{RenderStatus, TrackInfo};
 use sha2::{Digest, Sha256};
+
+use crate::common::FakeGrid;
 
 /// Nothing here waits this long when things work.
 pub const LONG: Duration = Duration::from_secs(60);
 
-/// Where cargo put the workspace's binaries (the parent of this test's `deps/` folder).
-pub fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test exe");
-    let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    let path = dir.join(name);
-    assert!(
-        path.exists(),
-        "{} is not built: run `cargo build -p {name}` first",
-        path.display()
-    );
-    path
-}
+pub use crate::common::{bin, wait_until};
 
-/// Polls `probe` until it gives a value; panics after `timeout`.
-pub fn wait_until<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = probe() {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
+/// SHA-256 in hex.
 pub fn sha(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
@@ -159,31 +132,6 @@ pub fn source(file: &str) -> Vec<u8> {
     std::fs::read(library().join(file)).expect("track file")
 }
 
-/// The fake registry and node.
-#[derive(Default)]
-struct Fake {
-    located: Mutex<Vec<LocatedEndpoint>>,
-    events: Mutex<Vec<serde_json::Value>>,
-}
-
-async fn locate(State(fake): State<Arc<Fake>>, UrlPath(id): UrlPath<String>) -> Json<LocateReply> {
-    Json(LocateReply {
-        id,
-        kind: "replica-group".into(),
-        endpoints: fake.located.lock().unwrap().clone(),
-    })
-}
-
-async fn event(
-    State(fake): State<Arc<Fake>>,
-    UrlPath(_id): UrlPath<String>,
-    Json(ev): Json<ServerEvent>,
-) -> Json<serde_json::Value> {
-    assert_eq!(ev.token, "spawn-token");
-    fake.events.lock().unwrap().push(ev.payload);
-    Json(serde_json::json!({}))
-}
-
 pub struct MediaServer {
     pub id: String,
     pub url: String,
@@ -194,7 +142,7 @@ pub struct MediaServer {
 pub struct Rig {
     pub rt: tokio::runtime::Runtime,
     pub dir: tempfile::TempDir,
-    fake: Arc<Fake>,
+    fake: Arc<FakeGrid>,
     fake_url: String,
     pub servers: Vec<MediaServer>,
     next_server: usize,
@@ -215,16 +163,7 @@ impl Rig {
             .enable_all()
             .build()
             .expect("runtime");
-        let fake = Arc::new(Fake::default());
-        let app = Router::new()
-            .route("/v1/locate/{id}", get(locate))
-            .route("/v1/servers/{id}/event", post(event))
-            .with_state(Arc::clone(&fake));
-        let listener = rt
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .expect("bind");
-        let fake_url = format!("http://{}", listener.local_addr().expect("addr"));
-        rt.spawn(async move { axum::serve(listener, app).await });
+        let (fake, fake_url) = FakeGrid::start(&rt);
         let mut rig = Self {
             rt,
             dir: tempfile::tempdir().expect("tempdir"),
@@ -278,15 +217,8 @@ impl Rig {
 
     /// The located list: every server still running.
     fn publish(&self) {
-        *self.fake.located.lock().unwrap() = self
-            .servers
-            .iter()
-            .map(|s| LocatedEndpoint {
-                adapter: format!("{}.Adapter", s.id),
-                server: s.id.clone(),
-                endpoint: s.url.clone(),
-            })
-            .collect();
+        self.fake
+            .publish(self.servers.iter().map(|s| (s.id.as_str(), s.url.as_str())));
     }
 
     /// SIGKILL to a server, which stays in the located list (as a registry would list it until
@@ -430,7 +362,7 @@ impl Rig {
 
     /// The events the render posted so far.
     pub fn events(&self) -> Vec<serde_json::Value> {
-        self.fake.events.lock().unwrap().clone()
+        self.fake.events()
     }
 
     /// Waits for the `n`th event named `name` (1-based).

@@ -2,6 +2,8 @@
 //! fetching, `/listen`), failover when its server is killed once, ten times and all at once,
 //! the transport controls and the queue, and clear errors for bad requests.
 
+#[path = "../common/mod.rs"]
+mod common;
 mod helper;
 
 use std::time::Duration;

@@ -1,0 +1,104 @@
+//! What the render's two test binaries (`render`, `channel`) share: finding the workspace's
+//! binaries, waiting on a condition, and the fake registry-and-node a render talks to (locate
+//! answers from a list the test sets; events are collected).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path as UrlPath, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use grid_proto::api::{LocateReply, LocatedEndpoint};
+use grid_proto::media::ServerEvent;
+
+/// Where cargo put the workspace's binaries (the parent of this test's `deps/` folder).
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo build -p {name}` first",
+        path.display()
+    );
+    path
+}
+
+/// Polls `probe` until it gives a value; panics after `timeout`.
+pub fn wait_until<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = probe() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The fake registry and node, serving on a free loopback port.
+#[derive(Default)]
+pub struct FakeGrid {
+    located: Mutex<Vec<LocatedEndpoint>>,
+    events: Mutex<Vec<serde_json::Value>>,
+}
+
+impl FakeGrid {
+    /// Starts it on `rt`; it and its URL (the render's `--registry` and `GRID_NODE_URL`).
+    pub fn start(rt: &tokio::runtime::Runtime) -> (Arc<Self>, String) {
+        let fake = Arc::new(Self::default());
+        let app = Router::new()
+            .route("/v1/locate/{id}", get(locate))
+            .route("/v1/servers/{id}/event", post(event))
+            .with_state(Arc::clone(&fake));
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        rt.spawn(async move { axum::serve(listener, app).await });
+        (fake, url)
+    }
+
+    /// What `locate` answers from now on: (server id, endpoint), in this order.
+    pub fn publish<'a>(&self, servers: impl IntoIterator<Item = (&'a str, &'a str)>) {
+        *self.located.lock().unwrap() = servers
+            .into_iter()
+            .map(|(id, endpoint)| LocatedEndpoint {
+                adapter: format!("{id}.Adapter"),
+                server: id.to_owned(),
+                endpoint: endpoint.to_owned(),
+            })
+            .collect();
+    }
+
+    /// The events' payloads so far.
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        self.events.lock().unwrap().clone()
+    }
+}
+
+async fn locate(
+    State(fake): State<Arc<FakeGrid>>,
+    UrlPath(id): UrlPath<String>,
+) -> Json<LocateReply> {
+    Json(LocateReply {
+        id,
+        kind: "replica-group".into(),
+        endpoints: fake.located.lock().unwrap().clone(),
+    })
+}
+
+async fn event(
+    State(fake): State<Arc<FakeGrid>>,
+    UrlPath(_id): UrlPath<String>,
+    Json(ev): Json<ServerEvent>,
+) -> Json<serde_json::Value> {
+    // The per-spawn token both rigs give the render.
+    assert_eq!(ev.token, "spawn-token");
+    fake.events.lock().unwrap().push(ev.payload);
+    Json(serde_json::json!({}))
+}
