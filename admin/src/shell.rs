@@ -2,7 +2,6 @@
 //! grid's names, each line parsed by the same clap commands as `-e`.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::CommandFactory;
@@ -18,7 +17,7 @@ use rustyline::highlight::Highlighter;
 use rustyline::hint::Hinter;
 use rustyline::history::DefaultHistory;
 use rustyline::validate::Validator;
-use rustyline::{CompletionType, Config, Context, Editor, Helper};
+use rustyline::{Context, Editor, Helper};
 use tokio::runtime::Runtime;
 
 use crate::cli::{ShellCommand, ShellLine, parse_line};
@@ -259,14 +258,7 @@ impl Completer for ShellHelper {
         if file {
             return self.files.complete_path(line, pos);
         }
-        let pairs = words
-            .into_iter()
-            .map(|w| Pair {
-                display: w.clone(),
-                replacement: format!("{w} "),
-            })
-            .collect();
-        Ok((start, pairs))
+        Ok((start, grid_proto::console::pairs(words)))
     }
 }
 
@@ -276,13 +268,6 @@ impl Hinter for ShellHelper {
 impl Highlighter for ShellHelper {}
 impl Validator for ShellHelper {}
 impl Helper for ShellHelper {}
-
-/// `~/.gridadmin_history`, when there is a home.
-fn history_file() -> Option<PathBuf> {
-    std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(|h| PathBuf::from(h).join(".gridadmin_history"))
-}
 
 /// Reads one line for a credential; `None` at end of input.
 fn ask(editor: &mut Editor<ShellHelper, DefaultHistory>, prompt: &str) -> Option<String> {
@@ -298,11 +283,7 @@ fn ask(editor: &mut Editor<ShellHelper, DefaultHistory>, prompt: &str) -> Option
 /// Runs the shell until `exit`, `quit` or end of input.
 pub fn run(rt: &Runtime, session: &mut Session, out: &Output) -> ExitCode {
     let interactive = std::io::stdin().is_terminal();
-    let config = Config::builder()
-        .completion_type(CompletionType::List)
-        .auto_add_history(false)
-        .build();
-    let mut editor: Editor<ShellHelper, DefaultHistory> = match Editor::with_config(config) {
+    let mut editor: Editor<ShellHelper, DefaultHistory> = match grid_proto::console::editor() {
         Ok(e) => e,
         Err(e) => {
             out.error(&format!("cannot start the shell: {e}"));
@@ -340,7 +321,11 @@ pub fn run(rt: &Runtime, session: &mut Session, out: &Output) -> ExitCode {
     }
 
     editor.set_helper(Some(ShellHelper::default()));
-    let history = if interactive { history_file() } else { None };
+    let history = if interactive {
+        grid_proto::console::history_file(".gridadmin_history")
+    } else {
+        None
+    };
     if interactive {
         refresh_names(rt, session, &mut editor);
         if let Some(path) = &history {

@@ -6,6 +6,10 @@
 use std::future::Future;
 use std::io::Write;
 
+use std::path::PathBuf;
+
+use rustyline::completion::Pair;
+use rustyline::config::{CompletionType, Config};
 use rustyline::error::ReadlineError;
 use rustyline::history::DefaultHistory;
 use rustyline::{Editor, Helper};
@@ -96,6 +100,33 @@ pub fn parse_line<P: clap::Parser>(line: &str) -> Result<Option<P>, LineError> {
         return Ok(None);
     }
     P::try_parse_from(words).map(Some).map_err(LineError::Clap)
+}
+
+/// A shell's line editor: list completion, history added by [`read_loop`] (typed lines only).
+pub fn editor<H: Helper>() -> rustyline::Result<Editor<H, DefaultHistory>> {
+    let config = Config::builder()
+        .completion_type(CompletionType::List)
+        .auto_add_history(false)
+        .build();
+    Editor::with_config(config)
+}
+
+/// `~/NAME` (a history file), when there is a home.
+pub fn history_file(name: &str) -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(|h| PathBuf::from(h).join(name))
+}
+
+/// Completion candidates, each followed by a space when chosen.
+pub fn pairs(words: Vec<String>) -> Vec<Pair> {
+    words
+        .into_iter()
+        .map(|w| Pair {
+            replacement: format!("{w} "),
+            display: w,
+        })
+        .collect()
 }
 
 /// What the shell does after a line.

@@ -2,7 +2,6 @@
 //! names, each line parsed by the same clap commands as the command line (as gridadmin's).
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::CommandFactory;
@@ -11,7 +10,7 @@ use rustyline::highlight::Highlighter;
 use rustyline::hint::Hinter;
 use rustyline::history::DefaultHistory;
 use rustyline::validate::Validator;
-use rustyline::{CompletionType, Config, Context, Editor, Helper};
+use rustyline::{Context, Editor, Helper};
 use tokio::runtime::Runtime;
 
 use crate::cli::{ShellCommand, ShellLine, parse_line};
@@ -89,14 +88,7 @@ impl Completer for ShellHelper {
         _ctx: &Context<'_>,
     ) -> rustyline::Result<(usize, Vec<Pair>)> {
         let (start, words) = self.candidates(line, pos);
-        let pairs = words
-            .into_iter()
-            .map(|w| Pair {
-                display: w.clone(),
-                replacement: format!("{w} "),
-            })
-            .collect();
-        Ok((start, pairs))
+        Ok((start, grid_proto::console::pairs(words)))
     }
 }
 
@@ -107,29 +99,22 @@ impl Highlighter for ShellHelper {}
 impl Validator for ShellHelper {}
 impl Helper for ShellHelper {}
 
-/// `~/.media_control_history`, when there is a home.
-fn history_file() -> Option<PathBuf> {
-    std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(|h| PathBuf::from(h).join(".media_control_history"))
-}
-
 /// Runs the shell until `exit`, `quit` or end of input. Failed commands print their error and
 /// the shell goes on; the exit code is 0.
 pub fn run(rt: &Runtime, grid: &Grid, out: &Output) -> ExitCode {
     let interactive = std::io::stdin().is_terminal();
-    let config = Config::builder()
-        .completion_type(CompletionType::List)
-        .auto_add_history(false)
-        .build();
-    let mut editor: Editor<ShellHelper, DefaultHistory> = match Editor::with_config(config) {
+    let mut editor: Editor<ShellHelper, DefaultHistory> = match grid_proto::console::editor() {
         Ok(e) => e,
         Err(e) => {
             out.error(&format!("cannot start the shell: {e}"));
             return ExitCode::FAILURE;
         }
     };
-    let history = if interactive { history_file() } else { None };
+    let history = if interactive {
+        grid_proto::console::history_file(".media_control_history")
+    } else {
+        None
+    };
     if interactive {
         // Completion is a convenience: a registry that does not answer leaves it empty.
         let renders = rt
