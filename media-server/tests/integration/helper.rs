@@ -233,16 +233,19 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
+    /// `GET path`.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// `DELETE path`.
+    pub async fn delete(&self, path: &str) -> reqwest::Response {
+        self.http.delete(self.url(path)).send().await.unwrap()
+    }
+
     /// The library listing.
     pub async fn tracks(&self) -> Vec<TrackInfo> {
-        self.http
-            .get(self.url("/v1/tracks"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        self.get("/v1/tracks").await.json().await.unwrap()
     }
 
     /// `POST /v1/streams`.

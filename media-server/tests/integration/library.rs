@@ -69,11 +69,8 @@ async fn the_listing_has_tags_durations_and_content_ids() {
     );
 
     let one: TrackInfo = server
-        .http
-        .get(server.url(&format!("/v1/tracks/{}", cbr.id)))
-        .send()
+        .get(&format!("/v1/tracks/{}", cbr.id))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -123,20 +120,10 @@ async fn sighup_and_the_api_rescan() {
         .unwrap();
     assert_eq!(reply, serde_json::json!({"tracks": 3}));
     assert!(!server.tracks().await.iter().any(|t| t.id == removed_id));
-    let gone = server
-        .http
-        .get(server.url(&format!("/v1/tracks/{removed_id}/audio")))
-        .send()
-        .await
-        .unwrap();
+    let gone = server.get(&format!("/v1/tracks/{removed_id}/audio")).await;
     assert_eq!(gone.status(), 404);
     // A stream opened before keeps its open file: it plays to the end.
-    let rest = server
-        .http
-        .get(server.url("/v1/streams/r/data"))
-        .send()
-        .await
-        .unwrap();
+    let rest = server.get("/v1/streams/r/data").await;
     assert_eq!(rest.status(), 200);
     assert!(rest.bytes().await.unwrap() == removed_content);
     assert!(server.log().contains("rescan of"), "{}", server.log());

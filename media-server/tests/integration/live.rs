@@ -144,11 +144,8 @@ impl Listener {
 
 async fn stats(server: &Server, name: &str) -> ChannelStats {
     server
-        .http
-        .get(server.url(&format!("/v1/channels/{name}")))
-        .send()
+        .get(&format!("/v1/channels/{name}"))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap()
@@ -201,15 +198,7 @@ async fn icy_framing_carries_the_titles_and_changes_them_with_the_track() {
     assert!(s.bytes_out > (3 * METAINT) as u64, "{s:?}");
     assert!(s.source.segments >= 3, "{s:?}");
     assert_eq!(s.source.state, SourceState::Playing);
-    let all: Vec<ChannelStats> = server
-        .http
-        .get(server.url("/v1/channels"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let all: Vec<ChannelStats> = server.get("/v1/channels").await.json().await.unwrap();
     assert_eq!(all.len(), 1);
     assert!(
         server.log().contains("test: now 'Artist A - "),
@@ -219,12 +208,7 @@ async fn icy_framing_carries_the_titles_and_changes_them_with_the_track() {
 
     // Unknown channels are a 404.
     assert_eq!(server.raw_status("/live/nope"), 404);
-    let missing = server
-        .http
-        .get(server.url("/v1/channels/nope"))
-        .send()
-        .await
-        .unwrap();
+    let missing = server.get("/v1/channels/nope").await;
     assert_eq!(missing.status(), 404);
 }
 

@@ -13,12 +13,7 @@ async fn drain_chunks(server: &Server, render: &str, from: u64) -> Vec<u8> {
     let mut got = Vec::new();
     let mut sizes = Vec::new();
     loop {
-        let reply = server
-            .http
-            .get(server.url(&format!("/v1/streams/{render}/chunk")))
-            .send()
-            .await
-            .unwrap();
+        let reply = server.get(&format!("/v1/streams/{render}/chunk")).await;
         assert_eq!(reply.status(), 200);
         assert_eq!(reply.headers()["content-type"], "application/octet-stream");
         let offset: u64 = reply.headers()["x-offset"]
@@ -76,28 +71,17 @@ async fn chunks_reassemble_the_file_and_reopening_continues_exactly() {
 
     // An explicit offset and size, then the next chunk carries on from there.
     let reply = server
-        .http
-        .get(server.url("/v1/streams/render-1/chunk?offset=10&size=100"))
-        .send()
-        .await
-        .unwrap();
+        .get("/v1/streams/render-1/chunk?offset=10&size=100")
+        .await;
     assert_eq!(reply.headers()["x-offset"], "10");
     assert_eq!(reply.bytes().await.unwrap(), content[10..110]);
-    let reply = server
-        .http
-        .get(server.url("/v1/streams/render-1/chunk?size=5"))
-        .send()
-        .await
-        .unwrap();
+    let reply = server.get("/v1/streams/render-1/chunk?size=5").await;
     assert_eq!(reply.headers()["x-offset"], "110");
     assert_eq!(reply.bytes().await.unwrap(), content[110..115]);
     let end = content.len();
     let reply = server
-        .http
-        .get(server.url(&format!("/v1/streams/render-1/chunk?offset={end}")))
-        .send()
-        .await
-        .unwrap();
+        .get(&format!("/v1/streams/render-1/chunk?offset={end}"))
+        .await;
     assert_eq!(reply.status(), 200);
     assert!(reply.bytes().await.unwrap().is_empty());
 
@@ -108,11 +92,8 @@ async fn chunks_reassemble_the_file_and_reopening_continues_exactly() {
         (&*format!("offset={}", end + 1), 416),
     ] {
         let reply = server
-            .http
-            .get(server.url(&format!("/v1/streams/render-1/chunk?{query}")))
-            .send()
-            .await
-            .unwrap();
+            .get(&format!("/v1/streams/render-1/chunk?{query}"))
+            .await;
         assert_eq!(reply.status(), status, "{query}");
         let error: serde_json::Value = reply.json().await.unwrap();
         assert!(
@@ -124,31 +105,16 @@ async fn chunks_reassemble_the_file_and_reopening_continues_exactly() {
         server.open(&id, "render-1", end as u64 + 1).await.status(),
         416
     );
-    let unknown = server
-        .http
-        .get(server.url("/v1/streams/nobody/chunk"))
-        .send()
-        .await
-        .unwrap();
+    let unknown = server.get("/v1/streams/nobody/chunk").await;
     assert_eq!(unknown.status(), 404);
 
-    let closed = server
-        .http
-        .delete(server.url("/v1/streams/render-1"))
-        .send()
-        .await
-        .unwrap();
+    let closed = server.delete("/v1/streams/render-1").await;
     assert_eq!(closed.status(), 200);
     assert_eq!(
         closed.json::<serde_json::Value>().await.unwrap(),
         serde_json::json!({})
     );
-    let after = server
-        .http
-        .get(server.url("/v1/streams/render-1/chunk"))
-        .send()
-        .await
-        .unwrap();
+    let after = server.get("/v1/streams/render-1/chunk").await;
     assert_eq!(after.status(), 404);
 
     let log = server.log();
@@ -177,11 +143,8 @@ async fn data_bodies_reassemble_the_rest_from_an_offset() {
     ] {
         assert_eq!(server.open(&id, "r", 0).await.status(), 200);
         let reply = server
-            .http
-            .get(server.url(&format!("/v1/streams/r/data?offset={offset}&size={size}")))
-            .send()
-            .await
-            .unwrap();
+            .get(&format!("/v1/streams/r/data?offset={offset}&size={size}"))
+            .await;
         assert_eq!(reply.status(), 200);
         assert_eq!(reply.headers()["x-offset"], offset.to_string().as_str());
         assert_eq!(
@@ -200,12 +163,7 @@ async fn data_bodies_reassemble_the_rest_from_an_offset() {
             "offset {offset}, size {size}"
         );
         // The body moved the stream to the end: the next chunk is the empty one.
-        let next = server
-            .http
-            .get(server.url("/v1/streams/r/chunk"))
-            .send()
-            .await
-            .unwrap();
+        let next = server.get("/v1/streams/r/chunk").await;
         assert_eq!(
             next.headers()["x-offset"],
             content.len().to_string().as_str()
@@ -214,12 +172,7 @@ async fn data_bodies_reassemble_the_rest_from_an_offset() {
     }
     // Without an offset, the body starts where the stream stands.
     assert_eq!(server.open(&id, "r", 4242).await.status(), 200);
-    let reply = server
-        .http
-        .get(server.url("/v1/streams/r/data"))
-        .send()
-        .await
-        .unwrap();
+    let reply = server.get("/v1/streams/r/data").await;
     assert_eq!(reply.headers()["x-offset"], "4242");
     assert_eq!(reply.bytes().await.unwrap(), content[4242..]);
     // A `limit` bounds the body (a render's read-ahead window); windows reassemble the track, and
@@ -227,14 +180,11 @@ async fn data_bodies_reassemble_the_rest_from_an_offset() {
     let mut got = Vec::new();
     while got.len() < content.len() {
         let reply = server
-            .http
-            .get(server.url(&format!(
+            .get(&format!(
                 "/v1/streams/r/data?offset={}&limit=100000",
                 got.len()
-            )))
-            .send()
-            .await
-            .unwrap();
+            ))
+            .await;
         assert_eq!(reply.status(), 200);
         let window = reply.bytes().await.unwrap();
         assert_eq!(window.len(), (content.len() - got.len()).min(100_000));
@@ -242,26 +192,13 @@ async fn data_bodies_reassemble_the_rest_from_an_offset() {
     }
     assert_eq!(got, content);
     let ends = server.log().matches("reached the end of track").count();
-    let bad = server
-        .http
-        .get(server.url("/v1/streams/r/data?limit=0"))
-        .send()
-        .await
-        .unwrap();
+    let bad = server.get("/v1/streams/r/data?limit=0").await;
     assert_eq!(bad.status(), 400);
     let past = server
-        .http
-        .get(server.url(&format!("/v1/streams/r/data?offset={}", content.len() + 1)))
-        .send()
-        .await
-        .unwrap();
+        .get(&format!("/v1/streams/r/data?offset={}", content.len() + 1))
+        .await;
     assert_eq!(past.status(), 416);
-    let missing = server
-        .http
-        .get(server.url("/v1/streams/nobody/data"))
-        .send()
-        .await
-        .unwrap();
+    let missing = server.get("/v1/streams/nobody/data").await;
     assert_eq!(missing.status(), 404);
     // Five bodies above, the one at 4242, and the last window.
     assert_eq!(
@@ -279,15 +216,7 @@ async fn idle_streams_are_reaped() {
     let id = content_id(&fixture.vbr.0);
     assert_eq!(server.open(&id, "gone", 0).await.status(), 200);
     let streams = || async {
-        let info: serde_json::Value = server
-            .http
-            .get(server.url("/v1/info"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let info: serde_json::Value = server.get("/v1/info").await.json().await.unwrap();
         info["streams"].as_u64().unwrap()
     };
     assert_eq!(streams().await, 1);
@@ -295,12 +224,7 @@ async fn idle_streams_are_reaped() {
         streams().await == 0
     })
     .await;
-    let after = server
-        .http
-        .get(server.url("/v1/streams/gone/chunk"))
-        .send()
-        .await
-        .unwrap();
+    let after = server.get("/v1/streams/gone/chunk").await;
     assert_eq!(after.status(), 404);
     assert!(
         server.log().contains("reaped the stream of render gone"),
@@ -319,12 +243,7 @@ async fn streams_in_use_are_kept() {
     let mut ticks = tokio::time::interval(Duration::from_millis(100));
     for _ in 0..40 {
         ticks.tick().await;
-        let reply = server
-            .http
-            .get(server.url("/v1/streams/busy/chunk?offset=0&size=1"))
-            .send()
-            .await
-            .unwrap();
+        let reply = server.get("/v1/streams/busy/chunk?offset=0&size=1").await;
         assert_eq!(reply.status(), 200, "{}", server.log());
     }
 }
@@ -350,15 +269,7 @@ async fn a_running_body_keeps_its_stream_and_a_replaced_stream_cuts_it() {
     let id = content_id(&big);
     let server = Server::start(fixture.path(), &["--stream-idle-ms", "300"]).await;
     let streams = || async {
-        let info: serde_json::Value = server
-            .http
-            .get(server.url("/v1/info"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let info: serde_json::Value = server.get("/v1/info").await.json().await.unwrap();
         info["streams"].as_u64().unwrap()
     };
 
@@ -413,12 +324,7 @@ async fn replies_name_the_track_so_a_replaced_stream_shows() {
     for (id, size) in [&cbr, &vbr] {
         assert_eq!(server.open(id, "shared", 0).await.status(), 200);
         for route in ["chunk?size=10", "data?offset=0&limit=10"] {
-            let reply = server
-                .http
-                .get(server.url(&format!("/v1/streams/shared/{route}")))
-                .send()
-                .await
-                .unwrap();
+            let reply = server.get(&format!("/v1/streams/shared/{route}")).await;
             assert_eq!(reply.status(), 200, "{route}");
             assert_eq!(headers(&reply), (id.clone(), *size), "{route}");
             assert_eq!(reply.bytes().await.unwrap().len(), 10, "{route}");
@@ -498,14 +404,7 @@ async fn a_failed_chunk_read_is_a_500_and_keeps_the_position() {
     let content = std::fs::read(path).unwrap();
     let id = content_id(path);
     assert_eq!(server.open(&id, "r", 0).await.status(), 200);
-    let chunk = || async {
-        server
-            .http
-            .get(server.url("/v1/streams/r/chunk?size=100"))
-            .send()
-            .await
-            .unwrap()
-    };
+    let chunk = || async { server.get("/v1/streams/r/chunk?size=100").await };
     let first = chunk().await;
     assert_eq!(first.headers()["x-offset"], "0");
     assert_eq!(first.bytes().await.unwrap(), content[..100]);

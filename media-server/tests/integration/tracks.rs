@@ -121,20 +121,10 @@ async fn stale_tracks_are_404_and_io_failures_are_not() {
         error.contains(&cbr) && error.contains("cbr.mp3") && error.contains("Too many open files"),
         "{error}"
     );
-    let audio = server
-        .http
-        .get(server.url(&format!("/v1/tracks/{cbr}/audio")))
-        .send()
-        .await
-        .unwrap();
+    let audio = server.get(&format!("/v1/tracks/{cbr}/audio")).await;
     assert_eq!(audio.status(), 503);
     // Closing a stream frees its descriptor: the next open succeeds.
-    let closed = server
-        .http
-        .delete(server.url("/v1/streams/render-0"))
-        .send()
-        .await
-        .unwrap();
+    let closed = server.delete("/v1/streams/render-0").await;
     assert_eq!(closed.status(), 200);
     assert_eq!(server.open(&cbr, "render-0", 0).await.status(), 200);
 
@@ -142,12 +132,7 @@ async fn stale_tracks_are_404_and_io_failures_are_not() {
     let vbr = content_id(&fixture.vbr.0);
     let untagged = content_id(&fixture.untagged.0);
     for render in 0..opened {
-        let _ = server
-            .http
-            .delete(server.url(&format!("/v1/streams/render-{render}")))
-            .send()
-            .await
-            .unwrap();
+        let _ = server.delete(&format!("/v1/streams/render-{render}")).await;
     }
     std::fs::remove_file(&fixture.vbr.0).unwrap();
     let mut rewritten = std::fs::read(&fixture.untagged.0).unwrap();
@@ -156,12 +141,7 @@ async fn stale_tracks_are_404_and_io_failures_are_not() {
     for id in [&vbr, &untagged] {
         for _ in 0..3 {
             assert_eq!(server.open(id, "r", 0).await.status(), 404);
-            let audio = server
-                .http
-                .get(server.url(&format!("/v1/tracks/{id}/audio")))
-                .send()
-                .await
-                .unwrap();
+            let audio = server.get(&format!("/v1/tracks/{id}/audio")).await;
             assert_eq!(audio.status(), 404);
         }
     }
