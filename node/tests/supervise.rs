@@ -274,7 +274,12 @@ async fn killed_always_server_is_restarted_with_a_new_pid() {
     assert_eq!(second.restart_count, 1);
     assert_eq!(second.last_exit.as_deref(), Some("killed by SIGKILL"));
     assert!(!alive(pid1));
-    assert_eq!(procs_of(&env.name, Some("Loop")), vec![second.pid.unwrap()]);
+    // Its environment shows in /proc once the new process has exec'd.
+    let new_pid = second.pid.unwrap();
+    wait_for("only the restarted Loop running", async || {
+        (procs_of(&env.name, Some("Loop")) == vec![new_pid]).then_some(())
+    })
+    .await;
     wait_for("the restart pushed to the registry", async || {
         let s = seen.lock().unwrap();
         s.pushes
@@ -447,7 +452,13 @@ async fn node_killed_and_restarted_adopts_its_server() {
         again.last_exit.as_deref(),
         Some("exited (adopted process, status unknown)")
     );
-    assert_eq!(procs_of(&env.name, Some("Keep")), vec![again.pid.unwrap()]);
+    // Reported active as soon as it is spawned: its environment shows in /proc once it has
+    // exec'd, so wait for that rather than read it at once.
+    let new_pid = again.pid.unwrap();
+    wait_for("only the restarted Keep running", async || {
+        (procs_of(&env.name, Some("Keep")) == vec![new_pid]).then_some(())
+    })
+    .await;
 }
 
 fn env_var(pid: u32, key: &str) -> Option<String> {
