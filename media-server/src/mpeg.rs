@@ -80,6 +80,11 @@ impl FrameHeader {
         })
     }
 
+    /// Whether `next` can follow this frame in one stream: bitrates may vary, the rest may not.
+    pub fn same_stream(self, next: Self) -> bool {
+        (self.mpeg1, self.sample_rate, self.mono) == (next.mpeg1, next.sample_rate, next.mono)
+    }
+
     /// Samples in one frame (per channel).
     pub fn samples(self) -> u32 {
         if self.mpeg1 { 1152 } else { 576 }
@@ -149,12 +154,16 @@ fn id3v2_end(file: &File) -> io::Result<u64> {
     )
 }
 
-/// Whether a frame starts at `at` in `data`: a header whose frame is followed by another header
-/// or by the end of `data` (a lone sync pattern inside other data is not a frame).
+/// Whether a frame starts at `at` in `data`: a header whose frame is followed by a header of the
+/// same stream (version, sample rate, channels) or by the end of `data`. A lone sync pattern
+/// inside other data is not a frame, nor one that happens to end on a real frame: its made-up
+/// header almost never agrees with the real one.
 pub fn frame_at(data: &[u8], at: usize) -> Option<FrameHeader> {
     let header = FrameHeader::parse(data.get(at..)?)?;
     let next = at + header.len;
-    (next + 4 > data.len() || FrameHeader::parse(&data[next..]).is_some()).then_some(header)
+    (next + 4 > data.len()
+        || FrameHeader::parse(&data[next..]).is_some_and(|n| header.same_stream(n)))
+    .then_some(header)
 }
 
 /// Whether the MPEG audio in `file` has a variable bitrate: a `Xing` or `VBRI` header in the
@@ -190,15 +199,9 @@ fn vbr_in(audio: &[u8]) -> bool {
     false
 }
 
-/// The first offset holding a frame header followed by another one (or by the end of the
-/// window): a lone sync pattern inside other data is not a frame.
+/// The first offset where a frame starts (see [`frame_at`]).
 fn first_frame(audio: &[u8]) -> Option<(usize, FrameHeader)> {
-    (0..audio.len().saturating_sub(4)).find_map(|i| {
-        let header = FrameHeader::parse(&audio[i..])?;
-        let next = i + header.len;
-        (next + 4 > audio.len() || FrameHeader::parse(&audio[next..]).is_some())
-            .then_some((i, header))
-    })
+    (0..audio.len().saturating_sub(4)).find_map(|i| Some((i, frame_at(audio, i)?)))
 }
 
 /// Reads into `buf` at `offset` until it is full or the file ends; returns the bytes read.
@@ -242,6 +245,21 @@ mod tests {
         );
         assert!(FrameHeader::parse(&[0xFF, 0xFB, 0xF0, 0x00]).is_none());
         assert!(FrameHeader::parse(b"ID3\x04").is_none());
+    }
+
+    #[test]
+    fn a_sync_pattern_ending_on_a_real_frame_is_not_a_frame() {
+        // Seen in a lame file: inside a 128 kbit/s MPEG-1 frame, bytes that read as a 168-byte
+        // MPEG-2 frame ending exactly where the next real frame starts.
+        let mut data = frame(9, b"");
+        data[249..253].copy_from_slice(&[0xFF, 0xF3, 0x74, 0x10]);
+        assert_eq!(FrameHeader::parse(&data[249..]).unwrap().len, 168);
+        data.truncate(249 + 168);
+        data.extend(frame(9, b""));
+        data.extend(frame(9, b""));
+        assert!(frame_at(&data, 249).is_none());
+        assert!(frame_at(&data, 0).is_some());
+        assert_eq!(first_frame(&data[1..]).map(|(i, _)| i), Some(416));
     }
 
     #[test]
