@@ -77,6 +77,36 @@ pub struct ChannelStats {
     pub source: SourceStats,
     /// Since the channel started.
     pub uptime_ms: u64,
+    /// Its place in a distribution tree of relays.
+    #[serde(default)]
+    pub tree: TreeStats,
+}
+
+/// A relay sends this request header to its upstream, naming itself by the URL of its own copy
+/// of the channel: the upstream takes it as a child (or redirects it to one) and checks that it
+/// is not one of its own ancestors.
+pub const RELAY_HEADER: &str = "x-casty-relay";
+/// An upstream's reply to a relay child: the chain of URLs from the tree's root down to the
+/// upstream itself, separated by spaces.
+pub const PATH_HEADER: &str = "x-casty-path";
+
+/// A channel's place in a distribution tree (seed 001): its chain of upstreams and its
+/// relay children.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TreeStats {
+    /// This copy's URL (how relays name it).
+    pub url: String,
+    /// The upstreams from the root down to the parent (empty for a root, or a relay of a
+    /// server that is not part of a tree).
+    pub path: Vec<String>,
+    /// The relay children, by URL.
+    pub children: Vec<String>,
+    /// At most this many children; further relays are redirected to one of them.
+    pub max_children: u32,
+    /// Relays sent on to a child.
+    pub redirects: u64,
+    /// Relays refused because they are this copy's upstream (joining would close a loop).
+    pub loops_refused: u64,
 }
 
 /// `POST /v1/channel` on a render: join a channel.

@@ -300,7 +300,7 @@ pub async fn run(
         config.stream_idle,
         config.max_streams,
     );
-    state.live = Arc::new(live::Live::new(channels, config.live_tick));
+    state.live = Arc::new(live::Live::new(channels, config.live_tick, &url));
     let state = Arc::new(state);
     if let Err(e) = rescan(&state).await {
         warn!("{e}; serving 0 tracks until a rescan succeeds");

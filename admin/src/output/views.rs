@@ -528,8 +528,34 @@ fn channel_block(c: &ChannelStats) -> String {
         ("segments", src.segments.to_string()),
         ("gaps", src.gaps.to_string()),
         ("duplicates", src.duplicates.to_string()),
+        ("url", dash(&c.tree.url)),
+        ("tree path", tree_path(c)),
+        (
+            "children",
+            format!(
+                "{} of {}{}",
+                c.tree.children.len(),
+                c.tree.max_children,
+                if c.tree.children.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", c.tree.children.join(", "))
+                }
+            ),
+        ),
+        ("redirects", c.tree.redirects.to_string()),
+        ("loops refused", c.tree.loops_refused.to_string()),
         ("uptime", duration_s(c.uptime_ms / 1000)),
     ])
+}
+
+/// Where a copy sits in its distribution tree: the chain from the root down to it.
+fn tree_path(c: &ChannelStats) -> String {
+    match (c.tree.path.is_empty(), c.kind) {
+        (true, ChannelKind::Playlist) => "root".to_owned(),
+        (true, ChannelKind::Relay) => "-".to_owned(),
+        (false, _) => format!("{} > (this)", c.tree.path.join(" > ")),
+    }
 }
 
 /// `channel show NAME`: a `key: value` block per server that plays it; one line for each
@@ -743,7 +769,10 @@ mod tests {
             "title": title,
             "source": {"state": "playing", "upstream": null, "track_id": "00000000000000a1",
                        "reconnects": 0, "segments": 900, "gaps": 0, "duplicates": 0},
-            "uptime_ms": 303_000
+            "uptime_ms": 303_000,
+            "tree": {"url": "http://10.0.0.1:8000/live/lounge", "path": [],
+                     "children": ["http://10.0.0.2:8000/live/lounge"], "max_children": 2,
+                     "redirects": 4, "loops_refused": 0}
         }))
         .unwrap()
     }
@@ -830,6 +859,11 @@ mod tests {
             \x20 segments:       900\n\
             \x20 gaps:           0\n\
             \x20 duplicates:     0\n\
+            \x20 url:            http://10.0.0.1:8000/live/lounge\n\
+            \x20 tree path:      root\n\
+            \x20 children:       1 of 2: http://10.0.0.2:8000/live/lounge\n\
+            \x20 redirects:      4\n\
+            \x20 loops refused:  0\n\
             \x20 uptime:         5 min 3 s\n\
             \n\
             MediaServer-2: no channel 'lounge'\n\

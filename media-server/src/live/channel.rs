@@ -16,7 +16,10 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use grid_proto::icy::{self, IcyReply, IcyRequest, Metadata, Protocol};
-use grid_proto::live::{ChannelKind, ChannelStats, SourceState, SourceStats};
+use grid_proto::live::{
+    ChannelKind, ChannelStats, PATH_HEADER, RELAY_HEADER, SourceState, SourceStats, TreeStats,
+};
+use tokio::io::AsyncWriteExt;
 use tracing::info;
 
 use super::config::{ChannelConfig, Source};
@@ -92,6 +95,8 @@ struct Listener {
     /// Which of a round's distributions write to it, when a busy channel writes each listener
     /// once a round ([`BUSY_LISTENERS`]).
     slot: u8,
+    /// A relay child of the tree: its URL. Written at every distribution, busy or not.
+    child: Option<String>,
 }
 
 /// Counts a slow-path listener while its body lives.
@@ -135,6 +140,12 @@ pub(crate) struct Inner {
     joins_logged: u64,
     leaves_unlogged: u64,
     last_log: Instant,
+    /// The upstreams from the tree's root down to the parent (a relay's, learnt at connect).
+    pub(crate) tree_path: Vec<String>,
+    /// Relays redirected to a child; the next child a redirect goes to (round robin, so the
+    /// tree stays balanced).
+    redirects: u64,
+    loops_refused: u64,
 }
 
 /// A live channel.
@@ -142,6 +153,8 @@ pub(crate) struct Inner {
 pub struct Channel {
     /// As declared.
     pub config: ChannelConfig,
+    /// Where listeners (and relays) get it: `{server}/live/{name}`.
+    url: String,
     /// The distributor's tick.
     tick: Duration,
     started: Instant,
@@ -149,8 +162,8 @@ pub struct Channel {
 }
 
 impl Channel {
-    /// A channel with nothing played yet.
-    pub fn new(config: ChannelConfig, tick: Duration) -> Self {
+    /// A channel with nothing played yet, served at `url`.
+    pub fn new(config: ChannelConfig, tick: Duration, url: String) -> Self {
         let upstream = match &config.source {
             Source::Relay { url, .. } => Some(url.clone()),
             Source::Playlist { .. } => None,
@@ -188,9 +201,13 @@ impl Channel {
             joins_logged: 0,
             leaves_unlogged: 0,
             last_log: Instant::now(),
+            tree_path: Vec::new(),
+            redirects: 0,
+            loops_refused: 0,
         };
         Channel {
             config,
+            url,
             tick,
             started: Instant::now(),
             inner: Mutex::new(inner),
@@ -200,6 +217,11 @@ impl Channel {
     /// The channel's name.
     pub fn name(&self) -> &str {
         &self.config.name
+    }
+
+    /// Its URL, which names it in the tree.
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     /// Playlist or relay.
@@ -248,6 +270,12 @@ impl Channel {
         request: &IcyRequest,
     ) -> io::Result<()> {
         let icy = request.wants_metadata();
+        let child = request.header(RELAY_HEADER).map(str::to_owned);
+        if let Some(url) = &child
+            && let Some(answer) = self.place_relay(url)
+        {
+            return answer.send(socket, request.protocol).await;
+        }
         let socket = socket.into_std()?;
         // A bounded send buffer: a listener that stops reading stops taking bytes after about
         // the burst (so it is cut off after about lag_ms), and the kernel holds little for it.
@@ -258,7 +286,7 @@ impl Channel {
         }
         let (pos, head_left) = {
             let mut inner = self.lock();
-            let head = self.reply_head(&inner, request.protocol, icy);
+            let head = self.reply_head(&inner, request.protocol, icy, child.is_some());
             let pos = inner.join_position(
                 icy,
                 self.now_ms(),
@@ -281,6 +309,7 @@ impl Channel {
                     bytes_out: sent,
                     icy,
                     slot: 0,
+                    child,
                 });
                 return Ok(());
             }
@@ -301,11 +330,62 @@ impl Channel {
             bytes_out: 0,
             icy,
             slot: 0,
+            child,
         });
         Ok(())
     }
 
-    fn reply_head(&self, inner: &Inner, protocol: Protocol, icy: bool) -> Bytes {
+    /// Where a relay asking to join goes: `None` to take it as a child, else the answer that
+    /// sends it elsewhere. A relay that is this copy or one of its upstreams would close a
+    /// loop (a tree fed by itself, with no source): refused. A child of the same URL is a
+    /// stale entry (the relay lost us and came back) and is replaced; dead children are pruned
+    /// first, so a full node whose child just died takes the newcomer itself. Only a source, or
+    /// a relay connected to its upstream, takes children.
+    fn place_relay(&self, url: &str) -> Option<RelayAnswer> {
+        let mut inner = self.lock();
+        if url == self.url || inner.tree_path.iter().any(|p| p == url) {
+            inner.loops_refused += 1;
+            info!(
+                "{}: relay {url} refused: it is upstream of this copy (a loop)",
+                self.name()
+            );
+            return Some(RelayAnswer::Loop);
+        }
+        // A relay cut from its upstream is out of the tree: a relay joining it now would hang
+        // under nothing (and two relays waiting for each other would take each other, a loop
+        // with no source). It comes back when it is connected again.
+        if self.kind() == ChannelKind::Relay && inner.source.state != SourceState::Playing {
+            info!(
+                "{}: relay {url} refused: not connected upstream",
+                self.name()
+            );
+            return Some(RelayAnswer::NotConnected);
+        }
+        inner.prune_children(self.name(), Some(url));
+        let children: Vec<&str> = inner
+            .listeners
+            .iter()
+            .filter_map(|l| l.child.as_deref())
+            .collect();
+        let max = self.config.max_children;
+        if children.len() < max {
+            info!(
+                "{}: relay child {url} joined ({} of {max})",
+                self.name(),
+                children.len() + 1
+            );
+            return None;
+        }
+        if children.is_empty() {
+            return Some(RelayAnswer::NoRoom);
+        }
+        let to = children[(inner.redirects % children.len() as u64) as usize].to_owned();
+        inner.redirects += 1;
+        info!("{}: relay {url} redirected to child {to}", self.name());
+        Some(RelayAnswer::Redirect(to))
+    }
+
+    fn reply_head(&self, inner: &Inner, protocol: Protocol, icy: bool, child: bool) -> Bytes {
         let c = &self.config;
         let status = match (icy, protocol) {
             (true, Protocol::Http10) => Protocol::Icy,
@@ -323,6 +403,14 @@ impl Channel {
             .with_header("connection", "close");
         if icy {
             reply = reply.with_header("icy-metaint", &c.metaint.to_string());
+        }
+        if child {
+            let mut path = inner.tree_path.join(" ");
+            if !path.is_empty() {
+                path.push(' ');
+            }
+            path.push_str(&self.url);
+            reply = reply.with_header(PATH_HEADER, &path);
         }
         let mut out = BytesMut::with_capacity(320);
         icy::encode_reply(&reply, &mut out);
@@ -480,11 +568,49 @@ impl Channel {
             title: inner.title.clone(),
             source,
             uptime_ms: self.now_ms(),
+            tree: TreeStats {
+                url: self.url.clone(),
+                path: inner.tree_path.clone(),
+                children: inner
+                    .listeners
+                    .iter()
+                    .filter_map(|l| l.child.clone())
+                    .collect(),
+                max_children: u32::try_from(c.max_children).unwrap_or(u32::MAX),
+                redirects: inner.redirects,
+                loops_refused: inner.loops_refused,
+            },
         }
     }
 }
 
 impl Inner {
+    /// Drops relay children whose connection has closed (a killed relay's socket reads as
+    /// ended; nothing else is ever sent on it) and the child called `stale` if any.
+    fn prune_children(&mut self, channel: &str, stale: Option<&str>) {
+        let mut i = 0;
+        while i < self.listeners.len() {
+            let l = &self.listeners[i];
+            let Some(url) = &l.child else {
+                i += 1;
+                continue;
+            };
+            let gone = stale == Some(url.as_str())
+                || match l.socket.peek(&mut [0u8; 1]) {
+                    Ok(0) => true,
+                    Ok(_) => false,
+                    Err(e) => e.kind() != io::ErrorKind::WouldBlock,
+                };
+            if gone {
+                info!("{channel}: relay child {url} left");
+                self.listeners.swap_remove(i);
+                self.leaves_unlogged += 1;
+            } else {
+                i += 1;
+            }
+        }
+    }
+
     /// The current title.
     pub(crate) fn title(&self) -> &str {
         &self.title
@@ -625,10 +751,15 @@ impl Inner {
                 *cut += 1;
                 *cut_offs += 1;
                 *leaves_unlogged += 1;
-                listeners.swap_remove(*next);
+                let gone = listeners.swap_remove(*next);
+                if let Some(url) = gone.child {
+                    info!("a relay child {url} was cut off (too far behind)");
+                }
                 continue;
             }
-            if l.pos >= edge[mode] || slot.is_some_and(|s| s != l.slot % round as u8) {
+            if l.pos >= edge[mode]
+                || (l.child.is_none() && slot.is_some_and(|s| s != l.slot % round as u8))
+            {
                 *next += 1;
                 continue;
             }
@@ -648,7 +779,10 @@ impl Inner {
                 // Gone (EPIPE, ECONNRESET...).
                 _ => {
                     *leaves_unlogged += 1;
-                    listeners.swap_remove(*next);
+                    let gone = listeners.swap_remove(*next);
+                    if let Some(url) = gone.child {
+                        info!("relay child {url} left");
+                    }
                     continue;
                 }
             }
@@ -695,6 +829,7 @@ mod tests {
             metaint,
             burst_ms: 0,
             lag_ms: 1000,
+            max_children: 2,
         }
     }
 
@@ -706,7 +841,11 @@ mod tests {
 
     #[test]
     fn one_ring_serves_icy_and_plain_from_any_position() {
-        let ch = Channel::new(config(10), Duration::from_millis(250));
+        let ch = Channel::new(
+            config(10),
+            Duration::from_millis(250),
+            "http://127.0.0.1:1/live/t".into(),
+        );
         let mut inner = ch.lock();
         inner.set_title("A - B");
         let audio: Vec<u8> = (0..35u8).collect();
@@ -741,5 +880,47 @@ mod tests {
         // wanting a burst longer than that gets all of it.
         assert_eq!(inner.join_position(true, ch.now_ms(), 1000, 10), 0);
         assert_eq!(inner.join_position(false, ch.now_ms(), 1000, 10), 0);
+    }
+}
+
+/// A relay that is not taken as a child: what it is told.
+#[derive(Debug)]
+enum RelayAnswer {
+    /// Go to this child instead.
+    Redirect(String),
+    /// It is upstream of this copy.
+    Loop,
+    /// This copy is a relay not connected to its upstream.
+    NotConnected,
+    /// This channel takes no relay children.
+    NoRoom,
+}
+
+impl RelayAnswer {
+    /// Writes the answer (no body) and closes.
+    async fn send(self, mut socket: tokio::net::TcpStream, protocol: Protocol) -> io::Result<()> {
+        let protocol = if protocol == Protocol::Http10 {
+            Protocol::Http10
+        } else {
+            Protocol::Http11
+        };
+        let reply = match &self {
+            RelayAnswer::Redirect(to) => {
+                IcyReply::new(protocol, 302, "Found").with_header("location", to)
+            }
+            RelayAnswer::Loop => IcyReply::new(protocol, 508, "Loop Detected"),
+            RelayAnswer::NoRoom => IcyReply::new(protocol, 503, "No Relay Children Here"),
+            RelayAnswer::NotConnected => IcyReply::new(protocol, 503, "Not Connected Upstream"),
+        }
+        .with_header("content-length", "0")
+        .with_header("connection", "close");
+        let mut out = BytesMut::with_capacity(256);
+        icy::encode_reply(&reply, &mut out);
+        tokio::time::timeout(HEAD_WRITE_TIMEOUT, async {
+            socket.write_all(&out).await?;
+            socket.shutdown().await
+        })
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "answer not taken"))?
     }
 }

@@ -11,6 +11,8 @@ pub const DEFAULT_METAINT: usize = 16_000;
 pub const DEFAULT_BURST_MS: u64 = 2_000;
 /// Default lag past which a listener is cut off.
 pub const DEFAULT_LAG_MS: u64 = 10_000;
+/// Default relay children of a channel (seed 001's tree: two).
+pub const DEFAULT_MAX_CHILDREN: u64 = 2;
 
 /// In what order a playlist plays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +61,8 @@ pub struct ChannelConfig {
     pub burst_ms: u64,
     /// A listener further behind is cut off.
     pub lag_ms: u64,
+    /// Relays taken as children; more are redirected to one of them (a distribution tree).
+    pub max_children: usize,
 }
 
 #[derive(Debug, Deserialize)]
@@ -80,6 +84,7 @@ struct RawChannel {
     metaint: Option<i64>,
     burst_ms: Option<i64>,
     lag_ms: Option<i64>,
+    max_children: Option<i64>,
 }
 
 /// Reads and checks a channels file; the error names the file, the channel and the field.
@@ -126,6 +131,13 @@ pub fn parse(text: &str) -> Result<Vec<ChannelConfig>, String> {
         let metaint = range("metaint", c.metaint, DEFAULT_METAINT as u64, 256, 1 << 20)? as usize;
         let burst_ms = range("burst_ms", c.burst_ms, DEFAULT_BURST_MS, 0, 60_000)?;
         let lag_ms = range("lag_ms", c.lag_ms, DEFAULT_LAG_MS, 500, 600_000)?;
+        let max_children = range(
+            "max_children",
+            c.max_children,
+            DEFAULT_MAX_CHILDREN,
+            0,
+            1024,
+        )? as usize;
         let source = match c.source {
             Some(url) => {
                 if c.playlist.is_some() {
@@ -167,13 +179,14 @@ pub fn parse(text: &str) -> Result<Vec<ChannelConfig>, String> {
             metaint,
             burst_ms,
             lag_ms,
+            max_children,
         });
     }
     Ok(out)
 }
 
 /// `http://host[:port]/path` → (`host:port`, `/path`).
-fn split_url(url: &str) -> Option<(String, String)> {
+pub(crate) fn split_url(url: &str) -> Option<(String, String)> {
     let rest = url.strip_prefix("http://")?;
     let (authority, target) = match rest.find(['/', '?']) {
         Some(i) => (&rest[..i], rest[i..].to_string()),
@@ -227,6 +240,7 @@ mod tests {
         assert_eq!(c.len(), 2);
         assert_eq!(c[0].metaint, 8192);
         assert_eq!(c[0].burst_ms, DEFAULT_BURST_MS);
+        assert_eq!(c[0].max_children, 2);
         assert_eq!(
             c[0].source,
             Source::Playlist {
@@ -259,6 +273,10 @@ mod tests {
             (
                 "[[channel]]\nname = \"a\"\nlag_ms = -1",
                 "channel 'a': lag_ms",
+            ),
+            (
+                "[[channel]]\nname = \"a\"\nmax_children = 2000",
+                "channel 'a': max_children: must be between 0 and 1024",
             ),
             (
                 "[[channel]]\nname = \"a\"\norder = \"random\"",

@@ -40,13 +40,16 @@ pub struct Live {
 }
 
 impl Live {
-    /// Channels as configured, not started.
-    pub fn new(configs: Vec<ChannelConfig>, tick: Duration) -> Self {
+    /// Channels as configured, not started, of the server at `base` (`http://host:port`).
+    pub fn new(configs: Vec<ChannelConfig>, tick: Duration, base: &str) -> Self {
         Live {
             tick,
             channels: configs
                 .into_iter()
-                .map(|c| Arc::new(Channel::new(c, tick)))
+                .map(|c| {
+                    let url = format!("{base}/live/{}", c.name);
+                    Arc::new(Channel::new(c, tick, url))
+                })
                 .collect(),
         }
     }

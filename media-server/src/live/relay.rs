@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use grid_proto::icy::{self, Decoder, IcyRequest, Item};
-use grid_proto::live::SourceState;
+use grid_proto::live::{PATH_HEADER, RELAY_HEADER, SourceState};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tracing::{info, warn};
@@ -32,6 +32,12 @@ const BACKOFF_MAX: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// An upstream that sends nothing for this long is taken as dropped.
 pub const UPSTREAM_SILENT: Duration = Duration::from_secs(2);
+/// Redirects followed in one connection attempt (a tree of 2 children per node is 16 deep at
+/// 65,535 relays).
+const MAX_REDIRECTS: usize = 16;
+/// A session that lasted this long ends in an immediate reconnection (a parent died: rejoin
+/// the tree now); a shorter one waits the backoff first.
+const HEALTHY_SESSION: Duration = Duration::from_secs(5);
 /// Audio without a frame in this many bytes is passed on as it is (not MP3 we can cut).
 const MAX_UNALIGNED: usize = 64 * 1024;
 
@@ -74,31 +80,58 @@ impl Aligner {
     }
 }
 
-/// Connects, asks, and reads the reply head; the decoder then yields segments.
-async fn connect(
-    authority: &str,
-    target: &str,
-) -> anyhow::Result<(TcpStream, Decoder, icy::IcyReply)> {
-    let mut socket = TcpStream::connect(authority).await?;
-    socket.set_nodelay(true)?;
-    let mut head = BytesMut::with_capacity(256);
-    icy::encode_request(&IcyRequest::get(authority, target), &mut head);
-    socket.write_all(&head).await?;
-    let mut decoder = Decoder::reply();
-    loop {
-        match decoder.next()? {
-            Some(Item::Reply(reply)) if reply.is_success() => return Ok((socket, decoder, reply)),
-            Some(Item::Reply(reply)) => {
-                anyhow::bail!("upstream answered {} {}", reply.status, reply.reason)
-            }
-            Some(_) => anyhow::bail!("no reply head"),
-            None => {
-                if tokio::io::AsyncReadExt::read_buf(&mut socket, decoder.input()).await? == 0 {
-                    anyhow::bail!("upstream closed before its reply");
+/// A connected upstream: the socket, its decoder past the reply head, the reply, and the URL
+/// it was found at (after redirects).
+struct Upstream {
+    socket: TcpStream,
+    decoder: Decoder,
+    reply: icy::IcyReply,
+    url: String,
+}
+
+/// Connects, asks (naming itself as a relay `me`), follows redirects down the distribution
+/// tree, and reads the reply head; the decoder then yields segments.
+async fn connect(authority: &str, target: &str, me: &str) -> anyhow::Result<Upstream> {
+    let mut authority = authority.to_owned();
+    let mut target = target.to_owned();
+    for _ in 0..=MAX_REDIRECTS {
+        let mut socket = TcpStream::connect(&authority).await?;
+        socket.set_nodelay(true)?;
+        let mut head = BytesMut::with_capacity(256);
+        let request = IcyRequest::get(&authority, &target).with_header(RELAY_HEADER, me);
+        icy::encode_request(&request, &mut head);
+        socket.write_all(&head).await?;
+        let mut decoder = Decoder::reply();
+        let reply = loop {
+            match decoder.next()? {
+                Some(Item::Reply(reply)) => break reply,
+                Some(_) => anyhow::bail!("no reply head"),
+                None => {
+                    if tokio::io::AsyncReadExt::read_buf(&mut socket, decoder.input()).await? == 0 {
+                        anyhow::bail!("upstream closed before its reply");
+                    }
                 }
             }
+        };
+        let url = format!("http://{authority}{target}");
+        if reply.is_success() {
+            return Ok(Upstream {
+                socket,
+                decoder,
+                reply,
+                url,
+            });
         }
+        let location = reply
+            .header("location")
+            .filter(|_| matches!(reply.status, 301 | 302 | 303 | 307 | 308));
+        let Some(location) = location else {
+            anyhow::bail!("{url} answered {} {}", reply.status, reply.reason);
+        };
+        (authority, target) = super::config::split_url(location)
+            .ok_or_else(|| anyhow::anyhow!("{url} redirected to a bad URL: {location}"))?;
     }
+    anyhow::bail!("more than {MAX_REDIRECTS} redirects")
 }
 
 /// The relay's state between two connections.
@@ -237,8 +270,10 @@ pub async fn run(channel: Arc<Channel>, authority: String, target: String, tick:
     let mut backoff = BACKOFF_MIN;
     let mut ever_connected = false;
     let mut failing_logged = false;
+    let me = channel.url().to_owned();
     loop {
-        let attempt = tokio::time::timeout(CONNECT_TIMEOUT, connect(&authority, &target));
+        let mut rejoin_now = false;
+        let attempt = tokio::time::timeout(CONNECT_TIMEOUT, connect(&authority, &target, &me));
         tokio::pin!(attempt);
         let connected = loop {
             tokio::select! {
@@ -247,35 +282,51 @@ pub async fn run(channel: Arc<Channel>, authority: String, target: String, tick:
             }
         };
         match connected {
-            Ok((socket, decoder, reply)) => {
+            Ok(up) => {
+                // A tree member says where it sits: the chain from the root to it.
+                let path: Vec<String> = up
+                    .reply
+                    .header(PATH_HEADER)
+                    .map(|p| p.split_whitespace().map(str::to_owned).collect())
+                    .unwrap_or_default();
                 {
                     let mut inner = channel.lock();
                     if ever_connected {
                         inner.source.reconnects += 1;
                     }
                     inner.source.state = SourceState::Playing;
-                    if let Some(br) = reply.bitrate() {
+                    if let Some(br) = up.reply.bitrate() {
                         inner.bitrate_kbps = br;
                     }
+                    inner.tree_path.clone_from(&path);
                 }
+                let place = if path.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (depth {} of the tree)", path.len())
+                };
                 info!(
-                    "{}: relay {} {url}",
+                    "{}: relay {} {}{place}",
                     channel.name(),
                     if ever_connected {
                         "reconnected to"
                     } else {
                         "connected to"
-                    }
+                    },
+                    up.url
                 );
                 ever_connected = true;
                 failing_logged = false;
                 backoff = BACKOFF_MIN;
                 relay.last_segment = None;
-                let why = relay.session(&mut interval, socket, decoder).await;
+                let began = Instant::now();
+                let why = relay.session(&mut interval, up.socket, up.decoder).await;
                 let why = why.err().map_or_else(String::new, |e| format!("{e:#}"));
+                rejoin_now = began.elapsed() >= HEALTHY_SESSION;
                 warn!(
-                    "{}: relay dropped by {url} ({why}); silence while reconnecting",
-                    channel.name()
+                    "{}: relay dropped by {} ({why}); silence while reconnecting to {url}",
+                    channel.name(),
+                    up.url
                 );
             }
             Err(e) => {
@@ -296,11 +347,15 @@ pub async fn run(channel: Arc<Channel>, authority: String, target: String, tick:
                 relay.aligner.pending.clear();
                 relay.silence = Silence::new(relay.aligner.header.unwrap_or(mpeg::DEFAULT_HEADER));
                 inner.source.state = SourceState::Reconnecting;
+                // Out of the tree until it rejoins.
+                inner.tree_path.clear();
             }
         }
         relay.silence.restart(Instant::now());
-        relay.silent_wait(&mut interval, backoff).await;
-        backoff = (backoff * 2).min(BACKOFF_MAX);
+        if !rejoin_now {
+            relay.silent_wait(&mut interval, backoff).await;
+            backoff = (backoff * 2).min(BACKOFF_MAX);
+        }
     }
 }
 

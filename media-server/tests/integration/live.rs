@@ -15,12 +15,12 @@ const METAINT: usize = 4000;
 
 /// Two 2.5 s CBR tracks, "Artist A - One" and "Artist A - Two", and a channels file with a
 /// playlist of both (`test`), plus `more` lines.
-struct Live {
-    dir: tempfile::TempDir,
+pub(crate) struct Live {
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl Live {
-    fn new(more: &str) -> Self {
+    pub(crate) fn new(more: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("lib")).unwrap();
         for (file, title) in [("1.mp3", "One"), ("2.mp3", "Two")] {
@@ -46,11 +46,11 @@ impl Live {
         Live { dir }
     }
 
-    fn channels(&self) -> String {
+    pub(crate) fn channels(&self) -> String {
         self.dir.path().join("channels.toml").display().to_string()
     }
 
-    async fn start(&self) -> Server {
+    pub(crate) async fn start(&self) -> Server {
         Server::start(
             &self.dir.path().join("lib"),
             &["--channels", &self.channels()],
@@ -60,7 +60,7 @@ impl Live {
 }
 
 /// A listener reading with the ICY decoder.
-struct Listener {
+pub(crate) struct Listener {
     socket: TcpStream,
     decoder: Decoder,
     /// Audio bytes received.
@@ -69,7 +69,7 @@ struct Listener {
 
 impl Listener {
     /// `GET path` as `HTTP/1.0` with `Icy-MetaData: 1` (or plain `HTTP/1.1` without it).
-    async fn connect(server: &Server, path: &str, icy: bool) -> (Self, IcyReply) {
+    pub(crate) async fn connect(server: &Server, path: &str, icy: bool) -> (Self, IcyReply) {
         let mut socket = TcpStream::connect(&server.addr).await.unwrap();
         let request = if icy {
             format!("GET {path} HTTP/1.0\r\nHost: x\r\nIcy-MetaData: 1\r\n\r\n")
@@ -108,7 +108,7 @@ impl Listener {
     }
 
     /// Reads until `title` arrives in a block; returns the segments read on the way.
-    async fn until_title(&mut self, title: &str) -> u64 {
+    pub(crate) async fn until_title(&mut self, title: &str) -> u64 {
         let deadline = Instant::now() + DEADLINE;
         let mut segments = 0;
         while Instant::now() < deadline {
@@ -126,8 +126,23 @@ impl Listener {
         panic!("no '{title}' in time")
     }
 
+    /// Reads until a block with a title arrives.
+    pub(crate) async fn until_some_title(&mut self) {
+        let deadline = Instant::now() + DEADLINE;
+        while Instant::now() < deadline {
+            match self.next().await {
+                Some(Item::Metadata {
+                    metadata: Some(m), ..
+                }) if m.stream_title.as_deref().is_some_and(|t| !t.is_empty()) => return,
+                Some(_) => {}
+                None => panic!("the stream ended before a title"),
+            }
+        }
+        panic!("no title in time")
+    }
+
     /// Reads for `how_long`; returns the audio bytes read meanwhile.
-    async fn read_for(&mut self, how_long: Duration) -> usize {
+    pub(crate) async fn read_for(&mut self, how_long: Duration) -> usize {
         let before = self.audio;
         let until = Instant::now() + how_long;
         while Instant::now() < until {
@@ -142,7 +157,7 @@ impl Listener {
     }
 }
 
-async fn stats(server: &Server, name: &str) -> ChannelStats {
+pub(crate) async fn stats(server: &Server, name: &str) -> ChannelStats {
     server
         .get(&format!("/v1/channels/{name}"))
         .await

@@ -1,0 +1,212 @@
+//! The distribution tree of seed 001: relays of one channel take at most `max_children` relay
+//! children each and redirect the rest down the tree, alternating; when a relay dies, its
+//! children rejoin from the root; a relay that would feed itself is refused.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use grid_proto::live::{ChannelStats, SourceState};
+
+use crate::helper::{Server, wait_until};
+use crate::live::{Listener, Live, stats};
+
+/// Relays under the root in the tree test.
+const RELAYS: usize = 6;
+
+/// Every server's `test` channel, keyed by its URL.
+async fn copies(servers: &[&Server]) -> HashMap<String, ChannelStats> {
+    let mut out = HashMap::new();
+    for s in servers {
+        let c = stats(s, "test").await;
+        out.insert(c.tree.url.clone(), c);
+    }
+    out
+}
+
+/// Whether `copies` form one tree under `root`: every relay plays, hangs under a parent that
+/// lists it (and only that parent), its path is its parent's path plus the parent, and no one
+/// has more than two children. The reason when not.
+fn tree_problem(root: &str, copies: &HashMap<String, ChannelStats>) -> Option<String> {
+    let mut parents: HashMap<&str, usize> = HashMap::new();
+    for (url, c) in copies {
+        if c.tree.children.len() > 2 {
+            return Some(format!("{url} has {} children", c.tree.children.len()));
+        }
+        for child in &c.tree.children {
+            *parents.entry(child.as_str()).or_default() += 1;
+            if !copies.contains_key(child) {
+                return Some(format!("{url} lists a dead child {child}"));
+            }
+        }
+        if url == root {
+            continue;
+        }
+        if c.source.state != SourceState::Playing {
+            return Some(format!("{url} is {:?}", c.source.state));
+        }
+        let Some(parent) = c.tree.path.last() else {
+            return Some(format!("{url} has no path"));
+        };
+        if c.tree.path[0] != root {
+            return Some(format!("{url}'s path starts at {}", c.tree.path[0]));
+        }
+        let Some(p) = copies.get(parent) else {
+            return Some(format!("{url}'s parent {parent} is gone"));
+        };
+        if !p.tree.children.contains(url) {
+            return Some(format!("{parent} does not list its child {url}"));
+        }
+        if c.tree.path[..c.tree.path.len() - 1] != p.tree.path[..] {
+            return Some(format!("{url}'s path does not extend its parent's"));
+        }
+    }
+    let relays = copies.len() - 1;
+    if parents.len() != relays || parents.values().any(|&n| n != 1) {
+        return Some(format!("children lists {parents:?} for {relays} relays"));
+    }
+    None
+}
+
+#[tokio::test]
+async fn relays_form_a_bounded_tree_and_heal_when_one_dies() {
+    let live = Live::new("");
+    let root = live.start().await;
+    let root_url = root.url("/live/test");
+    let relay_file = live.dir.path().join("relay.toml");
+    std::fs::write(
+        &relay_file,
+        format!(
+            "[[channel]]\nname = \"test\"\nsource = \"{root_url}\"\nmetaint = 4000\nburst_ms = 500\nlag_ms = 3000\n"
+        ),
+    )
+    .unwrap();
+    let mut relays = Vec::new();
+    for _ in 0..RELAYS {
+        relays.push(
+            Server::start(
+                &live.dir.path().join("lib"),
+                &["--channels", &relay_file.display().to_string()],
+            )
+            .await,
+        );
+    }
+    wait_until("the relays to form one tree", || async {
+        tree_problem(&root_url, &copies(&all(&root, &relays)).await).is_none()
+    })
+    .await;
+    let tree = copies(&all(&root, &relays)).await;
+    // Six relays under a root of two children: the root is full, its two children took the
+    // other four (the redirects alternate between them), so the tree is two deep.
+    let top = &tree[&root_url];
+    assert_eq!(top.tree.children.len(), 2, "{top:?}");
+    assert!(top.tree.redirects >= 4, "{top:?}");
+    for child in &top.tree.children {
+        assert_eq!(tree[child].tree.children.len(), 2, "{:?}", tree[child]);
+        assert_eq!(tree[child].tree.path, vec![root_url.clone()]);
+    }
+    assert!(tree.values().all(|c| c.tree.path.len() <= 2), "{tree:?}");
+
+    // A listener on a grandchild of the root, whose parent is about to die.
+    let doomed_url = top.tree.children[0].clone();
+    let orphan_url = tree[&doomed_url].tree.children[0].clone();
+    let doomed = relays
+        .iter()
+        .position(|s| stats_url(s) == doomed_url)
+        .unwrap();
+    let orphan = relays
+        .iter()
+        .position(|s| stats_url(s) == orphan_url)
+        .unwrap();
+    let (mut listener, _) = Listener::connect(&relays[orphan], "/live/test", true).await;
+    listener.until_some_title().await;
+
+    relays[doomed].kill_hard();
+    let dead = relays.remove(doomed);
+    // The survivors rejoin from the root and form one tree again, without the dead relay.
+    wait_until("the orphans to rejoin", || async {
+        let tree = copies(&all(&root, &relays)).await;
+        tree_problem(&root_url, &tree).is_none()
+            && tree
+                .values()
+                .all(|c| !c.tree.path.contains(&doomed_url) && c.source.reconnects <= 1)
+    })
+    .await;
+    let tree = copies(&all(&root, &relays)).await;
+    assert!(tree.values().all(|c| c.tree.children.len() <= 2));
+    assert_eq!(tree[&orphan_url].source.reconnects, 1);
+    // The listener stayed connected through it and hears the root's titles again.
+    let orphan = relays.iter().find(|s| stats_url(s) == orphan_url).unwrap();
+    assert!(listener.read_for(Duration::from_millis(500)).await > 0);
+    listener.until_some_title().await;
+    assert!(
+        orphan.log().contains("relay reconnected to"),
+        "{}",
+        orphan.log()
+    );
+    assert!(
+        root.log()
+            .contains(&format!("relay child {doomed_url} left"))
+            || relays.iter().any(|s| s.log().contains("relay child")),
+        "{}",
+        root.log()
+    );
+    drop(dead);
+}
+
+/// The root and the relays.
+fn all<'a>(root: &'a Server, relays: &'a [Server]) -> Vec<&'a Server> {
+    std::iter::once(root).chain(relays).collect()
+}
+
+/// The URL a server's `test` channel goes by (its address is in its handle).
+fn stats_url(server: &Server) -> String {
+    server.url("/live/test")
+}
+
+#[tokio::test]
+async fn relays_that_would_feed_each_other_take_no_children() {
+    let live = Live::new("");
+    // One server, two relay channels, each the other's upstream, and one that names itself.
+    // The server's address is needed in its own channels file: take a free port first.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let file = live.dir.path().join("loop.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[[channel]]\nname = \"x\"\nsource = \"http://{addr}/live/y\"\n\
+             [[channel]]\nname = \"y\"\nsource = \"http://{addr}/live/x\"\n\
+             [[channel]]\nname = \"me\"\nsource = \"http://{addr}/live/me\"\n"
+        ),
+    )
+    .unwrap();
+    let server = Server::start_at(
+        &live.dir.path().join("lib"),
+        &addr,
+        &["--channels", &file.display().to_string()],
+    )
+    .await;
+    // Neither x nor y is connected upstream, so neither takes the other: no loop forms, no
+    // second source; both keep retrying and play silence. A channel that names itself is a
+    // loop, refused as one.
+    wait_until("the loops to be refused", || async {
+        stats(&server, "me").await.tree.loops_refused >= 2
+            && server.log().matches("not connected upstream").count() >= 4
+    })
+    .await;
+    for name in ["x", "y", "me"] {
+        let c = stats(&server, name).await;
+        assert_eq!(c.source.state, SourceState::Connecting, "{c:?}");
+        assert!(
+            c.tree.children.is_empty() && c.tree.path.is_empty(),
+            "{c:?}"
+        );
+    }
+    let log = server.log();
+    assert!(log.contains("503 Not Connected Upstream"), "{log}");
+    assert!(log.contains("508 Loop Detected"), "{log}");
+}
