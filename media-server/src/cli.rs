@@ -31,6 +31,9 @@ pub struct Cli {
     /// The live distributor's tick: every channel's listeners get one write each this often.
     #[arg(long, value_name = "MS", default_value_t = 250, value_parser = clap::value_parser!(u64).range(10..=2000))]
     pub live_tick_ms: u64,
+    /// The registry, to locate the upstreams of `grid:` relays (a node sets GRID_REGISTRY_URL).
+    #[arg(long, value_name = "URL", env = "GRID_REGISTRY_URL")]
+    pub registry: Option<String>,
     /// More logging (-v debug, -vv trace); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,

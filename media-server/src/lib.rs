@@ -77,11 +77,17 @@ pub struct ServerConfig {
     pub channels: Option<PathBuf>,
     /// The live distributor's tick.
     pub live_tick: Duration,
+    /// The registry, to locate `grid:` relay upstreams.
+    pub registry: Option<String>,
 }
 
 impl ServerConfig {
     /// From the command line and the node's environment (if any).
     pub fn new(cli: &cli::Cli, grid: Option<ServerEnv>) -> Self {
+        let registry = cli
+            .registry
+            .clone()
+            .or_else(|| grid.as_ref().and_then(|g| g.registry_url.clone()));
         Self {
             id: grid
                 .as_ref()
@@ -93,6 +99,7 @@ impl ServerConfig {
             max_streams: usize::try_from(cli.max_streams).unwrap_or(usize::MAX),
             channels: cli.channels.clone(),
             live_tick: Duration::from_millis(cli.live_tick_ms),
+            registry,
         }
     }
 }
@@ -300,7 +307,12 @@ pub async fn run(
         config.stream_idle,
         config.max_streams,
     );
-    state.live = Arc::new(live::Live::new(channels, config.live_tick, &url));
+    state.live = Arc::new(live::Live::new(
+        channels,
+        config.live_tick,
+        &url,
+        config.registry.clone(),
+    )?);
     let state = Arc::new(state);
     if let Err(e) = rescan(&state).await {
         warn!("{e}; serving 0 tracks until a rescan succeeds");

@@ -290,13 +290,15 @@ fn a_relay_channel_follows_a_real_icecast_mount() {
     );
 }
 
-/// Two MediaServers with a `lounge` channel of short tracks, one render, on a grid.
+/// Two MediaServers with a `lounge` channel of short tracks, and `lounge-relay`, a relay of
+/// another server's `lounge` found through the registry; one render, on a grid.
 fn channel_grid(dir: &Path) -> (Grid, PathBuf) {
     let channels = dir.join("channels.toml");
     std::fs::write(
         &channels,
         "[[channel]]\nname = \"lounge\"\ngenre = \"Ambient\"\n\
-         playlist = [\"Cloud Save\", \"Night Transit\"]\nburst_ms = 1000\n",
+         playlist = [\"Cloud Save\", \"Night Transit\"]\nburst_ms = 1000\n\
+         [[channel]]\nname = \"lounge-relay\"\nsource = \"grid:MediaServerGroup/live/lounge\"\n",
     )
     .expect("channels.toml");
     let mut grid = Grid::new();
@@ -444,4 +446,38 @@ fn channels_on_the_grid_gridadmin_and_a_render_that_rejoins() {
         get_json::<RenderStatus>(&rt, &status_url)
             .filter(|s| s.state == PlayState::Stopped && s.channel.is_none())
     });
+
+    // Each server relays the other's lounge (`grid:MediaServerGroup`, never itself); the one
+    // whose upstream was killed found it again where its node restarted it.
+    let survivor_id = if from.id == "MediaServer-1" {
+        "MediaServer-2"
+    } else {
+        "MediaServer-1"
+    };
+    let survivor = grid.locate(&format!("{survivor_id}.Adapter"));
+    let relay = wait_until("each server relaying the other's lounge", LONG, || {
+        let servers = grid.locate("MediaServerGroup");
+        if servers.len() != 2 {
+            return None;
+        }
+        let mut out = Vec::new();
+        for s in &servers {
+            let c: ChannelStats = get_json(&rt, &format!("{s}/v1/channels/lounge-relay"))?;
+            let other = servers.iter().find(|o| *o != s)?;
+            (c.source.state == SourceState::Playing
+                && c.tree.path == [format!("{other}/live/lounge")])
+            .then_some(())?;
+            out.push((s.clone(), c));
+        }
+        Some(out)
+    });
+    let (_, kept) = relay
+        .iter()
+        .find(|(s, _)| survivor.contains(s))
+        .expect("the survivor's relay");
+    assert!(kept.source.reconnects >= 1, "{kept:?}");
+    assert_eq!(
+        kept.source.upstream.as_deref(),
+        Some("grid:MediaServerGroup/live/lounge")
+    );
 }

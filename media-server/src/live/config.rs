@@ -37,11 +37,49 @@ pub enum Source {
     Relay {
         /// As written.
         url: String,
+        /// Where it is.
+        upstream: Upstream,
+    },
+}
+
+/// Where a relay's upstream is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Upstream {
+    /// `http://HOST:PORT/PATH`.
+    Http {
         /// `host:port` to connect to.
         authority: String,
         /// The request target (path and query).
         target: String,
     },
+    /// `grid:ID/PATH`: a server of the grid, found through the registry's locator at every
+    /// connection (an adapter id, or a replica group: its first live member other than this
+    /// server), so the relay follows the server when its node restarts it on a new port.
+    Grid {
+        /// The adapter or replica-group id to locate.
+        id: String,
+        /// The request target on the located server.
+        target: String,
+    },
+}
+
+impl Upstream {
+    /// Parses a `source`: `http://HOST[:PORT]/PATH` or `grid:ID/PATH`.
+    pub fn parse(url: &str) -> Option<Self> {
+        if let Some(rest) = url.strip_prefix("grid:") {
+            let (id, target) = rest.split_once('/')?;
+            let valid = |b: u8| b.is_ascii_alphanumeric() || b"-_.".contains(&b);
+            if id.is_empty() || !id.bytes().all(valid) || target.contains(' ') {
+                return None;
+            }
+            return Some(Upstream::Grid {
+                id: id.to_owned(),
+                target: format!("/{target}"),
+            });
+        }
+        let (authority, target) = split_url(url)?;
+        Some(Upstream::Http { authority, target })
+    }
 }
 
 /// One `[[channel]]`.
@@ -146,13 +184,13 @@ pub fn parse(text: &str) -> Result<Vec<ChannelConfig>, String> {
                 if c.order.is_some() {
                     return Err(bad("order", "a relay has no playlist to order"));
                 }
-                let (authority, target) = split_url(&url)
-                    .ok_or_else(|| bad("source", "must be an http://HOST:PORT/PATH URL"))?;
-                Source::Relay {
-                    url,
-                    authority,
-                    target,
-                }
+                let upstream = Upstream::parse(&url).ok_or_else(|| {
+                    bad(
+                        "source",
+                        "must be an http://HOST:PORT/PATH URL or grid:ID/PATH (a grid adapter or replica group)",
+                    )
+                })?;
+                Source::Relay { url, upstream }
             }
             None => {
                 let order = match c.order.as_deref() {
@@ -252,10 +290,22 @@ mod tests {
             c[1].source,
             Source::Relay {
                 url: "http://127.0.0.1:8000/lounge?x=1".into(),
-                authority: "127.0.0.1:8000".into(),
-                target: "/lounge?x=1".into()
+                upstream: Upstream::Http {
+                    authority: "127.0.0.1:8000".into(),
+                    target: "/lounge?x=1".into()
+                }
             }
         );
+        assert_eq!(
+            Upstream::parse("grid:MediaServerGroup/live/lounge"),
+            Some(Upstream::Grid {
+                id: "MediaServerGroup".into(),
+                target: "/live/lounge".into()
+            })
+        );
+        assert_eq!(Upstream::parse("grid:/live/x"), None);
+        assert_eq!(Upstream::parse("grid:a b/live/x"), None);
+        assert_eq!(Upstream::parse("grid:G"), None);
         assert_eq!(parse("").unwrap(), vec![]);
     }
 

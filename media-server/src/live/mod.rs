@@ -37,13 +37,38 @@ pub struct Live {
     channels: Vec<Arc<Channel>>,
     /// The distributor's tick.
     pub tick: Duration,
+    /// The registry, to locate `grid:` upstreams.
+    registry: Option<String>,
 }
 
 impl Live {
     /// Channels as configured, not started, of the server at `base` (`http://host:port`).
-    pub fn new(configs: Vec<ChannelConfig>, tick: Duration, base: &str) -> Self {
-        Live {
+    /// `grid:` upstreams need the `registry`.
+    pub fn new(
+        configs: Vec<ChannelConfig>,
+        tick: Duration,
+        base: &str,
+        registry: Option<String>,
+    ) -> anyhow::Result<Self> {
+        if registry.is_none()
+            && let Some(c) = configs.iter().find(|c| {
+                matches!(
+                    c.source,
+                    Source::Relay {
+                        upstream: config::Upstream::Grid { .. },
+                        ..
+                    }
+                )
+            })
+        {
+            anyhow::bail!(
+                "channel '{}': source: a grid: upstream needs the registry (run the server under a node, or pass --registry)",
+                c.name
+            );
+        }
+        Ok(Live {
             tick,
+            registry,
             channels: configs
                 .into_iter()
                 .map(|c| {
@@ -51,7 +76,7 @@ impl Live {
                     Arc::new(Channel::new(c, tick, url))
                 })
                 .collect(),
-        }
+        })
     }
 
     /// The channel called `name`.
@@ -98,19 +123,15 @@ impl Live {
                         tick,
                     ));
                 }
-                Source::Relay {
-                    url,
-                    authority,
-                    target,
-                } => {
+                Source::Relay { url, upstream } => {
                     info!(
                         "channel {} started: relay of {url}, metaint {}, burst {} ms, lag {} ms",
                         c.name, c.metaint, c.burst_ms, c.lag_ms
                     );
                     tokio::spawn(relay::run(
                         Arc::clone(channel),
-                        authority.clone(),
-                        target.clone(),
+                        upstream.clone(),
+                        self.registry.clone(),
                         tick,
                     ));
                 }

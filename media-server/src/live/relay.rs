@@ -20,7 +20,11 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tracing::{info, warn};
 
+use grid_proto::api::LocateReply;
+use grid_proto::paths;
+
 use super::channel::Channel;
+use super::config::Upstream;
 use super::silence::Silence;
 use crate::mpeg::{self, FrameHeader};
 
@@ -82,7 +86,7 @@ impl Aligner {
 
 /// A connected upstream: the socket, its decoder past the reply head, the reply, and the URL
 /// it was found at (after redirects).
-struct Upstream {
+struct Connected {
     socket: TcpStream,
     decoder: Decoder,
     reply: icy::IcyReply,
@@ -91,7 +95,7 @@ struct Upstream {
 
 /// Connects, asks (naming itself as a relay `me`), follows redirects down the distribution
 /// tree, and reads the reply head; the decoder then yields segments.
-async fn connect(authority: &str, target: &str, me: &str) -> anyhow::Result<Upstream> {
+async fn connect(authority: &str, target: &str, me: &str) -> anyhow::Result<Connected> {
     let mut authority = authority.to_owned();
     let mut target = target.to_owned();
     for _ in 0..=MAX_REDIRECTS {
@@ -115,7 +119,7 @@ async fn connect(authority: &str, target: &str, me: &str) -> anyhow::Result<Upst
         };
         let url = format!("http://{authority}{target}");
         if reply.is_success() {
-            return Ok(Upstream {
+            return Ok(Connected {
                 socket,
                 decoder,
                 reply,
@@ -256,8 +260,61 @@ impl Relay {
     }
 }
 
+/// Where to connect now: `(authority, target)` candidates in the order to try. A `grid:`
+/// upstream is located at every attempt (its server may have moved); this server is left out.
+async fn candidates(
+    upstream: &Upstream,
+    locator: Option<&grid_proto::client::Client>,
+    me: &str,
+) -> anyhow::Result<Vec<(String, String)>> {
+    match upstream {
+        Upstream::Http { authority, target } => Ok(vec![(authority.clone(), target.clone())]),
+        Upstream::Grid { id, target } => {
+            let locator = locator.ok_or_else(|| anyhow::anyhow!("no registry to locate {id}"))?;
+            let reply: LocateReply = locator
+                .get(&paths::fill(paths::LOCATE, &[id]))
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot locate {id}: {e}"))?;
+            let found: Vec<(String, String)> = reply
+                .endpoints
+                .iter()
+                .filter(|e| !me.starts_with(&format!("{}/", e.endpoint.trim_end_matches('/'))))
+                .filter_map(|e| {
+                    let url = format!("{}{target}", e.endpoint.trim_end_matches('/'));
+                    super::config::split_url(&url)
+                })
+                .collect();
+            if found.is_empty() {
+                anyhow::bail!("the registry knows no live server of {id} but this one");
+            }
+            Ok(found)
+        }
+    }
+}
+
+/// Connects to the first candidate that answers.
+async fn connect_any(
+    upstream: &Upstream,
+    locator: Option<&grid_proto::client::Client>,
+    me: &str,
+) -> anyhow::Result<Connected> {
+    let mut last = None;
+    for (authority, target) in candidates(upstream, locator, me).await? {
+        match connect(&authority, &target, me).await {
+            Ok(up) => return Ok(up),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| anyhow::anyhow!("nowhere to connect")))
+}
+
 /// The relay's loop: connect, relay, and on a drop, silence and reconnect with backoff.
-pub async fn run(channel: Arc<Channel>, authority: String, target: String, tick: Duration) {
+pub async fn run(
+    channel: Arc<Channel>,
+    upstream: Upstream,
+    registry: Option<String>,
+    tick: Duration,
+) {
     let mut interval = tokio::time::interval(tick);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let url = channel.lock().source.upstream.clone().unwrap_or_default();
@@ -271,9 +328,23 @@ pub async fn run(channel: Arc<Channel>, authority: String, target: String, tick:
     let mut ever_connected = false;
     let mut failing_logged = false;
     let me = channel.url().to_owned();
+    let locator = match registry
+        .as_deref()
+        .map(|r| grid_proto::client::Client::with_timeout(r, "the registry", CONNECT_TIMEOUT))
+    {
+        Some(Ok(client)) => Some(client),
+        Some(Err(e)) => {
+            warn!("{}: {e}; grid: upstreams cannot be located", channel.name());
+            None
+        }
+        None => None,
+    };
     loop {
         let mut rejoin_now = false;
-        let attempt = tokio::time::timeout(CONNECT_TIMEOUT, connect(&authority, &target, &me));
+        let attempt = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            connect_any(&upstream, locator.as_ref(), &me),
+        );
         tokio::pin!(attempt);
         let connected = loop {
             tokio::select! {
