@@ -210,3 +210,129 @@ async fn relays_that_would_feed_each_other_take_no_children() {
     assert!(log.contains("503 Not Connected Upstream"), "{log}");
     assert!(log.contains("508 Loop Detected"), "{log}");
 }
+
+/// A TCP proxy that can stop forwarding (both ways) for a while: a network failure.
+struct Proxy {
+    addr: String,
+    up: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    async fn start(to: String) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let (up, watch) = tokio::sync::watch::channel(true);
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((client, _)) = listener.accept().await else {
+                    return;
+                };
+                let to = to.clone();
+                let watch = watch.clone();
+                tokio::spawn(async move {
+                    let Ok(server) = tokio::net::TcpStream::connect(&to).await else {
+                        return;
+                    };
+                    let (cr, cw) = client.into_split();
+                    let (sr, sw) = server.into_split();
+                    tokio::select! {
+                        () = forward(cr, sw, watch.clone()) => {}
+                        () = forward(sr, cw, watch) => {}
+                    }
+                });
+            }
+        });
+        Proxy { addr, up, task }
+    }
+
+    fn set_up(&self, up: bool) {
+        self.up.send_replace(up);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Copies `from` to `to` while the network is up; holds the bytes while it is down.
+async fn forward(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut up: tokio::sync::watch::Receiver<bool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        if up.wait_for(|up| *up).await.is_err() {
+            return;
+        }
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if up.wait_for(|up| *up).await.is_err() || to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Seed 001's question: what a network failure of 3 to 4 s does to a relay of the tree. The
+/// relay takes its silent upstream for dead after 2 s and plays silence to its listeners (who
+/// stay connected) while it rejoins; once the network is back it is in the tree again, and the
+/// parent holds it once (its stale entry replaced, not doubled).
+#[tokio::test]
+async fn a_network_failure_of_three_and_a_half_seconds() {
+    let live = Live::new("");
+    let root = live.start().await;
+    let proxy = Proxy::start(root.addr.clone()).await;
+    let file = live.dir.path().join("relay.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[[channel]]\nname = \"test\"\nsource = \"http://{}/live/test\"\nmetaint = 4000\nburst_ms = 500\nlag_ms = 3000\n",
+            proxy.addr
+        ),
+    )
+    .unwrap();
+    let relay = Server::start(
+        &live.dir.path().join("lib"),
+        &["--channels", &file.display().to_string()],
+    )
+    .await;
+    wait_until("the relay to join", || async {
+        stats(&relay, "test").await.source.state == SourceState::Playing
+    })
+    .await;
+    let (mut listener, _) = Listener::connect(&relay, "/live/test", true).await;
+    listener.until_some_title().await;
+
+    proxy.set_up(false);
+    let failed_at = std::time::Instant::now();
+    wait_until("the relay to give its upstream up", || async {
+        stats(&relay, "test").await.source.state == SourceState::Reconnecting
+    })
+    .await;
+    // Not before 2 s of silence from upstream (whose last bytes came at most a tick before).
+    assert!(failed_at.elapsed() >= Duration::from_millis(1500));
+    // The listener stays connected and gets silence meanwhile.
+    assert!(listener.read_for(Duration::from_millis(1000)).await > 0);
+    let down_for = Duration::from_millis(3500).saturating_sub(failed_at.elapsed());
+    listener.read_for(down_for).await;
+    proxy.set_up(true);
+    wait_until("the relay back in the tree, held once", || async {
+        let (r, c) = (stats(&relay, "test").await, stats(&root, "test").await);
+        r.source.state == SourceState::Playing
+            && r.source.reconnects == 1
+            && c.tree.children == [r.tree.url.clone()]
+    })
+    .await;
+    listener.until_some_title().await;
+    assert!(
+        relay.log().contains("upstream sent nothing for 2000 ms"),
+        "{}",
+        relay.log()
+    );
+}
