@@ -529,6 +529,12 @@ fn channel_block(c: &ChannelStats) -> String {
         ("gaps", src.gaps.to_string()),
         ("duplicates", src.duplicates.to_string()),
         ("uptime", duration_s(c.uptime_ms / 1000)),
+        ("udp clients", c.udp_clients.to_string()),
+        ("udp datagrams", c.udp_datagrams.to_string()),
+        (
+            "udp bytes",
+            format!("{} ({})", c.udp_bytes, bytes(c.udp_bytes)),
+        ),
     ])
 }
 
@@ -831,6 +837,9 @@ mod tests {
             \x20 gaps:           0\n\
             \x20 duplicates:     0\n\
             \x20 uptime:         5 min 3 s\n\
+            \x20 udp clients:    0\n\
+            \x20 udp datagrams:  0\n\
+            \x20 udp bytes:      0 (0 B)\n\
             \n\
             MediaServer-2: no channel 'lounge'\n\
             MediaServer-3: no answer (timed out)\n"

@@ -40,6 +40,14 @@ pub enum Source {
         /// The request target (path and query).
         target: String,
     },
+    /// MP3 datagrams from an external sender (seed 002): `udp://HOST:PORT` to bind; port 0
+    /// takes any free port (the bound one is reported in the stats).
+    Udp {
+        /// As written.
+        url: String,
+        /// `host:port` to bind.
+        bind: String,
+    },
 }
 
 /// One `[[channel]]`.
@@ -134,12 +142,29 @@ pub fn parse(text: &str) -> Result<Vec<ChannelConfig>, String> {
                 if c.order.is_some() {
                     return Err(bad("order", "a relay has no playlist to order"));
                 }
-                let (authority, target) = split_url(&url)
-                    .ok_or_else(|| bad("source", "must be an http://HOST:PORT/PATH URL"))?;
-                Source::Relay {
-                    url,
-                    authority,
-                    target,
+                if let Some(bind) = url.strip_prefix("udp://") {
+                    udp_bind(bind).ok_or_else(|| {
+                        bad(
+                            "source",
+                            "must be udp://HOST:PORT (an IP address and a port)",
+                        )
+                    })?;
+                    Source::Udp {
+                        bind: bind.to_owned(),
+                        url,
+                    }
+                } else {
+                    let (authority, target) = split_url(&url).ok_or_else(|| {
+                        bad(
+                            "source",
+                            "must be an http://HOST:PORT/PATH or udp://HOST:PORT URL",
+                        )
+                    })?;
+                    Source::Relay {
+                        url,
+                        authority,
+                        target,
+                    }
                 }
             }
             None => {
@@ -170,6 +195,12 @@ pub fn parse(text: &str) -> Result<Vec<ChannelConfig>, String> {
         });
     }
     Ok(out)
+}
+
+/// The address of a `udp://` source: an IP address and a port, nothing else (no path: a
+/// datagram source has none, and a typo there should not pass silently).
+pub fn udp_bind(bind: &str) -> Option<std::net::SocketAddr> {
+    bind.parse().ok()
 }
 
 /// `http://host[:port]/path` → (`host:port`, `/path`).
@@ -221,10 +252,21 @@ mod tests {
             [[channel]]
             name = "relay-1"
             source = "http://127.0.0.1:8000/lounge?x=1"
+
+            [[channel]]
+            name = "udp-in"
+            source = "udp://127.0.0.1:5004"
             "#,
         )
         .unwrap();
-        assert_eq!(c.len(), 2);
+        assert_eq!(c.len(), 3);
+        assert_eq!(
+            c[2].source,
+            Source::Udp {
+                url: "udp://127.0.0.1:5004".into(),
+                bind: "127.0.0.1:5004".into()
+            }
+        );
         assert_eq!(c[0].metaint, 8192);
         assert_eq!(c[0].burst_ms, DEFAULT_BURST_MS);
         assert_eq!(
@@ -277,6 +319,10 @@ mod tests {
                 "channel 'a': name",
             ),
             ("[[channel]]\nname = \"a\"\nmetaintt = 5", "metaintt"),
+            (
+                "[[channel]]\nname = \"a\"\nsource = \"udp://localhost:5000/x\"",
+                "channel 'a': source",
+            ),
         ] {
             let e = parse(text).unwrap_err();
             assert!(e.contains(want), "{text}: {e}");
