@@ -6,3 +6,4 @@ mod library;
 mod live;
 mod streams;
 mod tracks;
+mod udp;
