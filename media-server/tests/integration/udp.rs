@@ -292,11 +292,11 @@ async fn commands_out_of_order_or_malformed_get_a_clear_err() {
         "ERR not connected (CONECTAR first)"
     );
     drop(second);
-    wait_for("the second client to be counted out", || async {
+    let only_the_first = || async {
         let info: serde_json::Value = server.get("/v1/control").await.json().await.unwrap();
         info["clients"] == 1
-    })
-    .await;
+    };
+    wait_for("the second client to be counted out", only_the_first).await;
 
     // An over-long line: ERR, then the connection closes; with or without its newline.
     for end in ["\n", ""] {
@@ -308,6 +308,8 @@ async fn commands_out_of_order_or_malformed_get_a_clear_err() {
             "ERR line too long (more than 256 bytes)"
         );
         long.closed().await;
+        drop(long);
+        wait_for("the long-line client to be counted out", only_the_first).await;
     }
     // The first client's stream went on through all this.
     assert_eq!(c.ask("DESCONECTAR").await, "OK");
@@ -325,12 +327,26 @@ async fn two_clients_at_once_get_the_same_audio() {
     let mut b = Control::connect(&server).await;
     assert_eq!(a.ask(&format!("CONECTAR {port_a} test")).await, "OK");
     datagram(&udp_a).await;
+    // A is read all along (not left to its socket's buffer while B is read).
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+    let reader = tokio::spawn(async move {
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            tokio::select! {
+                _ = &mut stopped => return udp_a,
+                n = udp_a.recv(&mut buf) => {
+                    let _ = tx.send(buf[..n.unwrap()].to_vec());
+                }
+            }
+        }
+    });
     assert_eq!(b.ask(&format!("CONECTAR {port_b}")).await, "OK");
     let mut from_b = Vec::new();
     for _ in 0..5 {
         from_b.push(datagram(&udp_b).await);
     }
-    // A got the same datagrams, in the same order (they wait in its socket meanwhile).
+    // A got the same datagrams, in the same order.
     let mut from_a = Vec::new();
     let deadline = Instant::now() + LONG;
     while !from_a.windows(from_b.len()).any(|w| w == from_b.as_slice()) {
@@ -339,11 +355,21 @@ async fn two_clients_at_once_get_the_same_audio() {
             "A never got B's datagrams ({} read)",
             from_a.len()
         );
-        from_a.push(datagram(&udp_a).await);
+        let d = tokio::time::timeout(LONG, rx.recv())
+            .await
+            .expect("A got nothing in time")
+            .expect("A's reader stopped");
+        frames_of(&d);
+        from_a.push(d);
     }
     assert_eq!(udp_clients(&server, "test").await, 2);
     // One leaving does not stop the other.
     assert_eq!(a.ask("DESCONECTAR").await, "OK");
+    let _ = stop.send(());
+    let udp_a = tokio::time::timeout(LONG, reader)
+        .await
+        .expect("A's reader did not stop")
+        .unwrap();
     assert_stopped(&udp_a).await;
     datagram(&udp_b).await;
     datagram(&udp_b).await;
@@ -540,4 +566,38 @@ async fn a_udp_source_feeds_listeners_and_goes_silent_when_it_stops() {
         "{}",
         server.log()
     );
+}
+
+#[tokio::test]
+async fn a_udp_source_whose_port_is_taken_stops_the_server_at_start() {
+    let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("lib")).unwrap();
+    let channels = dir.path().join("channels.toml");
+    std::fs::write(
+        &channels,
+        format!("[[channel]]\nname = \"busy\"\nsource = \"udp://127.0.0.1:{port}\"\n"),
+    )
+    .unwrap();
+    let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_media-server"))
+        .arg("--library")
+        .arg(dir.path().join("lib"))
+        .args(["--listen", "127.0.0.1:0", "--channels"])
+        .arg(&channels)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(LONG, run)
+        .await
+        .expect("the server did not stop")
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("channel busy: binding udp://127.0.0.1:{port}")),
+        "{err}"
+    );
+    drop(taken);
 }
