@@ -77,6 +77,15 @@ pub struct ChannelStats {
     pub source: SourceStats,
     /// Since the channel started.
     pub uptime_ms: u64,
+    /// Clients of the control port receiving the channel as UDP datagrams (seed 002).
+    #[serde(default)]
+    pub udp_clients: u64,
+    /// Datagrams sent to them.
+    #[serde(default)]
+    pub udp_datagrams: u64,
+    /// Payload bytes sent to them.
+    #[serde(default)]
+    pub udp_bytes: u64,
     /// Its place in a distribution tree of relays.
     #[serde(default)]
     pub tree: TreeStats,

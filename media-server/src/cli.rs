@@ -34,6 +34,16 @@ pub struct Cli {
     /// The registry, to locate the upstreams of `grid:` relays (a node sets GRID_REGISTRY_URL).
     #[arg(long, value_name = "URL", env = "GRID_REGISTRY_URL")]
     pub registry: Option<String>,
+    /// The control port (seed 002, `docs/live.md`): `HOST:PORT`, or a `PORT` alone on the HTTP
+    /// listener's host (what a grid node wants); none without it.
+    #[arg(long, value_name = "ADDR")]
+    pub control: Option<String>,
+    /// After binding the control port, write its address here (before `--addr-file`).
+    #[arg(long, value_name = "PATH")]
+    pub control_addr_file: Option<PathBuf>,
+    /// At most this many control connections at once; more are answered `ERR` and closed.
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    pub control_max_clients: u64,
     /// More logging (-v debug, -vv trace); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,

@@ -79,6 +79,12 @@ pub struct ServerConfig {
     pub live_tick: Duration,
     /// The registry, to locate `grid:` relay upstreams.
     pub registry: Option<String>,
+    /// The control port (`HOST:PORT` or a port on the HTTP listener's host).
+    pub control: Option<String>,
+    /// Where to write the control port's address.
+    pub control_addr_file: Option<PathBuf>,
+    /// At most this many control connections.
+    pub control_max_clients: usize,
 }
 
 impl ServerConfig {
@@ -100,6 +106,9 @@ impl ServerConfig {
             channels: cli.channels.clone(),
             live_tick: Duration::from_millis(cli.live_tick_ms),
             registry,
+            control: cli.control.clone(),
+            control_addr_file: cli.control_addr_file.clone(),
+            control_max_clients: usize::try_from(cli.control_max_clients).unwrap_or(usize::MAX),
         }
     }
 }
@@ -120,6 +129,8 @@ pub struct AppState {
     pub streams: Arc<Streams>,
     /// The live channels.
     pub live: Arc<live::Live>,
+    /// The control port, with `--control`.
+    pub control: Option<Arc<live::control::Control>>,
 }
 
 /// The state as handlers hold it.
@@ -141,6 +152,7 @@ impl AppState {
             rescanning: tokio::sync::Mutex::new(()),
             streams: Arc::new(Streams::new(stream_idle, max_streams)),
             live: Arc::default(),
+            control: None,
         }
     }
 
@@ -231,6 +243,7 @@ pub fn app(state: SharedState) -> Router {
         .route(paths::CHANNELS, get(live::channels_list))
         .route(paths::CHANNEL, get(live::channels_get))
         .route(paths::LIVE_CHANNEL, get(live::live_via_http))
+        .route(live::control::CONTROL, get(live::control::control_info))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -313,13 +326,31 @@ pub async fn run(
         &url,
         config.registry.clone(),
     )?);
+    let control = match &config.control {
+        Some(spec) => Some(
+            live::control::Control::bind(
+                spec,
+                bound.ip(),
+                config.control_max_clients,
+                Arc::clone(&state.live),
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    state.control = control.as_ref().map(|(c, _)| Arc::clone(c));
     let state = Arc::new(state);
     if let Err(e) = rescan(&state).await {
         warn!("{e}; serving 0 tracks until a rescan succeeds");
     }
     rescan_on_sighup(Arc::clone(&state));
     tokio::spawn(Arc::clone(&state.streams).reap_idle());
-    state.live.start(&state);
+    state.live.start(&state)?;
+    // Before the address file: whoever waits for that one finds this one written.
+    if let (Some(path), Some(control)) = (&config.control_addr_file, &state.control) {
+        grid_proto::write_atomic(path, control.addr.to_string().as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
     if let Some(path) = &config.addr_file {
         grid_proto::write_atomic(path, bound.to_string().as_bytes())
             .with_context(|| format!("writing {}", path.display()))?;
@@ -348,6 +379,9 @@ pub async fn run(
             stop.cancel();
         }
     });
+    if let Some((control, listener)) = control {
+        tokio::spawn(control.serve(listener, stop.clone()));
+    }
     let serve = front::serve(
         listener,
         app(Arc::clone(&state)),

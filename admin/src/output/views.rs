@@ -546,6 +546,12 @@ fn channel_block(c: &ChannelStats) -> String {
         ("redirects", c.tree.redirects.to_string()),
         ("loops refused", c.tree.loops_refused.to_string()),
         ("uptime", duration_s(c.uptime_ms / 1000)),
+        ("udp clients", c.udp_clients.to_string()),
+        ("udp datagrams", c.udp_datagrams.to_string()),
+        (
+            "udp bytes",
+            format!("{} ({})", c.udp_bytes, bytes(c.udp_bytes)),
+        ),
     ])
 }
 
@@ -865,6 +871,9 @@ mod tests {
             \x20 redirects:      4\n\
             \x20 loops refused:  0\n\
             \x20 uptime:         5 min 3 s\n\
+            \x20 udp clients:    0\n\
+            \x20 udp datagrams:  0\n\
+            \x20 udp bytes:      0 (0 B)\n\
             \n\
             MediaServer-2: no channel 'lounge'\n\
             MediaServer-3: no answer (timed out)\n"

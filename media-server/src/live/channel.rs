@@ -159,13 +159,15 @@ pub struct Channel {
     tick: Duration,
     started: Instant,
     inner: Mutex<Inner>,
+    /// The control port's UDP clients of this channel (seed 002), fed after each distribution.
+    pub(crate) udp: super::control::UdpFeed,
 }
 
 impl Channel {
     /// A channel with nothing played yet, served at `url`.
     pub fn new(config: ChannelConfig, tick: Duration, url: String) -> Self {
         let upstream = match &config.source {
-            Source::Relay { url, .. } => Some(url.clone()),
+            Source::Relay { url, .. } | Source::Udp { url, .. } => Some(url.clone()),
             Source::Playlist { .. } => None,
         };
         let state = if upstream.is_some() {
@@ -211,6 +213,7 @@ impl Channel {
             tick,
             started: Instant::now(),
             inner: Mutex::new(inner),
+            udp: super::control::UdpFeed::default(),
         }
     }
 
@@ -228,7 +231,8 @@ impl Channel {
     pub fn kind(&self) -> ChannelKind {
         match self.config.source {
             Source::Playlist { .. } => ChannelKind::Playlist,
-            Source::Relay { .. } => ChannelKind::Relay,
+            // A UDP source is a relay of an external sender.
+            Source::Relay { .. } | Source::Udp { .. } => ChannelKind::Relay,
         }
     }
 
@@ -439,6 +443,7 @@ impl Channel {
                 self.config.lag_ms
             );
         }
+        self.udp.send_new(self);
     }
 
     /// Distributions in a busy channel's round: [`BUSY_ROUND`] in ticks.
@@ -547,6 +552,7 @@ impl Channel {
 
     /// The numbers of `GET /v1/channels/{name}`.
     pub fn stats(&self) -> ChannelStats {
+        let udp = self.udp.stats();
         let inner = self.lock();
         let c = &self.config;
         let mut source = inner.source.clone();
@@ -568,6 +574,9 @@ impl Channel {
             title: inner.title.clone(),
             source,
             uptime_ms: self.now_ms(),
+            udp_clients: udp.clients,
+            udp_datagrams: udp.datagrams,
+            udp_bytes: udp.bytes,
             tree: TreeStats {
                 url: self.url.clone(),
                 path: inner.tree_path.clone(),
@@ -663,6 +672,30 @@ impl Inner {
                 self.blocks += 1;
             }
         }
+    }
+
+    /// The live edge of the plain stream (audio only).
+    pub(crate) fn plain_edge(&self) -> u64 {
+        self.plain_edge
+    }
+
+    /// Appends the plain stream's audio from `pos` (or the oldest kept, if `pos` fell out of
+    /// the ring) to the live edge to `out`; returns the edge.
+    pub(crate) fn plain_from(&self, pos: u64, out: &mut BytesMut) -> u64 {
+        let mut pos = pos.max(self.oldest(false));
+        let mut iov = Vec::new();
+        while pos < self.plain_edge {
+            iov.clear();
+            self.slices(pos, false, &mut iov);
+            if iov.is_empty() {
+                break;
+            }
+            for piece in &iov {
+                out.extend_from_slice(piece);
+                pos += piece.len() as u64;
+            }
+        }
+        self.plain_edge
     }
 
     fn edge(&self, icy: bool) -> u64 {

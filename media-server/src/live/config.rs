@@ -40,6 +40,14 @@ pub enum Source {
         /// Where it is.
         upstream: Upstream,
     },
+    /// MP3 datagrams from an external sender (seed 002): `udp://HOST:PORT` to bind; port 0
+    /// takes any free port (the bound one is reported in the stats).
+    Udp {
+        /// As written.
+        url: String,
+        /// `host:port` to bind.
+        bind: String,
+    },
 }
 
 /// Where a relay's upstream is.
@@ -184,13 +192,26 @@ pub fn parse(text: &str) -> Result<Vec<ChannelConfig>, String> {
                 if c.order.is_some() {
                     return Err(bad("order", "a relay has no playlist to order"));
                 }
-                let upstream = Upstream::parse(&url).ok_or_else(|| {
-                    bad(
-                        "source",
-                        "must be an http://HOST:PORT/PATH URL or grid:ID/PATH (a grid adapter or replica group)",
-                    )
-                })?;
-                Source::Relay { url, upstream }
+                if let Some(bind) = url.strip_prefix("udp://") {
+                    udp_bind(bind).ok_or_else(|| {
+                        bad(
+                            "source",
+                            "must be udp://HOST:PORT (an IP address and a port)",
+                        )
+                    })?;
+                    Source::Udp {
+                        bind: bind.to_owned(),
+                        url,
+                    }
+                } else {
+                    let upstream = Upstream::parse(&url).ok_or_else(|| {
+                        bad(
+                            "source",
+                            "must be an http://HOST:PORT/PATH URL, grid:ID/PATH (a grid adapter or replica group) or udp://HOST:PORT",
+                        )
+                    })?;
+                    Source::Relay { url, upstream }
+                }
             }
             None => {
                 let order = match c.order.as_deref() {
@@ -221,6 +242,12 @@ pub fn parse(text: &str) -> Result<Vec<ChannelConfig>, String> {
         });
     }
     Ok(out)
+}
+
+/// The address of a `udp://` source: an IP address and a port, nothing else (no path: a
+/// datagram source has none, and a typo there should not pass silently).
+pub fn udp_bind(bind: &str) -> Option<std::net::SocketAddr> {
+    bind.parse().ok()
 }
 
 /// `http://host[:port]/path` → (`host:port`, `/path`).
@@ -272,10 +299,21 @@ mod tests {
             [[channel]]
             name = "relay-1"
             source = "http://127.0.0.1:8000/lounge?x=1"
+
+            [[channel]]
+            name = "udp-in"
+            source = "udp://127.0.0.1:5004"
             "#,
         )
         .unwrap();
-        assert_eq!(c.len(), 2);
+        assert_eq!(c.len(), 3);
+        assert_eq!(
+            c[2].source,
+            Source::Udp {
+                url: "udp://127.0.0.1:5004".into(),
+                bind: "127.0.0.1:5004".into()
+            }
+        );
         assert_eq!(c[0].metaint, 8192);
         assert_eq!(c[0].burst_ms, DEFAULT_BURST_MS);
         assert_eq!(c[0].max_children, 2);
@@ -345,6 +383,10 @@ mod tests {
                 "channel 'a': name",
             ),
             ("[[channel]]\nname = \"a\"\nmetaintt = 5", "metaintt"),
+            (
+                "[[channel]]\nname = \"a\"\nsource = \"udp://localhost:5000/x\"",
+                "channel 'a': source",
+            ),
         ] {
             let e = parse(text).unwrap_err();
             assert!(e.contains(want), "{text}: {e}");

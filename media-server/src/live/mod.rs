@@ -5,15 +5,19 @@
 //! - [`channel`]: a channel's shared output, its listeners, the distributor.
 //! - [`playlist`], [`relay`]: the two sources, each the clock of its channel.
 //! - [`silence`]: silent MP3 frames in real time.
+//! - [`control`], [`udp_source`]: seed 002: the control port with UDP delivery, and channels
+//!   fed by UDP datagrams.
 //!
 //! Listeners are taken over by [`crate::front`] straight from the accept loop: no HTTP stack, no
 //! task and no buffer per listener.
 
 pub mod channel;
 pub mod config;
+pub mod control;
 pub mod playlist;
 pub mod relay;
 pub mod silence;
+pub mod udp_source;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -89,8 +93,9 @@ impl Live {
         &self.channels
     }
 
-    /// Starts every channel's clock (a task each) on this runtime.
-    pub fn start(&self, state: &SharedState) {
+    /// Starts every channel's clock (a task each) on this runtime. Fails when a UDP source's
+    /// port cannot be bound.
+    pub fn start(&self, state: &SharedState) -> anyhow::Result<()> {
         let tick = self.tick;
         for channel in &self.channels {
             let c = &channel.config;
@@ -135,8 +140,23 @@ impl Live {
                         tick,
                     ));
                 }
+                Source::Udp { bind, .. } => {
+                    let socket = udp_source::bind(channel, bind)?;
+                    info!(
+                        "channel {} started: UDP source on {}, metaint {}, burst {} ms, lag {} ms",
+                        c.name,
+                        socket
+                            .local_addr()
+                            .map_or_else(|_| bind.clone(), |a| a.to_string()),
+                        c.metaint,
+                        c.burst_ms,
+                        c.lag_ms
+                    );
+                    tokio::spawn(udp_source::run(Arc::clone(channel), socket, tick));
+                }
             }
         }
+        Ok(())
     }
 
     /// Closes every listener (at a stop).

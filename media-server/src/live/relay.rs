@@ -47,15 +47,15 @@ const MAX_UNALIGNED: usize = 64 * 1024;
 
 /// Cuts a byte stream at MP3 frame boundaries.
 #[derive(Debug, Default)]
-struct Aligner {
-    pending: BytesMut,
+pub(crate) struct Aligner {
+    pub(crate) pending: BytesMut,
     /// The last frame's header (the shape of silence).
-    header: Option<[u8; 4]>,
+    pub(crate) header: Option<[u8; 4]>,
 }
 
 impl Aligner {
     /// The whole frames received so far, from a frame boundary.
-    fn take(&mut self) -> Option<Bytes> {
+    pub(crate) fn take(&mut self) -> Option<Bytes> {
         let mut off = 0;
         let buf = &self.pending;
         // Resync on a frame that is followed by another (or by the end).

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use grid_proto::live::ChannelStats;
 use grid_proto::media::TrackInfo;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -124,6 +125,8 @@ pub struct Server {
     pub base: String,
     /// `127.0.0.1:PORT`.
     pub addr: String,
+    /// The control port's address (`127.0.0.1:PORT`), when started with `--control`.
+    pub control: Option<String>,
     log: PathBuf,
     _dir: tempfile::TempDir,
     pub http: reqwest::Client,
@@ -159,6 +162,7 @@ impl Server {
     ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let addr_file = dir.path().join("addr");
+        let control_file = dir.path().join("control");
         let log = dir.path().join("mediaserver.log");
         let binary = env!("CARGO_BIN_EXE_media-server");
         let mut command = match fd_limit {
@@ -176,6 +180,8 @@ impl Server {
             .arg(library)
             .args(["--listen", listen, "--addr-file"])
             .arg(&addr_file)
+            .arg("--control-addr-file")
+            .arg(&control_file)
             .args(extra)
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
@@ -187,6 +193,7 @@ impl Server {
             child,
             base: String::new(),
             addr: String::new(),
+            control: None,
             log,
             _dir: dir,
             http: reqwest::Client::new(),
@@ -209,6 +216,10 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(10)).await;
         };
         server.base = format!("http://{}", server.addr);
+        // Written before the address file, so it is there now if the server has one.
+        server.control = std::fs::read_to_string(&control_file)
+            .ok()
+            .map(|a| a.trim().to_owned());
         server
     }
 
@@ -421,4 +432,67 @@ impl Fixture {
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
+}
+
+/// The fixture channel's `metaint`.
+pub const METAINT: usize = 4000;
+
+/// Two 2.5 s CBR tracks, "Artist A - One" and "Artist A - Two", and a channels file with a
+/// playlist of both (`test`), plus `more` lines.
+pub struct Live {
+    pub dir: tempfile::TempDir,
+}
+
+impl Live {
+    pub fn new(more: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("lib")).unwrap();
+        for (file, title) in [("1.mp3", "One"), ("2.mp3", "Two")] {
+            make_mp3(
+                &dir.path().join("lib").join(file),
+                2.5,
+                false,
+                &Tags {
+                    title: Some(title),
+                    artist: Some("Artist A"),
+                    album: Some("Album"),
+                },
+            );
+        }
+        std::fs::write(
+            dir.path().join("channels.toml"),
+            format!(
+                "[[channel]]\nname = \"test\"\ngenre = \"Testing\"\ndescription = \"A test\"\n\
+                 playlist = [\"One\", \"Two\"]\nmetaint = {METAINT}\nburst_ms = 500\nlag_ms = 1500\n{more}"
+            ),
+        )
+        .unwrap();
+        Live { dir }
+    }
+
+    pub fn channels(&self) -> String {
+        self.dir.path().join("channels.toml").display().to_string()
+    }
+
+    pub async fn start(&self) -> Server {
+        self.start_with(&[]).await
+    }
+
+    /// Like [`Live::start`], with more arguments.
+    pub async fn start_with(&self, extra: &[&str]) -> Server {
+        let channels = self.channels();
+        let mut args = vec!["--channels", &channels];
+        args.extend_from_slice(extra);
+        Server::start(&self.dir.path().join("lib"), &args).await
+    }
+}
+
+/// `GET /v1/channels/{name}`.
+pub async fn stats(server: &Server, name: &str) -> ChannelStats {
+    server
+        .get(&format!("/v1/channels/{name}"))
+        .await
+        .json()
+        .await
+        .unwrap()
 }

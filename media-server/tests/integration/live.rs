@@ -9,55 +9,7 @@ use grid_proto::live::{ChannelStats, SourceState};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::helper::{DEADLINE, Server, Tags, make_mp3, wait_until};
-
-const METAINT: usize = 4000;
-
-/// Two 2.5 s CBR tracks, "Artist A - One" and "Artist A - Two", and a channels file with a
-/// playlist of both (`test`), plus `more` lines.
-pub(crate) struct Live {
-    pub(crate) dir: tempfile::TempDir,
-}
-
-impl Live {
-    pub(crate) fn new(more: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("lib")).unwrap();
-        for (file, title) in [("1.mp3", "One"), ("2.mp3", "Two")] {
-            make_mp3(
-                &dir.path().join("lib").join(file),
-                2.5,
-                false,
-                &Tags {
-                    title: Some(title),
-                    artist: Some("Artist A"),
-                    album: Some("Album"),
-                },
-            );
-        }
-        std::fs::write(
-            dir.path().join("channels.toml"),
-            format!(
-                "[[channel]]\nname = \"test\"\ngenre = \"Testing\"\ndescription = \"A test\"\n\
-                 playlist = [\"One\", \"Two\"]\nmetaint = {METAINT}\nburst_ms = 500\nlag_ms = 1500\n{more}"
-            ),
-        )
-        .unwrap();
-        Live { dir }
-    }
-
-    pub(crate) fn channels(&self) -> String {
-        self.dir.path().join("channels.toml").display().to_string()
-    }
-
-    pub(crate) async fn start(&self) -> Server {
-        Server::start(
-            &self.dir.path().join("lib"),
-            &["--channels", &self.channels()],
-        )
-        .await
-    }
-}
+use crate::helper::{DEADLINE, Live, METAINT, Server, Tags, make_mp3, stats, wait_until};
 
 /// A listener reading with the ICY decoder.
 pub(crate) struct Listener {
@@ -155,15 +107,6 @@ impl Listener {
         }
         self.audio - before
     }
-}
-
-pub(crate) async fn stats(server: &Server, name: &str) -> ChannelStats {
-    server
-        .get(&format!("/v1/channels/{name}"))
-        .await
-        .json()
-        .await
-        .unwrap()
 }
 
 #[tokio::test]

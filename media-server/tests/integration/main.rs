@@ -7,3 +7,4 @@ mod live;
 mod streams;
 mod tracks;
 mod tree;
+mod udp;

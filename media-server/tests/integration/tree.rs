@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use grid_proto::live::{ChannelStats, SourceState};
 
-use crate::helper::{Server, wait_until};
-use crate::live::{Listener, Live, stats};
+use crate::helper::{Live, Server, stats, wait_until};
+use crate::live::Listener;
 
 /// Relays under the root in the tree test.
 const RELAYS: usize = 6;

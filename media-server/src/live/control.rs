@@ -1,0 +1,605 @@
+//! The control port and its UDP clients (seed 002, `docs/live.md`).
+//!
+//! A client opens a TCP connection and sends line commands (`CONECTAR <udp-port> [channel]`,
+//! `INTERRUMPIR`, `CONTINUAR`, `DESCONECTAR`, or their English aliases), each answered `OK` or
+//! `ERR <reason>`. A connected, unpaused client gets its channel's audio as UDP datagrams of
+//! whole MP3 frames at the TCP peer's address. The subscription lives exactly as long as the
+//! connection's session: `DESCONECTAR`, the connection closing or failing, or the server
+//! stopping all drop it, and dropping it removes the client from the channel's feed at once.
+//!
+//! [`UdpFeed`] is a channel's side: after each distribution it takes the plain audio produced
+//! since the last one from the ring (one copy per channel, not per client), cuts it into
+//! datagrams of whole frames, and sends them to every unpaused client from one non-blocking
+//! socket of the server. A client whose sends fail is skipped for that tick, never waited for.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Json;
+use axum::extract::State;
+use bytes::{Bytes, BytesMut};
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use super::Live;
+use super::channel::Channel;
+use super::relay::Aligner;
+use crate::SharedState;
+use crate::mpeg::FrameHeader;
+
+/// `GET` the control port's address and clients: [`ControlInfo`].
+pub const CONTROL: &str = "/v1/control";
+/// A command line longer than this (without its newline) is refused and the connection closed.
+pub const MAX_LINE: usize = 256;
+/// At most this much payload per datagram, so that with the IP and UDP headers a datagram fits
+/// an Ethernet MTU unfragmented; a single frame longer than this goes alone.
+pub const MAX_PAYLOAD: usize = 1400;
+/// Default bound on control clients at once.
+pub const DEFAULT_MAX_CLIENTS: usize = 1024;
+/// A reply the client does not take within this long ends its connection.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// After the last reply, what the client still sends is read (and dropped) for this long, so
+/// that the close is a FIN, not a reset that could lose the reply on its way.
+const LINGER: Duration = Duration::from_secs(1);
+/// The sending socket's buffer: a tick's datagrams to many clients at once.
+const SNDBUF: usize = 1 << 20;
+
+/// One UDP client of a channel.
+#[derive(Debug)]
+struct UdpClient {
+    id: u64,
+    to: SocketAddr,
+    socket: Arc<UdpSocket>,
+    paused: bool,
+    /// Its sends fail (logged once until they succeed again).
+    failing: bool,
+}
+
+#[derive(Debug, Default)]
+struct Feed {
+    clients: Vec<UdpClient>,
+    /// How far the plain stream has been taken; `None` while there is no client (nothing is
+    /// copied then).
+    pos: Option<u64>,
+    /// Cuts what is taken at frame boundaries (the ring's chunks are cut at metadata intervals).
+    aligner: Aligner,
+    next_id: u64,
+    datagrams: u64,
+    bytes: u64,
+}
+
+/// A channel's UDP clients and what they were sent.
+#[derive(Debug, Default)]
+pub struct UdpFeed {
+    feed: Mutex<Feed>,
+}
+
+/// A channel's UDP numbers for its stats.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UdpStats {
+    /// Clients now.
+    pub clients: u64,
+    /// Datagrams sent.
+    pub datagrams: u64,
+    /// Payload bytes sent.
+    pub bytes: u64,
+}
+
+impl UdpFeed {
+    fn lock(&self) -> MutexGuard<'_, Feed> {
+        self.feed.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A new client, sent what the channel produces from now on; returns its id.
+    fn add(&self, channel: &Channel, to: SocketAddr, socket: Arc<UdpSocket>) -> u64 {
+        let mut feed = self.lock();
+        if feed.pos.is_none() {
+            feed.pos = Some(channel.lock().plain_edge());
+            feed.aligner = Aligner::default();
+        }
+        feed.next_id += 1;
+        let id = feed.next_id;
+        feed.clients.push(UdpClient {
+            id,
+            to,
+            socket,
+            paused: false,
+            failing: false,
+        });
+        id
+    }
+
+    fn set_paused(&self, id: u64, paused: bool) {
+        if let Some(c) = self.lock().clients.iter_mut().find(|c| c.id == id) {
+            c.paused = paused;
+        }
+    }
+
+    /// Removes a client: no datagram is sent to it after this returns.
+    fn remove(&self, id: u64) {
+        let mut feed = self.lock();
+        feed.clients.retain(|c| c.id != id);
+        if feed.clients.is_empty() {
+            feed.pos = None;
+            feed.aligner = Aligner::default();
+        }
+    }
+
+    /// Clients and traffic so far.
+    pub fn stats(&self) -> UdpStats {
+        let feed = self.lock();
+        UdpStats {
+            clients: feed.clients.len() as u64,
+            datagrams: feed.datagrams,
+            bytes: feed.bytes,
+        }
+    }
+
+    /// Sends the audio the channel produced since the last call to every unpaused client
+    /// (called after each distribution).
+    pub(crate) fn send_new(&self, channel: &Channel) {
+        let mut feed = self.lock();
+        let Some(pos) = feed.pos else {
+            return;
+        };
+        let edge = channel.lock().plain_from(pos, &mut feed.aligner.pending);
+        feed.pos = Some(edge);
+        let Some(audio) = feed.aligner.take() else {
+            return;
+        };
+        let datagrams = packetize(audio, MAX_PAYLOAD);
+        let Feed {
+            clients,
+            datagrams: sent,
+            bytes,
+            ..
+        } = &mut *feed;
+        for c in clients.iter_mut().filter(|c| !c.paused) {
+            for d in &datagrams {
+                match c.socket.send_to(d, c.to) {
+                    Ok(n) => {
+                        *sent += 1;
+                        *bytes += n as u64;
+                        if c.failing {
+                            c.failing = false;
+                            info!("{}: UDP to {} works again", channel.name(), c.to);
+                        }
+                    }
+                    // The socket's buffer is full: this client misses the rest of this tick
+                    // (UDP may lose datagrams anyway); the others are not held up.
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => {
+                        if !c.failing {
+                            c.failing = true;
+                            warn!(
+                                "{}: UDP to {} fails ({e}); skipped until it works",
+                                channel.name(),
+                                c.to
+                            );
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Cuts frame-aligned audio into datagrams of whole frames, each at most `max` bytes unless a
+/// single frame is longer. Bytes that are not frames (a non-MP3 source passed through) are cut
+/// at `max`.
+fn packetize(mut audio: Bytes, max: usize) -> Vec<Bytes> {
+    let mut out = Vec::with_capacity(audio.len() / max + 1);
+    while !audio.is_empty() {
+        let mut end = 0;
+        while let Some(h) = FrameHeader::parse(&audio[end..]) {
+            if end + h.len > audio.len() || (end > 0 && end + h.len > max) {
+                break;
+            }
+            end += h.len;
+        }
+        if end == 0 {
+            end = audio.len().min(max);
+        }
+        out.push(audio.split_to(end));
+    }
+    out
+}
+
+/// `GET /v1/control`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ControlInfo {
+    /// The control port's address; `None` without `--control`.
+    pub addr: Option<String>,
+    /// The address datagrams are sent from.
+    pub udp_from: Option<String>,
+    /// Control connections open now.
+    pub clients: u64,
+    /// At most this many at once.
+    pub max_clients: u64,
+}
+
+/// The control port of a server.
+#[derive(Debug)]
+pub struct Control {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    socket: Arc<UdpSocket>,
+    live: Arc<Live>,
+    clients: AtomicUsize,
+    max_clients: usize,
+}
+
+/// Counts a control connection while it lives.
+struct Counted(Arc<Control>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.clients.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A client's subscription to a channel: removed from the channel's feed when dropped, however
+/// the session ends.
+struct Subscription {
+    channel: Arc<Channel>,
+    id: u64,
+    to: SocketAddr,
+    paused: bool,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.channel.udp.remove(self.id);
+        info!("{}: UDP to {} stopped", self.channel.name(), self.to);
+    }
+}
+
+/// What a command line asks of the session.
+enum Reply {
+    Ok,
+    /// `OK`, then the connection closes.
+    OkClose,
+    Err(String),
+}
+
+impl Control {
+    /// Binds the control port at `spec` (`HOST:PORT`, or a `PORT` alone on `http_ip`, the
+    /// HTTP listener's address) and the UDP socket datagrams are sent from (on the same address,
+    /// so clients see them come from the host they connected to).
+    pub async fn bind(
+        spec: &str,
+        http_ip: IpAddr,
+        max_clients: usize,
+        live: Arc<Live>,
+    ) -> anyhow::Result<(Arc<Self>, TcpListener)> {
+        let listener = match spec.parse::<u16>() {
+            Ok(port) => TcpListener::bind((http_ip, port)).await,
+            Err(_) => TcpListener::bind(spec).await,
+        }
+        .with_context(|| format!("binding the control port {spec}"))?;
+        let addr = listener
+            .local_addr()
+            .context("reading the control port's address")?;
+        let socket = UdpSocket::bind((addr.ip(), 0))
+            .with_context(|| format!("binding a UDP socket on {}", addr.ip()))?;
+        socket
+            .set_nonblocking(true)
+            .context("making the UDP socket non-blocking")?;
+        if let Err(e) = socket2::SockRef::from(&socket).set_send_buffer_size(SNDBUF) {
+            debug!("cannot set the UDP socket's SO_SNDBUF: {e}");
+        }
+        let control = Control {
+            addr,
+            socket: Arc::new(socket),
+            live,
+            clients: AtomicUsize::new(0),
+            max_clients,
+        };
+        Ok((Arc::new(control), listener))
+    }
+
+    /// The address datagrams are sent from.
+    pub fn udp_from(&self) -> Option<SocketAddr> {
+        self.socket.local_addr().ok()
+    }
+
+    /// Accepts control clients until `stop`.
+    pub async fn serve(self: Arc<Self>, listener: TcpListener, stop: CancellationToken) {
+        info!(
+            "control port on {} (datagrams from {}), at most {} clients",
+            self.addr,
+            self.udp_from()
+                .map_or_else(|| "?".to_owned(), |a| a.to_string()),
+            self.max_clients
+        );
+        let mut errors_logged = false;
+        loop {
+            let accepted = tokio::select! {
+                () = stop.cancelled() => return,
+                accepted = listener.accept() => accepted,
+            };
+            match accepted {
+                Ok((socket, peer)) => {
+                    errors_logged = false;
+                    // Replies are small lines: send each at once.
+                    if let Err(e) = socket.set_nodelay(true) {
+                        debug!("cannot set TCP_NODELAY: {e}");
+                    }
+                    let n = self.clients.fetch_add(1, Ordering::Relaxed);
+                    let counted = Counted(Arc::clone(&self));
+                    if n >= self.max_clients {
+                        let max = self.max_clients;
+                        tokio::spawn(async move {
+                            let mut socket = socket;
+                            let line = format!("ERR too many control clients (at most {max})\n");
+                            let _ = tokio::time::timeout(
+                                WRITE_TIMEOUT,
+                                socket.write_all(line.as_bytes()),
+                            )
+                            .await;
+                            close_gently(socket).await;
+                            drop(counted);
+                        });
+                        continue;
+                    }
+                    tokio::spawn(session(counted, socket, peer, stop.clone()));
+                }
+                Err(e) => {
+                    // Out of descriptors, say: wait a little rather than spin.
+                    if !errors_logged {
+                        warn!("control port: accept failed: {e}; retrying");
+                        errors_logged = true;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+
+    /// `CONECTAR <udp-port> [channel]`.
+    fn connect(
+        &self,
+        verb: &str,
+        args: &[&str],
+        peer: SocketAddr,
+        current: &mut Option<Subscription>,
+    ) -> Reply {
+        if let Some(s) = current {
+            return Reply::Err(format!(
+                "already connected to '{}' (DESCONECTAR first)",
+                s.channel.name()
+            ));
+        }
+        let (port, name) = match args {
+            [] => {
+                return Reply::Err(format!(
+                    "{verb} needs a UDP port: {verb} <udp-port> [channel]"
+                ));
+            }
+            [port] => (*port, None),
+            [port, name] => (*port, Some(*name)),
+            _ => {
+                return Reply::Err(format!("{verb} takes a UDP port and a channel, no more"));
+            }
+        };
+        let port = match port.parse::<u16>() {
+            Ok(p) if p > 0 => p,
+            _ => return Reply::Err(format!("bad UDP port '{port}': must be 1 to 65535")),
+        };
+        let channel = match name {
+            Some(name) => match self.live.get(name) {
+                Some(c) => c,
+                None => return Reply::Err(format!("no such channel '{name}'")),
+            },
+            None => match self.live.channels().first() {
+                Some(c) => c,
+                None => return Reply::Err("no channel to send: this server has none".into()),
+            },
+        };
+        let to = SocketAddr::new(peer.ip(), port);
+        let id = channel.udp.add(channel, to, Arc::clone(&self.socket));
+        info!(
+            "{}: UDP to {to} started (control client {peer})",
+            channel.name()
+        );
+        *current = Some(Subscription {
+            channel: Arc::clone(channel),
+            id,
+            to,
+            paused: false,
+        });
+        Reply::Ok
+    }
+
+    /// One command line (without its newline).
+    fn command(&self, line: &[u8], peer: SocketAddr, current: &mut Option<Subscription>) -> Reply {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let text = String::from_utf8_lossy(line);
+        let mut words = text.split_ascii_whitespace();
+        let Some(word) = words.next() else {
+            return Reply::Err("empty command".into());
+        };
+        let args: Vec<&str> = words.collect();
+        let verb = word.to_ascii_uppercase();
+        let no_args =
+            || (!args.is_empty()).then(|| Reply::Err(format!("{verb} takes no arguments")));
+        match verb.as_str() {
+            "CONECTAR" | "CONNECT" => self.connect(&verb, &args, peer, current),
+            "INTERRUMPIR" | "PAUSE" | "CONTINUAR" | "RESUME" => {
+                if let Some(e) = no_args() {
+                    return e;
+                }
+                let pause = matches!(verb.as_str(), "INTERRUMPIR" | "PAUSE");
+                let Some(s) = current else {
+                    return Reply::Err("not connected (CONECTAR first)".into());
+                };
+                match (pause, s.paused) {
+                    (true, true) => Reply::Err("already paused".into()),
+                    (false, false) => Reply::Err("not paused".into()),
+                    _ => {
+                        s.paused = pause;
+                        s.channel.udp.set_paused(s.id, pause);
+                        info!(
+                            "{}: UDP to {} {}",
+                            s.channel.name(),
+                            s.to,
+                            if pause { "paused" } else { "resumed" }
+                        );
+                        Reply::Ok
+                    }
+                }
+            }
+            "DESCONECTAR" | "DISCONNECT" => {
+                if let Some(e) = no_args() {
+                    return e;
+                }
+                match current.take() {
+                    // Dropping the subscription stops the datagrams before the reply.
+                    Some(s) => {
+                        drop(s);
+                        Reply::OkClose
+                    }
+                    None => Reply::Err("not connected (CONECTAR first)".into()),
+                }
+            }
+            _ => Reply::Err(format!(
+                "unknown command '{word}' (CONECTAR, INTERRUMPIR, CONTINUAR or DESCONECTAR)"
+            )),
+        }
+    }
+}
+
+/// One control connection: commands until it closes, fails, says `DESCONECTAR`, or the server
+/// stops. Its subscription (if any) ends with it.
+async fn session(
+    counted: Counted,
+    mut socket: TcpStream,
+    peer: SocketAddr,
+    stop: CancellationToken,
+) {
+    let control = Arc::clone(&counted.0);
+    let mut current: Option<Subscription> = None;
+    let mut buf = BytesMut::with_capacity(MAX_LINE + 64);
+    loop {
+        while let Some(eol) = buf.iter().position(|&b| b == b'\n') {
+            let line = buf.split_to(eol + 1);
+            let line = &line[..eol];
+            let reply = if line.len() > MAX_LINE {
+                Reply::Err(format!("line too long (more than {MAX_LINE} bytes)"))
+            } else {
+                control.command(line, peer, &mut current)
+            };
+            let (text, close) = match reply {
+                Reply::Ok => ("OK\n".to_owned(), false),
+                Reply::OkClose => ("OK\n".to_owned(), true),
+                Reply::Err(why) => {
+                    let close = line.len() > MAX_LINE;
+                    (format!("ERR {why}\n"), close)
+                }
+            };
+            match tokio::time::timeout(WRITE_TIMEOUT, socket.write_all(text.as_bytes())).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) | Err(_) => return,
+            }
+            if close {
+                drop(current);
+                close_gently(socket).await;
+                return;
+            }
+        }
+        if buf.len() > MAX_LINE {
+            // No newline in sight: refuse the line without waiting for its end.
+            drop(current);
+            let line = format!("ERR line too long (more than {MAX_LINE} bytes)\n");
+            let _ = tokio::time::timeout(WRITE_TIMEOUT, socket.write_all(line.as_bytes())).await;
+            close_gently(socket).await;
+            return;
+        }
+        let read = tokio::select! {
+            () = stop.cancelled() => return,
+            read = socket.read_buf(&mut buf) => read,
+        };
+        match read {
+            Ok(0) => {
+                debug!("control client {peer} closed its connection");
+                return;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                debug!("control client {peer} failed: {e}");
+                return;
+            }
+        }
+    }
+}
+
+/// Closes after the last reply: a FIN, then what the client still sends is read and dropped
+/// for a moment (bounded), so the close is not a reset that could lose the reply.
+async fn close_gently(mut socket: TcpStream) {
+    let _ = socket.shutdown().await;
+    let mut sink = [0u8; 1024];
+    let mut left: usize = 64 * 1024;
+    let _ = tokio::time::timeout(LINGER, async {
+        while left > 0 {
+            match socket.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left = left.saturating_sub(n),
+            }
+        }
+    })
+    .await;
+}
+
+/// `GET /v1/control`.
+pub async fn control_info(State(state): State<SharedState>) -> Json<ControlInfo> {
+    Json(match &state.control {
+        Some(c) => ControlInfo {
+            addr: Some(c.addr.to_string()),
+            udp_from: c.udp_from().map(|a| a.to_string()),
+            clients: c.clients.load(Ordering::Relaxed) as u64,
+            max_clients: c.max_clients as u64,
+        },
+        None => ControlInfo {
+            addr: None,
+            udp_from: None,
+            clients: 0,
+            max_clients: 0,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mpeg;
+
+    #[test]
+    fn datagrams_hold_whole_frames_up_to_the_limit() {
+        let frame = mpeg::silent_frame(mpeg::DEFAULT_HEADER).unwrap();
+        let audio: Vec<u8> = frame.repeat(7);
+        let out = packetize(Bytes::from(audio.clone()), MAX_PAYLOAD);
+        // 417-byte frames: three to a datagram (1251 bytes), then one.
+        assert_eq!(
+            out.iter().map(Bytes::len).collect::<Vec<_>>(),
+            [1251, 1251, 417]
+        );
+        assert_eq!(out.concat(), audio);
+        // A frame longer than the limit goes alone.
+        let out = packetize(Bytes::from(frame.repeat(2)), 300);
+        assert_eq!(out.iter().map(Bytes::len).collect::<Vec<_>>(), [417, 417]);
+        // Bytes that are not frames are cut at the limit.
+        let out = packetize(Bytes::from(vec![1u8; 3000]), MAX_PAYLOAD);
+        assert_eq!(
+            out.iter().map(Bytes::len).collect::<Vec<_>>(),
+            [1400, 1400, 200]
+        );
+    }
+}
