@@ -245,11 +245,11 @@ async fn a_listener_that_stops_reading_is_cut_off_and_the_others_go_on() {
         .await
         .unwrap();
     let (mut reader, _) = Listener::connect(&server, "/live/test", true).await;
-    let deadline = Instant::now() + 2 * DEADLINE;
+    let started = Instant::now();
+    let deadline = started + 2 * DEADLINE;
+    let mut got = 0;
     loop {
-        // 16 KB/s: the reader gets its share of every second meanwhile.
-        let got = reader.read_for(Duration::from_millis(500)).await;
-        assert!(got > 4_000, "{got} bytes in 500 ms");
+        got += reader.read_for(Duration::from_millis(500)).await;
         let s = stats(&server, "test").await;
         if s.cut_offs == 1 {
             assert_eq!(s.listeners, 1);
@@ -257,6 +257,10 @@ async fn a_listener_that_stops_reading_is_cut_off_and_the_others_go_on() {
         }
         assert!(Instant::now() < deadline, "never cut off: {s:?}");
     }
+    // The channel runs on the wall clock at 16 KB/s: the reader got its share meanwhile (half of
+    // it, so a loaded machine's late ticks do not count against it), not held up by the other.
+    let due = 16_000.0 * started.elapsed().as_secs_f64() / 2.0;
+    assert!(got as f64 > due, "{got} bytes, {due} due");
     assert!(
         server.log().contains("test: 1 listener cut off"),
         "{}",
