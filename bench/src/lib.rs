@@ -11,6 +11,7 @@ pub mod icysource;
 pub mod listeners;
 pub mod media;
 mod stats;
+pub mod tree;
 
 use std::path::PathBuf;
 use std::sync::Arc;
