@@ -25,6 +25,7 @@ pub mod media;
 pub mod paths;
 pub mod server_env;
 pub mod shutdown;
+pub mod splice;
 pub mod telemetry;
 
 /// Sent in the `x-grid-protocol` header by every client; a mismatch is logged.

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use grid_proto::icy::{self, Decoder, IcyRequest, Item};
-use grid_proto::live::{PATH_HEADER, RELAY_HEADER, SourceState};
+use grid_proto::live::{ChannelStats, PATH_HEADER, RELAY_HEADER, SourceState};
+use grid_proto::splice::{Spliced, Splicer};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tracing::{info, warn};
@@ -42,6 +43,8 @@ const MAX_REDIRECTS: usize = 16;
 /// A session that lasted this long ends in an immediate reconnection (a parent died: rejoin
 /// the tree now); a shorter one waits the backoff first.
 const HEALTHY_SESSION: Duration = Duration::from_secs(5);
+/// How often a relay in a tree asks its parent for the parent's path.
+const PATH_REFRESH: Duration = Duration::from_secs(1);
 /// Audio without a frame in this many bytes is passed on as it is (not MP3 we can cut).
 const MAX_UNALIGNED: usize = 64 * 1024;
 
@@ -145,6 +148,8 @@ struct Relay {
     aligner: Aligner,
     /// Last segment number seen in this connection.
     last_segment: Option<u64>,
+    /// Joins a new upstream's burst to what was passed on, so listeners hear none of it twice.
+    splice: Splicer,
 }
 
 impl Relay {
@@ -205,6 +210,22 @@ impl Relay {
         let Some(audio) = self.aligner.take() else {
             return false;
         };
+        let (audio, spliced) = self.splice.push(&audio, Instant::now());
+        match spliced {
+            Some(Spliced::Joined(skipped)) => info!(
+                "{}: joined the new upstream's audio to what was passed on ({skipped} bytes of its burst already sent)",
+                self.channel.name()
+            ),
+            Some(Spliced::Differs) => info!(
+                "{}: the new upstream's audio does not continue what was passed on; it follows as it is",
+                self.channel.name()
+            ),
+            None => {}
+        }
+        if audio.is_empty() {
+            return false;
+        }
+        let audio = Bytes::from(audio);
         let mut inner = self.channel.lock();
         if let Some(h) = FrameHeader::parse(&audio) {
             inner.bitrate_kbps = h.bitrate_kbps;
@@ -308,6 +329,51 @@ async fn connect_any(
     Err(last.unwrap_or_else(|| anyhow::anyhow!("nowhere to connect")))
 }
 
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Keeps the channel's tree path current while it is connected to `parent` (a channel URL,
+/// `http://HOST:PORT/live/NAME`): the parent's own path plus the parent, asked every
+/// [`PATH_REFRESH`]. A path is learnt at connection time and the parent passes its own on, so
+/// without this a subtree that moved would name its old ancestors, to its children too.
+async fn follow_path(channel: Arc<Channel>, parent: String) {
+    let Some((base, name)) = parent.split_once("/live/") else {
+        return;
+    };
+    let Ok(client) =
+        grid_proto::client::Client::with_timeout(base, "the parent relay", PATH_REFRESH)
+    else {
+        return;
+    };
+    let path = paths::fill(paths::CHANNEL, &[name]);
+    let mut every = tokio::time::interval(PATH_REFRESH);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let Ok(stats) = client.get::<ChannelStats>(&path).await else {
+            continue;
+        };
+        let mut now = stats.tree.path;
+        now.push(stats.tree.url);
+        let mut inner = channel.lock();
+        if inner.source.state == SourceState::Playing && inner.tree_path != now {
+            info!(
+                "{}: the tree above moved: now at depth {} under {}",
+                channel.name(),
+                now.len(),
+                now.last().map_or("?", String::as_str)
+            );
+            inner.tree_path = now;
+        }
+    }
+}
+
 /// The relay's loop: connect, relay, and on a drop, silence and reconnect with backoff.
 pub async fn run(
     channel: Arc<Channel>,
@@ -323,6 +389,7 @@ pub async fn run(
         silence: Silence::new(mpeg::DEFAULT_HEADER),
         aligner: Aligner::default(),
         last_segment: None,
+        splice: Splicer::default(),
     };
     let mut backoff = BACKOFF_MIN;
     let mut ever_connected = false;
@@ -386,11 +453,22 @@ pub async fn run(
                     },
                     up.url
                 );
+                if ever_connected {
+                    relay.splice.rejoin();
+                }
                 ever_connected = true;
                 failing_logged = false;
                 backoff = BACKOFF_MIN;
                 relay.last_segment = None;
                 let began = Instant::now();
+                // A parent in the tree may move (it rejoins elsewhere when its own parent dies):
+                // the path is followed while connected.
+                let _follow = (!path.is_empty()).then(|| {
+                    AbortOnDrop(tokio::spawn(follow_path(
+                        Arc::clone(&channel),
+                        up.url.clone(),
+                    )))
+                });
                 let why = relay.session(&mut interval, up.socket, up.decoder).await;
                 let why = why.err().map_or_else(String::new, |e| format!("{e:#}"));
                 rejoin_now = began.elapsed() >= HEALTHY_SESSION;

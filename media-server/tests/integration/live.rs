@@ -17,6 +17,8 @@ pub(crate) struct Listener {
     decoder: Decoder,
     /// Audio bytes received.
     audio: usize,
+    /// The audio itself, when recording.
+    pub(crate) recorded: Option<Vec<u8>>,
 }
 
 impl Listener {
@@ -33,6 +35,7 @@ impl Listener {
             socket,
             decoder: Decoder::reply(),
             audio: 0,
+            recorded: None,
         };
         let Item::Reply(reply) = listener.next().await.expect("a reply") else {
             panic!("not a reply first")
@@ -46,6 +49,9 @@ impl Listener {
             if let Some(item) = self.decoder.next().unwrap() {
                 if let Item::Audio { data, .. } = &item {
                     self.audio += data.len();
+                    if let Some(r) = &mut self.recorded {
+                        r.extend_from_slice(data);
+                    }
                 }
                 return Some(item);
             }

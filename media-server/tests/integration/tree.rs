@@ -118,7 +118,10 @@ async fn relays_form_a_bounded_tree_and_heal_when_one_dies() {
         .position(|s| stats_url(s) == orphan_url)
         .unwrap();
     let (mut listener, _) = Listener::connect(&relays[orphan], "/live/test", true).await;
+    listener.recorded = Some(Vec::new());
     listener.until_some_title().await;
+    listener.read_for(Duration::from_millis(300)).await;
+    let before_kill = listener.recorded.as_ref().map_or(0, Vec::len);
 
     relays[doomed].kill_hard();
     let dead = relays.remove(doomed);
@@ -138,6 +141,21 @@ async fn relays_form_a_bounded_tree_and_heal_when_one_dies() {
     let orphan = relays.iter().find(|s| stats_url(s) == orphan_url).unwrap();
     assert!(listener.read_for(Duration::from_millis(500)).await > 0);
     listener.until_some_title().await;
+    // The new parent's burst was joined to what the orphan had passed on: none of the audio
+    // heard before the kill comes again (a 1 KiB window of it, taken before the end).
+    let heard = listener.recorded.take().unwrap();
+    let window = &heard[before_kill - 2048..before_kill - 1024];
+    assert!(
+        !heard[before_kill..]
+            .windows(window.len())
+            .any(|w| w == window),
+        "audio heard before the kill came again after it"
+    );
+    assert!(
+        orphan.log().contains("joined the new upstream's audio"),
+        "{}",
+        orphan.log()
+    );
     assert!(
         orphan.log().contains("relay reconnected to"),
         "{}",
