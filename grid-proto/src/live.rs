@@ -116,6 +116,10 @@ pub struct TreeStats {
     pub redirects: u64,
     /// Relays refused because they are this copy's upstream (joining would close a loop).
     pub loops_refused: u64,
+    /// Relays below this copy, as its children last said (a redirect goes to the child with
+    /// the fewest, so a tree whose subtrees move stays shallow).
+    #[serde(default)]
+    pub descendants: u64,
 }
 
 /// `POST /v1/channel` on a render: join a channel.

@@ -543,6 +543,7 @@ fn channel_block(c: &ChannelStats) -> String {
                 }
             ),
         ),
+        ("relays below", c.tree.descendants.to_string()),
         ("redirects", c.tree.redirects.to_string()),
         ("loops refused", c.tree.loops_refused.to_string()),
         ("uptime", duration_s(c.uptime_ms / 1000)),
@@ -778,7 +779,7 @@ mod tests {
             "uptime_ms": 303_000,
             "tree": {"url": "http://10.0.0.1:8000/live/lounge", "path": [],
                      "children": ["http://10.0.0.2:8000/live/lounge"], "max_children": 2,
-                     "redirects": 4, "loops_refused": 0}
+                     "redirects": 4, "loops_refused": 0, "descendants": 3}
         }))
         .unwrap()
     }
@@ -868,6 +869,7 @@ mod tests {
             \x20 url:            http://10.0.0.1:8000/live/lounge\n\
             \x20 tree path:      root\n\
             \x20 children:       1 of 2: http://10.0.0.2:8000/live/lounge\n\
+            \x20 relays below:   3\n\
             \x20 redirects:      4\n\
             \x20 loops refused:  0\n\
             \x20 uptime:         5 min 3 s\n\

@@ -43,6 +43,8 @@ const SNDBUF_MAX: usize = 256 * 1024;
 pub const BUSY_LISTENERS: usize = 500;
 /// How often a busy channel writes to each listener.
 pub const BUSY_ROUND: Duration = Duration::from_secs(1);
+/// How often a channel asks its relay children the size of their subtrees.
+const CHILD_POLL: Duration = Duration::from_secs(1);
 /// Joins and leaves are logged together at most this often.
 const LOG_EVERY: Duration = Duration::from_secs(10);
 
@@ -146,6 +148,8 @@ pub(crate) struct Inner {
     /// tree stays balanced).
     redirects: u64,
     loops_refused: u64,
+    /// Relays below each child, as the child last said ([`Channel::keep_child_sizes`]).
+    child_sizes: std::collections::HashMap<String, u64>,
 }
 
 /// A live channel.
@@ -206,6 +210,7 @@ impl Channel {
             tree_path: Vec::new(),
             redirects: 0,
             loops_refused: 0,
+            child_sizes: std::collections::HashMap::new(),
         };
         Channel {
             config,
@@ -220,6 +225,48 @@ impl Channel {
     /// The channel's name.
     pub fn name(&self) -> &str {
         &self.config.name
+    }
+
+    /// Runs while the server does: every second, asks each relay child how many relays are
+    /// below it (its `tree.descendants`), for redirects to prefer the smallest subtree.
+    pub async fn keep_child_sizes(self: Arc<Self>) {
+        let Ok(client) = grid_proto::client::Client::with_timeout(
+            "http://127.0.0.1",
+            "a relay child",
+            CHILD_POLL,
+        ) else {
+            return;
+        };
+        let mut every = tokio::time::interval(CHILD_POLL);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            let children: Vec<String> = {
+                let inner = self.lock();
+                inner
+                    .listeners
+                    .iter()
+                    .filter_map(|l| l.child.clone())
+                    .collect()
+            };
+            let asks = children.iter().filter_map(|url| {
+                let (base, name) = url.split_once("/live/")?;
+                let client = client.for_base(base, "a relay child");
+                let path = grid_proto::paths::fill(grid_proto::paths::CHANNEL, &[name]);
+                Some(async move {
+                    let stats = client.get::<ChannelStats>(&path).await.ok()?;
+                    Some((url.clone(), stats.tree.descendants))
+                })
+            });
+            let sizes: Vec<(String, u64)> = futures_util::future::join_all(asks)
+                .await
+                .into_iter()
+                .flatten()
+                .collect();
+            let mut inner = self.lock();
+            inner.child_sizes.retain(|url, _| children.contains(url));
+            inner.child_sizes.extend(sizes);
+        }
     }
 
     /// Its URL, which names it in the tree.
@@ -383,7 +430,15 @@ impl Channel {
         if children.is_empty() {
             return Some(RelayAnswer::NoRoom);
         }
-        let to = children[(inner.redirects % children.len() as u64) as usize].to_owned();
+        // The child with the fewest relays below it, the first in turn among equals: subtrees
+        // that moved (a relay rejoining brings its own) would otherwise pile up on one side.
+        let start = (inner.redirects % children.len() as u64) as usize;
+        let size = |url: &str| inner.child_sizes.get(url).copied().unwrap_or(0);
+        let to = (0..children.len())
+            .map(|i| children[(start + i) % children.len()])
+            .min_by_key(|url| size(url))
+            .unwrap_or(children[start])
+            .to_owned();
         inner.redirects += 1;
         info!("{}: relay {url} redirected to child {to}", self.name());
         Some(RelayAnswer::Redirect(to))
@@ -588,12 +643,22 @@ impl Channel {
                 max_children: u32::try_from(c.max_children).unwrap_or(u32::MAX),
                 redirects: inner.redirects,
                 loops_refused: inner.loops_refused,
+                descendants: inner.descendants(),
             },
         }
     }
 }
 
 impl Inner {
+    /// The relays below: each child and what it said is below it.
+    fn descendants(&self) -> u64 {
+        self.listeners
+            .iter()
+            .filter_map(|l| l.child.as_deref())
+            .map(|url| 1 + self.child_sizes.get(url).copied().unwrap_or(0))
+            .sum()
+    }
+
     /// Drops relay children whose connection has closed (a killed relay's socket reads as
     /// ended; nothing else is ever sent on it) and the child called `stale` if any.
     fn prune_children(&mut self, channel: &str, stale: Option<&str>) {

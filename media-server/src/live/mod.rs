@@ -99,6 +99,9 @@ impl Live {
         let tick = self.tick;
         for channel in &self.channels {
             let c = &channel.config;
+            if c.max_children > 0 {
+                tokio::spawn(Arc::clone(channel).keep_child_sizes());
+            }
             match &c.source {
                 Source::Playlist { entries, order } => {
                     info!(

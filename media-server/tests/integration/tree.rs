@@ -105,6 +105,11 @@ async fn relays_form_a_bounded_tree_and_heal_when_one_dies() {
         assert_eq!(tree[child].tree.path, vec![root_url.clone()]);
     }
     assert!(tree.values().all(|c| c.tree.path.len() <= 2), "{tree:?}");
+    // Each copy learns from its children how many relays are below it.
+    wait_until("the root to count the relays below it", || async {
+        stats(&root, "test").await.tree.descendants == RELAYS as u64
+    })
+    .await;
 
     // A listener on a grandchild of the root, whose parent is about to die.
     let doomed_url = top.tree.children[0].clone();
@@ -132,6 +137,10 @@ async fn relays_form_a_bounded_tree_and_heal_when_one_dies() {
             && tree
                 .values()
                 .all(|c| !c.tree.path.contains(&doomed_url) && c.source.reconnects <= 1)
+    })
+    .await;
+    wait_until("the root to count the survivors below it", || async {
+        stats(&root, "test").await.tree.descendants == RELAYS as u64 - 1
     })
     .await;
     let tree = copies(&all(&root, &relays)).await;
