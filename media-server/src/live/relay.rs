@@ -40,9 +40,6 @@ pub const UPSTREAM_SILENT: Duration = Duration::from_secs(2);
 /// Redirects followed in one connection attempt (a tree of 2 children per node is 16 deep at
 /// 65,535 relays).
 const MAX_REDIRECTS: usize = 16;
-/// A session that lasted this long ends in an immediate reconnection (a parent died: rejoin
-/// the tree now); a shorter one waits the backoff first.
-const HEALTHY_SESSION: Duration = Duration::from_secs(5);
 /// How often a relay in a tree asks its parent for the parent's path.
 const PATH_REFRESH: Duration = Duration::from_secs(1);
 /// Audio without a frame in this many bytes is passed on as it is (not MP3 we can cut).
@@ -150,6 +147,8 @@ struct Relay {
     last_segment: Option<u64>,
     /// Joins a new upstream's burst to what was passed on, so listeners hear none of it twice.
     splice: Splicer,
+    /// The current connection brought audio.
+    got_audio: bool,
 }
 
 impl Relay {
@@ -180,7 +179,10 @@ impl Relay {
         let mut any = false;
         while let Some(item) = decoder.next()? {
             match item {
-                Item::Audio { data, .. } => self.aligner.pending.extend_from_slice(&data),
+                Item::Audio { data, .. } => {
+                    self.got_audio |= !data.is_empty();
+                    self.aligner.pending.extend_from_slice(&data);
+                }
                 Item::Metadata { segment, metadata } => {
                     // The title applies from the audio after the block: flush what came before.
                     any |= self.flush_audio();
@@ -390,6 +392,7 @@ pub async fn run(
         aligner: Aligner::default(),
         last_segment: None,
         splice: Splicer::default(),
+        got_audio: false,
     };
     let mut backoff = BACKOFF_MIN;
     let mut ever_connected = false;
@@ -460,7 +463,7 @@ pub async fn run(
                 failing_logged = false;
                 backoff = BACKOFF_MIN;
                 relay.last_segment = None;
-                let began = Instant::now();
+                relay.got_audio = false;
                 // A parent in the tree may move (it rejoins elsewhere when its own parent dies):
                 // the path is followed while connected.
                 let _follow = (!path.is_empty()).then(|| {
@@ -471,7 +474,7 @@ pub async fn run(
                 });
                 let why = relay.session(&mut interval, up.socket, up.decoder).await;
                 let why = why.err().map_or_else(String::new, |e| format!("{e:#}"));
-                rejoin_now = began.elapsed() >= HEALTHY_SESSION;
+                rejoin_now = relay.got_audio;
                 warn!(
                     "{}: relay dropped by {} ({why}); silence while reconnecting to {url}",
                     channel.name(),
