@@ -157,6 +157,17 @@ channel_urls() {
     while read -r name; do printf '  mpv %s/live/%s\n' "$server" "$name"; done
 }
 
+# The first MediaServer's control port (seed 002): line commands, the channel as UDP datagrams.
+control_line() {
+  local server addr
+  server=$(curl -fsS "$registry_url/v1/locate/MediaServerGroup" 2>/dev/null |
+    grep -o '"endpoint":"[^"]*"' | head -n 1 | cut -d'"' -f4) || return 0
+  [[ -n $server ]] || return 0
+  addr=$(curl -fsS "$server/v1/control" 2>/dev/null | grep -o '"addr":"[^"]*"' | cut -d'"' -f4)
+  [[ -n $addr ]] || return 0
+  printf '  control port %s: send "CONECTAR 5004 lounge", then ffplay udp://127.0.0.1:5004\n' "$addr"
+}
+
 cat <<EOF
 
 Spotifice Grid is up.
@@ -175,6 +186,7 @@ Listen to a render with a media player:
 $(render_urls)
 Live channels, straight from a MediaServer (any ICY player; gridadmin -e "channel list"):
 $(channel_urls)
+$(control_line)
 
 Administer it:
   target/release/gridadmin -u admin -p admin

@@ -63,7 +63,14 @@ fn the_default_application_expands() {
         if s.exe == "media-server" {
             assert_eq!(
                 s.args,
-                ["--library", "media", "--channels", "config/channels.toml"]
+                [
+                    "--library",
+                    "media",
+                    "--channels",
+                    "config/channels.toml",
+                    "--control",
+                    "0"
+                ]
             );
             assert_eq!(group, Some("MediaServerGroup"));
         } else {
