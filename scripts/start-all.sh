@@ -131,6 +131,14 @@ done
 apps=$("${admin[@]}" -e "application list") || die "gridadmin cannot list applications"
 if grep -qw Spotifice <<<"$apps"; then
   say "application Spotifice already deployed"
+  # A deployment is kept as it is (it may have been changed on purpose with gridadmin); say so
+  # when it is not the repository's descriptor any more.
+  if diff=$("${admin[@]}" -e "application diff config/spotifice.toml" 2>/dev/null) &&
+    grep -Eq '^(added|removed|changed): +[^- ]' <<<"$diff"; then
+    say "note: the deployed Spotifice differs from config/spotifice.toml:"
+    grep -E '^(added|removed|changed):' <<<"$diff" | sed 's/^/  /'
+    say "  deploy the file with: target/release/gridadmin -u admin -p admin -e \"application update config/spotifice.toml\""
+  fi
 else
   "${admin[@]}" -e "application add config/spotifice.toml"
   say "application Spotifice deployed"
