@@ -45,6 +45,8 @@ pub const BUSY_LISTENERS: usize = 500;
 pub const BUSY_ROUND: Duration = Duration::from_secs(1);
 /// How often a channel asks its relay children the size of their subtrees.
 const CHILD_POLL: Duration = Duration::from_secs(1);
+/// The ring holds at most this many bytes per ms it keeps: twice the highest MP3 bitrate.
+const RING_BYTES_PER_MS: usize = 2 * 320 / 8;
 /// Joins and leaves are logged together at most this often.
 const LOG_EVERY: Duration = Duration::from_secs(10);
 
@@ -117,6 +119,8 @@ impl Drop for HttpListener {
 #[derive(Debug)]
 pub(crate) struct Inner {
     ring: VecDeque<Chunk>,
+    /// Bytes in the ring.
+    ring_bytes: usize,
     icy_edge: u64,
     plain_edge: u64,
     /// Audio bytes until the next block.
@@ -148,7 +152,7 @@ pub(crate) struct Inner {
     /// tree stays balanced).
     redirects: u64,
     loops_refused: u64,
-    /// Relays below each child, as the child last said ([`Channel::keep_child_sizes`]).
+    /// Relays below each child that last answered as ours ([`Channel::keep_child_sizes`]).
     child_sizes: std::collections::HashMap<String, u64>,
 }
 
@@ -163,6 +167,8 @@ pub struct Channel {
     tick: Duration,
     started: Instant,
     inner: Mutex<Inner>,
+    /// A relay child joined: its size is asked at once.
+    children_changed: tokio::sync::Notify,
     /// The control port's UDP clients of this channel (seed 002), fed after each distribution.
     pub(crate) udp: super::control::UdpFeed,
 }
@@ -181,6 +187,7 @@ impl Channel {
         };
         let inner = Inner {
             ring: VecDeque::new(),
+            ring_bytes: 0,
             icy_edge: 0,
             plain_edge: 0,
             interval_left: config.metaint,
@@ -218,6 +225,7 @@ impl Channel {
             tick,
             started: Instant::now(),
             inner: Mutex::new(inner),
+            children_changed: tokio::sync::Notify::new(),
             udp: super::control::UdpFeed::default(),
         }
     }
@@ -240,22 +248,21 @@ impl Channel {
         let mut every = tokio::time::interval(CHILD_POLL);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            every.tick().await;
-            let children: Vec<String> = {
-                let inner = self.lock();
-                inner
-                    .listeners
-                    .iter()
-                    .filter_map(|l| l.child.clone())
-                    .collect()
-            };
+            tokio::select! {
+                _ = every.tick() => {}
+                () = self.children_changed.notified() => {}
+            }
+            let children: Vec<String> = self.lock().children().map(str::to_owned).collect();
             let asks = children.iter().filter_map(|url| {
                 let (base, name) = url.split_once("/live/")?;
                 let client = client.for_base(base, "a relay child");
                 let path = grid_proto::paths::fill(grid_proto::paths::CHANNEL, &[name]);
+                let me = &self.url;
                 Some(async move {
                     let stats = client.get::<ChannelStats>(&path).await.ok()?;
-                    Some((url.clone(), stats.tree.descendants))
+                    // Ours only if it says so: its parent is this copy.
+                    (stats.tree.path.last() == Some(me))
+                        .then(|| (url.clone(), stats.tree.descendants))
                 })
             });
             let sizes: Vec<(String, u64)> = futures_util::future::join_all(asks)
@@ -263,9 +270,8 @@ impl Channel {
                 .into_iter()
                 .flatten()
                 .collect();
-            let mut inner = self.lock();
-            inner.child_sizes.retain(|url, _| children.contains(url));
-            inner.child_sizes.extend(sizes);
+            // A child that did not answer (or not as ours) is not sent relays until it does.
+            self.lock().child_sizes = sizes.into_iter().collect();
         }
     }
 
@@ -304,12 +310,19 @@ impl Channel {
         let now_ms = self.now_ms();
         inner.push_audio(audio, frame_start, self.config.metaint, now_ms);
         let keep = self.keep_ms();
+        // By age, and by size: a source sending faster than real time (a flood of datagrams,
+        // a relay's upstream in a hurry) must not grow the ring without bound.
+        let cap = usize::try_from(keep)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(RING_BYTES_PER_MS);
         while inner
             .ring
             .front()
-            .is_some_and(|c| c.at_ms.saturating_add(keep) < now_ms)
+            .is_some_and(|c| c.at_ms.saturating_add(keep) < now_ms || inner.ring_bytes > cap)
         {
-            inner.ring.pop_front();
+            if let Some(c) = inner.ring.pop_front() {
+                inner.ring_bytes -= c.data.len();
+            }
         }
     }
 
@@ -322,11 +335,6 @@ impl Channel {
     ) -> io::Result<()> {
         let icy = request.wants_metadata();
         let child = request.header(RELAY_HEADER).map(str::to_owned);
-        if let Some(url) = &child
-            && let Some(answer) = self.place_relay(url)
-        {
-            return answer.send(socket, request.protocol).await;
-        }
         let socket = socket.into_std()?;
         // A bounded send buffer: a listener that stops reading stops taking bytes after about
         // the burst (so it is cut off after about lag_ms), and the kernel holds little for it.
@@ -335,36 +343,52 @@ impl Channel {
         if let Err(e) = socket2::SockRef::from(&socket).set_send_buffer_size(sndbuf) {
             tracing::debug!("cannot set SO_SNDBUF: {e}");
         }
-        let (pos, head_left) = {
+        let placed = {
             let mut inner = self.lock();
-            let head = self.reply_head(&inner, request.protocol, icy, child.is_some());
-            let pos = inner.join_position(
-                icy,
-                self.now_ms(),
-                self.config.burst_ms,
-                self.config.metaint,
-            );
-            let mut iov = Vec::with_capacity(32);
-            iov.push(IoSlice::new(&head));
-            inner.slices(pos, icy, &mut iov);
-            let written = match (&socket).write_vectored(&iov) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
-                Err(e) => return Err(e),
-            };
-            if written >= head.len() {
-                let sent = (written - head.len()) as u64;
-                inner.add_listener(Listener {
-                    socket,
-                    pos: pos + sent,
-                    bytes_out: sent,
+            // Decided under the lock the child is added under: two relays joining at once
+            // cannot both take the last place.
+            if let Some(answer) = child
+                .as_deref()
+                .and_then(|url| self.place_relay(&mut inner, url))
+            {
+                Err(answer)
+            } else {
+                let head = self.reply_head(&inner, request.protocol, icy, child.is_some());
+                let pos = inner.join_position(
                     icy,
-                    slot: 0,
-                    child,
-                });
-                return Ok(());
+                    self.now_ms(),
+                    self.config.burst_ms,
+                    self.config.metaint,
+                );
+                let mut iov = Vec::with_capacity(32);
+                iov.push(IoSlice::new(&head));
+                inner.slices(pos, icy, &mut iov);
+                let written = match (&socket).write_vectored(&iov) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+                    Err(e) => return Err(e),
+                };
+                if written >= head.len() {
+                    let sent = (written - head.len()) as u64;
+                    inner.add_listener(Listener {
+                        socket,
+                        pos: pos + sent,
+                        bytes_out: sent,
+                        icy,
+                        slot: 0,
+                        child,
+                    });
+                    return Ok(());
+                }
+                Ok((pos, head.slice(written..)))
             }
-            (pos, head.slice(written..))
+        };
+        let (pos, head_left) = match placed {
+            Ok(placed) => placed,
+            Err(answer) => {
+                let socket = tokio::net::TcpStream::from_std(socket)?;
+                return answer.send(socket, request.protocol).await;
+            }
         };
         // Rare: the head did not fit the socket at once; wait until it does.
         let mut socket = tokio::net::TcpStream::from_std(socket)?;
@@ -375,7 +399,12 @@ impl Channel {
         .await
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "reply head not taken"))??;
         let socket = socket.into_std()?;
-        self.lock().add_listener(Listener {
+        let mut inner = self.lock();
+        if child.is_some() && inner.children().count() >= self.config.max_children {
+            // Its place went to another relay meanwhile: it rejoins.
+            return Ok(());
+        }
+        inner.add_listener(Listener {
             socket,
             pos,
             bytes_out: 0,
@@ -392,8 +421,7 @@ impl Channel {
     /// stale entry (the relay lost us and came back) and is replaced; dead children are pruned
     /// first, so a full node whose child just died takes the newcomer itself. Only a source, or
     /// a relay connected to its upstream, takes children.
-    fn place_relay(&self, url: &str) -> Option<RelayAnswer> {
-        let mut inner = self.lock();
+    fn place_relay(&self, inner: &mut Inner, url: &str) -> Option<RelayAnswer> {
         if url == self.url || inner.tree_path.iter().any(|p| p == url) {
             inner.loops_refused += 1;
             info!(
@@ -405,7 +433,9 @@ impl Channel {
         // A relay cut from its upstream is out of the tree: a relay joining it now would hang
         // under nothing (and two relays waiting for each other would take each other, a loop
         // with no source). It comes back when it is connected again.
-        if self.kind() == ChannelKind::Relay && inner.source.state != SourceState::Playing {
+        if matches!(self.config.source, Source::Relay { .. })
+            && inner.source.state != SourceState::Playing
+        {
             info!(
                 "{}: relay {url} refused: not connected upstream",
                 self.name()
@@ -413,11 +443,7 @@ impl Channel {
             return Some(RelayAnswer::NotConnected);
         }
         inner.prune_children(self.name(), Some(url));
-        let children: Vec<&str> = inner
-            .listeners
-            .iter()
-            .filter_map(|l| l.child.as_deref())
-            .collect();
+        let children: Vec<&str> = inner.children().collect();
         let max = self.config.max_children;
         if children.len() < max {
             info!(
@@ -425,20 +451,25 @@ impl Channel {
                 self.name(),
                 children.len() + 1
             );
+            self.children_changed.notify_one();
             return None;
         }
         if children.is_empty() {
             return Some(RelayAnswer::NoRoom);
         }
-        // The child with the fewest relays below it, the first in turn among equals: subtrees
+        // Only to a child that said it is ours (a relay names itself; a name that does not
+        // answer as our child, a fake or one unreachable from here, is never sent relays), and
+        // to the one with the fewest relays below it, the first in turn among equals: subtrees
         // that moved (a relay rejoining brings its own) would otherwise pile up on one side.
         let start = (inner.redirects % children.len() as u64) as usize;
-        let size = |url: &str| inner.child_sizes.get(url).copied().unwrap_or(0);
-        let to = (0..children.len())
+        let Some(to) = (0..children.len())
             .map(|i| children[(start + i) % children.len()])
-            .min_by_key(|url| size(url))
-            .unwrap_or(children[start])
-            .to_owned();
+            .filter_map(|url| Some((url, *inner.child_sizes.get(url)?)))
+            .min_by_key(|(_, size)| *size)
+            .map(|(url, _)| url.to_owned())
+        else {
+            return Some(RelayAnswer::NotReady);
+        };
         inner.redirects += 1;
         info!("{}: relay {url} redirected to child {to}", self.name());
         Some(RelayAnswer::Redirect(to))
@@ -650,6 +681,11 @@ impl Channel {
 }
 
 impl Inner {
+    /// The relay children's URLs.
+    fn children(&self) -> impl Iterator<Item = &str> {
+        self.listeners.iter().filter_map(|l| l.child.as_deref())
+    }
+
     /// The relays below: each child and what it said is below it.
     fn descendants(&self) -> u64 {
         self.listeners
@@ -722,6 +758,7 @@ impl Inner {
             self.icy_edge += len as u64;
             self.plain_edge += len as u64;
             self.interval_left -= len;
+            self.ring_bytes += len;
             if self.interval_left == 0 {
                 let block = self.block.clone();
                 let len = block.len() as u64;
@@ -733,6 +770,7 @@ impl Inner {
                     data: block,
                 });
                 self.icy_edge += len;
+                self.ring_bytes += len as usize;
                 self.interval_left = metaint;
                 self.blocks += 1;
             }
@@ -938,6 +976,25 @@ mod tests {
     }
 
     #[test]
+    fn a_source_faster_than_real_time_does_not_grow_the_ring_past_its_cap() {
+        let ch = Channel::new(
+            config(16_000),
+            Duration::from_millis(250),
+            "http://127.0.0.1:1/live/t".into(),
+        );
+        let mut inner = ch.lock();
+        // 50 MB at once, as a flood of datagrams would bring.
+        for _ in 0..50_000 {
+            ch.push_audio(&mut inner, Bytes::from(vec![0u8; 1000]), true);
+        }
+        let cap = 1000 * RING_BYTES_PER_MS; // keep_ms: burst 0 + lag 1000
+        let held: usize = inner.ring.iter().map(|c| c.data.len()).sum();
+        assert_eq!(held, inner.ring_bytes);
+        assert!(held <= cap, "{held} bytes held, cap {cap}");
+        assert_eq!(inner.plain_edge, 50_000_000);
+    }
+
+    #[test]
     fn one_ring_serves_icy_and_plain_from_any_position() {
         let ch = Channel::new(
             config(10),
@@ -988,6 +1045,8 @@ enum RelayAnswer {
     Redirect(String),
     /// It is upstream of this copy.
     Loop,
+    /// Full, and no child has confirmed it is ours yet (it joined under a second ago).
+    NotReady,
     /// This copy is a relay not connected to its upstream.
     NotConnected,
     /// This channel takes no relay children.
@@ -1008,6 +1067,7 @@ impl RelayAnswer {
             }
             RelayAnswer::Loop => IcyReply::new(protocol, 508, "Loop Detected"),
             RelayAnswer::NoRoom => IcyReply::new(protocol, 503, "No Relay Children Here"),
+            RelayAnswer::NotReady => IcyReply::new(protocol, 503, "Children Not Confirmed Yet"),
             RelayAnswer::NotConnected => IcyReply::new(protocol, 503, "Not Connected Upstream"),
         }
         .with_header("content-length", "0")

