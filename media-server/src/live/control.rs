@@ -491,7 +491,7 @@ async fn session(
     loop {
         while let Some(eol) = buf.iter().position(|&b| b == b'\n') {
             let line = buf.split_to(eol + 1);
-            let line = &line[..eol];
+            let line = line[..eol].strip_suffix(b"\r").unwrap_or(&line[..eol]);
             let reply = if line.len() > MAX_LINE {
                 Reply::Err(format!("line too long (more than {MAX_LINE} bytes)"))
             } else {
@@ -515,7 +515,8 @@ async fn session(
                 return;
             }
         }
-        if buf.len() > MAX_LINE {
+        // (Its `\r` is not counted: a line of MAX_LINE bytes may still end in CRLF.)
+        if buf.len() > MAX_LINE + usize::from(buf.last() == Some(&b'\r')) {
             // No newline in sight: refuse the line without waiting for its end.
             drop(current);
             let line = format!("ERR line too long (more than {MAX_LINE} bytes)\n");
