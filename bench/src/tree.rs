@@ -67,7 +67,7 @@ const AFTER_HEAL: Duration = Duration::from_secs(1);
 const BEFORE_KILL: Duration = Duration::from_secs(1);
 /// A relay session at least this long ends in an immediate rejoin; a shorter one waits the
 /// relay's backoff (100 ms at first) before it (media-server's `HEALTHY_SESSION`).
-const HEALTHY_SESSION: Duration = Duration::from_secs(5);
+const HEALTHY_SESSION: Duration = Duration::from_secs(1);
 
 /// One copy of the channel as the tree check sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
