@@ -31,6 +31,11 @@ pub struct Cli {
     /// The live distributor's tick: every channel's listeners get one write each this often.
     #[arg(long, value_name = "MS", default_value_t = 250, value_parser = clap::value_parser!(u64).range(10..=2000))]
     pub live_tick_ms: u64,
+    /// The URL others reach this server at (`http://HOST:PORT`), when it is not the bound
+    /// address: a server bound to 0.0.0.0 by hand, or behind NAT. It names the server's live
+    /// channels in a distribution tree, and is the endpoint reported to a node.
+    #[arg(long, value_name = "URL")]
+    pub advertise: Option<String>,
     /// The registry, to locate the upstreams of `grid:` relays (a node sets GRID_REGISTRY_URL).
     #[arg(long, value_name = "URL", env = "GRID_REGISTRY_URL")]
     pub registry: Option<String>,

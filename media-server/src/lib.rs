@@ -79,6 +79,8 @@ pub struct ServerConfig {
     pub live_tick: Duration,
     /// The registry, to locate `grid:` relay upstreams.
     pub registry: Option<String>,
+    /// The URL others reach this server at, if not the bound address.
+    pub advertise: Option<String>,
     /// The control port (`HOST:PORT` or a port on the HTTP listener's host).
     pub control: Option<String>,
     /// Where to write the control port's address.
@@ -106,6 +108,7 @@ impl ServerConfig {
             channels: cli.channels.clone(),
             live_tick: Duration::from_millis(cli.live_tick_ms),
             registry,
+            advertise: cli.advertise.clone(),
             control: cli.control.clone(),
             control_addr_file: cli.control_addr_file.clone(),
             control_max_clients: usize::try_from(cli.control_max_clients).unwrap_or(usize::MAX),
@@ -313,7 +316,16 @@ pub async fn run(
         None => Vec::new(),
     };
     let bound = listener.local_addr().context("reading the bound address")?;
-    let url = grid_proto::server_env::endpoint(bound, config.grid.as_ref());
+    let url = match &config.advertise {
+        Some(url) => {
+            let url = url.trim_end_matches('/');
+            if live::config::split_url(url).is_none_or(|(_, path)| path != "/") {
+                anyhow::bail!("--advertise {url}: must be an http://HOST:PORT URL");
+            }
+            url.to_owned()
+        }
+        None => grid_proto::server_env::endpoint(bound, config.grid.as_ref()),
+    };
     let mut state = AppState::new(
         config.id.clone(),
         config.library.clone(),

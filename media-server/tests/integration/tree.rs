@@ -395,3 +395,35 @@ async fn a_network_failure_of_three_and_a_half_seconds() {
         relay.log()
     );
 }
+
+/// A server reached at another address than it is bound to names its copies by that address.
+#[tokio::test]
+async fn an_advertised_url_names_the_copies() {
+    let live = Live::new("");
+    let server = Server::start(
+        &live.dir.path().join("lib"),
+        &[
+            "--channels",
+            &live.channels(),
+            "--advertise",
+            "http://relay.example:8000/",
+        ],
+    )
+    .await;
+    assert_eq!(
+        stats(&server, "test").await.tree.url,
+        "http://relay.example:8000/live/test"
+    );
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_media-server"))
+        .args(["--library", "/nonexistent", "--listen", "127.0.0.1:0"])
+        .args(["--advertise", "relay.example:8000"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr)
+            .contains("--advertise relay.example:8000: must be an http://HOST:PORT URL"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}
