@@ -5,6 +5,10 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use grid_proto::client::Client;
+use grid_proto::live::{ChannelStats, SourceState};
+use grid_proto::paths;
+
 use crate::cluster::app;
 use crate::helper::{Grid, Place, kill9, wait_until};
 
@@ -118,7 +122,22 @@ fn grid_over_three_hosts() {
     let mut grid = Grid::with_registry_at(hosts.place("r", 1));
     grid.start_node_at("node1", &hosts.place("a", 2));
     grid.start_node_at("node2", &hosts.place("b", 3));
-    grid.deploy(&app(grid.dir.path()));
+    // Each server plays `tone` and relays the other's (`grid:`), across hosts.
+    let channels = grid.dir.path().join("channels.toml");
+    std::fs::write(
+        &channels,
+        "[[channel]]\nname = \"tone\"\n\
+         [[channel]]\nname = \"tone-relay\"\nsource = \"grid:MediaServerGroup/live/tone\"\n",
+    )
+    .expect("channels.toml");
+    let desc = app(grid.dir.path()).replace(
+        r#"args = ["--library","#,
+        &format!(
+            r#"args = ["--channels", "{}", "--library","#,
+            channels.display()
+        ),
+    );
+    grid.deploy(&desc);
     let p1 = grid.wait_active("MediaServer-1", None);
     let p2 = grid.wait_active("MediaServer-2", None);
 
@@ -139,6 +158,30 @@ fn grid_over_three_hosts() {
     both.sort();
     assert_eq!(both, [ep1.clone(), ep2.clone()]);
 
+    // The relays found each other's host through the registry, joined as children under their
+    // host addresses, and each parent confirmed its child across the hosts (`descendants`).
+    let relayed = |ep1: &str, ep2: &str| {
+        let channel = |ep: &str, name: &str| -> Option<ChannelStats> {
+            let c = Client::new(ep, "MediaServer").ok()?;
+            grid.block_on(c.get(&paths::fill(paths::CHANNEL, &[name])))
+                .ok()
+        };
+        [(ep1, ep2), (ep2, ep1)].iter().all(|(me, other)| {
+            let (Some(tone), Some(relay)) = (channel(me, "tone"), channel(me, "tone-relay")) else {
+                return false;
+            };
+            tone.tree.children == [format!("{other}/live/tone-relay")]
+                && tone.tree.descendants == 1
+                && relay.source.state == SourceState::Playing
+                && relay.tree.path == [format!("{other}/live/tone")]
+        })
+    };
+    wait_until(
+        "the relays joined across the hosts",
+        Duration::from_secs(20),
+        || relayed(&ep1, &ep2).then_some(()),
+    );
+
     // gridadmin from another host (the test's namespace) works as on loopback.
     let o = grid.admin("server state MediaServer-2");
     assert_eq!(
@@ -146,9 +189,14 @@ fn grid_over_three_hosts() {
         format!("active (pid {p2})\n")
     );
 
-    // A killed server comes back on its host.
+    // A killed server comes back on its host (on a new port), and the relays find it again.
     kill9(p1);
     grid.wait_active("MediaServer-1", Some(p1));
+    let ep1 =
+        grid.server("MediaServer-1").unwrap().runtime.endpoints["MediaServer-1.Adapter"].clone();
+    wait_until("the relays joined again", Duration::from_secs(20), || {
+        relayed(&ep1, &ep2).then_some(())
+    });
 
     // Cutting node2's link marks it down and takes its adapter out of locate results.
     assert!(ip(&["link", "set", &hosts.link("b"), "down"]));
