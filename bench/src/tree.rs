@@ -804,6 +804,18 @@ impl Bench {
         }
     }
 
+    /// Where the relays of these URLs are in `self.relays` now.
+    fn positions(&self, urls: &[String]) -> anyhow::Result<Vec<usize>> {
+        urls.iter()
+            .map(|u| {
+                self.relays
+                    .iter()
+                    .position(|r| &r.url == u)
+                    .context("an orphan unknown")
+            })
+            .collect()
+    }
+
     /// Kills a depth-1 relay with children (the `k`-th of the root's children, sorted, else the
     /// other), measures the heal, then starts a replacement and waits for `n` relays again.
     async fn heal_once(&mut self, k: usize, n: usize, heals: &mut Heals) -> anyhow::Result<()> {
@@ -818,15 +830,7 @@ impl Bench {
             .context("no depth-1 relay has children (too few relays to measure a heal)")?;
         let mut orphans = copies[&victim_url].tree.children.clone();
         orphans.sort();
-        let orphan_servers: Vec<usize> = orphans
-            .iter()
-            .map(|u| {
-                self.relays
-                    .iter()
-                    .position(|r| &r.url == u)
-                    .context("an orphan unknown")
-            })
-            .collect::<anyhow::Result<_>>()?;
+        let orphan_servers = self.positions(&orphans)?;
         let before: HashMap<String, u64> = copies
             .iter()
             .map(|(u, s)| (u.clone(), s.source.reconnects))
@@ -846,15 +850,7 @@ impl Bench {
             .position(|r| r.url == victim_url)
             .context("the victim is unknown")?;
         let mut victim = self.relays.remove(at);
-        let orphan_servers: Vec<usize> = orphans
-            .iter()
-            .map(|u| {
-                self.relays
-                    .iter()
-                    .position(|r| &r.url == u)
-                    .context("an orphan unknown")
-            })
-            .collect::<anyhow::Result<_>>()?;
+        let orphan_servers = self.positions(&orphans)?;
         let killed = Instant::now();
         let young = orphans.iter().any(|o| {
             self.joined
