@@ -116,6 +116,11 @@ impl UdpFeed {
         id
     }
 
+    /// Whether a client of this channel is at `to`.
+    fn sends_to(&self, to: SocketAddr) -> bool {
+        self.lock().clients.iter().any(|c| c.to == to)
+    }
+
     fn set_paused(&self, id: u64, paused: bool) {
         if let Some(c) = self.lock().clients.iter_mut().find(|c| c.id == id) {
             c.paused = paused;
@@ -405,6 +410,12 @@ impl Control {
             },
         };
         let to = SocketAddr::new(peer.ip(), port);
+        if let Some(other) = self.live.channels().iter().find(|c| c.udp.sends_to(to)) {
+            return Reply::Err(format!(
+                "{to} already receives '{}' (from another control connection)",
+                other.name()
+            ));
+        }
         let id = channel.udp.add(channel, to, Arc::clone(&self.socket));
         info!(
             "{}: UDP to {to} started (control client {peer})",

@@ -291,6 +291,11 @@ async fn commands_out_of_order_or_malformed_get_a_clear_err() {
         second.ask("PAUSE").await,
         "ERR not connected (CONECTAR first)"
     );
+    // Not to a destination the first already feeds: it would get every datagram twice.
+    assert_eq!(
+        second.ask(&format!("CONECTAR {port}")).await,
+        format!("ERR 127.0.0.1:{port} already receives 'test' (from another control connection)")
+    );
     drop(second);
     let only_the_first = || async {
         let info: serde_json::Value = server.get("/v1/control").await.json().await.unwrap();
