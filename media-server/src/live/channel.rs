@@ -256,10 +256,9 @@ impl Channel {
             let asks = children.iter().filter_map(|url| {
                 let (base, name) = url.split_once("/live/")?;
                 let client = client.for_base(base, "a relay child");
-                let path = grid_proto::paths::fill(grid_proto::paths::CHANNEL, &[name]);
                 let me = &self.url;
                 Some(async move {
-                    let stats = client.get::<ChannelStats>(&path).await.ok()?;
+                    let stats = super::peer_stats(&client, name).await?;
                     // Ours only if it says so: its parent is this copy.
                     (stats.tree.path.last() == Some(me))
                         .then(|| (url.clone(), stats.tree.descendants))

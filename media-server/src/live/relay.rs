@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use grid_proto::icy::{self, Decoder, IcyRequest, Item};
-use grid_proto::live::{ChannelStats, PATH_HEADER, RELAY_HEADER, SourceState};
+use grid_proto::live::{PATH_HEADER, RELAY_HEADER, SourceState};
 use grid_proto::splice::{Spliced, Splicer};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -363,12 +363,11 @@ async fn follow_path(channel: Arc<Channel>, parent: String) {
     else {
         return;
     };
-    let path = paths::fill(paths::CHANNEL, &[name]);
     let mut every = tokio::time::interval(PATH_REFRESH);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
-        let Ok(stats) = client.get::<ChannelStats>(&path).await else {
+        let Some(stats) = super::peer_stats(&client, name).await else {
             continue;
         };
         let mut now = stats.tree.path;
