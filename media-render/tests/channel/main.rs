@@ -10,7 +10,7 @@ mod common;
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -222,31 +222,15 @@ impl Rig {
     }
 
     fn start_render(&mut self) {
-        let addr_file = self.dir.path().join("render.addr");
-        let log = std::fs::File::create(self.dir.path().join("render.log")).expect("log");
-        let child = Command::new(common::bin("media-render"))
-            .args(["--registry", &self.fake_url, "--listen", "127.0.0.1:0"])
-            .arg("--addr-file")
-            .arg(&addr_file)
-            .arg("--sink")
-            .arg(format!("file:{}", self.out().display()))
-            .env("GRID_SERVER_ID", "MediaRender-1")
-            .env("GRID_NODE_URL", &self.fake_url)
-            .env("GRID_READY_TOKEN", "spawn-token")
-            .env_remove("GRID_ADAPTERS")
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("media-render");
+        let (child, url) = common::spawn_render(
+            self.dir.path(),
+            &self.fake_url,
+            &["--sink".into(), format!("file:{}", self.out().display())],
+            &self.dir.path().join("render.log"),
+            LONG,
+        );
         self.render = Some(child);
-        let addr = wait_until("the render listening", LONG, || {
-            std::fs::read_to_string(&addr_file)
-                .ok()
-                .filter(|a| !a.is_empty())
-        });
-        self.render_url = format!("http://{addr}");
+        self.render_url = url;
     }
 
     fn call(

@@ -40,6 +40,41 @@ pub fn wait_until<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> O
     }
 }
 
+/// Starts `media-render` as the fake node at `fake_url` would (server id, node URL, ready token),
+/// on a free loopback port, with `args`, its stdout in `log`; waits until it listens. Its child
+/// and its URL.
+pub fn spawn_render(
+    dir: &Path,
+    fake_url: &str,
+    args: &[String],
+    log: &Path,
+    timeout: Duration,
+) -> (std::process::Child, String) {
+    let addr_file = dir.join("render.addr");
+    let log = std::fs::File::create(log).expect("log");
+    let child = std::process::Command::new(bin("media-render"))
+        .args(["--registry", fake_url, "--listen", "127.0.0.1:0"])
+        .arg("--addr-file")
+        .arg(&addr_file)
+        .args(args)
+        .env("GRID_SERVER_ID", "MediaRender-1")
+        .env("GRID_NODE_URL", fake_url)
+        .env("GRID_READY_TOKEN", "spawn-token")
+        .env_remove("GRID_ADAPTERS")
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null())
+        .stdout(log)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("media-render");
+    let addr = wait_until("the render listening", timeout, || {
+        std::fs::read_to_string(&addr_file)
+            .ok()
+            .filter(|a| !a.is_empty())
+    });
+    (child, format!("http://{addr}"))
+}
+
 /// The fake registry and node, serving on a free loopback port.
 #[derive(Default)]
 pub struct FakeGrid {

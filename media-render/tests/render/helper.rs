@@ -242,30 +242,16 @@ impl Rig {
     /// Starts the render with `args` (sink, speed...), as node-started `MediaRender-1` posting
     /// its events to the fake node.
     pub fn start_render(&mut self, args: &[&str]) {
-        let addr_file = self.dir.path().join("render.addr");
-        let log = std::fs::File::create(self.log_path()).expect("log");
-        let child = Command::new(env!("CARGO_BIN_EXE_media-render"))
-            .args(["--registry", &self.fake_url, "--listen", "127.0.0.1:0"])
-            .arg("--addr-file")
-            .arg(&addr_file)
-            .args(args)
-            .env("GRID_SERVER_ID", "MediaRender-1")
-            .env("GRID_NODE_URL", &self.fake_url)
-            .env("GRID_READY_TOKEN", "spawn-token")
-            .env_remove("GRID_ADAPTERS")
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("media-render");
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        let (child, url) = crate::common::spawn_render(
+            self.dir.path(),
+            &self.fake_url,
+            &args,
+            &self.log_path(),
+            LONG,
+        );
         self.render = Some(child);
-        let addr = wait_until("the render listening", LONG, || {
-            std::fs::read_to_string(&addr_file)
-                .ok()
-                .filter(|a| !a.is_empty())
-        });
-        self.render_url = format!("http://{addr}");
+        self.render_url = url;
     }
 
     pub fn render_pid(&self) -> u32 {
