@@ -385,6 +385,23 @@ pub struct Fixture {
 }
 
 impl Fixture {
+    /// Adds `big.mp3`: 100 s at 320 kbit/s, far more than socket buffers hold while nobody
+    /// reads. Its path.
+    pub fn big_track(&self) -> PathBuf {
+        let big = self.path().join("big.mp3");
+        make_cbr(
+            &big,
+            100.0,
+            320,
+            &Tags {
+                title: Some("Big"),
+                artist: None,
+                album: None,
+            },
+        );
+        big
+    }
+
     pub fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("Album B")).unwrap();

@@ -6,7 +6,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use grid_proto::media::StreamOpened;
 
-use crate::helper::{Fixture, Server, Tags, content_id, make_cbr, read_raw, wait_until};
+use crate::helper::{Fixture, Server, content_id, read_raw, wait_until};
 
 /// Reads chunks without an offset until the empty one; checks sizes and `x-offset`.
 async fn drain_chunks(server: &Server, render: &str, from: u64) -> Vec<u8> {
@@ -254,17 +254,7 @@ async fn streams_in_use_are_kept() {
 async fn a_running_body_keeps_its_stream_and_a_replaced_stream_cuts_it() {
     let fixture = Fixture::new();
     // Far more than the socket buffers hold while nobody reads.
-    let big = fixture.path().join("big.mp3");
-    make_cbr(
-        &big,
-        100.0,
-        320,
-        &Tags {
-            title: Some("Big"),
-            artist: None,
-            album: None,
-        },
-    );
+    let big = fixture.big_track();
     let content = std::fs::read(&big).unwrap();
     let id = content_id(&big);
     let server = Server::start(fixture.path(), &["--stream-idle-ms", "300"]).await;
@@ -337,17 +327,7 @@ async fn replies_name_the_track_so_a_replaced_stream_shows() {
 #[tokio::test]
 async fn the_stream_table_is_bounded() {
     let fixture = Fixture::new();
-    let big = fixture.path().join("big.mp3");
-    make_cbr(
-        &big,
-        100.0,
-        320,
-        &Tags {
-            title: Some("Big"),
-            artist: None,
-            album: None,
-        },
-    );
+    let big = fixture.big_track();
     let id = content_id(&big);
     let server = Server::start(fixture.path(), &["--max-streams", "2"]).await;
     let chunk = |render: &'static str| {
