@@ -52,6 +52,15 @@ pub struct ShellLine {
     pub command: ShellCommand,
 }
 
+/// A parsed line: the command, and whether the line asked for JSON (`--json` anywhere on it).
+#[derive(Debug)]
+pub struct Line {
+    /// What to do.
+    pub command: ShellCommand,
+    /// Print this command's JSON reply instead of a table.
+    pub json: bool,
+}
+
 /// A shell command: a grid command, or leaving the shell.
 #[derive(Debug, Subcommand)]
 pub enum ShellCommand {
@@ -281,8 +290,13 @@ pub enum ChannelCmd {
 pub use grid_proto::console::LineError;
 
 /// Parses one shell line (or `-e` argument): shell words, then clap.
-pub fn parse_line(line: &str) -> Result<Option<ShellCommand>, LineError> {
-    grid_proto::console::parse_line::<ShellLine>(line).map(|l| l.map(|l| l.command))
+pub fn parse_line(line: &str) -> Result<Option<Line>, LineError> {
+    grid_proto::console::parse_line_json::<ShellLine>(line).map(|parsed| {
+        parsed.map(|(line, json)| Line {
+            command: line.command,
+            json,
+        })
+    })
 }
 
 #[cfg(test)]
@@ -291,7 +305,7 @@ mod tests {
     use clap::CommandFactory;
 
     fn parse(line: &str) -> ShellCommand {
-        parse_line(line).unwrap().unwrap()
+        parse_line(line).unwrap().unwrap().command
     }
 
     #[test]
@@ -403,5 +417,26 @@ mod tests {
         assert_eq!(cli.execute, ["server list", "node list"]);
         assert_eq!(cli.registry, "http://h:1");
         assert!(cli.json);
+    }
+
+    #[test]
+    fn a_line_takes_json_anywhere() {
+        for line in [
+            "server list --json",
+            "--json server list",
+            "server --json list",
+        ] {
+            let parsed = parse_line(line).unwrap().unwrap();
+            assert!(parsed.json, "{line}");
+            assert!(
+                matches!(
+                    parsed.command,
+                    ShellCommand::Grid(Command::Server(ServerCmd::List))
+                ),
+                "{line}: {:?}",
+                parsed.command
+            );
+        }
+        assert!(!parse_line("server list").unwrap().unwrap().json);
     }
 }

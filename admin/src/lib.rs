@@ -54,10 +54,12 @@ fn execute(
     lines: &[String],
 ) -> ExitCode {
     for line in lines {
-        let cmd = match parse_line(line) {
+        let (cmd, out) = match parse_line(line) {
             Ok(None) => continue,
-            Ok(Some(ShellCommand::Exit)) => break,
-            Ok(Some(ShellCommand::Grid(cmd))) => cmd,
+            Ok(Some(parsed)) => match parsed.command {
+                ShellCommand::Exit => break,
+                ShellCommand::Grid(cmd) => (cmd, out.or_json(parsed.json)),
+            },
             Err(LineError::Quoting) => {
                 out.error(&format!("unbalanced quotes in '{line}'"));
                 return ExitCode::FAILURE;
@@ -74,7 +76,7 @@ fn execute(
             out.error(&format!("gridadmin -e needs {missing}"));
             return ExitCode::FAILURE;
         }
-        if let Err(e) = rt.block_on(commands::run(&cmd, session, out)) {
+        if let Err(e) = rt.block_on(commands::run(&cmd, session, &out)) {
             out.error(&format!("{e:#}"));
             return ExitCode::FAILURE;
         }

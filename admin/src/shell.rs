@@ -334,11 +334,18 @@ pub fn run(rt: &Runtime, session: &mut Session, out: &Output) -> ExitCode {
     }
 
     read_loop(&mut editor, PROMPT, interactive, out, |editor, line| {
-        match parse_line(line) {
-            Ok(None) => {}
-            Ok(Some(ShellCommand::Exit)) => return Flow::Exit,
-            Ok(Some(ShellCommand::Grid(cmd))) => {
-                match run_command(rt, interactive, commands::run(&cmd, session, out)) {
+        let (command, out) = match parse_line(line) {
+            Ok(Some(line)) => (line.command, out.or_json(line.json)),
+            Ok(None) => return Flow::Continue,
+            Err(e) => {
+                e.print(out);
+                return Flow::Continue;
+            }
+        };
+        match command {
+            ShellCommand::Exit => return Flow::Exit,
+            ShellCommand::Grid(cmd) => {
+                match run_command(rt, interactive, commands::run(&cmd, session, &out)) {
                     Ok(()) if interactive && cmd.changes_names() => {
                         refresh_names(rt, session, editor);
                     }
@@ -346,7 +353,6 @@ pub fn run(rt: &Runtime, session: &mut Session, out: &Output) -> ExitCode {
                     Err(e) => out.error(&format!("{e:#}")),
                 }
             }
-            Err(e) => e.print(out),
         }
         Flow::Continue
     });

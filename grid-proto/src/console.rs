@@ -31,6 +31,14 @@ impl Output {
         Self { json, prefix }
     }
 
+    /// This output, in JSON mode when `json` (a command line's own `--json`) asks for it.
+    pub fn or_json(&self, json: bool) -> Self {
+        Self {
+            json: self.json || json,
+            prefix: self.prefix,
+        }
+    }
+
     /// Prints text, ending it with a newline if it lacks one; nothing for empty text.
     pub fn text(&self, text: &str) {
         if text.is_empty() {
@@ -100,6 +108,23 @@ pub fn parse_line<P: clap::Parser>(line: &str) -> Result<Option<P>, LineError> {
         return Ok(None);
     }
     P::try_parse_from(words).map(Some).map_err(LineError::Clap)
+}
+
+/// Like [`parse_line`], taking a `--json` word anywhere on the line out as the line's own JSON
+/// switch (a multicall parser cannot hold a global flag). Returns the line and that switch.
+pub fn parse_line_json<P: clap::Parser>(line: &str) -> Result<Option<(P, bool)>, LineError> {
+    let Some(mut words) = shlex::split(line) else {
+        return Err(LineError::Quoting);
+    };
+    let before = words.len();
+    words.retain(|w| w != "--json");
+    let json = words.len() != before;
+    if words.is_empty() {
+        return Ok(None);
+    }
+    P::try_parse_from(words)
+        .map(|p| Some((p, json)))
+        .map_err(LineError::Clap)
 }
 
 /// A shell's line editor: list completion, history added by [`read_loop`] (typed lines only).

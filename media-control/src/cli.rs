@@ -29,10 +29,16 @@ Examples:
 #[command(name = "media-control", version, after_help = EXAMPLES)]
 pub struct Cli {
     /// The registry's URL.
-    #[arg(long, env = "GRID_REGISTRY_URL", default_value = DEFAULT_REGISTRY, value_name = "URL")]
+    #[arg(
+        long,
+        env = "GRID_REGISTRY_URL",
+        default_value = DEFAULT_REGISTRY,
+        value_name = "URL",
+        global = true
+    )]
     pub registry: String,
     /// Print the JSON replies instead of tables.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub json: bool,
     /// The command (none: the shell).
     #[command(subcommand)]
@@ -47,6 +53,15 @@ pub struct ShellLine {
     /// What to do.
     #[command(subcommand)]
     pub command: ShellCommand,
+}
+
+/// A parsed line: the command, and whether the line asked for JSON (`--json` anywhere on it).
+#[derive(Debug)]
+pub struct Line {
+    /// What to do.
+    pub command: ShellCommand,
+    /// Print this command's JSON reply instead of a table.
+    pub json: bool,
 }
 
 /// A shell command: a media command, or leaving the shell.
@@ -167,8 +182,13 @@ pub enum QueueAction {
 pub use grid_proto::console::LineError;
 
 /// Parses one shell line: shell words, then clap.
-pub fn parse_line(line: &str) -> Result<Option<ShellCommand>, LineError> {
-    grid_proto::console::parse_line::<ShellLine>(line).map(|l| l.map(|l| l.command))
+pub fn parse_line(line: &str) -> Result<Option<Line>, LineError> {
+    grid_proto::console::parse_line_json::<ShellLine>(line).map(|parsed| {
+        parsed.map(|(line, json)| Line {
+            command: line.command,
+            json,
+        })
+    })
 }
 
 #[cfg(test)]
@@ -177,7 +197,7 @@ mod tests {
     use clap::CommandFactory;
 
     fn parse(line: &str) -> Command {
-        match parse_line(line) {
+        match parse_line(line).map(|l| l.map(|l| l.command)) {
             Ok(Some(ShellCommand::Media(c))) => c,
             other => panic!("{line}: {other:?}"),
         }
@@ -218,7 +238,13 @@ mod tests {
         );
         assert_eq!(parse("channels"), Command::Channels);
         assert!(matches!(parse_line("channel R"), Err(LineError::Clap(_))));
-        assert!(matches!(parse_line("quit"), Ok(Some(ShellCommand::Exit))));
+        assert!(matches!(
+            parse_line("quit"),
+            Ok(Some(Line {
+                command: ShellCommand::Exit,
+                ..
+            }))
+        ));
         assert!(matches!(parse_line("  "), Ok(None)));
         assert!(matches!(parse_line("load 'x"), Err(LineError::Quoting)));
         assert!(matches!(parse_line("load R"), Err(LineError::Clap(_))));
@@ -240,6 +266,50 @@ mod tests {
         assert_eq!(cli.command, Some(Command::Library));
         let cli = Cli::try_parse_from(["media-control"]).unwrap();
         assert_eq!(cli.command, None);
+    }
+
+    #[test]
+    fn global_flags_go_anywhere_on_the_line() {
+        for args in [
+            &[
+                "media-control",
+                "library",
+                "--json",
+                "--registry",
+                "http://h:2",
+            ][..],
+            &[
+                "media-control",
+                "--json",
+                "library",
+                "--registry",
+                "http://h:2",
+            ],
+            &[
+                "media-control",
+                "--registry",
+                "http://h:2",
+                "library",
+                "--json",
+            ],
+        ] {
+            let cli = Cli::try_parse_from(args).unwrap();
+            assert!(cli.json, "{args:?}");
+            assert_eq!(cli.registry, "http://h:2", "{args:?}");
+            assert_eq!(cli.command, Some(Command::Library), "{args:?}");
+        }
+        let cli =
+            Cli::try_parse_from(["media-control", "status", "MediaRender-1", "--json"]).unwrap();
+        assert!(cli.json);
+        for line in ["library --json", "--json library"] {
+            let parsed = parse_line(line).unwrap().unwrap();
+            assert!(parsed.json, "{line}");
+            assert!(matches!(
+                parsed.command,
+                ShellCommand::Media(Command::Library)
+            ));
+        }
+        assert!(!parse_line("library").unwrap().unwrap().json);
     }
 
     #[test]

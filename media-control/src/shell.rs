@@ -133,21 +133,27 @@ pub fn run(rt: &Runtime, grid: &Grid, out: &Output) -> ExitCode {
 
     let prompt = if interactive { PROMPT } else { "" };
     read_loop(&mut editor, prompt, interactive, out, |_, line| {
-        match parse_line(line) {
-            Ok(None) => {}
-            Ok(Some(ShellCommand::Exit)) => return Flow::Exit,
-            Ok(Some(ShellCommand::Media(crate::cli::Command::IcyDecode { .. }))) => {
+        let (command, out) = match parse_line(line) {
+            Ok(Some(line)) => (line.command, out.or_json(line.json)),
+            Ok(None) => return Flow::Continue,
+            Err(e) => {
+                e.print(out);
+                return Flow::Continue;
+            }
+        };
+        match command {
+            ShellCommand::Exit => return Flow::Exit,
+            ShellCommand::Media(crate::cli::Command::IcyDecode { .. }) => {
                 // The shell's own input is standard input.
                 out.error(
                     "icy-decode reads standard input: run `media-control icy-decode` in a pipe",
                 );
             }
-            Ok(Some(ShellCommand::Media(cmd))) => {
-                if let Err(e) = run_command(rt, interactive, commands::run(&cmd, grid, out)) {
+            ShellCommand::Media(cmd) => {
+                if let Err(e) = run_command(rt, interactive, commands::run(&cmd, grid, &out)) {
                     out.error(&format!("{e:#}"));
                 }
             }
-            Err(e) => e.print(out),
         }
         Flow::Continue
     });

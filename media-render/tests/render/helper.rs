@@ -1,4 +1,4 @@
-//! The rig: real `media-server` processes over a library of MP3s made with `lame`, a fake
+//! The rig: real `media-server` processes over a library of MP3s encoded in process, a fake
 //! registry-and-node (locate answers from a list the test controls; events collected), and the
 //! real `media-render`. Every child is killed by pid when the rig is dropped.
 
@@ -8,6 +8,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use grid_proto::media::{RenderStatus, TrackInfo};
+use media_synth::mp3;
 use sha2::{Digest, Sha256};
 
 use crate::common::FakeGrid;
@@ -30,7 +31,7 @@ const TRACKS: &[(&str, u32, u32)] = &[
     ("long.mp3", 120, 220),
 ];
 
-/// The library, made once per build with `lame` from generated PCM (with ID3v2 and ID3v1 tags,
+/// The library, made once per build from generated PCM, encoded in process (with ID3v2 and ID3v1 tags,
 /// so the tags must reach the sink too).
 pub fn library() -> &'static Path {
     static LIB: OnceLock<PathBuf> = OnceLock::new();
@@ -43,51 +44,24 @@ pub fn library() -> &'static Path {
                 continue;
             }
             let tmp = dir.join(format!("{name}.tmp"));
-            let mut lame = Command::new("lame")
-                .args([
-                    "-r",
-                    "-s",
-                    "44.1",
-                    "--bitwidth",
-                    "16",
-                    "--signed",
-                    "--little-endian",
-                ])
-                .args(["-b", "128", "--quiet", "--add-id3v2"])
-                .args([
-                    "--tt",
-                    name,
-                    "--ta",
-                    "Render Tests",
-                    "--tl",
-                    "Fixtures",
-                    "-",
-                ])
-                .arg(&tmp)
-                .stdin(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("lame is installed");
             let frames = 44_100 * seconds;
-            let mut pcm = Vec::with_capacity(frames as usize * 4);
+            let mut pcm = Vec::with_capacity(frames as usize * 2);
             for i in 0..frames {
                 let t = f64::from(i) / 44_100.0;
                 // A tone with a slow wobble, so frames differ.
                 let v = (8000.0
                     * (2.0 * std::f64::consts::PI * f64::from(*hz) * t).sin()
                     * (0.6 + 0.4 * (t * 1.3).sin())) as i16;
-                pcm.extend_from_slice(&v.to_le_bytes());
-                pcm.extend_from_slice(&(-v).to_le_bytes());
+                pcm.extend_from_slice(&[v, -v]);
             }
-            {
-                use std::io::Write;
-                let mut stdin = lame.stdin.take().expect("stdin");
-                stdin.write_all(&pcm).expect("feeding lame");
-            }
-            assert!(
-                lame.wait().expect("lame").success(),
-                "lame failed on {name}"
-            );
+            let tags = mp3::Tags {
+                title: Some((*name).to_owned()),
+                artist: Some("Render Tests".into()),
+                album: Some("Fixtures".into()),
+                ..mp3::Tags::default()
+            };
+            let bytes = mp3::encode(&pcm, mp3::Encoding::Cbr(128), &tags).expect("encoding");
+            std::fs::write(&tmp, bytes).expect("writing a test track");
             std::fs::rename(&tmp, &path).expect("rename");
         }
         garble(&dir);

@@ -1,4 +1,4 @@
-//! Test fixtures: MP3 files made with `lame` from generated PCM, and the real `media-server`
+//! Test fixtures: MP3 files encoded in process (media-synth's LAME) from generated PCM, and the real `media-server`
 //! binary on port 0, stopped by pid when dropped.
 
 use std::io::{Read, Write};
@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use grid_proto::live::ChannelStats;
 use grid_proto::media::TrackInfo;
+use media_synth::mp3::{self, Encoding};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use sha2::{Digest, Sha256};
@@ -36,8 +37,8 @@ pub struct Tags<'a> {
     pub album: Option<&'a str>,
 }
 
-/// Writes `path`: `seconds` of a stereo tone sweep with some noise, encoded by `lame` at
-/// 128 kbit/s CBR or `-V 2` VBR. Returns the true duration in ms.
+/// Writes `path`: `seconds` of a stereo tone sweep with some noise, encoded at
+/// 128 kbit/s CBR or LAME's VBR quality 2. Returns the true duration in ms.
 pub fn make_mp3(path: &Path, seconds: f64, vbr: bool, tags: &Tags<'_>) -> u64 {
     encode(path, seconds, if vbr { None } else { Some(128) }, tags)
 }
@@ -61,54 +62,18 @@ fn encode(path: &Path, seconds: f64, cbr_kbps: Option<u32>, tags: &Tags<'_>) -> 
         pcm.extend_from_slice(&(left as i16).to_le_bytes());
         pcm.extend_from_slice(&(right as i16).to_le_bytes());
     }
-    let mut args: Vec<String> = [
-        "-r",
-        "-s",
-        "44.1",
-        "--bitwidth",
-        "16",
-        "--signed",
-        "--little-endian",
-        "--quiet",
-    ]
-    .map(String::from)
-    .to_vec();
-    match cbr_kbps {
-        Some(kbps) => args.extend(["-b".into(), kbps.to_string()]),
-        None => args.extend(["-V".into(), "2".into()]),
-    }
-    for (flag, value) in [
-        ("--tt", tags.title),
-        ("--ta", tags.artist),
-        ("--tl", tags.album),
-    ] {
-        if let Some(value) = value {
-            args.extend([flag.into(), value.into()]);
-        }
-    }
-    if tags.title.is_some() || tags.artist.is_some() || tags.album.is_some() {
-        args.push("--add-id3v2".into());
-    }
-    args.push("-".into());
-    args.push(path.display().to_string());
-    let mut lame = Command::new("lame")
-        .args(&args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("lame must be installed (apt install lame)");
-    // Written from a thread: lame may fill its stderr pipe before it has read all its input.
-    let mut stdin = lame.stdin.take().unwrap();
-    let feeder = std::thread::spawn(move || stdin.write_all(&pcm));
-    let done = lame.wait_with_output().unwrap();
-    feeder.join().unwrap().unwrap();
-    assert!(
-        done.status.success(),
-        "lame failed on {}: {}",
-        path.display(),
-        String::from_utf8_lossy(&done.stderr)
-    );
+    let encoding = match cbr_kbps {
+        Some(kbps) => Encoding::Cbr(u16::try_from(kbps).expect("a bit rate")),
+        None => Encoding::Vbr(2),
+    };
+    let tags = mp3::Tags {
+        title: tags.title.map(str::to_owned),
+        artist: tags.artist.map(str::to_owned),
+        album: tags.album.map(str::to_owned),
+        ..mp3::Tags::default()
+    };
+    let bytes = mp3::encode_le_bytes(&pcm, encoding, &tags).expect("encoding a test track");
+    std::fs::write(path, bytes).expect("writing a test track");
     (frames as u64 * 1000) / 44_100
 }
 
