@@ -103,6 +103,7 @@ servers_active() {
 
 command -v cargo >/dev/null || die "cargo is not installed (https://rustup.rs)"
 command -v curl >/dev/null || die "curl is not installed"
+command -v make >/dev/null || die "make is not installed: cargo builds LAME, the demo library's MP3 encoder, from source with it (it comes with the C compiler's build tools)"
 
 say "Building (cargo build --release --bins)..."
 cargo build --release --bins
