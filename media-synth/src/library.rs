@@ -1,6 +1,7 @@
 //! The demo library: which songs it holds, and making the missing ones as tagged MP3 files.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
@@ -159,39 +160,76 @@ pub struct Report {
     pub kept: usize,
 }
 
-/// Writes each of `tracks` missing under `dir` (every one with `force`). Each file is written
-/// under a hidden temporary name in its folder and renamed, so no reader sees half a track (the
-/// MediaServers skip dot files).
+/// Writes each of `tracks` missing under `dir` (every one with `force`), on as many threads as
+/// there are cores. Each file is written under a hidden temporary name in its folder and renamed,
+/// so no reader sees half a track (the MediaServers skip dot files). `progress` hears of each
+/// track made, with its path and the seconds it took.
 pub fn make(
     dir: &Path,
     tracks: &[Track],
     force: bool,
-    mut progress: impl FnMut(&Track, &Path, f64),
+    progress: impl Fn(&Track, &Path, f64) + Sync,
 ) -> anyhow::Result<Report> {
-    let mut report = Report::default();
-    for track in tracks {
-        let out = dir.join(track.file);
-        if out.exists() && !force {
-            report.kept += 1;
-            continue;
-        }
-        let (Some(folder), Some(name)) = (out.parent(), out.file_name()) else {
-            bail!("track path {} has no folder", out.display());
-        };
-        std::fs::create_dir_all(folder)
-            .with_context(|| format!("cannot create {}", folder.display()))?;
-        let started = Instant::now();
-        let bytes = track.make()?;
-        let part = folder.join(format!(".{}.part", name.to_string_lossy()));
-        std::fs::write(&part, &bytes)
-            .with_context(|| format!("cannot write {}", part.display()))?;
-        if let Err(e) = std::fs::rename(&part, &out) {
-            let _ = std::fs::remove_file(&part);
-            return Err(e)
-                .with_context(|| format!("cannot rename {} to {}", part.display(), out.display()));
-        }
-        progress(track, &out, started.elapsed().as_secs_f64());
-        report.made.push(out);
+    let todo: Vec<&Track> = tracks
+        .iter()
+        .filter(|t| force || !dir.join(t.file).exists())
+        .collect();
+    let kept = tracks.len() - todo.len();
+    let next = AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(todo.len().max(1));
+    let results: Vec<anyhow::Result<Vec<(usize, PathBuf)>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut made = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(track) = todo.get(i) else {
+                            return Ok(made);
+                        };
+                        let started = Instant::now();
+                        let out = write_track(dir, track)?;
+                        progress(track, &out, started.elapsed().as_secs_f64());
+                        made.push((i, out));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a worker panicked")))
+            })
+            .collect()
+    });
+    let mut made = Vec::new();
+    for result in results {
+        made.extend(result?);
     }
-    Ok(report)
+    made.sort();
+    Ok(Report {
+        made: made.into_iter().map(|(_, path)| path).collect(),
+        kept,
+    })
+}
+
+fn write_track(dir: &Path, track: &Track) -> anyhow::Result<PathBuf> {
+    let out = dir.join(track.file);
+    let (Some(folder), Some(name)) = (out.parent(), out.file_name()) else {
+        bail!("track path {} has no folder", out.display());
+    };
+    std::fs::create_dir_all(folder)
+        .with_context(|| format!("cannot create {}", folder.display()))?;
+    let bytes = track.make()?;
+    let part = folder.join(format!(".{}.part", name.to_string_lossy()));
+    std::fs::write(&part, &bytes).with_context(|| format!("cannot write {}", part.display()))?;
+    if let Err(e) = std::fs::rename(&part, &out) {
+        let _ = std::fs::remove_file(&part);
+        return Err(e)
+            .with_context(|| format!("cannot rename {} to {}", part.display(), out.display()));
+    }
+    Ok(out)
 }

@@ -27,12 +27,19 @@ fn sha(path: &Path) -> String {
 #[test]
 fn quick_library_is_tagged_timed_and_byte_identical_every_time() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut seen = Vec::new();
-    let report =
-        library::make(dir.path(), QUICK, false, |t, _, _| seen.push(t.file)).expect("make");
-    assert_eq!(report.made.len(), 3);
+    let seen = std::sync::Mutex::new(Vec::new());
+    let report = library::make(dir.path(), QUICK, false, |t, _, _| {
+        seen.lock().expect("lock").push(t.file)
+    })
+    .expect("make");
+    let want: Vec<_> = QUICK.iter().map(|t| dir.path().join(t.file)).collect();
+    assert_eq!(report.made, want, "every track, in the library's order");
     assert_eq!(report.kept, 0);
-    assert_eq!(seen, QUICK.iter().map(|t| t.file).collect::<Vec<_>>());
+    let mut seen = seen.into_inner().expect("lock");
+    seen.sort();
+    let mut files: Vec<_> = QUICK.iter().map(|t| t.file).collect();
+    files.sort();
+    assert_eq!(seen, files, "each track reported once");
 
     for (track, want) in QUICK.iter().zip(QUICK_SHA256) {
         let path = dir.path().join(track.file);
