@@ -20,11 +20,11 @@ use rustyline::validate::Validator;
 use rustyline::{Context, Editor, Helper};
 use tokio::runtime::Runtime;
 
-use crate::cli::{ShellCommand, ShellLine, parse_line};
+use crate::cli::{ShellCommand, ShellLine};
 use crate::commands;
 use crate::output::Output;
 use crate::session::Session;
-use grid_proto::console::{Flow, read_loop, run_command};
+use grid_proto::console::{Flow, read_line, read_loop, run_command};
 
 /// The prompt, as icegridadmin's.
 pub const PROMPT: &str = ">>> ";
@@ -334,13 +334,8 @@ pub fn run(rt: &Runtime, session: &mut Session, out: &Output) -> ExitCode {
     }
 
     read_loop(&mut editor, PROMPT, interactive, out, |editor, line| {
-        let (command, out) = match parse_line(line) {
-            Ok(Some(line)) => (line.command, out.or_json(line.json)),
-            Ok(None) => return Flow::Continue,
-            Err(e) => {
-                e.print(out);
-                return Flow::Continue;
-            }
+        let Some((ShellLine { command }, out)) = read_line(line, out) else {
+            return Flow::Continue;
         };
         match command {
             ShellCommand::Exit => return Flow::Exit,

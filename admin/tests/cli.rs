@@ -417,6 +417,29 @@ fn json_prints_the_registry_reply() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v[0]["id"], "MediaServer-1");
     assert_eq!(v[0]["runtime"]["pid"], 4321);
+
+    // The flags anywhere, and a command's own --json for that command alone.
+    let out = run(
+        home.path(),
+        &[
+            "-e",
+            "server list --json",
+            "--registry",
+            &reg.url,
+            "-u",
+            "admin",
+            "-e",
+            "server list",
+            "-p",
+            "admin",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let (json, table) = stdout.split_at(stdout.rfind("]\n").expect("a JSON array") + 2);
+    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    assert_eq!(v[0]["id"], "MediaServer-1");
+    assert!(table.starts_with("ID"), "then the table: {table}");
 }
 
 #[test]

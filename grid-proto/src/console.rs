@@ -127,6 +127,19 @@ pub fn parse_line_json<P: clap::Parser>(line: &str) -> Result<Option<(P, bool)>,
         .map_err(LineError::Clap)
 }
 
+/// Reads one shell line for a shell loop: the parsed line and the output it asked for (JSON with
+/// its own `--json`), or `None` for a blank line or an error, which is printed.
+pub fn read_line<P: clap::Parser>(line: &str, out: &Output) -> Option<(P, Output)> {
+    match parse_line_json::<P>(line) {
+        Ok(Some((parsed, json))) => Some((parsed, out.or_json(json))),
+        Ok(None) => None,
+        Err(e) => {
+            e.print(out);
+            None
+        }
+    }
+}
+
 /// A shell's line editor: list completion, history added by [`read_loop`] (typed lines only).
 pub fn editor<H: Helper>() -> rustyline::Result<Editor<H, DefaultHistory>> {
     let config = Config::builder()

@@ -13,11 +13,11 @@ use rustyline::validate::Validator;
 use rustyline::{Context, Editor, Helper};
 use tokio::runtime::Runtime;
 
-use crate::cli::{ShellCommand, ShellLine, parse_line};
+use crate::cli::{ShellCommand, ShellLine};
 use crate::commands;
 use crate::locate::Grid;
 use crate::output::Output;
-use grid_proto::console::{Flow, read_loop, run_command};
+use grid_proto::console::{Flow, read_line, read_loop, run_command};
 
 /// The prompt.
 pub const PROMPT: &str = "media> ";
@@ -133,13 +133,8 @@ pub fn run(rt: &Runtime, grid: &Grid, out: &Output) -> ExitCode {
 
     let prompt = if interactive { PROMPT } else { "" };
     read_loop(&mut editor, prompt, interactive, out, |_, line| {
-        let (command, out) = match parse_line(line) {
-            Ok(Some(line)) => (line.command, out.or_json(line.json)),
-            Ok(None) => return Flow::Continue,
-            Err(e) => {
-                e.print(out);
-                return Flow::Continue;
-            }
+        let Some((ShellLine { command }, out)) = read_line(line, out) else {
+            return Flow::Continue;
         };
         match command {
             ShellCommand::Exit => return Flow::Exit,

@@ -215,10 +215,25 @@ async fn library_and_renders() {
     assert!(r.stdout.contains("MediaRender-2  node2  -"), "{}", r.stdout);
     assert!(r.stdout.contains("not running"), "{}", r.stdout);
 
-    let r = run(&fake.base, &["--json", "library"], "").await;
+    // --json (like --registry, which run() puts first) goes before or after the command.
+    for args in [&["--json", "library"], &["library", "--json"]] {
+        let r = run(&fake.base, args, "").await;
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+        let v: Value = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!(v.as_array().map(Vec::len), Some(4), "{args:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_shell_line_takes_its_own_json() {
+    let fake = start().await;
+    let r = run(&fake.base, &[], "library --json\n").await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v: Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(v.as_array().map(Vec::len), Some(4));
+    // Only that line: the next one prints the table again.
+    let r = run(&fake.base, &[], "library --json\nlibrary\n").await;
+    assert!(r.stdout.contains("ID                TITLE"), "{}", r.stdout);
 }
 
 #[tokio::test]
