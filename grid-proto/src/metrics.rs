@@ -72,6 +72,22 @@ pub fn gauge(
     ConstGauge::new(value).encode(encoder.encode_descriptor(name, help, unit, MetricType::Gauge)?)
 }
 
+/// Writes one counter without labels, kept by the state's owner; `name` without `_total`.
+pub fn counter(
+    encoder: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    unit: Option<&Unit>,
+    value: u64,
+) -> Result<(), std::fmt::Error> {
+    ConstCounter::new(value).encode(encoder.encode_descriptor(
+        name,
+        help,
+        unit,
+        MetricType::Counter,
+    )?)
+}
+
 /// Writes one counter family of `(labels, total)` series kept by the state's owner; `name`
 /// without `_total` (the encoder adds it).
 pub fn counters<L: EncodeLabelSet>(
@@ -119,7 +135,8 @@ mod tests {
                 "Hits by door.",
                 None,
                 [([("door", "front")], 7)],
-            )
+            )?;
+            counter(&mut encoder, "misses", "Misses.", None, 2)
         }
     }
 
@@ -146,6 +163,7 @@ mod tests {
             "# UNIT depth_seconds seconds",
             "depth_seconds 1.5",
             "hits_total{door=\"front\"} 7",
+            "misses_total 2",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
         }
