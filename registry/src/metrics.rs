@@ -174,6 +174,9 @@ struct Now {
 
 impl Now {
     fn read(state: &AppState) -> Self {
+        // Taken before the live model's lock, never under it.
+        let sessions = state.auth().sessions();
+        let subscribers = state.subscribers();
         let live = state.live();
         let mut servers = [0; STATES.len()];
         for id in live.index.servers.keys() {
@@ -197,8 +200,8 @@ impl Now {
                 .keys()
                 .filter(|a| live.live_endpoint(a).is_some())
                 .count(),
-            sessions: state.auth().sessions(),
-            subscribers: state.subscribers(),
+            sessions,
+            subscribers,
             uptime: state.uptime().as_secs_f64(),
         }
     }
