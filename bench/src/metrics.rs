@@ -1,6 +1,6 @@
 //! The registry's `GET /metrics` under load: an application of `servers` manual servers (each
 //! with an adapter) deployed beside the four of the grid, then the time of one scrape, the
-//! registry's CPU time per scrape (scrapes back to back), and its CPU use over a few seconds
+//! registry's CPU time per scrape (scrapes back to back), and its CPU use over some seconds
 //! with and without a scrape every second, read from `/proc/PID/stat`.
 
 use std::time::{Duration, Instant};
@@ -137,8 +137,10 @@ pub async fn run(grid: &Grid, servers: usize, runs: usize, seconds: u64) -> anyh
         cpu_time(pid)? - before
     };
     let pct = |d: Duration| d.as_secs_f64() / window.as_secs_f64() * 100.0;
+    // /proc counts CPU time in clock ticks: one tick over the window is the resolution.
+    let tick = 100.0 / (rustix::param::clock_ticks_per_second() as f64 * window.as_secs_f64());
     println!(
-        "registry CPU over {seconds} s: {:.2} % of a core at rest, {:.2} % with a scrape every second (+{:.2} %)",
+        "registry CPU over {seconds} s: {:.2} % of a core at rest, {:.2} % with a scrape every second ({:+.2} %, to {tick:.2} %)",
         pct(idle),
         pct(scraped),
         pct(scraped) - pct(idle)
