@@ -254,6 +254,13 @@ impl Grid {
         }
     }
 
+    /// Each node's API URL, as the registry lists them.
+    pub async fn node_endpoints(&self) -> anyhow::Result<Vec<String>> {
+        let c = self.admin().await?;
+        let nodes: Vec<grid_proto::api::NodeView> = c.get(paths::NODES).await?;
+        Ok(nodes.into_iter().map(|n| n.endpoint).collect())
+    }
+
     /// The pid of an active server.
     pub async fn pid_of(&self, id: &str) -> anyhow::Result<u32> {
         let c = self.admin().await?;
@@ -285,6 +292,11 @@ impl Grid {
                     .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
             })
             .map_or(0.0, |kb| kb / 1024.0)
+    }
+
+    /// The registry's pid, while it runs.
+    pub fn registry_pid(&self) -> Option<u32> {
+        self.registry.as_ref().map(Child::id)
     }
 
     /// The registry's resident memory.

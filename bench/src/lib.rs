@@ -4,12 +4,15 @@
 //! - registry and two nodes launched → all four servers active;
 //! - `gridadmin -u admin -p admin -e "server list"` as a whole process;
 //! - `locate` of a replica group, one request at a time and 16 in flight;
-//! - RSS at rest of the registry and a node.
+//! - RSS at rest of the registry and a node;
+//! - `GET /metrics` of a registry holding 1,000 more servers: one scrape's time, the registry's
+//!   CPU per scrape, and its CPU use over 30 s with a scrape every second against none.
 
 mod grid;
 pub mod icysource;
 pub mod listeners;
 pub mod media;
+mod metrics;
 mod stats;
 pub mod tree;
 
@@ -38,6 +41,12 @@ pub struct Cli {
     /// Seconds per locate throughput figure.
     #[arg(long, default_value_t = 3.0)]
     pub locate_seconds: f64,
+    /// Servers deployed for the `/metrics` figures.
+    #[arg(long, default_value_t = 1000)]
+    pub metrics_servers: usize,
+    /// Seconds of each `/metrics` CPU window (at rest, and scraped every second).
+    #[arg(long, default_value_t = 30)]
+    pub metrics_seconds: u64,
 }
 
 /// Runs every benchmark and prints the figures.
@@ -83,6 +92,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         "registry + 2 nodes launched -> 4 active: {}",
         startup.line_ms()
     );
+    metrics::run(
+        &grid,
+        cli.metrics_servers,
+        cli.runs.max(100),
+        cli.metrics_seconds.max(1),
+    )
+    .await?;
     grid.stop();
     Ok(())
 }

@@ -10,6 +10,8 @@
 //! - [`icy`]: the ICY (Shoutcast) codec of live channels: request, reply and segment encoders, and
 //!   the incremental parser.
 //! - [`server_env`]: how a node hands a server its identity, and how the server reports ready.
+//! - [`metrics`]: what every process's `GET /metrics` shares; [`scrape`] (feature `scrape`):
+//!   a scrape parsed, for tests and the benchmark.
 //! - [`telemetry`] and [`shutdown`]: the runtime helpers every daemon's `main` uses.
 //! - [`console`] (feature `console`): the command-line clients' printing and shell loop.
 #![warn(missing_docs)]
@@ -22,7 +24,10 @@ pub mod descriptor;
 pub mod icy;
 pub mod live;
 pub mod media;
+pub mod metrics;
 pub mod paths;
+#[cfg(feature = "scrape")]
+pub mod scrape;
 pub mod server_env;
 pub mod shutdown;
 pub mod splice;

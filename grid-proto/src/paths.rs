@@ -38,6 +38,8 @@ pub const ADAPTERS: &str = "/v1/adapters";
 pub const LOCATE: &str = "/v1/locate/{id}";
 /// `GET` server-sent events.
 pub const EVENTS: &str = "/v1/events";
+/// `GET` Prometheus metrics (OpenMetrics text), on every process's HTTP port, unauthenticated.
+pub const METRICS: &str = "/metrics";
 
 /// Node: `PUT` the set of servers the node hosts.
 pub const NODE_ASSIGNMENT: &str = "/v1/assignment";

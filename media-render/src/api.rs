@@ -48,6 +48,8 @@ pub struct AppState {
     pub player: PlayerHandle,
     /// Flips to true when the render stops: `/listen` streams end so shutdown is not held up.
     pub stopping: watch::Receiver<bool>,
+    /// The counters of `GET /metrics`.
+    pub metrics: std::sync::Arc<crate::metrics::RenderMetrics>,
 }
 
 /// The HTTP API, without a socket.
@@ -63,6 +65,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route(paths::RENDER_ACTION, post(action))
         .route(paths::RENDER_LISTEN, get(listen))
+        .route(paths::METRICS, get(crate::metrics::scrape))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

@@ -13,6 +13,7 @@
 //! - [`channel`]: plays a live channel to the sink as it arrives, with failover.
 //! - [`pacer`]: the decoding thread that releases bytes in real time to the [`sink`].
 //! - [`events`]: events posted to the node for the registry's stream.
+//! - [`metrics`]: `GET /metrics` (Prometheus, OpenMetrics text).
 
 pub mod api;
 pub mod buffer;
@@ -23,6 +24,7 @@ pub mod events;
 pub mod fetch;
 pub mod locate;
 pub mod mediaserver;
+pub mod metrics;
 pub mod pacer;
 pub mod player;
 pub mod sink;
@@ -152,6 +154,7 @@ pub async fn run(
     );
     let events = events::Events::new(config.grid.as_ref(), client.http().clone());
     let sink = sink::Sink::parse(&config.sink).map_err(anyhow::Error::msg)?;
+    let metrics = std::sync::Arc::new(metrics::RenderMetrics::default());
     let player = player::spawn(
         PlayerConfig {
             render: config.id.clone(),
@@ -160,6 +163,7 @@ pub async fn run(
             buffer_ms: config.buffer_ms,
             chunk: config.chunk,
             fetch: config.fetch,
+            metrics: std::sync::Arc::clone(&metrics),
         },
         client,
         locator,
@@ -171,6 +175,7 @@ pub async fn run(
         id: config.id.clone(),
         player: player.clone(),
         stopping,
+        metrics,
     });
     let id = config.id.clone();
     let serve = axum::serve(listener, router).with_graceful_shutdown(async move {

@@ -27,6 +27,7 @@ use crate::events::Events;
 use crate::fetch::{self, FetchEvent, FetchJob};
 use crate::locate::Locator;
 use crate::mediaserver::{CallError, MediaClient};
+use crate::metrics::Playing;
 use crate::pacer::{Control, Pacer, PacerEvent, PacerJob};
 use crate::sink::{NowPlaying, Sink};
 
@@ -50,6 +51,8 @@ pub struct PlayerConfig {
     pub chunk: usize,
     /// Stream or chunk.
     pub fetch: FetchMode,
+    /// Failovers and their gaps, for `GET /metrics`.
+    pub metrics: Arc<crate::metrics::RenderMetrics>,
 }
 
 /// A transport control.
@@ -367,7 +370,8 @@ fn mm_ss(ms: u64) -> String {
     format!("{}:{:02}", ms / 60_000, ms / 1000 % 60)
 }
 
-fn state_name(state: PlayState) -> &'static str {
+/// The state as `status` and the logs name it.
+pub(crate) fn state_name(state: PlayState) -> &'static str {
     match state {
         PlayState::Idle => "idle",
         PlayState::Loaded => "loaded",
@@ -921,6 +925,7 @@ impl Player {
             FetchEvent::Serving { server, failover } => {
                 if let Some(f) = failover {
                     self.failovers += 1;
+                    self.cfg.metrics.failover(Playing::Track, f.gap_ms);
                     let from = f.from.as_ref().map_or("-", |s| s.id.as_str());
                     info!(
                         "failover {from} -> {} {} at offset {}: gap {:.2} ms ({} so far)",
@@ -1098,6 +1103,7 @@ impl Player {
             ChannelEvent::Serving { server, failover } => {
                 if let Some(f) = failover {
                     self.failovers += 1;
+                    self.cfg.metrics.failover(Playing::Channel, f.gap_ms);
                     let from = f.from.as_ref().map_or("-", |s| s.id.as_str());
                     info!(
                         "channel {name}: failover {from} -> {} {}: gap {:.2} ms ({} so far)",

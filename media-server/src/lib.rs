@@ -10,6 +10,7 @@
 //! - [`front`]: the accept loop: live listeners taken over, the rest handed to the HTTP stack.
 //! - [`library`]: the scan of the library folder and its snapshot.
 //! - [`live`]: live channels (playlists, relays) and their distributor.
+//! - [`metrics`]: `GET /metrics` (Prometheus, OpenMetrics text).
 //! - [`mpeg`]: MPEG frame headers (VBR or not).
 //! - [`params`]: route placeholders.
 //! - [`pieces`]: file ranges read as body pieces.
@@ -22,6 +23,7 @@ pub mod error;
 pub mod front;
 pub mod library;
 pub mod live;
+pub mod metrics;
 pub mod mpeg;
 pub mod params;
 pub mod pieces;
@@ -134,6 +136,8 @@ pub struct AppState {
     pub live: Arc<live::Live>,
     /// The control port, with `--control`.
     pub control: Option<Arc<live::control::Control>>,
+    /// The counters of `GET /metrics`.
+    pub metrics: Arc<metrics::ServerMetrics>,
 }
 
 /// The state as handlers hold it.
@@ -156,6 +160,7 @@ impl AppState {
             streams: Arc::new(Streams::new(stream_idle, max_streams)),
             live: Arc::default(),
             control: None,
+            metrics: Arc::default(),
         }
     }
 
@@ -247,6 +252,7 @@ pub fn app(state: SharedState) -> Router {
         .route(paths::CHANNEL, get(live::channels_get))
         .route(paths::LIVE_CHANNEL, get(live::live_via_http))
         .route(live::control::CONTROL, get(live::control::control_info))
+        .route(paths::METRICS, get(metrics::scrape))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

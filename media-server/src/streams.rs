@@ -14,6 +14,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderName, HeaderValue};
 use axum::response::Response;
 use grid_proto::media::{CHUNK_SIZE, OpenStream, StreamOpened};
+use grid_proto::metrics::prometheus_client::metrics::counter::Counter;
 use tracing::{info, warn};
 
 use crate::SharedState;
@@ -128,6 +129,7 @@ pub async fn streams_open(
         open.offset,
     );
     let replaced = state.streams.insert(stream)?;
+    state.metrics.streams_opened.inc();
     info!(
         "open_stream: render {} track {} {:?} at byte {} of {}{}",
         open.render_id,
@@ -155,6 +157,7 @@ pub async fn streams_chunk(
     PathParam(render): PathParam,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
+    state.metrics.chunk_requests.inc();
     let query = ChunkQuery::parse(query.as_deref())?;
     let stream = state.streams.get(&render)?;
     let size = stream.size();
@@ -192,6 +195,7 @@ pub async fn streams_chunk(
             stream.track.info.id
         )));
     }
+    state.metrics.chunk_bytes.inc_by(len);
     let mut response = Response::new(Body::from(buf));
     stream_headers(&mut response, &stream, offset);
     Ok(response)
@@ -233,7 +237,9 @@ pub async fn streams_data(
         .limit
         .map_or(size, |limit| size.min(offset.saturating_add(limit)));
     stream.bodies.fetch_add(1, Ordering::Relaxed);
+    state.metrics.data_requests.inc();
     let body = DataBody {
+        served: state.metrics.data_bytes.clone(),
         pieces: Pieces::new(Arc::clone(&stream.file), offset, end, query.size as usize),
         stream: Arc::clone(&stream),
         to_track_end: end == size,
@@ -262,6 +268,8 @@ fn stream_headers(response: &mut Response, stream: &Stream, offset: u64) {
 /// after a cut body).
 struct DataBody {
     stream: Arc<Stream>,
+    /// `mediaserver_served_bytes_total{route="data"}`.
+    served: Counter,
     pieces: Pieces,
     /// The body runs to the end of the track (no `limit` short of it).
     to_track_end: bool,
@@ -286,6 +294,7 @@ impl Iterator for DataBody {
         match piece {
             Some(Ok(piece)) => {
                 position.at_end = false;
+                self.served.inc_by(piece.len() as u64);
                 Some(Ok(piece))
             }
             Some(Err(e)) => {

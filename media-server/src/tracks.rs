@@ -135,9 +135,16 @@ pub async fn tracks_audio(
         .open()
         .map_err(|e| ApiError::cannot_open(&track, &e))?;
     let pieces = Pieces::new(Arc::new(file), start, end, AUDIO_PIECE);
+    let served = state.metrics.audio_bytes.clone();
     let body = futures_util::stream::iter(std::iter::from_fn({
         let mut pieces = pieces;
-        move || pieces.next_piece()
+        move || {
+            let piece = pieces.next_piece();
+            if let Some(Ok(p)) = &piece {
+                served.inc_by(p.len() as u64);
+            }
+            piece
+        }
     }));
     let mut response = Response::new(Body::from_stream(body));
     *response.status_mut() = status;

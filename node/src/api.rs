@@ -32,11 +32,20 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Servers' application events on their way to the registry.
     pub events: crate::events::Forwarder,
+    /// The counters and histograms of `GET /metrics`.
+    pub metrics: Arc<crate::metrics::NodeMetrics>,
 }
 
 /// An error answer: a status and one sentence, as `{"error": "..."}`.
 #[derive(Debug)]
 pub struct ApiError(StatusCode, String);
+
+impl ApiError {
+    /// An answer of `status` saying `message`.
+    pub fn new(status: StatusCode, message: String) -> Self {
+        Self(status, message)
+    }
+}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -70,6 +79,7 @@ pub fn app(state: AppState) -> Router {
         .route(paths::NODE_SERVER_ACTION, post(action).get(server_get))
         .route(paths::NODE_STATUS, get(status))
         .route(paths::NODE_SHUTDOWN, post(shutdown))
+        .route(paths::METRICS, get(crate::metrics::scrape))
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such route".into()) })
         .with_state(state)
 }

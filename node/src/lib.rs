@@ -2,13 +2,14 @@
 //!
 //! It registers with the registry ([`session`]), runs the servers it is assigned as child processes
 //! in their own process groups ([`supervisor`]), keeps them alive by activation policy, and serves
-//! the node API ([`api`]) the registry and the servers call.
+//! the node API ([`api`]) the registry and the servers call, and `GET /metrics` ([`metrics`]).
 
 pub mod api;
 pub mod cli;
 pub mod config;
 pub mod events;
 pub mod host;
+pub mod metrics;
 pub mod session;
 pub mod supervisor;
 
@@ -51,6 +52,7 @@ pub async fn run(
     }
     tracing::info!(node = %config.name, %endpoint, registry = %config.registry, "node listening");
 
+    let metrics = Arc::new(metrics::NodeMetrics::default());
     let settings = Settings {
         spawn: SpawnContext {
             node_name: config.name.clone(),
@@ -67,6 +69,7 @@ pub async fn run(
         run_dir,
         cache_file: config.data_dir.join("assignment.json"),
         backoff: config.backoff,
+        metrics: Arc::clone(&metrics),
     };
     let rotator = Rotator::default();
     let cache = supervisor::load_cache(&settings.cache_file);
@@ -113,6 +116,7 @@ pub async fn run(
         secret: Arc::from(config.secret.as_str()),
         shutdown: stop.clone(),
         events,
+        metrics,
     };
     let server = tokio::spawn(
         axum::serve(listener, api::app(state))

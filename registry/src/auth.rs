@@ -179,6 +179,17 @@ impl Auth {
         Ok(token)
     }
 
+    /// Sessions open now (expired ones are dropped at the next login).
+    pub fn sessions(&self) -> usize {
+        let now = Instant::now();
+        self.sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .filter(|(_, exp)| *exp > now)
+            .count()
+    }
+
     /// The user of a live session.
     pub fn session_user(&self, token: &str) -> Option<String> {
         let sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());

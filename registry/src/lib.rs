@@ -5,12 +5,14 @@
 //! - [`api`]: the HTTP/JSON API (admin, nodes, locator, events).
 //! - [`node_link`]: calls to the nodes; [`liveness`]: marks silent nodes down.
 //! - [`auth`]: users, sessions, the secret check.
+//! - [`metrics`]: `GET /metrics` (Prometheus, OpenMetrics text).
 
 pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod error;
 pub mod liveness;
+pub mod metrics;
 pub mod node_link;
 pub mod state;
 pub mod store;

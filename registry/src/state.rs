@@ -15,6 +15,7 @@ use grid_proto::descriptor::{ApplicationDescriptor, ReplicaGroup, ServerDescript
 use tokio::sync::{Notify, broadcast};
 
 use crate::auth::Auth;
+use crate::metrics::RegistryMetrics;
 use crate::store::{ServerFlags, Store, StoredApplication};
 
 /// Tunables.
@@ -320,6 +321,7 @@ struct Inner {
     writer: tokio::sync::Mutex<()>,
     token: tokio_util::sync::CancellationToken,
     nodes_client: grid_proto::client::Client,
+    metrics: RegistryMetrics,
 }
 
 impl AppState {
@@ -370,6 +372,7 @@ impl AppState {
                 writer: tokio::sync::Mutex::new(()),
                 token,
                 nodes_client,
+                metrics: RegistryMetrics::default(),
             }),
         })
     }
@@ -410,6 +413,16 @@ impl AppState {
         &self.inner.secret
     }
 
+    /// The counters and histograms of `GET /metrics`.
+    pub fn metrics(&self) -> &RegistryMetrics {
+        &self.inner.metrics
+    }
+
+    /// Clients subscribed to the event stream.
+    pub fn subscribers(&self) -> usize {
+        self.inner.events.receiver_count()
+    }
+
     /// Seconds since start.
     pub fn uptime(&self) -> Duration {
         self.inner.started.elapsed()
@@ -430,6 +443,7 @@ impl AppState {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         *serial += 1;
+        self.inner.metrics.published();
         // Sent under the lock so subscribers see serials in order; send never blocks.
         let _ = self.inner.events.send(Arc::new(Event {
             serial: *serial,

@@ -1,122 +1,18 @@
 //! The real `gridregistry` binary on a free port: sessions, validation, persistence across
 //! `kill -9`, the node secret, and the node liveness timeout.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use grid_proto::api::{
-    ApplicationChanged, ApplicationSummary, DescriptorSource, HostInfo, Load, LocateReply,
-    LoginReply, NodeRegister, NodeRegistered, ServerRuntime, ServerState, ServerView,
+    ApplicationChanged, ApplicationSummary, DescriptorSource, Load, LocateReply, NodeRegistered,
+    ServerRuntime, ServerState, ServerView,
 };
 use grid_proto::client::Client;
 use grid_proto::paths;
 
-const APP: &str = r#"
-name = "Spotifice"
-[replica-groups.MediaServerGroup]
-load-balancing = "ordered"
-[templates.MS]
-parameters = ["index"]
-[templates.MS.server]
-id = "MediaServer-${index}"
-exe = "media-server"
-adapters = [{ name = "Adapter", replica-group = "MediaServerGroup" }]
-[[nodes.node1.server-instances]]
-template = "MS"
-parameters = { index = "1" }
-[[nodes.node2.server-instances]]
-template = "MS"
-parameters = { index = "2" }
-"#;
+mod common;
 
-/// A registry process, SIGKILLed by pid when dropped.
-struct Registry {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn start(data: &Path, listen: &str, node_timeout_ms: u64) -> Registry {
-    let addr_file = data.with_extension(format!("addr{}", rand_suffix()));
-    let child = Command::new(env!("CARGO_BIN_EXE_gridregistry"))
-        .args([
-            "--listen",
-            listen,
-            "--heartbeat-ms",
-            "100",
-            "--node-timeout-ms",
-            &node_timeout_ms.to_string(),
-        ])
-        .arg("--data")
-        .arg(data)
-        .arg("--addr-file")
-        .arg(&addr_file)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn gridregistry");
-    let mut reg = Registry {
-        child,
-        url: String::new(),
-    };
-    wait_until("the address file", Duration::from_secs(20), || {
-        addr_file.exists()
-    });
-    reg.url = format!(
-        "http://{}",
-        std::fs::read_to_string(&addr_file).unwrap().trim()
-    );
-    reg
-}
-
-fn rand_suffix() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
-}
-
-async fn login(url: &str, password: &str) -> Result<Client, grid_proto::client::ClientError> {
-    let anon = Client::new(url, "registry")?;
-    let body = serde_json::json!({ "user": "admin", "password": password });
-    let reply: LoginReply = anon.post(paths::SESSIONS, &body).await?;
-    anon.bearer(&reply.token)
-}
-
-fn register_body(servers: Vec<ServerRuntime>) -> NodeRegister {
-    NodeRegister {
-        endpoint: "http://127.0.0.1:9".into(),
-        address: "127.0.0.1".into(),
-        host: HostInfo {
-            hostname: "h".into(),
-            os: "Linux".into(),
-            kernel: "6".into(),
-            arch: "x86_64".into(),
-            cpus: 2,
-        },
-        load: Load::default(),
-        servers,
-    }
-}
-
-fn data_dir(tmp: &tempfile::TempDir) -> PathBuf {
-    tmp.path().join("registry_data")
-}
+use common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_validation_and_persistence_across_kill_9() {

@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod helper;
+mod metrics;
 
 use std::time::Duration;
 
@@ -23,7 +24,7 @@ fn sink_args(rig: &Rig, speed: &str) -> Vec<String> {
     ]
 }
 
-fn start(rig: &mut Rig, speed: &str, extra: &[&str]) {
+pub(crate) fn start(rig: &mut Rig, speed: &str, extra: &[&str]) {
     let mut args = sink_args(rig, speed);
     args.extend(extra.iter().map(|s| (*s).to_owned()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -117,7 +118,7 @@ fn the_chunk_loop_plays_byte_for_byte_too() {
 
 /// Kills the server the render streams from once it is under way; waits for the failover and
 /// starts a replacement (a node would restart it). The gap in ms.
-fn kill_current(rig: &mut Rig) -> f64 {
+pub(crate) fn kill_current(rig: &mut Rig) -> f64 {
     let before = rig.wait_status("streaming from a server", |s| {
         s.state == PlayState::Playing && s.server.is_some() && s.bytes_received > 0
     });

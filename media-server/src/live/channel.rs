@@ -156,6 +156,29 @@ pub(crate) struct Inner {
     child_sizes: std::collections::HashMap<String, u64>,
 }
 
+/// A channel's numbers for `GET /metrics` ([`Channel::counters`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ChannelCounters {
+    /// Listeners now (relay children and slow-path listeners included).
+    pub listeners: u64,
+    /// Relay children now.
+    pub relay_children: u64,
+    /// UDP clients now.
+    pub udp_clients: u64,
+    /// Listeners that joined.
+    pub joins: u64,
+    /// Listeners cut off.
+    pub cut_offs: u64,
+    /// Bytes written to listeners.
+    pub bytes_out: u64,
+    /// Bytes sent to UDP clients.
+    pub udp_bytes: u64,
+    /// Relays redirected to a child.
+    pub redirects: u64,
+    /// Reconnects of the source.
+    pub reconnects: u64,
+}
+
 /// A live channel.
 #[derive(Debug)]
 pub struct Channel {
@@ -633,6 +656,23 @@ impl Channel {
             h.push(("icy-metaint", c.metaint.to_string()));
         }
         h
+    }
+
+    /// The numbers of `GET /metrics`: those of [`Channel::stats`] without its strings.
+    pub fn counters(&self) -> ChannelCounters {
+        let udp = self.udp.stats();
+        let inner = self.lock();
+        ChannelCounters {
+            listeners: inner.listeners.len() as u64 + inner.http_listeners,
+            relay_children: inner.children().count() as u64,
+            udp_clients: udp.clients,
+            joins: inner.joins,
+            cut_offs: inner.cut_offs,
+            bytes_out: inner.bytes_out,
+            udp_bytes: udp.bytes,
+            redirects: inner.redirects,
+            reconnects: inner.source.reconnects,
+        }
     }
 
     /// The numbers of `GET /v1/channels/{name}`.

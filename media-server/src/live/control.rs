@@ -218,6 +218,13 @@ fn packetize(mut audio: Bytes, max: usize) -> Vec<Bytes> {
     out
 }
 
+impl Control {
+    /// Connections open now.
+    pub fn clients(&self) -> usize {
+        self.clients.load(Ordering::Relaxed)
+    }
+}
+
 /// `GET /v1/control`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ControlInfo {

@@ -4,6 +4,7 @@ mod default_application;
 mod helper;
 mod library;
 mod live;
+mod metrics;
 mod streams;
 mod tracks;
 mod tree;

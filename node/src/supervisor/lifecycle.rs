@@ -10,6 +10,7 @@ use tokio::sync::oneshot;
 
 use super::adopt::{self, PidFile};
 use super::{Entry, Event, Msg, Proc, SupError, Supervisor, Then, child, policy, stop};
+use crate::metrics::Reason;
 
 /// `last_exit` of an adopted process: it is not our child, so its status cannot be read.
 const ADOPTED_EXIT: &str = "exited (adopted process, status unknown)";
@@ -96,7 +97,7 @@ impl Supervisor {
             Err(reason) => {
                 // The state line that follows carries the reason.
                 e.rt.failure = Some(format!("cannot start: {reason}"));
-                self.after_failure(id, Duration::ZERO);
+                self.after_failure(id, Duration::ZERO, Reason::SpawnError);
                 return;
             }
         };
@@ -151,12 +152,13 @@ impl Supervisor {
     }
 
     /// After an unasked exit or a spawn error: restart by policy, or settle as inactive.
-    /// `uptime` is how long the process ran.
-    fn after_failure(&mut self, id: &str, uptime: Duration) {
+    /// `uptime` is how long the process ran, `reason` how it ended.
+    fn after_failure(&mut self, id: &str, uptime: Duration, reason: Reason) {
         let backoff = self.settings.backoff;
         let Some(e) = self.table.get_mut(id) else {
             return;
         };
+        e.failed_for = reason;
         e.failures = backoff.next_failures(e.failures, uptime);
         e.rt.state = ServerState::Inactive;
         let rt = e.rt.clone();
@@ -172,6 +174,7 @@ impl Supervisor {
             if let Some(e) = self.table.get_mut(id) {
                 e.rt.restart_count += 1;
             }
+            self.settings.metrics.restarted(id, reason);
             self.start_proc(id);
             return;
         }
@@ -206,6 +209,7 @@ impl Supervisor {
             return;
         }
         e.rt.restart_count += 1;
+        self.settings.metrics.restarted(id, e.failed_for);
         self.start_proc(id);
     }
 
@@ -247,12 +251,13 @@ impl Supervisor {
             }
             return;
         }
+        let reason = Reason::of_exit(e.rt.last_exit.as_deref(), p.timed_out.is_some());
         if let Some(t) = p.timed_out {
             e.rt.failure = Some(t);
         } else {
             e.rt.failure = None;
         }
-        self.after_failure(id, p.since.elapsed());
+        self.after_failure(id, p.since.elapsed(), reason);
     }
 
     pub(super) fn on_activation_timeout(&mut self, id: &str, epoch: u64) {
@@ -308,6 +313,9 @@ impl Supervisor {
         }
         if p.stopping {
             return Ok(());
+        }
+        if e.rt.state == ServerState::Activating {
+            self.settings.metrics.started(id, p.since.elapsed());
         }
         e.rt.endpoints = endpoints;
         e.rt.failure = None;

@@ -87,6 +87,8 @@ pub struct Settings {
     pub cache_file: PathBuf,
     /// Restart backoff.
     pub backoff: Backoff,
+    /// Restarts and start latencies, for `GET /metrics`.
+    pub metrics: std::sync::Arc<crate::metrics::NodeMetrics>,
 }
 
 /// A reply that arrives once the server reached the awaited state, and how long to wait for it.
@@ -158,6 +160,8 @@ struct Entry {
     proc: Option<Proc>,
     then: Then,
     failures: u32,
+    /// How the last process that ended unasked ended: the reason of the restart that follows.
+    failed_for: crate::metrics::Reason,
     restart_gen: Option<u64>,
     to_active: Vec<oneshot::Sender<ServerRuntime>>,
     to_inactive: Vec<oneshot::Sender<ServerRuntime>>,
@@ -176,6 +180,7 @@ impl Entry {
             proc: None,
             then: Then::Nothing,
             failures: 0,
+            failed_for: crate::metrics::Reason::Unknown,
             restart_gen: None,
             to_active: Vec::new(),
             to_inactive: Vec::new(),

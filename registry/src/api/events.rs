@@ -7,6 +7,7 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures_util::stream::{self, Stream, StreamExt};
 use grid_proto::api::{Event, EventKind};
 use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
 use crate::state::AppState;
 
@@ -39,13 +40,27 @@ pub(crate) async fn stream(
             },
         }
     };
-    let first = stream::once(async move { Ok(sse(&snapshot)) });
-    let rest = BroadcastStream::new(rx).filter_map(move |r| async move {
-        match r {
-            Ok(e) if e.serial > serial => Some(Ok(sse(&e))),
-            Ok(_) => None,
-            // A subscriber too slow for 1024 events learns it from the gap in serials.
-            Err(_) => None,
+    let counted = state.clone();
+    let first = stream::once(async move {
+        counted.metrics().sent();
+        Ok(sse(&snapshot))
+    });
+    let counted = state.clone();
+    let rest = BroadcastStream::new(rx).filter_map(move |r| {
+        let state = counted.clone();
+        async move {
+            match r {
+                Ok(e) if e.serial > serial => {
+                    state.metrics().sent();
+                    Some(Ok(sse(&e)))
+                }
+                Ok(_) => None,
+                // A subscriber too slow for 1024 events learns it from the gap in serials.
+                Err(BroadcastStreamRecvError::Lagged(n)) => {
+                    state.metrics().lagged(n);
+                    None
+                }
+            }
         }
     });
     let stream = first

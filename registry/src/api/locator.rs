@@ -7,8 +7,10 @@ use grid_proto::api::{AdapterView, LocateReply, LocatedEndpoint};
 use grid_proto::descriptor::{Activation, LoadBalancing};
 use grid_proto::paths;
 use rand::seq::SliceRandom;
+use std::time::Instant;
 
 use crate::error::ApiError;
+use crate::metrics::LocateResult;
 use crate::node_link;
 use crate::state::{AppState, Live};
 
@@ -96,11 +98,24 @@ fn on_demand_candidate(live: &Live, id: &str, target: &Target) -> Option<(String
     })
 }
 
-/// `GET /v1/locate/{id}`.
+/// `GET /v1/locate/{id}`, counted and timed by result.
 pub(crate) async fn locate(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<LocateReply>, ApiError> {
+    let started = Instant::now();
+    let reply = answer(&state, id).await;
+    let result = match &reply {
+        Ok(r) if r.endpoints.is_empty() => LocateResult::Empty,
+        Ok(_) => LocateResult::Found,
+        Err(ApiError::NotFound(_)) => LocateResult::Unknown,
+        Err(_) => LocateResult::Failed,
+    };
+    state.metrics().locate(result, started.elapsed());
+    reply
+}
+
+async fn answer(state: &AppState, id: String) -> Result<Json<LocateReply>, ApiError> {
     let unknown = || ApiError::NotFound(format!("unknown adapter or replica group '{id}'"));
     let (target, endpoints, candidate) = {
         let mut live = state.live();
@@ -119,7 +134,7 @@ pub(crate) async fn locate(
     if let Some((server, node, timeout_ms)) = candidate {
         tracing::info!(server = %server, locate = %id, "activating on-demand server");
         let path = paths::fill(paths::NODE_SERVER_ACTION, &[&server, "start"]);
-        let _ = node_link::call_node(&state, &node, &path, &serde_json::json!({})).await?;
+        let _ = node_link::call_node(state, &node, &path, &serde_json::json!({})).await?;
         let ok = state
             .wait_for(std::time::Duration::from_millis(timeout_ms), |live| {
                 live.live_endpoint_of_server(&server)

@@ -43,6 +43,7 @@ pub fn app(state: AppState) -> Router {
         .route(paths::ADAPTERS, get(locator::adapters))
         .route(paths::LOCATE, get(locator::locate))
         .route(paths::EVENTS, get(events::stream))
+        .route(paths::METRICS, get(crate::metrics::scrape))
         .fallback(|| async { crate::error::ApiError::NotFound("no such route".into()) })
         .with_state(state)
 }

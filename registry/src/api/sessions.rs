@@ -19,6 +19,7 @@ pub(crate) async fn login(
         .await
     {
         Ok(token) => {
+            state.metrics().login(true);
             tracing::debug!(user = %req.user, "session opened");
             Ok(Json(LoginReply {
                 token,
@@ -26,6 +27,7 @@ pub(crate) async fn login(
             }))
         }
         Err(AuthError::Denied) => {
+            state.metrics().login(false);
             tracing::warn!(user = %req.user, "login refused");
             Err(ApiError::Unauthorized(AuthError::Denied.to_string()))
         }

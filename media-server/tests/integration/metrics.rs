@@ -1,0 +1,177 @@
+//! `GET /metrics` of the real binary, parsed as OpenMetrics: the stream routes' requests and
+//! bytes, and a relay channel's listeners, joins, cut-offs, bytes and reconnects after its
+//! upstream is killed and restarted.
+
+use std::time::{Duration, Instant};
+
+use grid_proto::live::SourceState;
+use tokio::io::AsyncWriteExt;
+
+use crate::helper::{DEADLINE, Live, Server, scrape, stats, wait_until};
+use crate::live::Listener;
+
+fn channel(name: &str) -> [(&'static str, &str); 1] {
+    [("channel", name)]
+}
+
+#[tokio::test]
+async fn metrics_count_stream_reads_and_a_relay_channel() {
+    let live = Live::new("");
+    let mut upstream = live.start().await;
+    let upstream_addr = upstream.addr.clone();
+    let relay_file = live.dir.path().join("relay.toml");
+    std::fs::write(
+        &relay_file,
+        format!(
+            "[[channel]]\nname = \"relay\"\nsource = \"http://{upstream_addr}/live/test\"\n\
+             metaint = 3000\nburst_ms = 500\nlag_ms = 1000\n"
+        ),
+    )
+    .unwrap();
+    let relay = Server::start(
+        &live.dir.path().join("lib"),
+        &["--channels", &relay_file.display().to_string()],
+    )
+    .await;
+
+    let fresh = scrape(&relay).await;
+    assert_eq!(fresh.value("mediaserver_streams_open", &[]), Some(0.0));
+    assert_eq!(fresh.value("mediaserver_tracks", &[]), Some(2.0));
+    assert_eq!(
+        fresh.value("mediaserver_served_bytes", &[("route", "chunk")]),
+        Some(0.0)
+    );
+    assert_eq!(fresh.unit("mediaserver_served_bytes"), Some("bytes"));
+
+    // Two chunks of 1000 bytes, a chunk of a render without a stream, a /data window of 3000
+    // bytes and 100 bytes of a track's audio by Range.
+    let track = relay.tracks().await[0].id.clone();
+    assert_eq!(relay.open(&track, "r1", 0).await.status(), 200);
+    for _ in 0..2 {
+        let body = relay
+            .get("/v1/streams/r1/chunk?size=1000")
+            .await
+            .bytes()
+            .await
+            .unwrap();
+        assert_eq!(body.len(), 1000);
+    }
+    assert_eq!(relay.get("/v1/streams/nobody/chunk").await.status(), 404);
+    let data = relay
+        .get("/v1/streams/r1/data?offset=2000&limit=3000")
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(data.len(), 3000);
+    let audio = relay
+        .http
+        .get(relay.url(&format!("/v1/tracks/{track}/audio")))
+        .header("range", "bytes=0-99")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(audio.status(), 206);
+    assert_eq!(audio.bytes().await.unwrap().len(), 100);
+    let s = scrape(&relay).await;
+    assert_eq!(s.value("mediaserver_streams_opened", &[]), Some(1.0));
+    assert_eq!(s.value("mediaserver_streams_open", &[]), Some(1.0));
+    for (family, route, n) in [
+        ("mediaserver_stream_requests", "chunk", 3.0),
+        ("mediaserver_stream_requests", "data", 1.0),
+        ("mediaserver_served_bytes", "chunk", 2000.0),
+        ("mediaserver_served_bytes", "data", 3000.0),
+        ("mediaserver_served_bytes", "audio", 100.0),
+    ] {
+        assert_eq!(
+            s.value(family, &[("route", route)]),
+            Some(n),
+            "{family} {route}"
+        );
+    }
+
+    // One listener that reads, one that never does: it is cut off, the other stays.
+    wait_until("the relay to connect", || async {
+        stats(&relay, "relay").await.source.state == SourceState::Playing
+    })
+    .await;
+    let (mut reader, _) = Listener::connect(&relay, "/live/relay", true).await;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stalled = socket.connect(relay.addr.parse().unwrap()).await.unwrap();
+    stalled
+        .write_all(b"GET /live/relay HTTP/1.0\r\nIcy-MetaData: 1\r\n\r\n")
+        .await
+        .unwrap();
+    let deadline = Instant::now() + 2 * DEADLINE;
+    let mut heard = 0;
+    let s = loop {
+        heard += reader.read_for(Duration::from_millis(300)).await;
+        let s = scrape(&relay).await;
+        if s.value("mediaserver_channel_cut_offs", &channel("relay")) == Some(1.0) {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "never cut off");
+    };
+    assert_eq!(
+        s.value("mediaserver_channel_joins", &channel("relay")),
+        Some(2.0)
+    );
+    assert_eq!(
+        s.value("mediaserver_channel_listeners", &channel("relay")),
+        Some(1.0)
+    );
+    let sent = s
+        .value("mediaserver_channel_sent_bytes", &channel("relay"))
+        .unwrap();
+    assert!(sent >= heard as f64, "{sent} sent, {heard} heard");
+    assert_eq!(
+        s.value("mediaserver_channel_source_reconnects", &channel("relay")),
+        Some(0.0)
+    );
+
+    // The upstream dies and comes back on its port: one reconnect, and the relay is its
+    // tree child again.
+    upstream.kill_hard();
+    wait_until("the relay to notice", || async {
+        stats(&relay, "relay").await.source.state == SourceState::Reconnecting
+    })
+    .await;
+    let upstream = Server::start_at(
+        &live.dir.path().join("lib"),
+        &upstream_addr,
+        &["--channels", &live.channels()],
+    )
+    .await;
+    wait_until("the relay to reconnect", || async {
+        let s = stats(&relay, "relay").await;
+        s.source.state == SourceState::Playing && s.source.reconnects == 1
+    })
+    .await;
+    let s = scrape(&relay).await;
+    assert_eq!(
+        s.value("mediaserver_channel_source_reconnects", &channel("relay")),
+        Some(1.0)
+    );
+    wait_until("the relay a child of the new upstream", || async {
+        stats(&upstream, "test").await.tree.children.len() == 1
+    })
+    .await;
+    let up = scrape(&upstream).await;
+    assert_eq!(
+        up.value("mediaserver_channel_relay_children", &channel("test")),
+        Some(1.0)
+    );
+    assert_eq!(
+        up.value("mediaserver_channel_source_reconnects", &channel("test")),
+        Some(0.0)
+    );
+    assert_eq!(
+        up.kind("mediaserver_channel_joins").as_deref(),
+        Some("counter")
+    );
+    assert_eq!(
+        up.kind("mediaserver_channel_listeners").as_deref(),
+        Some("gauge")
+    );
+}
