@@ -175,8 +175,16 @@ pub fn translate(source: &str) -> Result<Translation, XmlError> {
         allow_dtd: true,
         ..Default::default()
     };
-    let doc = roxmltree::Document::parse_with_options(source, options)
-        .map_err(|e| XmlError::at(e.pos().row, format!("not well-formed XML: {e}")))?;
+    let doc = roxmltree::Document::parse_with_options(source, options).map_err(|e| {
+        // An unclosed document is found at its end, where roxmltree gives no position.
+        let line = match e {
+            roxmltree::Error::UnclosedRootNode | roxmltree::Error::UnexpectedEndOfStream => {
+                source.lines().count().max(1) as u32
+            }
+            _ => e.pos().row,
+        };
+        XmlError::at(line, format!("not well-formed XML: {e}"))
+    })?;
     let mut ctx = reader::Ctx::default();
     let descriptor = application::translate(&mut ctx, doc.root_element())?;
     Ok(Translation {
