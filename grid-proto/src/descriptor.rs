@@ -20,7 +20,10 @@
 //! ```
 //!
 //! [`ApplicationDescriptor::expand`] validates everything and turns templates and instances into one
-//! [`ServerDescriptor`] per server, the unit that nodes run and compare.
+//! [`ServerDescriptor`] per server, the unit that nodes run and compare. Variables (and template
+//! parameter values) may refer to other variables; `${application}`, `${node}` and `${server}`
+//! are defined for every server; `$$` is a literal `$`. IceGrid XML descriptors translate into this
+//! model (`crate::icegrid`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
