@@ -113,6 +113,8 @@ pub struct AdapterSpec {
     pub replica_group: Option<String>,
 }
 
+// Empty collections are left out when a descriptor is written (gridadmin writes the TOML of an
+// IceGrid XML file), as a person writing it would.
 /// A server, before expansion (in a template or placed directly on a node).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -122,10 +124,10 @@ pub struct ServerSpec {
     /// Executable: a path, or a name looked up beside the node's binary and then in `PATH`.
     pub exe: String,
     /// Arguments.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<String>,
     /// Extra environment.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
     /// Working directory (default: the node's working directory).
     #[serde(default)]
@@ -143,7 +145,7 @@ pub struct ServerSpec {
     #[serde(default)]
     pub log: Option<String>,
     /// Adapters.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub adapters: Vec<AdapterSpec>,
 }
 
@@ -152,10 +154,10 @@ pub struct ServerSpec {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ServerTemplate {
     /// Parameter names an instance must (or, with a default, may) give.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parameters: Vec<String>,
     /// Parameter defaults.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub defaults: BTreeMap<String, String>,
     /// The server, with `${param}` references.
     pub server: ServerSpec,
@@ -168,7 +170,7 @@ pub struct ServerInstance {
     /// Template name.
     pub template: String,
     /// Parameter values.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub parameters: BTreeMap<String, String>,
 }
 
@@ -177,13 +179,13 @@ pub struct ServerInstance {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct NodeSpec {
     /// Variables visible to this node's servers (override the application's).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub variables: BTreeMap<String, String>,
     /// Template instances.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub server_instances: Vec<ServerInstance>,
     /// Servers written out in full.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub servers: Vec<ServerSpec>,
 }
 
@@ -197,16 +199,16 @@ pub struct ApplicationDescriptor {
     #[serde(default)]
     pub description: Option<String>,
     /// Variables visible to every server.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub variables: BTreeMap<String, String>,
     /// Replica groups by id.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub replica_groups: BTreeMap<String, ReplicaGroup>,
     /// Server templates by name.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub templates: BTreeMap<String, ServerTemplate>,
     /// Placement, by node name.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub nodes: BTreeMap<String, NodeSpec>,
 }
 
