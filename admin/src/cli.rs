@@ -123,7 +123,7 @@ pub enum ApplicationCmd {
         /// Application name.
         name: String,
     },
-    /// Deploy a new application from a descriptor file (TOML or JSON).
+    /// Deploy a new application from a descriptor file (TOML, JSON or IceGrid XML).
     Add {
         /// Descriptor file.
         file: String,

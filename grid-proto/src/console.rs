@@ -68,6 +68,13 @@ impl Output {
         }
     }
 
+    /// Prints `warning: message` on stderr, on one line: something done differently than asked,
+    /// which does not stop the command.
+    pub fn warning(&self, message: &str) {
+        let line = message.trim().replace('\n', " ");
+        let _ = writeln!(std::io::stderr().lock(), "warning: {line}");
+    }
+
     /// Prints `prefix: message` on stderr, on one line.
     pub fn error(&self, message: &str) {
         let line = message.trim().replace('\n', " ");

@@ -20,7 +20,10 @@
 //! ```
 //!
 //! [`ApplicationDescriptor::expand`] validates everything and turns templates and instances into one
-//! [`ServerDescriptor`] per server, the unit that nodes run and compare.
+//! [`ServerDescriptor`] per server, the unit that nodes run and compare. Variables (and template
+//! parameter values) may refer to other variables; `${application}`, `${node}` and `${server}`
+//! are defined for every server; `$$` is a literal `$`. IceGrid XML descriptors translate into this
+//! model (`crate::icegrid`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -110,6 +113,8 @@ pub struct AdapterSpec {
     pub replica_group: Option<String>,
 }
 
+// Empty collections are left out when a descriptor is written (gridadmin writes the TOML of an
+// IceGrid XML file), as a person writing it would.
 /// A server, before expansion (in a template or placed directly on a node).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -119,10 +124,10 @@ pub struct ServerSpec {
     /// Executable: a path, or a name looked up beside the node's binary and then in `PATH`.
     pub exe: String,
     /// Arguments.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<String>,
     /// Extra environment.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
     /// Working directory (default: the node's working directory).
     #[serde(default)]
@@ -140,7 +145,7 @@ pub struct ServerSpec {
     #[serde(default)]
     pub log: Option<String>,
     /// Adapters.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub adapters: Vec<AdapterSpec>,
 }
 
@@ -149,10 +154,10 @@ pub struct ServerSpec {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ServerTemplate {
     /// Parameter names an instance must (or, with a default, may) give.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parameters: Vec<String>,
     /// Parameter defaults.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub defaults: BTreeMap<String, String>,
     /// The server, with `${param}` references.
     pub server: ServerSpec,
@@ -165,7 +170,7 @@ pub struct ServerInstance {
     /// Template name.
     pub template: String,
     /// Parameter values.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub parameters: BTreeMap<String, String>,
 }
 
@@ -174,13 +179,13 @@ pub struct ServerInstance {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct NodeSpec {
     /// Variables visible to this node's servers (override the application's).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub variables: BTreeMap<String, String>,
     /// Template instances.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub server_instances: Vec<ServerInstance>,
     /// Servers written out in full.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub servers: Vec<ServerSpec>,
 }
 
@@ -194,16 +199,16 @@ pub struct ApplicationDescriptor {
     #[serde(default)]
     pub description: Option<String>,
     /// Variables visible to every server.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub variables: BTreeMap<String, String>,
     /// Replica groups by id.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub replica_groups: BTreeMap<String, ReplicaGroup>,
     /// Server templates by name.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub templates: BTreeMap<String, ServerTemplate>,
     /// Placement, by node name.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub nodes: BTreeMap<String, NodeSpec>,
 }
 
@@ -318,10 +323,17 @@ impl ApplicationDescriptor {
         let mut servers = Vec::new();
         for (node, spec) in &self.nodes {
             check_name(&format!("nodes.{node}"), node)?;
-            let mut vars = self.variables.clone();
-            vars.extend(spec.variables.clone());
-            vars.insert("application".into(), self.name.clone());
-            vars.insert("node".into(), node.clone());
+            let mut raw = self.variables.clone();
+            raw.extend(spec.variables.clone());
+            raw.insert("application".into(), self.name.clone());
+            raw.insert("node".into(), node.clone());
+            let vars = resolve_variables(&raw, |name| {
+                if spec.variables.contains_key(name) {
+                    format!("nodes.{node}.variables.{name}")
+                } else {
+                    format!("variables.{name}")
+                }
+            })?;
             for (i, inst) in spec.server_instances.iter().enumerate() {
                 let field = format!("nodes.{node}.server-instances[{i}]");
                 let template = self.templates.get(&inst.template).ok_or_else(|| {
@@ -350,7 +362,11 @@ impl ApplicationDescriptor {
                                 format!("template '{}' needs parameter '{p}'", inst.template),
                             )
                         })?;
-                    local.insert(p.clone(), value.clone());
+                    // Parameter values see the node's variables, not each other (as in IceGrid).
+                    let value = substitute(value, &vars).map_err(|reason| {
+                        DescriptorError::new(format!("{field}.parameters.{p}"), reason)
+                    })?;
+                    local.insert(p.clone(), value);
                 }
                 servers.push(self.expand_server(&template.server, node, &local, &field)?);
             }
@@ -538,8 +554,61 @@ fn check_name(field: &str, name: &str) -> Result<(), DescriptorError> {
     }
 }
 
+/// Resolves variables whose values refer to other variables (`dir = "${root}/x"`), in any
+/// order; a cycle or an undefined reference is an error on the variable `field_of` names.
+fn resolve_variables(
+    raw: &BTreeMap<String, String>,
+    field_of: impl Fn(&str) -> String,
+) -> Result<BTreeMap<String, String>, DescriptorError> {
+    let mut done = BTreeMap::new();
+    for name in raw.keys() {
+        let mut stack = Vec::new();
+        resolve_variable(name, raw, &mut done, &mut stack)
+            .map_err(|reason| DescriptorError::new(field_of(name), reason))?;
+    }
+    Ok(done)
+}
+
+fn resolve_variable(
+    name: &str,
+    raw: &BTreeMap<String, String>,
+    done: &mut BTreeMap<String, String>,
+    stack: &mut Vec<String>,
+) -> Result<String, String> {
+    if let Some(value) = done.get(name) {
+        return Ok(value.clone());
+    }
+    if stack.iter().any(|s| s == name) {
+        stack.push(name.to_owned());
+        return Err(format!(
+            "variable '{name}' refers to itself ({})",
+            stack.join(" -> ")
+        ));
+    }
+    let text = raw
+        .get(name)
+        .ok_or_else(|| format!("undefined variable '${{{name}}}'"))?;
+    stack.push(name.to_owned());
+    let value = substitute_with(text, |n| resolve_variable(n, raw, done, stack))?;
+    stack.pop();
+    done.insert(name.to_owned(), value.clone());
+    Ok(value)
+}
+
 /// Replaces `${var}`; `$$` is a literal `$`. An undefined variable is an error.
 fn substitute(text: &str, vars: &BTreeMap<String, String>) -> Result<String, String> {
+    substitute_with(text, |name| {
+        vars.get(name)
+            .cloned()
+            .ok_or_else(|| format!("undefined variable '${{{name}}}'"))
+    })
+}
+
+/// [`substitute`] with the values coming from `lookup`.
+fn substitute_with(
+    text: &str,
+    mut lookup: impl FnMut(&str) -> Result<String, String>,
+) -> Result<String, String> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(i) = rest.find('$') {
@@ -552,11 +621,7 @@ fn substitute(text: &str, vars: &BTreeMap<String, String>) -> Result<String, Str
             let end = body
                 .find('}')
                 .ok_or_else(|| format!("unclosed '${{' in '{text}'"))?;
-            let name = &body[..end];
-            let value = vars
-                .get(name)
-                .ok_or_else(|| format!("undefined variable '${{{name}}}'"))?;
-            out.push_str(value);
+            out.push_str(&lookup(&body[..end])?);
             rest = &body[end + 1..];
         } else {
             out.push('$');
@@ -693,5 +758,41 @@ deactivation-timeout = 0.5
         assert_eq!(substitute("x${a}y$$z$", &vars).unwrap(), "x1y$z$");
         assert!(substitute("${b}", &vars).is_err());
         assert!(substitute("${a", &vars).is_err());
+    }
+
+    #[test]
+    fn variables_and_parameters_may_refer_to_variables() {
+        let text = SAMPLE
+            .replace(
+                "library = \"media\"",
+                "library = \"${root}/media\"\nroot = \"/srv/${node}\"\nliteral = \"$${root}\"",
+            )
+            .replace(
+                "index = \"2\", extra = \"y\"",
+                "index = \"2\", extra = \"${literal}\"",
+            );
+        let app = ApplicationDescriptor::parse(&text)
+            .unwrap()
+            .expand()
+            .unwrap();
+        assert_eq!(app.servers[0].args, ["--library", "/srv/node1/media", "x"]);
+        assert_eq!(
+            app.servers[1].args,
+            ["--library", "/srv/node2/media", "${root}"]
+        );
+
+        let cyclic = SAMPLE.replace(
+            "library = \"media\"",
+            "library = \"${a}\"\na = \"${library}\"",
+        );
+        let err = ApplicationDescriptor::parse(&cyclic)
+            .unwrap()
+            .expand()
+            .unwrap_err();
+        assert_eq!(err.field, "variables.a");
+        assert_eq!(
+            err.reason,
+            "variable 'a' refers to itself (a -> library -> a)"
+        );
     }
 }

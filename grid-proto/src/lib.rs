@@ -2,6 +2,7 @@
 //!
 //! - [`descriptor`]: the application descriptor (TOML or JSON), its validation and its expansion
 //!   into concrete per-node server descriptors.
+//! - [`icegrid`]: IceGrid XML application descriptors, translated into [`descriptor`]'s model.
 //! - [`api`]: every type that crosses the wire between registry, nodes, servers and clients.
 //! - [`paths`]: the route paths, used by the routers and by [`client`] alike so they cannot drift.
 //! - [`client`]: the one HTTP/JSON client every binary uses.
@@ -21,6 +22,7 @@ pub mod client;
 #[cfg(feature = "console")]
 pub mod console;
 pub mod descriptor;
+pub mod icegrid;
 pub mod icy;
 pub mod live;
 pub mod media;

@@ -5,6 +5,7 @@ mod cluster;
 mod fake_node;
 mod helper;
 mod hosts;
+mod icegrid;
 mod live;
 mod media;
 mod servers;
