@@ -1,13 +1,16 @@
 //! The real `gridregistry` binary on a free port: sessions, validation, persistence across
 //! `kill -9`, the node secret, and the node liveness timeout.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::*;
 use grid_proto::api::{
-    ApplicationChanged, ApplicationSummary, DescriptorSource, HostInfo, Load, LocateReply,
-    LoginReply, NodeRegister, NodeRegistered, ServerRuntime, ServerState, ServerView,
+    ApplicationChanged, ApplicationSummary, DescriptorSource, Load, LocateReply, LoginReply,
+    NodeRegistered, ServerRuntime, ServerState, ServerView,
 };
 use grid_proto::client::Client;
 use grid_proto::paths;
@@ -30,27 +33,6 @@ template = "MS"
 parameters = { index = "2" }
 "#;
 
-/// A registry process, SIGKILLed by pid when dropped.
-struct Registry {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn start(data: &Path, listen: &str, node_timeout_ms: u64) -> Registry {
     let addr_file = data.with_extension(format!("addr{}", rand_suffix()));
     let child = Command::new(env!("CARGO_BIN_EXE_gridregistry"))
@@ -70,18 +52,7 @@ fn start(data: &Path, listen: &str, node_timeout_ms: u64) -> Registry {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn gridregistry");
-    let mut reg = Registry {
-        child,
-        url: String::new(),
-    };
-    wait_until("the address file", Duration::from_secs(20), || {
-        addr_file.exists()
-    });
-    reg.url = format!(
-        "http://{}",
-        std::fs::read_to_string(&addr_file).unwrap().trim()
-    );
-    reg
+    Registry::started(child, &addr_file)
 }
 
 fn rand_suffix() -> u128 {
@@ -96,22 +67,6 @@ async fn login(url: &str, password: &str) -> Result<Client, grid_proto::client::
     let body = serde_json::json!({ "user": "admin", "password": password });
     let reply: LoginReply = anon.post(paths::SESSIONS, &body).await?;
     anon.bearer(&reply.token)
-}
-
-fn register_body(servers: Vec<ServerRuntime>) -> NodeRegister {
-    NodeRegister {
-        endpoint: "http://127.0.0.1:9".into(),
-        address: "127.0.0.1".into(),
-        host: HostInfo {
-            hostname: "h".into(),
-            os: "Linux".into(),
-            kernel: "6".into(),
-            arch: "x86_64".into(),
-            cpus: 2,
-        },
-        load: Load::default(),
-        servers,
-    }
 }
 
 fn data_dir(tmp: &tempfile::TempDir) -> PathBuf {
