@@ -232,7 +232,7 @@ install_all() {
   save_manifest
 
   if systemd_running; then
-    systemctl daemon-reload
+    systemctl daemon-reload || say "warning: systemctl daemon-reload failed; run it by hand"
   fi
   if $system; then
     cat <<EOF
@@ -285,7 +285,7 @@ uninstall_all() {
     esac
   done
   if systemd_running; then
-    systemctl daemon-reload
+    systemctl daemon-reload || say "warning: systemctl daemon-reload failed; run it by hand"
   fi
   for path in "${kept[@]}"; do
     say "kept $path"
