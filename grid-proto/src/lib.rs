@@ -15,10 +15,13 @@
 //!   a scrape parsed, for tests and the benchmark.
 //! - [`telemetry`] and [`shutdown`]: the runtime helpers every daemon's `main` uses.
 //! - [`console`] (feature `console`): the command-line clients' printing and shell loop.
+//! - [`config`] (feature `config`): the daemons' `--config FILE`, keys named like their flags.
 #![warn(missing_docs)]
 
 pub mod api;
 pub mod client;
+#[cfg(feature = "config")]
+pub mod config;
 #[cfg(feature = "console")]
 pub mod console;
 pub mod descriptor;

@@ -1,14 +1,29 @@
 //! Command-line flags of `gridnode` (clap derive; the doc comments are the help text).
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 
-use clap::{ArgAction, Parser};
+use clap::{ArgAction, Parser, ValueEnum};
+
+/// What the node does with its servers when a signal (SIGTERM, SIGINT) stops it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnStop {
+    /// Stop every server first (SIGTERM to its group, SIGKILL after its deactivation timeout).
+    Stop,
+    /// Leave them running; the next node started on the same data dir adopts them.
+    Leave,
+}
 
 /// The Spotifice Grid node: registers with the registry, runs the servers it is assigned and keeps
 /// them alive.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "gridnode", version)]
 pub struct Cli {
+    /// TOML file whose keys are these flags' long names (`backoff-max-ms = 30000`); flags and
+    /// GRID_* variables win over it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
     /// Node name, as the descriptors place servers on it.
     #[arg(long, env = "GRID_NODE_NAME")]
     pub name: String,
@@ -27,7 +42,7 @@ pub struct Cli {
 
     /// Address the node listens on; its servers bind and advertise it too.
     #[arg(long, env = "GRID_NODE_ADDRESS", default_value = "127.0.0.1")]
-    pub address: String,
+    pub address: IpAddr,
 
     /// Port of the node API (0: any free port).
     #[arg(long, default_value_t = 0)]
@@ -69,6 +84,11 @@ pub struct Cli {
     /// Rotated log files kept per log (`.1` … `.N`).
     #[arg(long, default_value_t = 3)]
     pub log_keep: u32,
+
+    /// On SIGTERM or SIGINT: `stop` the servers first, or `leave` them running for the next
+    /// node to adopt (`POST /v1/shutdown` always stops them).
+    #[arg(long, value_enum, env = "GRID_NODE_ON_STOP", default_value_t = OnStop::Stop)]
+    pub on_stop: OnStop,
 
     /// More logging (-v debug, -vv trace); RUST_LOG overrides.
     #[arg(short, long, action = ArgAction::Count)]

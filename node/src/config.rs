@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-use crate::cli::Cli;
+use crate::cli::{Cli, OnStop};
 use crate::supervisor::policy::Backoff;
 
 /// Everything `run` needs besides the listener.
@@ -32,6 +32,8 @@ pub struct Config {
     pub log_max_bytes: u64,
     /// Rotated files kept.
     pub log_keep: u32,
+    /// What a stop signal does to the servers.
+    pub on_stop: OnStop,
 }
 
 // The secret must never reach a log line, so Debug is written by hand.
@@ -47,6 +49,7 @@ impl std::fmt::Debug for Config {
             .field("backoff", &self.backoff)
             .field("log_max_bytes", &self.log_max_bytes)
             .field("log_keep", &self.log_keep)
+            .field("on_stop", &self.on_stop)
             .finish_non_exhaustive()
     }
 }
@@ -57,10 +60,6 @@ impl Config {
         if cli.name.is_empty() || cli.name.contains('/') {
             bail!("'{}' is not a valid node name", cli.name);
         }
-        let address: IpAddr = cli
-            .address
-            .parse()
-            .with_context(|| format!("--address '{}' is not an IP address", cli.address))?;
         let secret = match (&cli.secret_file, &cli.secret) {
             (Some(path), _) => std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read the secret file {}", path.display()))?
@@ -89,7 +88,7 @@ impl Config {
             name: cli.name.clone(),
             registry: cli.registry.trim_end_matches('/').to_owned(),
             data_dir,
-            address,
+            address: cli.address,
             secret,
             work_dir,
             addr_file: cli.addr_file.as_ref().map(|p| absolute(&cwd, p)),
@@ -100,6 +99,7 @@ impl Config {
             },
             log_max_bytes: cli.log_max_bytes.max(1),
             log_keep: cli.log_keep,
+            on_stop: cli.on_stop,
         })
     }
 }

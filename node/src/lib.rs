@@ -21,13 +21,15 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::cli::OnStop;
 use crate::config::Config;
 use crate::supervisor::child::SpawnContext;
 use crate::supervisor::logs::Rotator;
 use crate::supervisor::{Settings, Supervisor};
 
 /// Runs the node on `listener` until `shutdown` completes or the API asks it to stop; then stops
-/// every server before returning (like an IceGrid node shutting down).
+/// every server before returning (like an IceGrid node shutting down), unless `shutdown`
+/// completed and the config says to leave the servers running.
 pub async fn run(
     config: Config,
     listener: TcpListener,
@@ -82,14 +84,13 @@ pub async fn run(
     }
 
     let stop = CancellationToken::new();
+    let signalled = CancellationToken::new();
     let tasks = CancellationToken::new();
     tokio::spawn({
-        let stop = stop.clone();
+        let signalled = signalled.clone();
         async move {
-            tokio::select! {
-                () = shutdown => stop.cancel(),
-                () = stop.cancelled() => {}
-            }
+            shutdown.await;
+            signalled.cancel();
         }
     });
     let client = grid_proto::client::Client::with_timeout(
@@ -124,9 +125,17 @@ pub async fn run(
             .into_future(),
     );
 
-    stop.cancelled().await;
-    sup.shutdown().await?;
-    tracing::info!("all servers stopped");
+    // A signal follows --on-stop; the API's shutdown is an explicit request to stop everything.
+    let leave = tokio::select! {
+        () = signalled.cancelled() => config.on_stop == OnStop::Leave,
+        () = stop.cancelled() => false,
+    };
+    if leave {
+        sup.detach().await?;
+    } else {
+        sup.shutdown().await?;
+        tracing::info!("all servers stopped");
+    }
     tasks.cancel();
     let _ = session_task.await;
     match server.await {

@@ -372,9 +372,7 @@ async fn sigterm_stops_servers_and_cache_restarts_them_without_registry() {
         .pid
         .unwrap();
 
-    let mut child = env.node.take().unwrap();
-    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
-    let status = wait_for("the node to exit", async || child.try_wait().unwrap()).await;
+    let status = env.terminate_node().await;
     assert!(status.success(), "{status:?}\n{}", env.node_log());
     assert!(!alive(pid));
     assert!(procs_of(&env.name, None).is_empty());

@@ -9,6 +9,10 @@ use clap::Parser;
 #[derive(Debug, Parser)]
 #[command(name = "gridregistry", version)]
 pub struct Cli {
+    /// TOML file whose keys are these flags' long names (`heartbeat-ms = 1000`); flags and
+    /// GRID_* variables win over it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Address to listen on.
     #[arg(long, env = "GRID_REGISTRY_LISTEN", default_value = "127.0.0.1:4061")]
     pub listen: SocketAddr,

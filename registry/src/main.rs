@@ -1,9 +1,8 @@
 //! `gridregistry` entry point; everything testable lives in the library.
 use anyhow::Context;
-use clap::Parser;
 
 fn main() -> anyhow::Result<()> {
-    let cli = grid_registry::cli::Cli::parse();
+    let cli: grid_registry::cli::Cli = grid_proto::config::parse();
     grid_proto::telemetry::init_tracing(cli.verbose);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -92,4 +92,9 @@ impl Handle {
     pub async fn shutdown(&self) -> Result<(), SupError> {
         self.call(Command::Shutdown).await
     }
+
+    /// Refuses to start any more servers and leaves the running ones running.
+    pub async fn detach(&self) -> Result<(), SupError> {
+        self.call(Command::Detach).await
+    }
 }

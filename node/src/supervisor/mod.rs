@@ -115,6 +115,7 @@ enum Command {
         oneshot::Sender<Result<(PathBuf, PathBuf), SupError>>,
     ),
     Shutdown(oneshot::Sender<()>),
+    Detach(oneshot::Sender<()>),
 }
 
 enum Event {
@@ -284,6 +285,10 @@ impl Supervisor {
                 let _ = reply.send(r);
             }
             Command::Shutdown(reply) => self.begin_shutdown(reply),
+            Command::Detach(reply) => {
+                self.detach();
+                let _ = reply.send(());
+            }
         }
     }
 
@@ -323,6 +328,22 @@ impl Supervisor {
                 }
             }
             self.begin_stop(&id);
+        }
+    }
+
+    /// Lets the servers outlive the node: nothing is started or restarted from now on, and each
+    /// running server keeps its pid file, so the next node on this data dir adopts it.
+    fn detach(&mut self) {
+        if self.shutdown.is_none() {
+            let running = self.table.values().filter(|e| e.proc.is_some()).count();
+            tracing::info!(
+                servers = running,
+                "leaving the servers running for the next node to adopt"
+            );
+        }
+        self.shutdown.get_or_insert_with(Vec::new);
+        for e in self.table.values_mut() {
+            e.restart_gen = None;
         }
     }
 

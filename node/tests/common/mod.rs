@@ -1,10 +1,14 @@
-//! What the node's test binaries share: the real `gridnode` binary against a tiny in-process
-//! registry, `/bin/sh` servers, and the processes a test started, found and killed by pid.
-#![allow(dead_code)]
+//! What the node's end-to-end tests share: a tiny in-process registry, `sh -c` servers, the real
+//! `gridnode` in a temporary directory, and waits with a deadline.
+//!
+//! Every process a test creates is found by a per-test node name in its environment and killed
+//! by pid when the test ends.
+#![allow(dead_code)] // each test binary uses its own part of this
 
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -171,6 +175,11 @@ impl Env {
 
     /// Starts `gridnode` and returns a client for its API once it has written its address.
     pub async fn start_node(&mut self) -> Client {
+        self.start_node_with(&[]).await
+    }
+
+    /// Starts `gridnode` with `extra` flags after the usual ones.
+    pub async fn start_node_with(&mut self, extra: &[&OsStr]) -> Client {
         let addr_file = self.dir.path().join("addr");
         let _ = std::fs::remove_file(&addr_file);
         let log = std::fs::OpenOptions::new()
@@ -191,7 +200,9 @@ impl Env {
             .arg(&addr_file)
             .args(["--secret", SECRET, "--backoff-base-ms", "200"])
             .args(["--backoff-max-ms", "2000", "--backoff-reset-ms", "5000"])
+            .args(extra)
             .env_remove("GRID_CLUSTER_SECRET")
+            .env_remove("GRID_NODE_ON_STOP")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -215,6 +226,16 @@ impl Env {
             sigkill(c.id());
             let _ = c.wait();
         }
+    }
+
+    /// Sends the node SIGTERM and waits for it to exit.
+    pub async fn terminate_node(&mut self) -> ExitStatus {
+        let mut child = self.node.take().expect("the node is running");
+        let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
+        wait_for("the node to exit after SIGTERM", async || {
+            child.try_wait().ok().flatten()
+        })
+        .await
     }
 
     pub fn node_log(&self) -> String {

@@ -35,6 +35,27 @@ pub struct Registry {
     pub url: String,
 }
 
+impl Registry {
+    /// Waits for a spawned registry to write its bound address to `addr_file`.
+    pub fn started(child: Child, addr_file: &Path) -> Self {
+        let mut reg = Self {
+            child,
+            url: String::new(),
+        };
+        wait_until("the address file", Duration::from_secs(20), || {
+            if let Ok(Some(status)) = reg.child.try_wait() {
+                panic!("gridregistry exited before writing its address: {status}");
+            }
+            addr_file.exists()
+        });
+        reg.url = format!(
+            "http://{}",
+            std::fs::read_to_string(addr_file).unwrap().trim()
+        );
+        reg
+    }
+}
+
 impl Drop for Registry {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -69,18 +90,7 @@ pub fn start(data: &Path, listen: &str, node_timeout_ms: u64) -> Registry {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn gridregistry");
-    let mut reg = Registry {
-        child,
-        url: String::new(),
-    };
-    wait_until("the address file", Duration::from_secs(20), || {
-        addr_file.exists()
-    });
-    reg.url = format!(
-        "http://{}",
-        std::fs::read_to_string(&addr_file).unwrap().trim()
-    );
-    reg
+    Registry::started(child, &addr_file)
 }
 
 pub fn rand_suffix() -> u128 {
