@@ -11,8 +11,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use grid_proto::api::{AssignedServer, Assignment, NodeStatus, ServerRuntime, ServerState};
 use grid_proto::client::Client;
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_always_server_is_restarted_with_a_new_pid() {
