@@ -105,6 +105,22 @@ fn feed(track: &Path, port: u16) -> Proc {
     )
 }
 
+/// [`feed`], started again whenever ffmpeg gives up before the mount is live (a loaded machine can
+/// make Icecast answer its first source connection late); returns once a listener gets the mount.
+fn feed_until_live(rt: &tokio::runtime::Runtime, track: &Path, port: u16) -> Proc {
+    let mount = format!("http://127.0.0.1:{port}/live.mp3");
+    let mut source = feed(track, port);
+    wait_until("the mount is live", LONG, || {
+        if matches!(source.0.try_wait(), Ok(Some(_))) {
+            source = feed(track, port);
+        }
+        rt.block_on(async { reqwest::get(&mount).await.ok() })
+            .filter(|r| r.status().is_success())
+            .map(|_| ())
+    });
+    source
+}
+
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -212,13 +228,8 @@ fn a_relay_channel_follows_a_real_icecast_mount() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (_icecast, port) = icecast(dir.path());
     let track = library().join("vega-lines/night-transit/01-night-transit.mp3");
-    let mut source = feed(&track, port);
+    let mut source = feed_until_live(&rt, &track, port);
     let mount = format!("http://127.0.0.1:{port}/live.mp3");
-    wait_until("the mount is live", LONG, || {
-        rt.block_on(async { reqwest::get(&mount).await.ok() })
-            .filter(|r| r.status().is_success())
-            .map(|_| ())
-    });
     // The title, as an Icecast source client sets it.
     let set_title = |title: &str| {
         rt.block_on(async {
@@ -268,7 +279,7 @@ fn a_relay_channel_follows_a_real_icecast_mount() {
     });
     let before = listener.audio.len();
     listener.read_until(&rt, |l| l.audio.len() > before + 16_000);
-    source = feed(&track, port);
+    source = feed_until_live(&rt, &track, port);
     let back = wait_until("the relay playing again", LONG, || {
         get_json::<ChannelStats>(&rt, &stats_url)
             .filter(|s| s.source.state == SourceState::Playing && s.source.reconnects >= 1)
