@@ -1,7 +1,7 @@
 //! `gridregistry`: the single source of truth of a Spotifice Grid.
 //!
 //! - [`store`]: applications, users, flags and the cluster secret in sled.
-//! - [`state`]: the live model rebuilt from the nodes, and events.
+//! - [`model`]: the live model rebuilt from the nodes; [`state`]: the shared handle, and events.
 //! - [`api`]: the HTTP/JSON API (admin, nodes, locator, events).
 //! - [`node_link`]: calls to the nodes; [`liveness`]: marks silent nodes down.
 //! - [`auth`]: users, sessions, the secret check.
@@ -13,6 +13,7 @@ pub mod cli;
 pub mod error;
 pub mod liveness;
 pub mod metrics;
+pub mod model;
 pub mod node_link;
 pub mod state;
 pub mod store;

@@ -15,7 +15,8 @@ use grid_proto::api::{
 use grid_proto::descriptor::{ApplicationDescriptor, ServerDescriptor};
 
 use crate::error::{Admin, ApiError, Body};
-use crate::state::{AppState, Deployed, Live};
+use crate::model::{Deployed, Live};
+use crate::state::AppState;
 use crate::{node_link, store};
 
 /// Every application.

@@ -11,8 +11,9 @@ use std::time::Instant;
 
 use crate::error::ApiError;
 use crate::metrics::LocateResult;
+use crate::model::Live;
 use crate::node_link;
-use crate::state::{AppState, Live};
+use crate::state::AppState;
 
 /// Every adapter with its current endpoint. Open, like `locate`: clients (media-control) find
 /// the renders with it and hold no admin session.

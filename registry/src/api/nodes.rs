@@ -12,8 +12,9 @@ use grid_proto::api::{
 use grid_proto::paths;
 
 use crate::error::{Admin, ApiError, Body, NodeAuth};
+use crate::model::NodeEntry;
 use crate::node_link;
-use crate::state::{AppState, NodeEntry};
+use crate::state::AppState;
 
 /// Every node.
 pub(crate) async fn list(State(state): State<AppState>, _: Admin) -> Json<Vec<NodeView>> {
