@@ -10,7 +10,6 @@
 pub mod api;
 pub mod auth;
 pub mod cli;
-pub mod error;
 pub mod liveness;
 pub mod metrics;
 pub mod model;

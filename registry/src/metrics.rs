@@ -15,7 +15,7 @@ use grid_proto::metrics::prometheus_client::metrics::histogram::Histogram;
 use grid_proto::metrics::prometheus_client::registry::Registry;
 use grid_proto::metrics::{self, Collector};
 
-use crate::error::ApiError;
+use crate::api::error::ApiError;
 use crate::state::AppState;
 
 /// Every state a server can be in, so a state with no server still shows as 0.

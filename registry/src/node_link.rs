@@ -7,7 +7,7 @@ use grid_proto::client::Client;
 use grid_proto::paths;
 use serde::Serialize;
 
-use crate::error::ApiError;
+use crate::api::error::ApiError;
 use crate::state::AppState;
 use crate::store;
 

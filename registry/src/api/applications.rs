@@ -14,7 +14,8 @@ use grid_proto::api::{
 };
 use grid_proto::descriptor::{ApplicationDescriptor, ServerDescriptor};
 
-use crate::error::{Admin, ApiError, Body};
+use super::error::ApiError;
+use super::extract::{Admin, Body};
 use crate::model::{Deployed, Live};
 use crate::state::AppState;
 use crate::{node_link, store};

@@ -9,7 +9,7 @@ use grid_proto::paths;
 use rand::seq::SliceRandom;
 use std::time::Instant;
 
-use crate::error::ApiError;
+use super::error::ApiError;
 use crate::metrics::LocateResult;
 use crate::model::Live;
 use crate::node_link;

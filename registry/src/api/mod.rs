@@ -1,7 +1,9 @@
 //! The registry's HTTP API: one module per resource, one router.
 
 mod applications;
+pub mod error;
 mod events;
+mod extract;
 mod locator;
 mod nodes;
 mod servers;
@@ -44,6 +46,6 @@ pub fn app(state: AppState) -> Router {
         .route(paths::LOCATE, get(locator::locate))
         .route(paths::EVENTS, get(events::stream))
         .route(paths::METRICS, get(crate::metrics::scrape))
-        .fallback(|| async { crate::error::ApiError::NotFound("no such route".into()) })
+        .fallback(|| async { error::ApiError::NotFound("no such route".into()) })
         .with_state(state)
 }

@@ -11,7 +11,8 @@ use grid_proto::api::{
 };
 use grid_proto::paths;
 
-use crate::error::{Admin, ApiError, Body, NodeAuth};
+use super::error::ApiError;
+use super::extract::{Admin, Body, NodeAuth};
 use crate::model::NodeEntry;
 use crate::node_link;
 use crate::state::AppState;

@@ -6,7 +6,8 @@ use axum::extract::{Path, RawQuery, State};
 use grid_proto::api::{LogReply, ServerDetail, ServerRuntime, ServerView, SignalRequest};
 use grid_proto::paths;
 
-use crate::error::{Admin, ApiError};
+use super::error::ApiError;
+use super::extract::Admin;
 use crate::node_link;
 use crate::state::AppState;
 

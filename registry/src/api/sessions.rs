@@ -4,8 +4,9 @@ use axum::Json;
 use axum::extract::State;
 use grid_proto::api::{LoginReply, LoginRequest, RegistryInfo};
 
+use super::error::ApiError;
+use super::extract::Body;
 use crate::auth::{AuthError, SESSION_TTL};
-use crate::error::{ApiError, Body};
 use crate::state::AppState;
 
 /// Checks user + password and opens a session.
