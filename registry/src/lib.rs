@@ -97,8 +97,8 @@ pub async fn run(
     });
     tracker.spawn(liveness::run(state.clone(), token.clone()));
     {
-        let live = state.live();
-        info!(%addr, data = %config.data.display(), applications = live.apps.len(), servers = live.index.servers.len(), "registry listening");
+        let live = state.model().view();
+        info!(%addr, data = %config.data.display(), applications = live.application_count(), servers = live.server_count(), "registry listening");
     }
     axum::serve(listener, app(state.clone()))
         .with_graceful_shutdown(token.clone().cancelled_owned())

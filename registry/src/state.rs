@@ -1,17 +1,12 @@
-//! The registry's shared state: the store, the deployed applications with their derived index,
-//! the live view rebuilt from the nodes (liveness, load, server runtime), sessions and events.
-//!
-//! One `std::sync::Mutex` guards the live model; it is never held across an `.await`.
+//! What every handler and background task holds: the model, admin sessions, the tunables and
+//! the client pool for calls to the nodes.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use grid_proto::api::{Event, EventKind};
-use tokio::sync::{Notify, broadcast};
 
 use crate::auth::Auth;
 use crate::metrics::RegistryMetrics;
-use crate::model::{Deployed, Live};
+use crate::model::Model;
 use crate::store::Store;
 
 /// Tunables.
@@ -35,18 +30,12 @@ pub struct AppState {
 
 #[derive(Debug)]
 struct Inner {
+    model: Model,
     store: Store,
-    live: Mutex<Live>,
     auth: Auth,
     settings: Settings,
     secret: String,
-    events: broadcast::Sender<Arc<Event>>,
-    event_serial: Mutex<u64>,
-    /// Woken on every runtime change, for callers waiting on a state (on-demand locate).
-    changed: Notify,
     started: Instant,
-    /// Serialises changes to applications and flags (store commit + live update + push).
-    writer: tokio::sync::Mutex<()>,
     token: tokio_util::sync::CancellationToken,
     nodes_client: grid_proto::client::Client,
     metrics: RegistryMetrics,
@@ -61,25 +50,8 @@ impl AppState {
         secret: String,
         token: tokio_util::sync::CancellationToken,
     ) -> anyhow::Result<Self> {
-        let mut live = Live {
-            assignment_serial: store.assignment_serial()?,
-            ..Default::default()
-        };
-        for stored in store.applications()? {
-            let name = stored.name.clone();
-            match Deployed::from_stored(stored) {
-                Ok(d) => {
-                    live.apps.insert(name, d);
-                }
-                // Validated before it was stored; a failure here means a newer format on disk.
-                Err(e) => {
-                    tracing::error!(application = %name, cause = %e, "stored application cannot be read; skipped")
-                }
-            }
-        }
-        live.flags = store.flags()?.into_iter().collect();
-        live.reindex();
-        let (events, _) = broadcast::channel(1024);
+        let metrics = RegistryMetrics::default();
+        let model = Model::load(store.clone(), metrics.published_counter())?;
         let nodes_client = grid_proto::client::Client::with_timeout(
             "http://127.0.0.1",
             "node",
@@ -88,26 +60,22 @@ impl AppState {
         .secret(&secret)?;
         Ok(Self {
             inner: Arc::new(Inner {
+                model,
                 store,
-                live: Mutex::new(live),
                 auth,
                 settings,
                 secret,
-                events,
-                event_serial: Mutex::new(0),
-                changed: Notify::new(),
                 started: Instant::now(),
-                writer: tokio::sync::Mutex::new(()),
                 token,
                 nodes_client,
-                metrics: RegistryMetrics::default(),
+                metrics,
             }),
         })
     }
 
-    /// Taken by every change to applications or flags, for its whole duration.
-    pub async fn writer(&self) -> tokio::sync::MutexGuard<'_, ()> {
-        self.inner.writer.lock().await
+    /// The registry's state and its operations.
+    pub fn model(&self) -> &Model {
+        &self.inner.model
     }
 
     /// Cancelled when the registry shuts down.
@@ -115,13 +83,7 @@ impl AppState {
         &self.inner.token
     }
 
-    /// Locks the live model.
-    pub fn live(&self) -> MutexGuard<'_, Live> {
-        // A poisoned lock means a handler panicked mid-update; the model is still usable.
-        self.inner.live.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// The store.
+    /// The store, for the users `auth` checks.
     pub fn store(&self) -> &Store {
         &self.inner.store
     }
@@ -146,11 +108,6 @@ impl AppState {
         &self.inner.metrics
     }
 
-    /// Clients subscribed to the event stream.
-    pub fn subscribers(&self) -> usize {
-        self.inner.events.receiver_count()
-    }
-
     /// Seconds since start.
     pub fn uptime(&self) -> Duration {
         self.inner.started.elapsed()
@@ -161,62 +118,5 @@ impl AppState {
         self.inner
             .nodes_client
             .for_base(endpoint, &format!("node {node}"))
-    }
-
-    /// Publishes an event to every subscriber.
-    pub fn publish(&self, kind: EventKind) {
-        let mut serial = self
-            .inner
-            .event_serial
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        *serial += 1;
-        self.inner.metrics.published();
-        // Sent under the lock so subscribers see serials in order; send never blocks.
-        let _ = self.inner.events.send(Arc::new(Event {
-            serial: *serial,
-            time_ms: grid_proto::now_ms(),
-            kind,
-        }));
-    }
-
-    /// Subscribes to events, and returns the serial of the last one published before.
-    pub fn subscribe(&self) -> (broadcast::Receiver<Arc<Event>>, u64) {
-        let serial = self
-            .inner
-            .event_serial
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        (self.inner.events.subscribe(), *serial)
-    }
-
-    /// The serial of the last event.
-    pub fn event_serial(&self) -> u64 {
-        *self
-            .inner
-            .event_serial
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Wakes whoever waits on a runtime change.
-    pub fn notify_changed(&self) {
-        self.inner.changed.notify_waiters();
-    }
-
-    /// Waits until `cond` holds on the live model, or `timeout` passes; returns whether it held.
-    pub async fn wait_for(&self, timeout: Duration, mut cond: impl FnMut(&Live) -> bool) -> bool {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let notified = self.inner.changed.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if cond(&self.live()) {
-                return true;
-            }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return cond(&self.live());
-            }
-        }
     }
 }

@@ -1,10 +1,14 @@
-//! The API's error answer and how the errors of the store and the nodes map to it.
+//! The API's error answer, and the one place that maps the model's and the nodes' errors to
+//! an HTTP status and body.
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use grid_proto::api::ErrorBody;
 use grid_proto::client::ClientError;
+
+use crate::model::ModelError;
+use crate::node_link::LinkError;
 
 /// An error answered to a client.
 #[derive(Debug, thiserror::Error)]
@@ -29,10 +33,42 @@ pub enum ApiError {
     Internal(#[from] anyhow::Error),
 }
 
-impl ApiError {
-    /// Maps a failed call to a node, keeping the node's own message.
-    pub fn from_node(node: &str, e: ClientError) -> Self {
+impl From<ModelError> for ApiError {
+    fn from(e: ModelError) -> Self {
+        let message = e.to_string();
         match e {
+            ModelError::InvalidDescriptor(d) => Self::BadRequest(
+                message,
+                Some(serde_json::json!({ "field": d.field, "reason": d.reason })),
+            ),
+            ModelError::NameMismatch { .. } => {
+                Self::BadRequest(message, Some(serde_json::json!({ "field": "name" })))
+            }
+            ModelError::Taken { .. } | ModelError::AppExists(_) | ModelError::Disabled(_) => {
+                Self::Conflict(message)
+            }
+            ModelError::UnknownApp(_)
+            | ModelError::UnknownServer(_)
+            | ModelError::UnknownNode(_)
+            | ModelError::MustRegister(_)
+            | ModelError::NotOnNode { .. }
+            | ModelError::UnknownLocate(_) => Self::NotFound(message),
+            ModelError::NodeUnregistered(_)
+            | ModelError::NodeDown(_)
+            | ModelError::ActivationTimeout(_) => Self::Unavailable(message),
+            ModelError::Store(e) => Self::Internal(e.into()),
+        }
+    }
+}
+
+/// A failed call to a node keeps the node's own message.
+impl From<LinkError> for ApiError {
+    fn from(e: LinkError) -> Self {
+        let (node, source) = match e {
+            LinkError::Model(e) => return e.into(),
+            LinkError::Node { node, source } => (node, source),
+        };
+        match source {
             ClientError::Api {
                 status: 404,
                 message,
@@ -46,12 +82,6 @@ impl ApiError {
             }
             other => Self::Unavailable(other.to_string()),
         }
-    }
-}
-
-impl From<crate::store::StoreError> for ApiError {
-    fn from(e: crate::store::StoreError) -> Self {
-        Self::Internal(e.into())
     }
 }
 

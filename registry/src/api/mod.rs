@@ -5,6 +5,7 @@ pub mod error;
 mod events;
 mod extract;
 mod locator;
+mod metrics;
 mod nodes;
 mod servers;
 mod sessions;
@@ -45,7 +46,7 @@ pub fn app(state: AppState) -> Router {
         .route(paths::ADAPTERS, get(locator::adapters))
         .route(paths::LOCATE, get(locator::locate))
         .route(paths::EVENTS, get(events::stream))
-        .route(paths::METRICS, get(crate::metrics::scrape))
+        .route(paths::METRICS, get(metrics::scrape))
         .fallback(|| async { error::ApiError::NotFound("no such route".into()) })
         .with_state(state)
 }

@@ -1,12 +1,12 @@
 //! What the API and the event stream show of the model.
 
 use grid_proto::api::{
-    AdapterView, ApplicationSummary, AssignedServer, Assignment, NodeView, ServerRuntime,
-    ServerView,
+    AdapterView, ApplicationDetail, ApplicationSummary, AssignedServer, Assignment, NodeView,
+    ServerDetail, ServerRuntime, ServerState, ServerView,
 };
 use grid_proto::descriptor::ServerDescriptor;
 
-use super::{Live, NodeEntry};
+use super::{Live, ModelError, NodeEntry};
 
 impl Live {
     /// The server set of one node.
@@ -32,7 +32,7 @@ impl Live {
     }
 
     /// The listing view of one server.
-    pub fn server_view(&self, s: &ServerDescriptor) -> ServerView {
+    fn server_view(&self, s: &ServerDescriptor) -> ServerView {
         let f = self.flags_of(&s.id);
         let runtime = self
             .runtime
@@ -64,7 +64,7 @@ impl Live {
     }
 
     /// The listing view of one node.
-    pub fn node_view(&self, name: &str, n: &NodeEntry) -> NodeView {
+    fn node_view(&self, name: &str, n: &NodeEntry) -> NodeView {
         NodeView {
             name: name.to_owned(),
             up: n.up,
@@ -123,5 +123,80 @@ impl Live {
             .collect();
         v.sort_by(|a, b| a.id.cmp(&b.id));
         v
+    }
+
+    /// One node.
+    pub fn node(&self, name: &str) -> Result<NodeView, ModelError> {
+        let n = self
+            .nodes
+            .get(name)
+            .ok_or_else(|| ModelError::UnknownNode(name.to_owned()))?;
+        Ok(self.node_view(name, n))
+    }
+
+    /// One application with its source and expanded servers.
+    pub fn application(&self, name: &str) -> Result<ApplicationDetail, ModelError> {
+        let app = self
+            .apps
+            .get(name)
+            .ok_or_else(|| ModelError::UnknownApp(name.to_owned()))?;
+        Ok(ApplicationDetail {
+            name: app.stored.name.clone(),
+            serial: app.stored.serial,
+            updated_ms: app.stored.updated_ms,
+            source: app.stored.source.clone(),
+            servers: app.servers.clone(),
+        })
+    }
+
+    /// One server with its descriptor.
+    pub fn server(&self, id: &str) -> Result<ServerDetail, ModelError> {
+        let s = self
+            .index
+            .servers
+            .get(id)
+            .ok_or_else(|| ModelError::UnknownServer(id.to_owned()))?;
+        Ok(ServerDetail {
+            view: self.server_view(s),
+            descriptor: s.clone(),
+        })
+    }
+
+    /// Deployed applications.
+    pub fn application_count(&self) -> usize {
+        self.apps.len()
+    }
+
+    /// Registered nodes.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Registered nodes that are up.
+    pub fn nodes_up(&self) -> usize {
+        self.nodes.values().filter(|n| n.up).count()
+    }
+
+    /// Deployed servers.
+    pub fn server_count(&self) -> usize {
+        self.index.servers.len()
+    }
+
+    /// Each deployed server's state as its node last reported it (inactive when none has).
+    pub fn server_states(&self) -> impl Iterator<Item = ServerState> + '_ {
+        self.index.servers.keys().map(|id| {
+            self.runtime
+                .get(id)
+                .map_or(ServerState::Inactive, |r| r.state)
+        })
+    }
+
+    /// Adapters with a live endpoint.
+    pub fn adapters_live(&self) -> usize {
+        self.index
+            .adapters
+            .keys()
+            .filter(|a| self.live_endpoint(a).is_some())
+            .count()
     }
 }
