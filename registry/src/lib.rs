@@ -1,11 +1,14 @@
 //! `gridregistry`: the single source of truth of a Spotifice Grid.
 //!
 //! - [`store`]: applications, users, flags and the cluster secret in sled.
-//! - [`model`]: the live model rebuilt from the nodes; [`state`]: the shared handle, and events.
-//! - [`api`]: the HTTP/JSON API (admin, nodes, locator, events).
+//! - [`model`]: the one owner of the registry's state (applications, flags, nodes, server
+//!   runtime, events); every change is one of its operations, refused with a `ModelError`.
+//! - [`state`]: what handlers and tasks share (the model, sessions, tunables, node clients).
+//! - [`api`]: the HTTP/JSON API (admin, nodes, locator, events); handlers parse, call the model
+//!   and answer, and `api::error` maps every error to its status in one place.
 //! - [`node_link`]: calls to the nodes; [`liveness`]: marks silent nodes down.
 //! - [`auth`]: users, sessions, the secret check.
-//! - [`metrics`]: `GET /metrics` (Prometheus, OpenMetrics text).
+//! - [`metrics`]: the counters of `GET /metrics` and the gauges read from the model.
 
 pub mod api;
 pub mod auth;

@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use grid_proto::api::{ApplicationChanged, ApplicationDiff, EventKind};
 use grid_proto::descriptor::ServerDescriptor;
 
-pub(super) use super::index::Deployed;
-use super::{Model, ModelError, Push};
+use super::error::ModelError;
+use super::handle::{Model, Push};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {

@@ -7,7 +7,7 @@ use grid_proto::api::{LocatedEndpoint, ServerState};
 use grid_proto::descriptor::{Activation, LoadBalancing};
 use rand::seq::SliceRandom;
 
-use super::{Live, Model, ModelError};
+use super::live::Live;
 
 /// What a locate found.
 #[derive(Debug)]
@@ -32,7 +32,7 @@ pub struct OnDemand {
 }
 
 #[derive(Clone, Copy)]
-enum Target {
+pub(super) enum Target {
     Adapter,
     Group,
 }
@@ -55,7 +55,7 @@ impl Live {
     }
 
     /// Is the server active on an up node with every adapter's endpoint known?
-    fn server_live(&self, server: &str) -> bool {
+    pub(super) fn server_live(&self, server: &str) -> bool {
         self.index.servers.get(server).is_some_and(|s| {
             s.adapters
                 .iter()
@@ -67,7 +67,7 @@ impl Live {
     }
 
     /// Resolves `id` now (advancing a round-robin group's cursor); `None` when it is unknown.
-    fn resolve(&mut self, id: &str) -> Option<(Target, Vec<LocatedEndpoint>)> {
+    pub(super) fn resolve(&mut self, id: &str) -> Option<(Target, Vec<LocatedEndpoint>)> {
         if self.index.adapters.contains_key(id) {
             let eps = self
                 .live_endpoint(id)
@@ -123,7 +123,7 @@ impl Live {
     }
 
     /// The on-demand server to start for `id`, if any can be.
-    fn on_demand_candidate(&self, id: &str, target: Target) -> Option<OnDemand> {
+    pub(super) fn on_demand_candidate(&self, id: &str, target: Target) -> Option<OnDemand> {
         let adapters: Vec<&String> = match target {
             Target::Adapter => vec![self.index.adapters.get_key_value(id)?.0],
             Target::Group => self.index.groups.get(id)?.1.iter().collect(),
@@ -144,42 +144,5 @@ impl Live {
                 timeout: Duration::from_millis(s.activation_timeout_ms),
             })
         })
-    }
-}
-
-impl Model {
-    /// Resolves an adapter or replica-group id to its live endpoints.
-    pub fn locate(&self, id: &str) -> Result<Located, ModelError> {
-        let mut live = self.live();
-        let (target, endpoints) = live
-            .resolve(id)
-            .ok_or_else(|| ModelError::UnknownLocate(id.to_owned()))?;
-        let on_demand = if endpoints.is_empty() {
-            live.on_demand_candidate(id, target)
-        } else {
-            None
-        };
-        let kind = match target {
-            Target::Adapter => "adapter",
-            Target::Group => "replica-group",
-        };
-        Ok(Located {
-            kind,
-            endpoints,
-            on_demand,
-        })
-    }
-
-    /// Waits until an on-demand server started for a locate is live.
-    pub async fn wait_live(&self, started: &OnDemand) -> Result<(), ModelError> {
-        let server = &started.server;
-        if self
-            .wait_for(started.timeout, |live| live.server_live(server))
-            .await
-        {
-            Ok(())
-        } else {
-            Err(ModelError::ActivationTimeout(server.clone()))
-        }
     }
 }

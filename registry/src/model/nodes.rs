@@ -5,30 +5,12 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use grid_proto::api::{
-    Assignment, EventKind, ForwardedEvent, Heartbeat, HeartbeatReply, HostInfo, Load, NodeRegister,
-    ServerRuntime,
+    Assignment, EventKind, ForwardedEvent, Heartbeat, HeartbeatReply, NodeRegister, ServerRuntime,
 };
 
-use super::{Live, Model, ModelError};
-
-/// A node as the registry sees it.
-#[derive(Debug, Clone)]
-pub(super) struct NodeEntry {
-    /// Node API URL.
-    pub(super) endpoint: String,
-    /// Node address.
-    pub(super) address: String,
-    /// Host facts.
-    pub(super) host: HostInfo,
-    /// Last load.
-    pub(super) load: Load,
-    /// Last heartbeat.
-    pub(super) last_seen: Instant,
-    /// Up or down.
-    pub(super) up: bool,
-    /// Marked down: its next heartbeat is refused so it re-registers with its full state.
-    pub(super) needs_register: bool,
-}
+use super::error::ModelError;
+use super::handle::Model;
+use super::live::NodeEntry;
 
 impl Model {
     /// A node (re-)registers with everything it runs; returns its server set.
@@ -163,19 +145,5 @@ impl Model {
             self.publish(EventKind::NodeDown { node });
             self.notify_changed();
         }
-    }
-}
-
-impl Live {
-    /// The API URL of an up node.
-    pub fn up_endpoint(&self, node: &str) -> Result<String, ModelError> {
-        let n = self
-            .nodes
-            .get(node)
-            .ok_or_else(|| ModelError::NodeUnregistered(node.to_owned()))?;
-        if !n.up {
-            return Err(ModelError::NodeDown(node.to_owned()));
-        }
-        Ok(n.endpoint.clone())
     }
 }

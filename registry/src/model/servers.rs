@@ -2,7 +2,8 @@
 
 use std::collections::BTreeSet;
 
-use super::{Model, ModelError, Push};
+use super::error::ModelError;
+use super::handle::{Model, Push};
 use crate::store;
 
 impl Model {

@@ -6,7 +6,8 @@ use grid_proto::api::{
 };
 use grid_proto::descriptor::ServerDescriptor;
 
-use super::{Live, ModelError, NodeEntry};
+use super::error::ModelError;
+use super::live::{Live, NodeEntry};
 
 impl Live {
     /// The server set of one node.
