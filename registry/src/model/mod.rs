@@ -25,3 +25,6 @@ pub use error::ModelError;
 pub use handle::{Model, Push};
 pub use live::{Live, View};
 pub use locate::{Located, OnDemand};
+
+#[cfg(test)]
+mod tests;
