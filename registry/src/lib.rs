@@ -1,18 +1,21 @@
 //! `gridregistry`: the single source of truth of a Spotifice Grid.
 //!
 //! - [`store`]: applications, users, flags and the cluster secret in sled.
-//! - [`state`]: the live model rebuilt from the nodes, and events.
-//! - [`api`]: the HTTP/JSON API (admin, nodes, locator, events).
+//! - [`model`]: the one owner of the registry's state (applications, flags, nodes, server
+//!   runtime, events); every change is one of its operations, refused with a `ModelError`.
+//! - [`state`]: what handlers and tasks share (the model, sessions, tunables, node clients).
+//! - [`api`]: the HTTP/JSON API (admin, nodes, locator, events); handlers parse, call the model
+//!   and answer, and `api::error` maps every error to its status in one place.
 //! - [`node_link`]: calls to the nodes; [`liveness`]: marks silent nodes down.
 //! - [`auth`]: users, sessions, the secret check.
-//! - [`metrics`]: `GET /metrics` (Prometheus, OpenMetrics text).
+//! - [`metrics`]: the counters of `GET /metrics` and the gauges read from the model.
 
 pub mod api;
 pub mod auth;
 pub mod cli;
-pub mod error;
 pub mod liveness;
 pub mod metrics;
+pub mod model;
 pub mod node_link;
 pub mod state;
 pub mod store;
@@ -97,8 +100,8 @@ pub async fn run(
     });
     tracker.spawn(liveness::run(state.clone(), token.clone()));
     {
-        let live = state.live();
-        info!(%addr, data = %config.data.display(), applications = live.apps.len(), servers = live.index.servers.len(), "registry listening");
+        let live = state.model().view();
+        info!(%addr, data = %config.data.display(), applications = live.application_count(), servers = live.server_count(), "registry listening");
     }
     axum::serve(listener, app(state.clone()))
         .with_graceful_shutdown(token.clone().cancelled_owned())

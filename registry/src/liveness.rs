@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use grid_proto::api::EventKind;
 use tokio_util::sync::CancellationToken;
 
 use crate::state::AppState;
@@ -18,22 +17,6 @@ pub async fn run(state: AppState, token: CancellationToken) {
             _ = tick.tick() => {}
             () = token.cancelled() => return,
         }
-        let down: Vec<String> = {
-            let mut live = state.live();
-            live.nodes
-                .iter_mut()
-                .filter(|(_, n)| n.up && n.last_seen.elapsed() > timeout)
-                .map(|(name, n)| {
-                    n.up = false;
-                    n.needs_register = true;
-                    name.clone()
-                })
-                .collect()
-        };
-        for node in down {
-            tracing::warn!(node = %node, timeout_ms = timeout.as_millis() as u64, "node down: no heartbeat");
-            state.publish(EventKind::NodeDown { node });
-            state.notify_changed();
-        }
+        state.model().mark_silent_nodes_down(timeout);
     }
 }

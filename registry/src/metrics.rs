@@ -4,9 +4,6 @@
 
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::header::CONTENT_TYPE;
-use axum::response::{IntoResponse, Response};
 use grid_proto::api::ServerState;
 use grid_proto::metrics::prometheus_client::encoding::DescriptorEncoder;
 use grid_proto::metrics::prometheus_client::metrics::counter::Counter;
@@ -15,8 +12,7 @@ use grid_proto::metrics::prometheus_client::metrics::histogram::Histogram;
 use grid_proto::metrics::prometheus_client::registry::Registry;
 use grid_proto::metrics::{self, Collector};
 
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::model::Model;
 
 /// Every state a server can be in, so a state with no server still shows as 0.
 const STATES: [ServerState; 6] = [
@@ -143,9 +139,9 @@ impl RegistryMetrics {
         self.logins.get_or_create(&[("result", result)]).inc();
     }
 
-    /// One event published.
-    pub fn published(&self) {
-        self.published.inc();
+    /// The counter of published events, for the event stream to count into.
+    pub fn published_counter(&self) -> Counter {
+        self.published.clone()
     }
 
     /// One event written to a subscriber.
@@ -173,36 +169,26 @@ struct Now {
 }
 
 impl Now {
-    fn read(state: &AppState) -> Self {
-        // Taken before the live model's lock, never under it.
-        let sessions = state.auth().sessions();
-        let subscribers = state.subscribers();
-        let live = state.live();
+    fn read(model: &Model, sessions: usize, uptime: Duration) -> Self {
+        // Taken before the live view's lock, never under it.
+        let subscribers = model.subscribers();
+        let live = model.view();
         let mut servers = [0; STATES.len()];
-        for id in live.index.servers.keys() {
-            let s = live
-                .runtime
-                .get(id)
-                .map_or(ServerState::Inactive, |r| r.state);
+        for s in live.server_states() {
             if let Some(i) = STATES.iter().position(|x| *x == s) {
                 servers[i] += 1;
             }
         }
-        let nodes_up = live.nodes.values().filter(|n| n.up).count();
+        let nodes_up = live.nodes_up();
         Self {
             nodes_up,
-            nodes_down: live.nodes.len() - nodes_up,
+            nodes_down: live.node_count() - nodes_up,
             servers,
-            applications: live.apps.len(),
-            adapters_live: live
-                .index
-                .adapters
-                .keys()
-                .filter(|a| live.live_endpoint(a).is_some())
-                .count(),
+            applications: live.application_count(),
+            adapters_live: live.adapters_live(),
             sessions,
             subscribers,
-            uptime: state.uptime().as_secs_f64(),
+            uptime: uptime.as_secs_f64(),
         }
     }
 }
@@ -267,10 +253,14 @@ impl Collector for Now {
     }
 }
 
-/// `GET /metrics`: open, like `/v1/registry` (a scrape endpoint carries no secrets).
-pub(crate) async fn scrape(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let now = Now::read(&state);
-    let text = metrics::encode_with(&state.metrics().registry, now)
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("encoding the metrics: {e}")))?;
-    Ok(([(CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response())
+impl RegistryMetrics {
+    /// The counters and the model's gauges as OpenMetrics text.
+    pub fn encode(
+        &self,
+        model: &Model,
+        sessions: usize,
+        uptime: Duration,
+    ) -> Result<String, std::fmt::Error> {
+        metrics::encode_with(&self.registry, Now::read(model, sessions, uptime))
+    }
 }

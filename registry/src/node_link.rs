@@ -1,27 +1,42 @@
 //! Calls from the registry to the nodes: pushing server sets and forwarding commands.
 
-use std::collections::BTreeSet;
-
 use grid_proto::api::{NodeStatus, ServerRuntime};
-use grid_proto::client::Client;
+use grid_proto::client::{Client, ClientError};
 use grid_proto::paths;
 use serde::Serialize;
 
-use crate::error::ApiError;
+use crate::model::{ModelError, Push};
 use crate::state::AppState;
-use crate::store;
+
+/// Why a call to a node failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    /// The node is not registered or not up.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// The node answered an error or could not be reached.
+    #[error("node {node}: {source}")]
+    Node {
+        /// The node.
+        node: String,
+        /// What the call returned.
+        #[source]
+        source: ClientError,
+    },
+}
 
 /// A client for an up node.
-pub fn node_client(state: &AppState, node: &str) -> Result<Client, ApiError> {
-    let live = state.live();
-    let n = live
-        .nodes
-        .get(node)
-        .ok_or_else(|| ApiError::Unavailable(format!("node '{node}' has not registered")))?;
-    if !n.up {
-        return Err(ApiError::Unavailable(format!("node '{node}' is down")));
+pub fn node_client(state: &AppState, node: &str) -> Result<Client, LinkError> {
+    let endpoint = state.model().view().up_endpoint(node)?;
+    Ok(state.node_client(node, &endpoint))
+}
+
+/// Maps a node's answer to a [`LinkError`].
+pub fn failed(node: &str) -> impl FnOnce(ClientError) -> LinkError + '_ {
+    move |source| LinkError::Node {
+        node: node.to_owned(),
+        source,
     }
-    Ok(state.node_client(node, &n.endpoint))
 }
 
 /// `POST`s a server command to a node and returns the server's runtime after it.
@@ -30,22 +45,22 @@ pub async fn call_node<B: Serialize>(
     node: &str,
     path: &str,
     body: &B,
-) -> Result<ServerRuntime, ApiError> {
-    let client = node_client(state, node)?;
-    client
+) -> Result<ServerRuntime, LinkError> {
+    node_client(state, node)?
         .post(path, body)
         .await
-        .map_err(|e| ApiError::from_node(node, e))
+        .map_err(failed(node))
 }
 
-/// Sends each named node its current server set. Failures are logged: the node's next
-/// heartbeat carries its serial and gets the set again.
-pub async fn push_assignments(state: &AppState, nodes: BTreeSet<String>) {
-    let calls = nodes.into_iter().filter_map(|node| {
+/// Sends each node of a durable change its current server set, then lets the change's writer
+/// lock go. Failures are logged: the node's next heartbeat carries its serial and gets the set
+/// again.
+pub async fn push(state: &AppState, push: Push) {
+    let calls = push.nodes().iter().filter_map(|node| {
         let (client, assignment) = {
-            let live = state.live();
-            let n = live.nodes.get(&node).filter(|n| n.up)?;
-            (state.node_client(&node, &n.endpoint), live.assignment(&node))
+            let live = state.model().view();
+            let endpoint = live.up_endpoint(node).ok()?;
+            (state.node_client(node, &endpoint), live.assignment(node))
         };
         Some(async move {
             let r: Result<NodeStatus, _> = client.put(paths::NODE_ASSIGNMENT, &assignment).await;
@@ -55,40 +70,5 @@ pub async fn push_assignments(state: &AppState, nodes: BTreeSet<String>) {
         })
     });
     futures_util::future::join_all(calls).await;
-}
-
-/// Changes a server's persisted flags (if they change) and pushes its node's new server set.
-pub async fn set_flags(
-    state: &AppState,
-    server: &str,
-    enabled: Option<bool>,
-    stopped: Option<bool>,
-) -> Result<(), ApiError> {
-    let node = {
-        let _writer = state.writer().await;
-        let (old, serial, node) = {
-            let live = state.live();
-            let s = live
-                .index
-                .servers
-                .get(server)
-                .ok_or_else(|| ApiError::NotFound(format!("unknown server '{server}'")))?;
-            (
-                live.flags_of(server),
-                live.assignment_serial + 1,
-                s.node.clone(),
-            )
-        };
-        let new = store::flags_with(old, enabled, stopped);
-        if new == old {
-            return Ok(());
-        }
-        state.store().put_flags(server, new, serial).await?;
-        let mut live = state.live();
-        live.flags.insert(server.to_owned(), new);
-        live.assignment_serial = serial;
-        node
-    };
-    push_assignments(state, BTreeSet::from([node])).await;
-    Ok(())
+    drop(push);
 }

@@ -27,9 +27,9 @@ pub(crate) async fn stream(
     State(state): State<AppState>,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     // Subscribe before taking the snapshot, so nothing falls between the two.
-    let (rx, serial) = state.subscribe();
+    let (rx, serial) = state.model().subscribe();
     let snapshot = {
-        let live = state.live();
+        let live = state.model().view();
         Event {
             serial,
             time_ms: grid_proto::now_ms(),

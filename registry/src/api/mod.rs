@@ -1,8 +1,11 @@
 //! The registry's HTTP API: one module per resource, one router.
 
 mod applications;
+pub mod error;
 mod events;
+mod extract;
 mod locator;
+mod metrics;
 mod nodes;
 mod servers;
 mod sessions;
@@ -43,7 +46,7 @@ pub fn app(state: AppState) -> Router {
         .route(paths::ADAPTERS, get(locator::adapters))
         .route(paths::LOCATE, get(locator::locate))
         .route(paths::EVENTS, get(events::stream))
-        .route(paths::METRICS, get(crate::metrics::scrape))
-        .fallback(|| async { crate::error::ApiError::NotFound("no such route".into()) })
+        .route(paths::METRICS, get(metrics::scrape))
+        .fallback(|| async { error::ApiError::NotFound("no such route".into()) })
         .with_state(state)
 }

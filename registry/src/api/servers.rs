@@ -3,20 +3,17 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use grid_proto::api::{LogReply, ServerDetail, ServerRuntime, ServerView, SignalRequest};
+use grid_proto::api::{LogReply, ServerDetail, ServerView, SignalRequest};
 use grid_proto::paths;
 
-use crate::error::{Admin, ApiError};
+use super::error::ApiError;
+use super::extract::Admin;
 use crate::node_link;
 use crate::state::AppState;
 
 /// Every server.
 pub(crate) async fn list(State(state): State<AppState>, _: Admin) -> Json<Vec<ServerView>> {
-    Json(state.live().server_views())
-}
-
-fn unknown(id: &str) -> ApiError {
-    ApiError::NotFound(format!("unknown server '{id}'"))
+    Json(state.model().view().server_views())
 }
 
 /// One server with its descriptor.
@@ -25,27 +22,7 @@ pub(crate) async fn describe(
     _: Admin,
     Path(id): Path<String>,
 ) -> Result<Json<ServerDetail>, ApiError> {
-    let live = state.live();
-    let s = live.index.servers.get(&id).ok_or_else(|| unknown(&id))?;
-    Ok(Json(ServerDetail {
-        view: live.server_view(s),
-        descriptor: s.clone(),
-    }))
-}
-
-/// The view of a server with the runtime a node just answered.
-fn view_with(
-    state: &AppState,
-    id: &str,
-    runtime: Option<ServerRuntime>,
-) -> Result<ServerView, ApiError> {
-    let live = state.live();
-    let s = live.index.servers.get(id).ok_or_else(|| unknown(id))?;
-    let mut view = live.server_view(s);
-    if let Some(rt) = runtime {
-        view.runtime = rt;
-    }
-    Ok(view)
+    Ok(Json(state.model().view().server(&id)?))
 }
 
 /// `POST /v1/servers/{id}/{action}`.
@@ -55,20 +32,13 @@ pub(crate) async fn action(
     Path((id, action)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Json<ServerView>, ApiError> {
-    let (node, flags) = {
-        let live = state.live();
-        let s = live.index.servers.get(&id).ok_or_else(|| unknown(&id))?;
-        (s.node.clone(), live.flags_of(&id))
-    };
+    let node = state.model().server_node(&id)?;
     let node_action = |a: &'static str| paths::fill(paths::NODE_SERVER_ACTION, &[&id, a]);
+    let model = state.model();
     let runtime = match action.as_str() {
         "start" | "restart" => {
-            if !flags.enabled {
-                return Err(ApiError::Conflict(format!(
-                    "server '{id}' is disabled; enable it first"
-                )));
-            }
-            node_link::set_flags(&state, &id, None, Some(false)).await?;
+            let (node, push) = model.start_server(&id).await?;
+            node_link::push(&state, push).await;
             let verb = if action == "start" {
                 "start"
             } else {
@@ -81,7 +51,8 @@ pub(crate) async fn action(
             )
         }
         "stop" => {
-            node_link::set_flags(&state, &id, None, Some(true)).await?;
+            let (node, push) = model.stop_server(&id).await?;
+            node_link::push(&state, push).await;
             tracing::info!(server = %id, %user, "stop requested");
             Some(
                 node_link::call_node(&state, &node, &node_action("stop"), &serde_json::json!({}))
@@ -89,7 +60,8 @@ pub(crate) async fn action(
             )
         }
         "enable" | "disable" => {
-            node_link::set_flags(&state, &id, Some(action == "enable"), None).await?;
+            let push = model.enable_server(&id, action == "enable").await?;
+            node_link::push(&state, push).await;
             tracing::info!(server = %id, %user, "{action}d");
             None
         }
@@ -104,7 +76,12 @@ pub(crate) async fn action(
             )));
         }
     };
-    view_with(&state, &id, runtime).map(Json)
+    // The runtime the node just answered is newer than the model's.
+    let mut view = model.view().server(&id)?.view;
+    if let Some(rt) = runtime {
+        view.runtime = rt;
+    }
+    Ok(Json(view))
 }
 
 /// `GET /v1/servers/{id}/log`: forwarded to the server's node.
@@ -114,22 +91,13 @@ pub(crate) async fn log(
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<LogReply>, ApiError> {
-    let node = state
-        .live()
-        .index
-        .servers
-        .get(&id)
-        .map(|s| s.node.clone())
-        .ok_or_else(|| unknown(&id))?;
+    let node = state.model().server_node(&id)?;
     let mut path = paths::fill(paths::NODE_SERVER_LOG, &[&id]);
     if let Some(q) = query {
         path.push('?');
         path.push_str(&q);
     }
     let client = node_link::node_client(&state, &node)?;
-    client
-        .get(&path)
-        .await
-        .map(Json)
-        .map_err(|e| ApiError::from_node(&node, e))
+    let reply = client.get(&path).await.map_err(node_link::failed(&node))?;
+    Ok(Json(reply))
 }

@@ -4,8 +4,9 @@ use axum::Json;
 use axum::extract::State;
 use grid_proto::api::{LoginReply, LoginRequest, RegistryInfo};
 
+use super::error::ApiError;
+use super::extract::Body;
 use crate::auth::{AuthError, SESSION_TTL};
-use crate::error::{ApiError, Body};
 use crate::state::AppState;
 
 /// Checks user + password and opens a session.
@@ -37,16 +38,16 @@ pub(crate) async fn login(
 
 /// What the registry is and holds.
 pub(crate) async fn registry_info(State(state): State<AppState>) -> Json<RegistryInfo> {
-    let live = state.live();
+    let live = state.model().view();
     Json(RegistryInfo {
         version: grid_proto::PROTOCOL_VERSION.to_owned(),
         listen: state.settings().listen.clone(),
         data_dir: state.settings().data_dir.clone(),
         uptime_s: state.uptime().as_secs(),
-        applications: live.apps.len(),
-        nodes: live.nodes.len(),
-        nodes_up: live.nodes.values().filter(|n| n.up).count(),
-        servers: live.index.servers.len(),
-        event_serial: state.event_serial(),
+        applications: live.application_count(),
+        nodes: live.node_count(),
+        nodes_up: live.nodes_up(),
+        servers: live.server_count(),
+        event_serial: state.model().event_serial(),
     })
 }

@@ -1,0 +1,110 @@
+//! The API's error answer, and the one place that maps the model's and the nodes' errors to
+//! an HTTP status and body.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use grid_proto::api::ErrorBody;
+use grid_proto::client::ClientError;
+
+use crate::model::ModelError;
+use crate::node_link::LinkError;
+
+/// An error answered to a client.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400 with optional detail.
+    #[error("{0}")]
+    BadRequest(String, Option<serde_json::Value>),
+    /// 401.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 404.
+    #[error("{0}")]
+    NotFound(String),
+    /// 409.
+    #[error("{0}")]
+    Conflict(String),
+    /// 502/503: a node could not be reached or failed.
+    #[error("{0}")]
+    Unavailable(String),
+    /// 500; the detail is logged, never sent.
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<ModelError> for ApiError {
+    fn from(e: ModelError) -> Self {
+        let message = e.to_string();
+        match e {
+            ModelError::InvalidDescriptor(d) => Self::BadRequest(
+                message,
+                Some(serde_json::json!({ "field": d.field, "reason": d.reason })),
+            ),
+            ModelError::NameMismatch { .. } => {
+                Self::BadRequest(message, Some(serde_json::json!({ "field": "name" })))
+            }
+            ModelError::Taken { .. } | ModelError::AppExists(_) | ModelError::Disabled(_) => {
+                Self::Conflict(message)
+            }
+            ModelError::UnknownApp(_)
+            | ModelError::UnknownServer(_)
+            | ModelError::UnknownNode(_)
+            | ModelError::MustRegister(_)
+            | ModelError::NotOnNode { .. }
+            | ModelError::UnknownLocate(_) => Self::NotFound(message),
+            ModelError::NodeUnregistered(_)
+            | ModelError::NodeDown(_)
+            | ModelError::ActivationTimeout(_) => Self::Unavailable(message),
+            ModelError::Store(e) => Self::Internal(e.into()),
+        }
+    }
+}
+
+/// A failed call to a node keeps the node's own message.
+impl From<LinkError> for ApiError {
+    fn from(e: LinkError) -> Self {
+        let (node, source) = match e {
+            LinkError::Model(e) => return e.into(),
+            LinkError::Node { node, source } => (node, source),
+        };
+        match source {
+            ClientError::Api {
+                status: 404,
+                message,
+                ..
+            } => Self::NotFound(message),
+            ClientError::Api {
+                status, message, ..
+            } if (400..500).contains(&status) => Self::Conflict(message),
+            ClientError::Api { message, .. } => {
+                Self::Unavailable(format!("node {node}: {message}"))
+            }
+            other => Self::Unavailable(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, detail) = match &self {
+            Self::BadRequest(_, d) => (StatusCode::BAD_REQUEST, d.clone()),
+            Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, None),
+            Self::NotFound(_) => (StatusCode::NOT_FOUND, None),
+            Self::Conflict(_) => (StatusCode::CONFLICT, None),
+            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, None),
+            Self::Internal(e) => {
+                tracing::error!(cause = %format!("{e:#}"), "internal error");
+                (StatusCode::INTERNAL_SERVER_ERROR, None)
+            }
+        };
+        (
+            status,
+            Json(ErrorBody {
+                error: self.to_string(),
+                detail,
+            }),
+        )
+            .into_response()
+    }
+}

@@ -1,0 +1,116 @@
+//! The model's operations keep the store, the live view, the serials and the events in step.
+
+use std::collections::BTreeSet;
+
+use grid_proto::api::EventKind;
+use grid_proto::metrics::prometheus_client::metrics::counter::Counter;
+
+use super::{Model, ModelError, Push};
+use crate::store::Store;
+
+const APP: &str = r#"
+name = "Spotifice"
+[replica-groups.MediaServerGroup]
+load-balancing = "ordered"
+[templates.MS]
+parameters = ["index"]
+[templates.MS.server]
+id = "MediaServer-${index}"
+exe = "media-server"
+adapters = [{ name = "Adapter", replica-group = "MediaServerGroup" }]
+[[nodes.node1.server-instances]]
+template = "MS"
+parameters = { index = "1" }
+[[nodes.node2.server-instances]]
+template = "MS"
+parameters = { index = "2" }
+"#;
+
+fn nodes(push: Push) -> Vec<String> {
+    push.nodes().iter().cloned().collect()
+}
+
+#[tokio::test]
+async fn durable_changes_keep_flags_serials_and_events_in_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let published = Counter::default();
+    let model = Model::load(store.clone(), published.clone()).unwrap();
+    let (mut events, serial) = model.subscribe();
+    assert_eq!(serial, 0);
+
+    let (changed, push) = model.add_application(APP).await.unwrap();
+    assert_eq!(nodes(push), ["node1", "node2"]);
+    assert_eq!(changed.serial, 1);
+    assert_eq!(changed.diff.added, ["MediaServer-1", "MediaServer-2"]);
+    assert_eq!(model.view().assignment("node2").serial, 1);
+
+    // A flag change bumps the assignment serial once, and a repeat changes nothing.
+    let (node, push) = model.stop_server("MediaServer-2").await.unwrap();
+    assert_eq!(
+        (node.as_str(), nodes(push)),
+        ("node2", vec!["node2".to_owned()])
+    );
+    let (_, push) = model.stop_server("MediaServer-2").await.unwrap();
+    assert!(push.nodes().is_empty());
+    let assignment = model.view().assignment("node2");
+    assert_eq!(assignment.serial, 2);
+    assert!(assignment.servers[0].stopped);
+
+    // A disabled server cannot be started, and the refusal changes nothing.
+    drop(model.enable_server("MediaServer-1", false).await.unwrap());
+    let err = model.start_server("MediaServer-1").await.unwrap_err();
+    assert!(
+        matches!(&err, ModelError::Disabled(id) if id == "MediaServer-1"),
+        "{err}"
+    );
+    assert_eq!(model.view().assignment("node1").serial, 3);
+
+    // An update that drops a server forgets its flags, in the store too.
+    let one = APP.replace(
+        "[[nodes.node2.server-instances]]\ntemplate = \"MS\"\nparameters = { index = \"2\" }\n",
+        "",
+    );
+    let (changed, push) = model.update_application("Spotifice", &one).await.unwrap();
+    assert_eq!(nodes(push), ["node1", "node2"]);
+    assert_eq!(
+        (changed.serial, changed.diff.removed),
+        (2, vec!["MediaServer-2".to_owned()])
+    );
+    let err = model.view().server("MediaServer-2").unwrap_err();
+    assert!(
+        matches!(&err, ModelError::UnknownServer(id) if id == "MediaServer-2"),
+        "{err}"
+    );
+    let flagged: BTreeSet<String> = store
+        .flags()
+        .unwrap()
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(flagged, BTreeSet::from(["MediaServer-1".to_owned()]));
+
+    // What a restart loads from the store is what the live view holds.
+    let again = Model::load(store, Counter::default()).unwrap();
+    assert_eq!(
+        again.view().assignment("node1"),
+        model.view().assignment("node1")
+    );
+    let summaries = |m: &Model| serde_json::to_value(m.view().app_summaries()).unwrap();
+    assert_eq!(summaries(&again), summaries(&model));
+
+    // Flag changes publish no event; deploys do, one each, in serial order.
+    let first = events.recv().await.unwrap();
+    let second = events.recv().await.unwrap();
+    assert!(
+        matches!(&first.kind, EventKind::ApplicationAdded { name, serial: 1 } if name == "Spotifice")
+    );
+    assert!(
+        matches!(&second.kind, EventKind::ApplicationUpdated { name, serial: 2 } if name == "Spotifice")
+    );
+    assert_eq!(
+        (first.serial, second.serial, model.event_serial()),
+        (1, 2, 2)
+    );
+    assert_eq!(published.get(), 2);
+}
