@@ -1,11 +1,8 @@
-//! A channel: its recent output (one ring of shared chunks), its listeners, and the distributor
-//! that writes to them.
+//! A channel: its recent output (the [`Ring`]), its listeners, and the distributor that writes
+//! to them.
 //!
-//! The ring holds the channel's output once, as reference-counted [`Bytes`] chunks, each with
-//! its offset in two streams: the ICY stream (audio with a metadata block after every `metaint`
-//! bytes, at the channel's own interval positions, so one encoding serves every ICY listener)
-//! and the plain stream (the same audio without the blocks). A listener is a socket and a
-//! position in one of the two streams; it has no task and no buffer of its own. Each tick the
+//! A listener is a socket and a position in one of the ring's two streams; it has no task and
+//! no buffer of its own. Each tick the
 //! distributor gives every listener one vectored, non-blocking write of the chunks from its
 //! position to the live edge.
 
@@ -15,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use grid_proto::icy::{self, IcyReply, IcyRequest, Metadata, Protocol};
+use grid_proto::icy::{self, IcyReply, IcyRequest, Protocol};
 use grid_proto::live::{
     ChannelKind, ChannelStats, PATH_HEADER, RELAY_HEADER, SourceState, SourceStats, TreeStats,
 };
@@ -23,9 +20,9 @@ use tokio::io::AsyncWriteExt;
 use tracing::info;
 
 use super::config::{ChannelConfig, Source};
+use super::ring::Ring;
+use super::udp_feed::UdpFeed;
 
-/// At most this many pieces in one write (well under `IOV_MAX`).
-const MAX_IOV: usize = 256;
 /// Listeners written between two yields to the runtime, so accepts and API requests are not
 /// held up by a long walk.
 const BATCH: usize = 1024;
@@ -45,48 +42,8 @@ pub const BUSY_LISTENERS: usize = 500;
 pub const BUSY_ROUND: Duration = Duration::from_secs(1);
 /// How often a channel asks its relay children the size of their subtrees.
 const CHILD_POLL: Duration = Duration::from_secs(1);
-/// The ring holds at most this many bytes per ms it keeps: twice the highest MP3 bitrate.
-const RING_BYTES_PER_MS: usize = 2 * 320 / 8;
 /// Joins and leaves are logged together at most this often.
 const LOG_EVERY: Duration = Duration::from_secs(10);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    /// A metadata block: in the ICY stream only.
-    Block,
-    /// Audio: `frame_start` when it begins at an MP3 frame boundary (a plain listener may start
-    /// there), `interval_start` when it begins an ICY interval (an ICY listener may start there).
-    Audio {
-        frame_start: bool,
-        interval_start: bool,
-    },
-}
-
-#[derive(Debug)]
-struct Chunk {
-    /// Offset in the ICY stream.
-    icy: u64,
-    /// Offset in the plain stream.
-    plain: u64,
-    /// When it was produced, ms since the channel started.
-    at_ms: u64,
-    kind: Kind,
-    data: Bytes,
-}
-
-impl Chunk {
-    fn start(&self, icy: bool) -> u64 {
-        if icy { self.icy } else { self.plain }
-    }
-
-    fn end(&self, icy: bool) -> u64 {
-        let len = match (icy, self.kind) {
-            (false, Kind::Block) => 0,
-            _ => self.data.len() as u64,
-        };
-        self.start(icy) + len
-    }
-}
 
 /// One listener: its socket (non-blocking, not registered with the reactor: it is only ever
 /// written on the distributor's tick), its position in its stream and what it was sent.
@@ -118,16 +75,7 @@ impl Drop for HttpListener {
 /// What is behind the channel's lock.
 #[derive(Debug)]
 pub(crate) struct Inner {
-    ring: VecDeque<Chunk>,
-    /// Bytes in the ring.
-    ring_bytes: usize,
-    icy_edge: u64,
-    plain_edge: u64,
-    /// Audio bytes until the next block.
-    interval_left: usize,
-    /// The block every boundary gets: the current title.
-    block: Bytes,
-    title: String,
+    pub(crate) ring: Ring,
     /// Of the current track (playlist) or the upstream (relay).
     pub(crate) bitrate_kbps: u32,
     listeners: Vec<Listener>,
@@ -139,8 +87,6 @@ pub(crate) struct Inner {
     cut_offs: u64,
     /// The source's numbers; its owner updates them.
     pub(crate) source: SourceStats,
-    /// Blocks produced.
-    pub(crate) blocks: u64,
     /// Distributions so far (the slot of a busy channel's round).
     distributions: u64,
     joins_logged: u64,
@@ -193,7 +139,7 @@ pub struct Channel {
     /// A relay child joined: its size is asked at once.
     children_changed: tokio::sync::Notify,
     /// The control port's UDP clients of this channel (seed 002), fed after each distribution.
-    pub(crate) udp: super::control::UdpFeed,
+    udp: UdpFeed,
 }
 
 impl Channel {
@@ -209,13 +155,7 @@ impl Channel {
             SourceState::Silent
         };
         let inner = Inner {
-            ring: VecDeque::new(),
-            ring_bytes: 0,
-            icy_edge: 0,
-            plain_edge: 0,
-            interval_left: config.metaint,
-            block: Bytes::from_static(icy::EMPTY_BLOCK),
-            title: String::new(),
+            ring: Ring::new(config.metaint, config.burst_ms + config.lag_ms),
             bitrate_kbps: 128,
             listeners: Vec::new(),
             http_listeners: 0,
@@ -232,7 +172,6 @@ impl Channel {
                 gaps: 0,
                 duplicates: 0,
             },
-            blocks: 0,
             distributions: 0,
             joins_logged: 0,
             leaves_unlogged: 0,
@@ -249,7 +188,7 @@ impl Channel {
             started: Instant::now(),
             inner: Mutex::new(inner),
             children_changed: tokio::sync::Notify::new(),
-            udp: super::control::UdpFeed::default(),
+            udp: UdpFeed::default(),
         }
     }
 
@@ -297,6 +236,21 @@ impl Channel {
         }
     }
 
+    /// Its UDP clients.
+    pub(crate) fn udp(&self) -> &UdpFeed {
+        &self.udp
+    }
+
+    /// A new UDP client at `to`, sent from `socket` what the channel produces from now on;
+    /// returns its id.
+    pub(crate) fn udp_add(
+        &self,
+        to: std::net::SocketAddr,
+        socket: Arc<std::net::UdpSocket>,
+    ) -> u64 {
+        self.udp.add(|| self.lock().ring.plain_edge(), to, socket)
+    }
+
     /// Its URL, which names it in the tree.
     pub fn url(&self) -> &str {
         &self.url
@@ -320,32 +274,10 @@ impl Channel {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// How long chunks are kept: a new listener's burst plus the lag a listener may have.
-    fn keep_ms(&self) -> u64 {
-        self.config.burst_ms + self.config.lag_ms
-    }
-
     /// Appends audio (beginning at a frame boundary when `frame_start`) to the channel's
-    /// output, with the current title's block at every interval boundary, and drops what is
-    /// older than the channel keeps.
+    /// output.
     pub(crate) fn push_audio(&self, inner: &mut Inner, audio: Bytes, frame_start: bool) {
-        let now_ms = self.now_ms();
-        inner.push_audio(audio, frame_start, self.config.metaint, now_ms);
-        let keep = self.keep_ms();
-        // By age, and by size: a source sending faster than real time (a flood of datagrams,
-        // a relay's upstream in a hurry) must not grow the ring without bound.
-        let cap = usize::try_from(keep)
-            .unwrap_or(usize::MAX)
-            .saturating_mul(RING_BYTES_PER_MS);
-        while inner
-            .ring
-            .front()
-            .is_some_and(|c| c.at_ms.saturating_add(keep) < now_ms || inner.ring_bytes > cap)
-        {
-            if let Some(c) = inner.ring.pop_front() {
-                inner.ring_bytes -= c.data.len();
-            }
-        }
+        inner.ring.push(audio, frame_start, self.now_ms());
     }
 
     /// A new listener: writes its reply head and burst at once, then hands it to the
@@ -376,15 +308,12 @@ impl Channel {
                 Err(answer)
             } else {
                 let head = self.reply_head(&inner, request.protocol, icy, child.is_some());
-                let pos = inner.join_position(
-                    icy,
-                    self.now_ms(),
-                    self.config.burst_ms,
-                    self.config.metaint,
-                );
+                let pos = inner
+                    .ring
+                    .join_position(icy, self.now_ms(), self.config.burst_ms);
                 let mut iov = Vec::with_capacity(32);
                 iov.push(IoSlice::new(&head));
-                inner.slices(pos, icy, &mut iov);
+                inner.ring.slices(pos, icy, &mut iov);
                 let written = match (&socket).write_vectored(&iov) {
                     Ok(n) => n,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
@@ -551,7 +480,9 @@ impl Channel {
                 self.config.lag_ms
             );
         }
-        self.udp.send_new(self);
+        self.udp.send_new(self.name(), |pos, out| {
+            self.lock().ring.plain_from(pos, out)
+        });
     }
 
     /// Distributions in a busy channel's round: [`BUSY_ROUND`] in ticks.
@@ -601,7 +532,7 @@ impl Channel {
             inner.joins += 1;
             inner.http_listeners += 1;
             let now_ms = self.now_ms();
-            inner.join_position(icy, now_ms, self.config.burst_ms, self.config.metaint)
+            inner.ring.join_position(icy, now_ms, self.config.burst_ms)
         };
         let guard = HttpListener(Arc::clone(&self));
         let mut interval = tokio::time::interval(tick);
@@ -615,22 +546,17 @@ impl Channel {
                     }
                     interval.tick().await;
                     let mut inner = guard.0.lock();
-                    if pos < inner.oldest(icy) {
+                    if pos < inner.ring.oldest(icy) {
                         inner.cut_offs += 1;
                         info!("{}: a listener (HTTP stack) cut off", guard.0.name());
                         return None;
                     }
-                    let first = inner.ring.partition_point(|c| c.end(icy) <= pos);
-                    for c in inner.ring.range(first..) {
-                        if !icy && c.kind == Kind::Block {
-                            continue;
-                        }
-                        let skip =
-                            usize::try_from(pos.saturating_sub(c.start(icy))).unwrap_or(usize::MAX);
-                        if skip < c.data.len() {
-                            pending.push_back(c.data.slice(skip..));
-                        }
-                    }
+                    pending.extend(
+                        inner
+                            .ring
+                            .read_from(pos, icy)
+                            .map(|(data, skip)| data.slice(skip..)),
+                    );
                     let sent: u64 = pending.iter().map(|b| b.len() as u64).sum();
                     pos += sent;
                     inner.bytes_out += sent;
@@ -682,7 +608,7 @@ impl Channel {
         let c = &self.config;
         let mut source = inner.source.clone();
         if self.kind() == ChannelKind::Playlist {
-            source.segments = inner.blocks;
+            source.segments = inner.ring.blocks();
         }
         ChannelStats {
             name: c.name.clone(),
@@ -696,7 +622,7 @@ impl Channel {
             joins: inner.joins,
             bytes_out: inner.bytes_out,
             cut_offs: inner.cut_offs,
-            title: inner.title.clone(),
+            title: inner.ring.title().to_owned(),
             source,
             uptime_ms: self.now_ms(),
             udp_clients: udp.clients,
@@ -760,137 +686,6 @@ impl Inner {
         }
     }
 
-    /// The current title.
-    pub(crate) fn title(&self) -> &str {
-        &self.title
-    }
-
-    /// Sets the title every block from now on carries.
-    pub(crate) fn set_title(&mut self, title: &str) {
-        if title == self.title {
-            return;
-        }
-        let mut meta = Metadata::title(title);
-        meta.truncate_to_fit();
-        if let Ok(block) = icy::encode_metadata(&meta) {
-            self.block = block;
-        }
-        title.clone_into(&mut self.title);
-    }
-
-    fn push_audio(&mut self, mut audio: Bytes, frame_start: bool, metaint: usize, now_ms: u64) {
-        let mut first = true;
-        while !audio.is_empty() {
-            let piece = audio.split_to(audio.len().min(self.interval_left));
-            let len = piece.len();
-            self.ring.push_back(Chunk {
-                icy: self.icy_edge,
-                plain: self.plain_edge,
-                at_ms: now_ms,
-                kind: Kind::Audio {
-                    frame_start: first && frame_start,
-                    interval_start: self.interval_left == metaint,
-                },
-                data: piece,
-            });
-            first = false;
-            self.icy_edge += len as u64;
-            self.plain_edge += len as u64;
-            self.interval_left -= len;
-            self.ring_bytes += len;
-            if self.interval_left == 0 {
-                let block = self.block.clone();
-                let len = block.len() as u64;
-                self.ring.push_back(Chunk {
-                    icy: self.icy_edge,
-                    plain: self.plain_edge,
-                    at_ms: now_ms,
-                    kind: Kind::Block,
-                    data: block,
-                });
-                self.icy_edge += len;
-                self.ring_bytes += len as usize;
-                self.interval_left = metaint;
-                self.blocks += 1;
-            }
-        }
-    }
-
-    /// The live edge of the plain stream (audio only).
-    pub(crate) fn plain_edge(&self) -> u64 {
-        self.plain_edge
-    }
-
-    /// Appends the plain stream's audio from `pos` (or the oldest kept, if `pos` fell out of
-    /// the ring) to the live edge to `out`; returns the edge.
-    pub(crate) fn plain_from(&self, pos: u64, out: &mut BytesMut) -> u64 {
-        let mut pos = pos.max(self.oldest(false));
-        let mut iov = Vec::new();
-        while pos < self.plain_edge {
-            iov.clear();
-            self.slices(pos, false, &mut iov);
-            if iov.is_empty() {
-                break;
-            }
-            for piece in &iov {
-                out.extend_from_slice(piece);
-                pos += piece.len() as u64;
-            }
-        }
-        self.plain_edge
-    }
-
-    fn edge(&self, icy: bool) -> u64 {
-        if icy { self.icy_edge } else { self.plain_edge }
-    }
-
-    fn oldest(&self, icy: bool) -> u64 {
-        self.ring
-            .front()
-            .map_or_else(|| self.edge(icy), |c| c.start(icy))
-    }
-
-    /// Where a new listener starts: the start of an interval (ICY) or of a frame-aligned chunk
-    /// (plain) produced closest to `burst_ms` ago; at the next interval when there is none.
-    fn join_position(&self, icy: bool, now_ms: u64, burst_ms: u64, metaint: usize) -> u64 {
-        let target = now_ms.saturating_sub(burst_ms);
-        let mut best: Option<(u64, u64)> = None;
-        for c in self.ring.iter().rev() {
-            let Kind::Audio {
-                frame_start,
-                interval_start,
-            } = c.kind
-            else {
-                continue;
-            };
-            if !(if icy { interval_start } else { frame_start }) {
-                continue;
-            }
-            let distance = c.at_ms.abs_diff(target);
-            // Chunks pushed in one tick share a time. With a burst wanted, the older of them:
-            // a channel's first tick pushes `burst_ms` of history at once, and a listener joining
-            // then should get all of it. Without one, the newer: the live edge.
-            if best.is_some_and(|(d, _)| d < distance || (d == distance && burst_ms == 0)) {
-                break;
-            }
-            best = Some((distance, c.start(icy)));
-        }
-        match best {
-            Some((_, pos)) => pos,
-            // Nothing yet, or an interval longer than the ring: the next interval (if the
-            // title changes before it, the block is longer and the listener's first bytes are
-            // off by that much; an interval that long is a configuration mistake).
-            None if icy && self.interval_left == metaint => self.icy_edge,
-            None if icy => self.icy_edge + self.interval_left as u64 + self.block.len() as u64,
-            None => self.plain_edge,
-        }
-    }
-
-    /// Appends to `out` the pieces of the ring from `pos` to the live edge (at most [`MAX_IOV`]).
-    fn slices<'a>(&'a self, pos: u64, icy: bool, out: &mut Vec<IoSlice<'a>>) {
-        slices(&self.ring, pos, icy, out);
-    }
-
     fn add_listener(&mut self, mut listener: Listener) {
         listener.slot = (self.joins % 64) as u8;
         self.bytes_out += listener.bytes_out;
@@ -901,8 +696,8 @@ impl Inner {
 
     /// Writes to listeners from `*next` on, at most `batch` of them; true when all are done.
     fn write_batch(&mut self, next: &mut usize, batch: usize, cut: &mut u64, round: u64) -> bool {
-        let oldest = [self.oldest(false), self.oldest(true)];
-        let edge = [self.plain_edge, self.icy_edge];
+        let oldest = [self.ring.oldest(false), self.ring.oldest(true)];
+        let edge = [self.ring.edge(false), self.ring.edge(true)];
         if *next == 0 {
             self.distributions += 1;
         }
@@ -939,7 +734,7 @@ impl Inner {
                 continue;
             }
             iov.clear();
-            slices(ring, l.pos, l.icy, &mut iov);
+            ring.slices(l.pos, l.icy, &mut iov);
             match (&l.socket).write_vectored(&iov) {
                 Ok(n) if n > 0 => {
                     l.pos += n as u64;
@@ -964,116 +759,6 @@ impl Inner {
             *next += 1;
         }
         *next >= listeners.len()
-    }
-}
-
-fn slices<'a>(ring: &'a VecDeque<Chunk>, pos: u64, icy: bool, out: &mut Vec<IoSlice<'a>>) {
-    let first = ring.partition_point(|c| c.end(icy) <= pos);
-    for c in ring.range(first..) {
-        if !icy && c.kind == Kind::Block {
-            continue;
-        }
-        let skip = usize::try_from(pos.saturating_sub(c.start(icy))).unwrap_or(usize::MAX);
-        if skip < c.data.len() {
-            out.push(IoSlice::new(&c.data[skip..]));
-        }
-        if out.len() >= MAX_IOV {
-            break;
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::num::NonZeroUsize;
-
-    use grid_proto::icy::{Decoder, Item};
-
-    use super::*;
-    use crate::live::config::Order;
-
-    fn config(metaint: usize) -> ChannelConfig {
-        ChannelConfig {
-            name: "t".into(),
-            description: String::new(),
-            genre: String::new(),
-            source: Source::Playlist {
-                entries: None,
-                order: Order::InOrder,
-            },
-            metaint,
-            burst_ms: 0,
-            lag_ms: 1000,
-            max_children: 2,
-        }
-    }
-
-    fn read_all(inner: &Inner, pos: u64, icy: bool) -> Vec<u8> {
-        let mut iov = Vec::new();
-        inner.slices(pos, icy, &mut iov);
-        iov.iter().flat_map(|s| s.iter().copied()).collect()
-    }
-
-    #[test]
-    fn a_source_faster_than_real_time_does_not_grow_the_ring_past_its_cap() {
-        let ch = Channel::new(
-            config(16_000),
-            Duration::from_millis(250),
-            "http://127.0.0.1:1/live/t".into(),
-        );
-        let mut inner = ch.lock();
-        // 50 MB at once, as a flood of datagrams would bring.
-        for _ in 0..50_000 {
-            ch.push_audio(&mut inner, Bytes::from(vec![0u8; 1000]), true);
-        }
-        let cap = 1000 * RING_BYTES_PER_MS; // keep_ms: burst 0 + lag 1000
-        let held: usize = inner.ring.iter().map(|c| c.data.len()).sum();
-        assert_eq!(held, inner.ring_bytes);
-        assert!(held <= cap, "{held} bytes held, cap {cap}");
-        assert_eq!(inner.plain_edge, 50_000_000);
-    }
-
-    #[test]
-    fn one_ring_serves_icy_and_plain_from_any_position() {
-        let ch = Channel::new(
-            config(10),
-            Duration::from_millis(250),
-            "http://127.0.0.1:1/live/t".into(),
-        );
-        let mut inner = ch.lock();
-        inner.set_title("A - B");
-        let audio: Vec<u8> = (0..35u8).collect();
-        for piece in audio.chunks(7) {
-            ch.push_audio(&mut inner, Bytes::copy_from_slice(piece), true);
-        }
-        assert_eq!(read_all(&inner, 0, false), audio);
-        assert_eq!(read_all(&inner, 13, false), audio[13..]);
-        let icy_stream = read_all(&inner, 0, true);
-        let mut d = Decoder::body(NonZeroUsize::new(10));
-        d.feed(&icy_stream);
-        let mut got = Vec::new();
-        let mut titles = 0;
-        while let Some(item) = d.next().unwrap() {
-            match item {
-                Item::Audio { data, .. } => got.extend_from_slice(&data),
-                Item::Metadata { metadata, .. } => {
-                    assert_eq!(metadata.unwrap().stream_title.as_deref(), Some("A - B"));
-                    titles += 1;
-                }
-                _ => unreachable!(),
-            }
-        }
-        assert_eq!((got, titles), (audio.clone(), 3));
-        // An ICY listener starts at an interval: after a block.
-        let pos = inner.join_position(true, ch.now_ms(), 0, 10);
-        let block_len = inner.block.len() as u64;
-        assert_eq!(pos, 3 * (10 + block_len));
-        // A plain one at a frame-aligned chunk.
-        assert_eq!(inner.join_position(false, ch.now_ms(), 0, 10), 28);
-        // Everything was pushed at once (a channel's first tick, its history): a listener
-        // wanting a burst longer than that gets all of it.
-        assert_eq!(inner.join_position(true, ch.now_ms(), 1000, 10), 0);
-        assert_eq!(inner.join_position(false, ch.now_ms(), 1000, 10), 0);
     }
 }
 

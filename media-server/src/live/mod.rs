@@ -16,7 +16,9 @@ pub mod config;
 pub mod control;
 pub mod playlist;
 pub mod relay;
+pub(crate) mod ring;
 pub mod silence;
+pub mod udp_feed;
 pub mod udp_source;
 
 use std::sync::Arc;

@@ -243,7 +243,7 @@ impl Playlist {
                         let title = title_of(&p.track);
                         info!("{}: now '{title}'", channel.name());
                         let mut inner = channel.lock();
-                        inner.set_title(&title);
+                        inner.ring.set_title(&title);
                         inner.bitrate_kbps = p.track.info.bitrate_kbps;
                         inner.source.state = SourceState::Playing;
                         inner.source.track_id = Some(p.track.info.id.clone());
@@ -301,7 +301,7 @@ impl Playlist {
         if inner.source.state != SourceState::Silent {
             inner.source.state = SourceState::Silent;
             inner.source.track_id = None;
-            inner.set_title("");
+            inner.ring.set_title("");
         }
         inner.bitrate_kbps = silence.bitrate_kbps();
         if let Some(audio) = silence.due(now) {

@@ -27,7 +27,7 @@ use grid_proto::paths;
 use super::channel::Channel;
 use super::config::Upstream;
 use super::silence::Silence;
-use crate::mpeg::{self, FrameHeader};
+use crate::mpeg::{self, Aligner, FrameHeader};
 
 /// First wait before a reconnection.
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
@@ -45,47 +45,6 @@ const MAX_REDIRECTS: usize = 16;
 const HEALTHY_SESSION: Duration = Duration::from_secs(1);
 /// How often a relay in a tree asks its parent for the parent's path.
 const PATH_REFRESH: Duration = Duration::from_secs(1);
-/// Audio without a frame in this many bytes is passed on as it is (not MP3 we can cut).
-const MAX_UNALIGNED: usize = 64 * 1024;
-
-/// Cuts a byte stream at MP3 frame boundaries.
-#[derive(Debug, Default)]
-pub(crate) struct Aligner {
-    pub(crate) pending: BytesMut,
-    /// The last frame's header (the shape of silence).
-    pub(crate) header: Option<[u8; 4]>,
-}
-
-impl Aligner {
-    /// The whole frames received so far, from a frame boundary.
-    pub(crate) fn take(&mut self) -> Option<Bytes> {
-        let mut off = 0;
-        let buf = &self.pending;
-        // Resync on a frame that is followed by another (or by the end).
-        if FrameHeader::parse(buf).is_none() {
-            match (1..buf.len().saturating_sub(3)).find(|&i| mpeg::frame_at(buf, i).is_some()) {
-                Some(i) => {
-                    let _ = self.pending.split_to(i);
-                }
-                None if buf.len() > MAX_UNALIGNED => return Some(self.pending.split().freeze()),
-                None => return None,
-            }
-        }
-        let buf = &self.pending;
-        let mut last = None;
-        while let Some(h) = FrameHeader::parse(&buf[off..]) {
-            if off + h.len > buf.len() {
-                break;
-            }
-            last = Some(off);
-            off += h.len;
-        }
-        if let Some(at) = last {
-            self.header = Some([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]);
-        }
-        (off > 0).then(|| self.pending.split_to(off).freeze())
-    }
-}
 
 /// A connected upstream: the socket, its decoder past the reply head, the reply, and the URL
 /// it was found at (after redirects).
@@ -189,7 +148,7 @@ impl Relay {
             match item {
                 Item::Audio { data, .. } => {
                     self.got_audio |= !data.is_empty();
-                    self.aligner.pending.extend_from_slice(&data);
+                    self.aligner.extend(&data);
                 }
                 Item::Metadata { segment, metadata } => {
                     // The title applies from the audio after the block: flush what came before.
@@ -204,10 +163,10 @@ impl Relay {
                     }
                     self.last_segment = Some(segment);
                     if let Some(title) = metadata.and_then(|m| m.stream_title)
-                        && title != inner.title()
+                        && title != inner.ring.title()
                     {
                         info!("{}: now '{title}'", self.channel.name());
-                        inner.set_title(&title);
+                        inner.ring.set_title(&title);
                     }
                 }
                 Item::Reply(_) | Item::Request(_) => {}
@@ -512,8 +471,9 @@ pub async fn run(
             let mut inner = channel.lock();
             if inner.source.state == SourceState::Playing {
                 // The partial frame of the dropped stream is dropped; silence takes over.
-                relay.aligner.pending.clear();
-                relay.silence = Silence::new(relay.aligner.header.unwrap_or(mpeg::DEFAULT_HEADER));
+                relay.aligner.clear();
+                relay.silence =
+                    Silence::new(relay.aligner.last_header().unwrap_or(mpeg::DEFAULT_HEADER));
                 inner.source.state = SourceState::Reconnecting;
                 // Out of the tree until it rejoins.
                 inner.tree_path.clear();
@@ -524,28 +484,5 @@ pub async fn run(
             relay.silent_wait(&mut interval, backoff).await;
             backoff = (backoff * 2).min(BACKOFF_MAX);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_aligner_cuts_at_frames_and_skips_junk() {
-        let frame = mpeg::silent_frame(mpeg::DEFAULT_HEADER).unwrap();
-        let mut a = Aligner::default();
-        a.pending.extend_from_slice(b"junk");
-        a.pending.extend_from_slice(&frame);
-        a.pending.extend_from_slice(&frame);
-        a.pending.extend_from_slice(&frame[..100]);
-        let out = a.take().unwrap();
-        assert_eq!(out.len(), 2 * frame.len());
-        assert_eq!(&out[..4], &frame[..4]);
-        assert_eq!(a.pending.len(), 100);
-        assert!(a.take().is_none());
-        a.pending.extend_from_slice(&frame[100..]);
-        assert_eq!(a.take().unwrap().len(), frame.len());
-        assert_eq!(a.header, Some(mpeg::DEFAULT_HEADER));
     }
 }

@@ -16,9 +16,9 @@ use tokio::net::UdpSocket;
 use tracing::{debug, info, warn};
 
 use super::channel::Channel;
-use super::relay::{Aligner, UPSTREAM_SILENT};
+use super::relay::UPSTREAM_SILENT;
 use super::silence::Silence;
-use crate::mpeg::{self, FrameHeader};
+use crate::mpeg::{self, Aligner, FrameHeader};
 
 /// The receive buffer asked for: a second or more of audio, should the channel's task be late.
 const RCVBUF: usize = 1 << 20;
@@ -65,13 +65,13 @@ pub async fn run(channel: Arc<Channel>, socket: UdpSocket, tick: Duration) {
                     }
                 };
                 recv_error_logged = false;
-                aligner.pending.extend_from_slice(&buf[..n]);
+                aligner.extend(&buf[..n]);
                 let mut datagrams = 1;
                 // Take whatever else is already there, to push and write it all at once.
-                while aligner.pending.len() < MAX_PENDING {
+                while aligner.pending_len() < MAX_PENDING {
                     match socket.try_recv_from(&mut buf) {
                         Ok((n, _)) => {
-                            aligner.pending.extend_from_slice(&buf[..n]);
+                            aligner.extend(&buf[..n]);
                             datagrams += 1;
                         }
                         Err(_) => break,
@@ -113,8 +113,8 @@ pub async fn run(channel: Arc<Channel>, socket: UdpSocket, tick: Duration) {
                 if playing && last_data.elapsed() > UPSTREAM_SILENT {
                     playing = false;
                     // The partial frame of the stopped stream is dropped; silence takes over.
-                    aligner.pending.clear();
-                    silence = Silence::new(aligner.header.unwrap_or(mpeg::DEFAULT_HEADER));
+                    aligner.clear();
+                    silence = Silence::new(aligner.last_header().unwrap_or(mpeg::DEFAULT_HEADER));
                     channel.lock().source.state = SourceState::Reconnecting;
                     warn!(
                         "{}: no datagram for {} ms; silence until they return",
