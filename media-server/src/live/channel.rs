@@ -74,10 +74,10 @@ impl Drop for HttpListener {
 
 /// What is behind the channel's lock.
 #[derive(Debug)]
-pub(crate) struct Inner {
-    pub(crate) ring: Ring,
+struct Inner {
+    ring: Ring,
     /// Of the current track (playlist) or the upstream (relay).
-    pub(crate) bitrate_kbps: u32,
+    bitrate_kbps: u32,
     listeners: Vec<Listener>,
     /// Listeners served through the HTTP stack ([`Channel::body_stream`]).
     http_listeners: u64,
@@ -86,14 +86,14 @@ pub(crate) struct Inner {
     bytes_out: u64,
     cut_offs: u64,
     /// The source's numbers; its owner updates them.
-    pub(crate) source: SourceStats,
+    source: SourceStats,
     /// Distributions so far (the slot of a busy channel's round).
     distributions: u64,
     joins_logged: u64,
     leaves_unlogged: u64,
     last_log: Instant,
     /// The upstreams from the tree's root down to the parent (a relay's, learnt at connect).
-    pub(crate) tree_path: Vec<String>,
+    tree_path: Vec<String>,
     /// Relays redirected to a child; the next child a redirect goes to (round robin, so the
     /// tree stays balanced).
     redirects: u64,
@@ -138,7 +138,7 @@ pub struct Channel {
     inner: Mutex<Inner>,
     /// A relay child joined: its size is asked at once.
     children_changed: tokio::sync::Notify,
-    /// The control port's UDP clients of this channel (seed 002), fed after each distribution.
+    /// The control port's UDP clients of this channel, fed after each distribution.
     udp: UdpFeed,
 }
 
@@ -220,7 +220,7 @@ impl Channel {
                 let client = client.for_base(base, "a relay child");
                 let me = &self.url;
                 Some(async move {
-                    let stats = super::peer_stats(&client, name).await?;
+                    let stats = super::peer::peer_stats(&client, name).await?;
                     // Ours only if it says so: its parent is this copy.
                     (stats.tree.path.last() == Some(me))
                         .then(|| (url.clone(), stats.tree.descendants))
@@ -265,7 +265,7 @@ impl Channel {
         }
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -274,10 +274,103 @@ impl Channel {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// Appends audio (beginning at a frame boundary when `frame_start`) to the channel's
-    /// output.
-    pub(crate) fn push_audio(&self, inner: &mut Inner, audio: Bytes, frame_start: bool) {
-        inner.ring.push(audio, frame_start, self.now_ms());
+    /// Appends audio, beginning at a frame boundary, to the channel's output.
+    pub(crate) fn push_audio(&self, audio: Bytes) {
+        let now_ms = self.now_ms();
+        self.lock().ring.push(audio, true, now_ms);
+    }
+
+    /// The bitrate of the audio from now on (the reply heads' `icy-br`).
+    pub(crate) fn set_bitrate(&self, kbps: u32) {
+        self.lock().bitrate_kbps = kbps;
+    }
+
+    /// Sets the title every block from now on carries; true if it changed.
+    pub(crate) fn set_title(&self, title: &str) -> bool {
+        let mut inner = self.lock();
+        let changed = inner.ring.title() != title;
+        inner.ring.set_title(title);
+        changed
+    }
+
+    /// A playlist's next track: its title, bitrate and id; the source plays.
+    pub(crate) fn now_playing(&self, title: &str, bitrate_kbps: u32, track_id: &str) {
+        let mut inner = self.lock();
+        inner.ring.set_title(title);
+        inner.bitrate_kbps = bitrate_kbps;
+        inner.source.state = SourceState::Playing;
+        inner.source.track_id = Some(track_id.to_owned());
+    }
+
+    /// A playlist with nothing to play: silent, with no track and no title.
+    pub(crate) fn go_silent(&self) {
+        let mut inner = self.lock();
+        if inner.source.state != SourceState::Silent {
+            inner.source.state = SourceState::Silent;
+            inner.source.track_id = None;
+            inner.ring.set_title("");
+        }
+    }
+
+    /// Where the source gets its audio, if it has an upstream.
+    pub(crate) fn upstream(&self) -> Option<String> {
+        self.lock().source.upstream.clone()
+    }
+
+    /// The address a UDP source bound.
+    pub(crate) fn set_upstream(&self, upstream: String) {
+        self.lock().source.upstream = Some(upstream);
+    }
+
+    /// The source (re)connected to its upstream (`reconnect`: not for the first time).
+    pub(crate) fn source_playing(&self, reconnect: bool) {
+        let mut inner = self.lock();
+        if reconnect {
+            inner.source.reconnects += 1;
+        }
+        inner.source.state = SourceState::Playing;
+    }
+
+    /// The source lost its upstream: reconnecting, and out of the tree until it rejoins. False
+    /// if it was not playing.
+    pub(crate) fn source_lost(&self) -> bool {
+        let mut inner = self.lock();
+        if inner.source.state != SourceState::Playing {
+            return false;
+        }
+        inner.source.state = SourceState::Reconnecting;
+        inner.tree_path.clear();
+        true
+    }
+
+    /// Segments (blocks of an upstream, datagrams) received.
+    pub(crate) fn count_segments(&self, n: u64) {
+        self.lock().source.segments += n;
+    }
+
+    /// A gap in the upstream's segment numbering.
+    pub(crate) fn count_gap(&self) {
+        self.lock().source.gaps += 1;
+    }
+
+    /// A segment number seen twice.
+    pub(crate) fn count_duplicate(&self) {
+        self.lock().source.duplicates += 1;
+    }
+
+    /// The upstreams from the tree's root down to the parent, as learnt at connect.
+    pub(crate) fn set_tree_path(&self, path: Vec<String>) {
+        self.lock().tree_path = path;
+    }
+
+    /// The tree above moved: `path` from now on, while connected; true if it changed.
+    pub(crate) fn follow_tree_path(&self, path: Vec<String>) -> bool {
+        let mut inner = self.lock();
+        if inner.source.state == SourceState::Playing && inner.tree_path != path {
+            inner.tree_path = path;
+            return true;
+        }
+        false
     }
 
     /// A new listener: writes its reply head and burst at once, then hands it to the

@@ -1,4 +1,4 @@
-//! The control port and its UDP clients (seed 002, `docs/live.md`).
+//! The control port and its UDP clients (`docs/live.md`).
 //!
 //! A client opens a TCP connection and sends line commands (`CONECTAR <udp-port> [channel]`,
 //! `INTERRUMPIR`, `CONTINUAR`, `DESCONECTAR`, or their English aliases), each answered `OK` or

@@ -17,16 +17,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
-use grid_proto::live::SourceState;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use tracing::{info, warn};
 
-use super::channel::Channel;
-use super::config::Order;
 use super::silence::Silence;
 use crate::SharedState;
 use crate::library::{Library, Track, is_track_id};
+use crate::live::channel::Channel;
+use crate::live::config::Order;
 use crate::mpeg::{self, FrameHeader, MAX_FRAME_LEN};
 
 /// The track being played.
@@ -242,11 +241,7 @@ impl Playlist {
                         self.silence = None;
                         let title = title_of(&p.track);
                         info!("{}: now '{title}'", channel.name());
-                        let mut inner = channel.lock();
-                        inner.ring.set_title(&title);
-                        inner.bitrate_kbps = p.track.info.bitrate_kbps;
-                        inner.source.state = SourceState::Playing;
-                        inner.source.track_id = Some(p.track.info.id.clone());
+                        channel.now_playing(&title, p.track.info.bitrate_kbps, &p.track.info.id);
                         self.playing = Some(p);
                     }
                     None => {
@@ -262,10 +257,7 @@ impl Playlist {
             let due = ((elapsed_ms * p.bytes_per_ms) as u64).min(p.end - p.start);
             while p.pos < p.end && p.pos - p.start < due {
                 match read_frames(p, p.start + due) {
-                    Ok(Some(audio)) => {
-                        let mut inner = channel.lock();
-                        channel.push_audio(&mut inner, audio, true);
-                    }
+                    Ok(Some(audio)) => channel.push_audio(audio),
                     Ok(None) => {}
                     Err(e) => {
                         warn!(
@@ -297,15 +289,10 @@ impl Playlist {
             s.restart(now);
             s
         });
-        let mut inner = channel.lock();
-        if inner.source.state != SourceState::Silent {
-            inner.source.state = SourceState::Silent;
-            inner.source.track_id = None;
-            inner.ring.set_title("");
-        }
-        inner.bitrate_kbps = silence.bitrate_kbps();
+        channel.go_silent();
+        channel.set_bitrate(silence.bitrate_kbps());
         if let Some(audio) = silence.due(now) {
-            channel.push_audio(&mut inner, audio, true);
+            channel.push_audio(audio);
         }
         self.clock = now;
     }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use grid_proto::icy::{self, Decoder, IcyRequest, Item};
-use grid_proto::live::{PATH_HEADER, RELAY_HEADER, SourceState};
+use grid_proto::live::{PATH_HEADER, RELAY_HEADER};
 use grid_proto::splice::{Spliced, Splicer};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -24,9 +24,9 @@ use tracing::{info, warn};
 use grid_proto::api::LocateReply;
 use grid_proto::paths;
 
-use super::channel::Channel;
-use super::config::Upstream;
 use super::silence::Silence;
+use crate::live::channel::Channel;
+use crate::live::config::Upstream;
 use crate::mpeg::{self, Aligner, FrameHeader};
 
 /// First wait before a reconnection.
@@ -98,7 +98,7 @@ async fn connect(authority: &str, target: &str, me: &str) -> anyhow::Result<Conn
             // Relative: on the same server.
             (authority, location.to_owned())
         } else {
-            super::config::split_url(location)
+            crate::live::config::split_url(location)
                 .ok_or_else(|| anyhow::anyhow!("{url} redirected to a bad URL: {location}"))?
         };
     }
@@ -122,9 +122,8 @@ impl Relay {
     /// Silence due until now, then a write to every listener.
     async fn silent_tick(&mut self) {
         if let Some(audio) = self.silence.due(Instant::now()) {
-            let mut inner = self.channel.lock();
-            inner.bitrate_kbps = self.silence.bitrate_kbps();
-            self.channel.push_audio(&mut inner, audio, true);
+            self.channel.set_bitrate(self.silence.bitrate_kbps());
+            self.channel.push_audio(audio);
         }
         self.channel.distribute().await;
         self.channel.log_listeners();
@@ -153,20 +152,18 @@ impl Relay {
                 Item::Metadata { segment, metadata } => {
                     // The title applies from the audio after the block: flush what came before.
                     any |= self.flush_audio();
-                    let mut inner = self.channel.lock();
-                    inner.source.segments += 1;
+                    self.channel.count_segments(1);
                     match self.last_segment {
-                        Some(last) if segment == last => inner.source.duplicates += 1,
-                        Some(last) if segment > last + 1 => inner.source.gaps += 1,
-                        None if segment > 0 => inner.source.gaps += 1,
+                        Some(last) if segment == last => self.channel.count_duplicate(),
+                        Some(last) if segment > last + 1 => self.channel.count_gap(),
+                        None if segment > 0 => self.channel.count_gap(),
                         _ => {}
                     }
                     self.last_segment = Some(segment);
                     if let Some(title) = metadata.and_then(|m| m.stream_title)
-                        && title != inner.ring.title()
+                        && self.channel.set_title(&title)
                     {
                         info!("{}: now '{title}'", self.channel.name());
-                        inner.ring.set_title(&title);
                     }
                 }
                 Item::Reply(_) | Item::Request(_) => {}
@@ -195,11 +192,10 @@ impl Relay {
             return false;
         }
         let audio = Bytes::from(audio);
-        let mut inner = self.channel.lock();
         if let Some(h) = FrameHeader::parse(&audio) {
-            inner.bitrate_kbps = h.bitrate_kbps;
+            self.channel.set_bitrate(h.bitrate_kbps);
         }
-        self.channel.push_audio(&mut inner, audio, true);
+        self.channel.push_audio(audio);
         true
     }
 
@@ -273,7 +269,7 @@ async fn candidates(
                 .filter(|e| !me.starts_with(&format!("{}/", e.endpoint.trim_end_matches('/'))))
                 .filter_map(|e| {
                     let url = format!("{}{target}", e.endpoint.trim_end_matches('/'));
-                    super::config::split_url(&url)
+                    crate::live::config::split_url(&url)
                 })
                 .collect();
             if found.is_empty() {
@@ -326,20 +322,18 @@ async fn follow_path(channel: Arc<Channel>, parent: String) {
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
-        let Some(stats) = super::peer_stats(&client, name).await else {
+        let Some(stats) = crate::live::peer::peer_stats(&client, name).await else {
             continue;
         };
         let mut now = stats.tree.path;
         now.push(stats.tree.url);
-        let mut inner = channel.lock();
-        if inner.source.state == SourceState::Playing && inner.tree_path != now {
+        let (depth, parent) = (now.len(), now.last().cloned());
+        if channel.follow_tree_path(now) {
             info!(
-                "{}: the tree above moved: now at depth {} under {}",
+                "{}: the tree above moved: now at depth {depth} under {}",
                 channel.name(),
-                now.len(),
-                now.last().map_or("?", String::as_str)
+                parent.as_deref().unwrap_or("?")
             );
-            inner.tree_path = now;
         }
     }
 }
@@ -353,7 +347,7 @@ pub async fn run(
 ) {
     let mut interval = tokio::time::interval(tick);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let url = channel.lock().source.upstream.clone().unwrap_or_default();
+    let url = channel.upstream().unwrap_or_default();
     let mut relay = Relay {
         channel: Arc::clone(&channel),
         silence: Silence::new(mpeg::DEFAULT_HEADER),
@@ -398,17 +392,11 @@ pub async fn run(
                     .header(PATH_HEADER)
                     .map(|p| p.split_whitespace().map(str::to_owned).collect())
                     .unwrap_or_default();
-                {
-                    let mut inner = channel.lock();
-                    if ever_connected {
-                        inner.source.reconnects += 1;
-                    }
-                    inner.source.state = SourceState::Playing;
-                    if let Some(br) = up.reply.bitrate() {
-                        inner.bitrate_kbps = br;
-                    }
-                    inner.tree_path.clone_from(&path);
+                if let Some(br) = up.reply.bitrate() {
+                    channel.set_bitrate(br);
                 }
+                channel.set_tree_path(path.clone());
+                channel.source_playing(ever_connected);
                 let place = if path.is_empty() {
                     String::new()
                 } else {
@@ -467,17 +455,12 @@ pub async fn run(
                 }
             }
         }
-        {
-            let mut inner = channel.lock();
-            if inner.source.state == SourceState::Playing {
-                // The partial frame of the dropped stream is dropped; silence takes over.
-                relay.aligner.clear();
-                relay.silence =
-                    Silence::new(relay.aligner.last_header().unwrap_or(mpeg::DEFAULT_HEADER));
-                inner.source.state = SourceState::Reconnecting;
-                // Out of the tree until it rejoins.
-                inner.tree_path.clear();
-            }
+        // Reconnecting, and out of the tree until it rejoins.
+        if channel.source_lost() {
+            // The partial frame of the dropped stream is dropped; silence takes over.
+            relay.aligner.clear();
+            relay.silence =
+                Silence::new(relay.aligner.last_header().unwrap_or(mpeg::DEFAULT_HEADER));
         }
         relay.silence.restart(Instant::now());
         if !rejoin_now {
