@@ -15,9 +15,11 @@
 pub mod channel;
 pub mod config;
 pub mod control;
+pub(crate) mod listeners;
 pub(crate) mod peer;
 pub(crate) mod ring;
 pub mod source;
+pub(crate) mod tree;
 pub mod udp_feed;
 
 use std::sync::Arc;
