@@ -5,6 +5,8 @@
 //! streamed body, and broadcasts live channels (ICY or plain HTTP). It joins the grid as a real server: it reports its adapter endpoint to the
 //! node and stops cleanly on SIGTERM.
 //!
+//! - [`channels`]: the live channel routes (stats, the slow path of `/live/NAME`, the control
+//!   port's info).
 //! - [`cli`]: the command line.
 //! - [`error`]: the error answers.
 //! - [`front`]: the accept loop: live listeners taken over, the rest handed to the HTTP stack.
@@ -18,6 +20,7 @@
 //! - [`streams`]: the stream routes (chunks, `/data`).
 //! - [`tracks`]: the track routes.
 
+pub mod channels;
 pub mod cli;
 pub mod error;
 pub mod front;
@@ -33,7 +36,7 @@ pub mod tracks;
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -127,7 +130,7 @@ pub struct AppState {
     pub library_dir: PathBuf,
     /// The current snapshot, swapped whole by a rescan; streams keep the tracks (and open
     /// files) they started with.
-    library: RwLock<Arc<Library>>,
+    library: Arc<library::Current>,
     /// One rescan at a time, so an older scan never replaces a newer one.
     rescanning: tokio::sync::Mutex<()>,
     /// The open streams.
@@ -155,7 +158,7 @@ impl AppState {
         Self {
             id,
             library_dir,
-            library: RwLock::new(Arc::new(Library::default())),
+            library: Arc::default(),
             rescanning: tokio::sync::Mutex::new(()),
             streams: Arc::new(Streams::new(stream_idle, max_streams)),
             live: Arc::default(),
@@ -166,7 +169,7 @@ impl AppState {
 
     /// The current library snapshot.
     pub fn snapshot(&self) -> Arc<Library> {
-        Arc::clone(&self.library.read().unwrap_or_else(PoisonError::into_inner))
+        self.library.get()
     }
 }
 
@@ -196,10 +199,7 @@ pub async fn rescan(state: &AppState) -> Result<usize, ApiError> {
         scan.failed,
         scan.duplicates
     );
-    *state
-        .library
-        .write()
-        .unwrap_or_else(PoisonError::into_inner) = Arc::new(scan.library);
+    state.library.replace(scan.library);
     Ok(tracks)
 }
 
@@ -248,10 +248,10 @@ pub fn app(state: SharedState) -> Router {
         .route(paths::MEDIA_STREAM_DATA, get(streams::streams_data))
         .route(paths::MEDIA_STREAM, delete(streams::streams_close))
         .route(paths::MEDIA_RESCAN, post(library_rescan))
-        .route(paths::CHANNELS, get(live::channels_list))
-        .route(paths::CHANNEL, get(live::channels_get))
-        .route(paths::LIVE_CHANNEL, get(live::live_via_http))
-        .route(live::control::CONTROL, get(live::control::control_info))
+        .route(paths::CHANNELS, get(channels::channels_list))
+        .route(paths::CHANNEL, get(channels::channels_get))
+        .route(paths::LIVE_CHANNEL, get(channels::live_via_http))
+        .route(live::control::CONTROL, get(channels::control_info))
         .route(paths::METRICS, get(metrics::scrape))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -363,7 +363,7 @@ pub async fn run(
     }
     rescan_on_sighup(Arc::clone(&state));
     tokio::spawn(Arc::clone(&state.streams).reap_idle());
-    state.live.start(&state)?;
+    state.live.start(&state.library)?;
     // Before the address file: whoever waits for that one finds this one written.
     if let (Some(path), Some(control)) = (&config.control_addr_file, &state.control) {
         grid_proto::write_atomic(path, control.addr.to_string().as_bytes())

@@ -15,8 +15,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::Json;
-use axum::extract::State;
 use bytes::BytesMut;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -26,7 +24,6 @@ use tracing::{debug, info, warn};
 
 use super::Live;
 use super::channel::Channel;
-use crate::SharedState;
 
 /// `GET` the control port's address and clients: [`ControlInfo`].
 pub const CONTROL: &str = "/v1/control";
@@ -46,6 +43,11 @@ impl Control {
     /// Connections open now.
     pub fn clients(&self) -> usize {
         self.clients.load(Ordering::Relaxed)
+    }
+
+    /// At most this many connections at once.
+    pub fn max_clients(&self) -> usize {
+        self.max_clients
     }
 }
 
@@ -399,22 +401,4 @@ async fn close_gently(mut socket: TcpStream) {
         }
     })
     .await;
-}
-
-/// `GET /v1/control`.
-pub async fn control_info(State(state): State<SharedState>) -> Json<ControlInfo> {
-    Json(match &state.control {
-        Some(c) => ControlInfo {
-            addr: Some(c.addr.to_string()),
-            udp_from: c.udp_from().map(|a| a.to_string()),
-            clients: c.clients.load(Ordering::Relaxed) as u64,
-            max_clients: c.max_clients as u64,
-        },
-        None => ControlInfo {
-            addr: None,
-            udp_from: None,
-            clients: 0,
-            max_clients: 0,
-        },
-    })
 }

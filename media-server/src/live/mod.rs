@@ -9,8 +9,8 @@
 //!   clients.
 //! - [`peer`]: another copy's stats, for the distribution tree.
 //!
-//! Listeners are taken over by [`crate::front`] straight from the accept loop: no HTTP stack, no
-//! task and no buffer per listener.
+//! Listeners are taken over by the front (the accept loop) straight away: no HTTP stack, no task
+//! and no buffer per listener. The routes are [`crate::channels`].
 
 pub mod channel;
 pub mod config;
@@ -25,16 +25,9 @@ pub mod udp_feed;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Json;
-use axum::body::Body;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
-use grid_proto::live::ChannelStats;
 use tracing::info;
 
-use crate::SharedState;
-use crate::error::ApiError;
+use crate::library::Current;
 pub use channel::Channel;
 use config::{ChannelConfig, Source};
 
@@ -98,7 +91,7 @@ impl Live {
 
     /// Starts every channel's clock (a task each) on this runtime. Fails when a UDP source's
     /// port cannot be bound.
-    pub fn start(&self, state: &SharedState) -> anyhow::Result<()> {
+    pub fn start(&self, library: &Arc<Current>) -> anyhow::Result<()> {
         let tick = self.tick;
         for channel in &self.channels {
             let c = &channel.config;
@@ -130,7 +123,7 @@ impl Live {
                     tokio::spawn(source::playlist::run(
                         Arc::clone(channel),
                         playlist,
-                        Arc::clone(state),
+                        Arc::clone(library),
                         tick,
                     ));
                 }
@@ -171,46 +164,4 @@ impl Live {
             c.close_all();
         }
     }
-}
-
-/// `GET /v1/channels`.
-pub async fn channels_list(State(state): State<SharedState>) -> Json<Vec<ChannelStats>> {
-    Json(state.live.channels().iter().map(|c| c.stats()).collect())
-}
-
-/// `GET /v1/channels/{name}`.
-pub async fn channels_get(
-    State(state): State<SharedState>,
-    Path(name): Path<String>,
-) -> Result<Json<ChannelStats>, ApiError> {
-    state
-        .live
-        .get(&name)
-        .map(|c| Json(c.stats()))
-        .ok_or_else(|| ApiError::NotFound(format!("no such channel: {name}")))
-}
-
-/// `GET /live/{name}` when it reaches the HTTP stack rather than the front: an unknown channel
-/// (404), or a listener that asked on a connection already used for another request (served
-/// the same bytes through the slow path, [`Channel::body_stream`]).
-pub async fn live_via_http(
-    State(state): State<SharedState>,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let channel = state
-        .live
-        .get(&name)
-        .ok_or_else(|| ApiError::NotFound(format!("no such channel: {name}")))?;
-    let icy = headers
-        .get("icy-metadata")
-        .is_some_and(|v| v.as_bytes().trim_ascii() == b"1");
-    let mut response = Response::builder().status(StatusCode::OK);
-    for (name, value) in channel.http_headers(icy) {
-        response = response.header(name, value);
-    }
-    let body = Body::from_stream(Arc::clone(channel).body_stream(icy, state.live.tick));
-    response
-        .body(body)
-        .map_err(|e| ApiError::Internal(e.to_string()))
 }

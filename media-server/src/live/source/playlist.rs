@@ -22,8 +22,7 @@ use rand::seq::SliceRandom;
 use tracing::{info, warn};
 
 use super::silence::Silence;
-use crate::SharedState;
-use crate::library::{Library, Track, is_track_id};
+use crate::library::{Current, Library, Track, is_track_id};
 use crate::live::channel::Channel;
 use crate::live::config::Order;
 use crate::mpeg::{self, FrameHeader, MAX_FRAME_LEN};
@@ -150,11 +149,11 @@ impl Playlist {
     /// channel is at now if it has played since the Unix epoch; `None` with nothing to play.
     fn join_schedule(
         &mut self,
-        state: &SharedState,
+        library: &Current,
         channel: &Channel,
         now: Instant,
     ) -> Option<Playing> {
-        let library = state.snapshot();
+        let library = library.get();
         // A loop's length does not depend on its order.
         self.loop_index = 0;
         let tracks = self.resolve(&library, channel.name());
@@ -201,11 +200,11 @@ impl Playlist {
     }
 
     /// Opens the next track that opens, due at `self.clock`; `None` if none does.
-    fn start_next(&mut self, state: &SharedState, channel: &Channel) -> Option<Playing> {
+    fn start_next(&mut self, library: &Current, channel: &Channel) -> Option<Playing> {
         for _ in 0..2 {
             if self.next >= self.queue.len() {
                 self.loop_index += 1;
-                self.queue = self.resolve(&state.snapshot(), channel.name());
+                self.queue = self.resolve(&library.get(), channel.name());
                 self.next = 0;
             }
             while self.next < self.queue.len() {
@@ -226,15 +225,15 @@ impl Playlist {
     }
 
     /// Appends the audio due until `now` to the channel.
-    pub fn produce(&mut self, state: &SharedState, channel: &Channel, now: Instant) {
+    pub fn produce(&mut self, library: &Current, channel: &Channel, now: Instant) {
         loop {
             if self.playing.is_none() {
                 let next = if self.scheduled {
-                    self.start_next(state, channel)
+                    self.start_next(library, channel)
                 } else {
                     self.scheduled = true;
-                    self.join_schedule(state, channel, now)
-                        .or_else(|| self.start_next(state, channel))
+                    self.join_schedule(library, channel, now)
+                        .or_else(|| self.start_next(library, channel))
                 };
                 match next {
                     Some(p) => {
@@ -387,7 +386,7 @@ fn read_frames(p: &mut Playing, until: u64) -> std::io::Result<Option<Bytes>> {
 pub async fn run(
     channel: Arc<Channel>,
     mut playlist: Playlist,
-    state: SharedState,
+    library: Arc<Current>,
     tick: Duration,
 ) {
     let mut interval = tokio::time::interval(tick);
@@ -395,7 +394,7 @@ pub async fn run(
     playlist.clock = Instant::now();
     loop {
         interval.tick().await;
-        playlist.produce(&state, &channel, Instant::now());
+        playlist.produce(&library, &channel, Instant::now());
         channel.distribute().await;
         channel.log_listeners();
     }
