@@ -10,9 +10,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use grid_proto::live::ChannelStats;
 
-use crate::SharedState;
 use crate::error::ApiError;
 use crate::live::control::ControlInfo;
+use crate::state::SharedState;
 
 /// `GET /v1/channels`.
 pub async fn channels_list(State(state): State<SharedState>) -> Json<Vec<ChannelStats>> {

@@ -16,6 +16,7 @@
 //! - [`mpeg`]: MPEG frame headers (VBR or not).
 //! - [`params`]: route placeholders.
 //! - [`pieces`]: file ranges read as body pieces.
+//! - [`state`]: the handlers' shared state, and the library's rescan.
 //! - [`stream_table`]: the open streams, one per render, and their reaping.
 //! - [`streams`]: the stream routes (chunks, `/data`).
 //! - [`tracks`]: the track routes.
@@ -30,6 +31,7 @@ pub mod metrics;
 pub mod mpeg;
 pub mod params;
 pub mod pieces;
+pub mod state;
 pub mod stream_table;
 pub mod streams;
 pub mod tracks;
@@ -37,7 +39,7 @@ pub mod tracks;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::extract::State;
@@ -51,8 +53,7 @@ use tokio::net::TcpListener;
 use tracing::{info, warn};
 
 use crate::error::ApiError;
-use crate::library::Library;
-use crate::stream_table::Streams;
+use crate::state::{AppState, SharedState, rescan};
 
 /// The id used when the process was not started by a node.
 pub const DEFAULT_ID: &str = "MediaServer";
@@ -119,88 +120,6 @@ impl ServerConfig {
             control_max_clients: usize::try_from(cli.control_max_clients).unwrap_or(usize::MAX),
         }
     }
-}
-
-/// The handlers' shared state.
-#[derive(Debug)]
-pub struct AppState {
-    /// Server id.
-    pub id: String,
-    /// The track library directory.
-    pub library_dir: PathBuf,
-    /// The current snapshot, swapped whole by a rescan; streams keep the tracks (and open
-    /// files) they started with.
-    library: Arc<library::Current>,
-    /// One rescan at a time, so an older scan never replaces a newer one.
-    rescanning: tokio::sync::Mutex<()>,
-    /// The open streams.
-    pub streams: Arc<Streams>,
-    /// The live channels.
-    pub live: Arc<live::Live>,
-    /// The control port, with `--control`.
-    pub control: Option<Arc<live::control::Control>>,
-    /// The counters of `GET /metrics`.
-    pub metrics: Arc<metrics::ServerMetrics>,
-}
-
-/// The state as handlers hold it.
-pub type SharedState = Arc<AppState>;
-
-impl AppState {
-    /// A server with an empty library (until [`rescan`]) and no streams; at most `max_streams`
-    /// of them, each reaped after `stream_idle` untouched.
-    pub fn new(
-        id: String,
-        library_dir: PathBuf,
-        stream_idle: Duration,
-        max_streams: usize,
-    ) -> Self {
-        Self {
-            id,
-            library_dir,
-            library: Arc::default(),
-            rescanning: tokio::sync::Mutex::new(()),
-            streams: Arc::new(Streams::new(stream_idle, max_streams)),
-            live: Arc::default(),
-            control: None,
-            metrics: Arc::default(),
-        }
-    }
-
-    /// The current library snapshot.
-    pub fn snapshot(&self) -> Arc<Library> {
-        self.library.get()
-    }
-}
-
-/// Scans the library folder again (in a blocking thread) and swaps the snapshot; returns the
-/// number of tracks. An unreadable folder keeps the current snapshot.
-pub async fn rescan(state: &AppState) -> Result<usize, ApiError> {
-    let _one = state.rescanning.lock().await;
-    let previous = state.snapshot();
-    let dir = state.library_dir.clone();
-    let started = Instant::now();
-    let scan = tokio::task::spawn_blocking(move || library::scan(&dir, &previous))
-        .await
-        .map_err(|e| ApiError::Internal(format!("the library scan failed: {e}")))?
-        .map_err(|e| {
-            ApiError::Internal(format!(
-                "library {} cannot be read: {e}",
-                state.library_dir.display()
-            ))
-        })?;
-    let tracks = scan.library.len();
-    info!(
-        "rescan of {} done in {} ms: {tracks} tracks ({} read, {} unchanged, {} skipped, {} duplicates)",
-        state.library_dir.display(),
-        started.elapsed().as_millis(),
-        scan.read,
-        scan.kept,
-        scan.failed,
-        scan.duplicates
-    );
-    state.library.replace(scan.library);
-    Ok(tracks)
 }
 
 /// `GET /v1/health`.
@@ -363,7 +282,7 @@ pub async fn run(
     }
     rescan_on_sighup(Arc::clone(&state));
     tokio::spawn(Arc::clone(&state.streams).reap_idle());
-    state.live.start(&state.library)?;
+    state.live.start(state.library())?;
     // Before the address file: whoever waits for that one finds this one written.
     if let (Some(path), Some(control)) = (&config.control_addr_file, &state.control) {
         grid_proto::write_atomic(path, control.addr.to_string().as_bytes())
