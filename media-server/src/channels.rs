@@ -11,7 +11,7 @@ use axum::response::Response;
 use grid_proto::live::ChannelStats;
 
 use crate::error::ApiError;
-use crate::live::control::ControlInfo;
+use crate::live::{self, control::ControlInfo};
 use crate::state::SharedState;
 
 /// `GET /v1/channels`.
@@ -33,7 +33,7 @@ pub async fn channels_get(
 
 /// `GET /live/{name}` when it reaches the HTTP stack rather than the front: an unknown channel
 /// (404), or a listener that asked on a connection already used for another request (served
-/// the same bytes through the slow path, [`Channel::body_stream`]).
+/// the same bytes through the slow path, [`live::slow_path`]).
 pub async fn live_via_http(
     State(state): State<SharedState>,
     Path(name): Path<String>,
@@ -50,7 +50,11 @@ pub async fn live_via_http(
     for (name, value) in channel.http_headers(icy) {
         response = response.header(name, value);
     }
-    let body = Body::from_stream(Arc::clone(channel).body_stream(icy, state.live.tick));
+    let body = Body::from_stream(live::slow_path::body_stream(
+        Arc::clone(channel),
+        icy,
+        state.live.tick,
+    ));
     response
         .body(body)
         .map_err(|e| ApiError::Internal(e.to_string()))

@@ -1,9 +1,9 @@
 //! `media-server`: the Spotifice MediaServer.
 //!
 //! It scans its library folder at start and on rescan (SIGHUP or the API), serves the tracks'
-//! info and audio (with HTTP Range), and the seed's per-render streams, as chunks or as one
-//! streamed body, and broadcasts live channels (ICY or plain HTTP). It joins the grid as a real server: it reports its adapter endpoint to the
-//! node and stops cleanly on SIGTERM.
+//! info and audio (with HTTP Range), and per-render streams, as chunks or as one streamed body,
+//! and broadcasts live channels (ICY or plain HTTP). It joins the grid as a real server: it
+//! reports its adapter endpoint to the node and stops cleanly on SIGTERM.
 //!
 //! - [`channels`]: the live channel routes (stats, the slow path of `/live/NAME`, the control
 //!   port's info).
@@ -11,9 +11,10 @@
 //! - [`error`]: the error answers.
 //! - [`front`]: the accept loop: live listeners taken over, the rest handed to the HTTP stack.
 //! - [`library`]: the scan of the library folder and its snapshot.
-//! - [`live`]: live channels (playlists, relays) and their distributor.
+//! - [`live`]: live channels (playlists, relays, UDP ingest), their listeners and the control
+//!   port.
 //! - [`metrics`]: `GET /metrics` (Prometheus, OpenMetrics text).
-//! - [`mpeg`]: MPEG frame headers (VBR or not).
+//! - [`mpeg`]: MPEG frame headers (VBR or not), frame alignment, silent frames.
 //! - [`params`]: route placeholders.
 //! - [`pieces`]: file ranges read as body pieces.
 //! - [`state`]: the handlers' shared state, and the library's rescan.

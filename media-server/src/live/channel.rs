@@ -29,16 +29,6 @@ const HEAD_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often a channel asks its relay children the size of their subtrees.
 const CHILD_POLL: Duration = Duration::from_secs(1);
 
-/// Counts a slow-path listener while its body lives.
-#[derive(Debug)]
-struct HttpListener(Arc<Channel>);
-
-impl Drop for HttpListener {
-    fn drop(&mut self) {
-        self.0.lock().listeners.http_left();
-    }
-}
-
 /// What is behind the channel's lock.
 #[derive(Debug)]
 struct Inner {
@@ -448,49 +438,37 @@ impl Channel {
         self.lock().listeners.close_all();
     }
 
-    /// The slow path, for a listener whose request reached the HTTP stack (a kept-alive
-    /// connection's second request): the same bytes as a streamed body, read from the ring
-    /// every tick by a task of its own. Ends when the listener falls out of the ring.
-    pub fn body_stream(
-        self: Arc<Self>,
-        icy: bool,
-        tick: Duration,
-    ) -> impl futures_util::Stream<Item = Result<Bytes, io::Error>> + Send + 'static {
-        let pos = {
-            let mut inner = self.lock();
-            inner.listeners.http_joined();
-            let now_ms = self.now_ms();
-            inner.ring.join_position(icy, now_ms, self.config.burst_ms)
-        };
-        let guard = HttpListener(Arc::clone(&self));
-        let mut interval = tokio::time::interval(tick);
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        futures_util::stream::unfold(
-            (guard, pos, interval, VecDeque::<Bytes>::new()),
-            move |(guard, mut pos, mut interval, mut pending)| async move {
-                loop {
-                    if let Some(piece) = pending.pop_front() {
-                        return Some((Ok(piece), (guard, pos, interval, pending)));
-                    }
-                    interval.tick().await;
-                    let mut inner = guard.0.lock();
-                    if pos < inner.ring.oldest(icy) {
-                        inner.listeners.http_cut_off();
-                        info!("{}: a listener (HTTP stack) cut off", guard.0.name());
-                        return None;
-                    }
-                    pending.extend(
-                        inner
-                            .ring
-                            .read_from(pos, icy)
-                            .map(|(data, skip)| data.slice(skip..)),
-                    );
-                    let sent: u64 = pending.iter().map(|b| b.len() as u64).sum();
-                    pos += sent;
-                    inner.listeners.http_sent(sent);
-                }
-            },
-        )
+    /// A listener of the slow path joined: where it starts.
+    pub(crate) fn http_join(&self, icy: bool) -> u64 {
+        let mut inner = self.lock();
+        inner.listeners.http_joined();
+        let now_ms = self.now_ms();
+        inner.ring.join_position(icy, now_ms, self.config.burst_ms)
+    }
+
+    /// A listener of the slow path left.
+    pub(crate) fn http_leave(&self) {
+        self.lock().listeners.http_left();
+    }
+
+    /// A listener of the slow path at `pos` takes the ring's data from there to the live edge
+    /// into `out`; returns its new position, or `None` when it fell out of the ring (cut off).
+    pub(crate) fn http_read(&self, pos: u64, icy: bool, out: &mut VecDeque<Bytes>) -> Option<u64> {
+        let mut inner = self.lock();
+        if pos < inner.ring.oldest(icy) {
+            inner.listeners.http_cut_off();
+            return None;
+        }
+        let before = out.len();
+        out.extend(
+            inner
+                .ring
+                .read_from(pos, icy)
+                .map(|(data, skip)| data.slice(skip..)),
+        );
+        let sent: u64 = out.range(before..).map(|b| b.len() as u64).sum();
+        inner.listeners.http_sent(sent);
+        Some(pos + sent)
     }
 
     /// The reply head's headers, for the slow path.

@@ -7,6 +7,8 @@
 //! - [`source`]: playlists, relays, UDP ingest and silence, each the clock of its channel.
 //! - [`control`], [`udp_feed`]: the control port with UDP delivery, and a channel's UDP
 //!   clients.
+//! - [`listeners`], [`tree`]: a channel's listeners, and its place in the distribution tree.
+//! - [`slow_path`]: listeners served through the HTTP stack.
 //! - [`peer`]: another copy's stats, for the distribution tree.
 //!
 //! Listeners are taken over by the front (the accept loop) straight away: no HTTP stack, no task
@@ -18,6 +20,7 @@ pub mod control;
 pub(crate) mod listeners;
 pub(crate) mod peer;
 pub(crate) mod ring;
+pub mod slow_path;
 pub mod source;
 pub(crate) mod tree;
 pub mod udp_feed;
