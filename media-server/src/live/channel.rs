@@ -1,5 +1,5 @@
-//! A channel: its recent output ([`Ring`]), its listeners ([`Listeners`]), its place in the
-//! distribution tree ([`Tree`]), its UDP clients ([`UdpFeed`]) and its source's numbers, behind
+//! A channel: its recent output (`Ring`), its listeners (`Listeners`), its place in the
+//! distribution tree (`Tree`), its UDP clients ([`UdpFeed`]) and its source's numbers, behind
 //! one lock; sources and the front act on it only through its methods.
 //!
 //! Each tick the distributor gives every listener one vectored, non-blocking write of the ring

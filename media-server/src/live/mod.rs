@@ -3,13 +3,13 @@
 //!
 //! - [`config`]: the `--channels` file.
 //! - [`channel`]: a channel: its state, and the methods its sources and listeners act through.
-//! - [`ring`]: a channel's recent output, read by every listener.
+//! - `ring`: a channel's recent output, read by every listener.
 //! - [`source`]: playlists, relays, UDP ingest and silence, each the clock of its channel.
 //! - [`control`], [`udp_feed`]: the control port with UDP delivery, and a channel's UDP
 //!   clients.
-//! - [`listeners`], [`tree`]: a channel's listeners, and its place in the distribution tree.
+//! - `listeners`, `tree`: a channel's listeners, and its place in the distribution tree.
 //! - [`slow_path`]: listeners served through the HTTP stack.
-//! - [`peer`]: another copy's stats, for the distribution tree.
+//! - `peer`: another copy's stats, for the distribution tree.
 //!
 //! Listeners are taken over by the front (the accept loop) straight away: no HTTP stack, no task
 //! and no buffer per listener. The routes are [`crate::channels`].
