@@ -39,7 +39,7 @@ pub struct Cli {
     /// The registry, to locate the upstreams of `grid:` relays (a node sets GRID_REGISTRY_URL).
     #[arg(long, value_name = "URL", env = "GRID_REGISTRY_URL")]
     pub registry: Option<String>,
-    /// The control port (seed 002, `docs/live.md`): `HOST:PORT`, or a `PORT` alone on the HTTP
+    /// The control port (`docs/live.md`): `HOST:PORT`, or a `PORT` alone on the HTTP
     /// listener's host (what a grid node wants); none without it.
     #[arg(long, value_name = "ADDR")]
     pub control: Option<String>,

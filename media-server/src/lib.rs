@@ -1,23 +1,28 @@
 //! `media-server`: the Spotifice MediaServer.
 //!
 //! It scans its library folder at start and on rescan (SIGHUP or the API), serves the tracks'
-//! info and audio (with HTTP Range), and the seed's per-render streams, as chunks or as one
-//! streamed body, and broadcasts live channels (ICY or plain HTTP). It joins the grid as a real server: it reports its adapter endpoint to the
-//! node and stops cleanly on SIGTERM.
+//! info and audio (with HTTP Range), and per-render streams, as chunks or as one streamed body,
+//! and broadcasts live channels (ICY or plain HTTP). It joins the grid as a real server: it
+//! reports its adapter endpoint to the node and stops cleanly on SIGTERM.
 //!
+//! - [`channels`]: the live channel routes (stats, the slow path of `/live/NAME`, the control
+//!   port's info).
 //! - [`cli`]: the command line.
 //! - [`error`]: the error answers.
 //! - [`front`]: the accept loop: live listeners taken over, the rest handed to the HTTP stack.
 //! - [`library`]: the scan of the library folder and its snapshot.
-//! - [`live`]: live channels (playlists, relays) and their distributor.
+//! - [`live`]: live channels (playlists, relays, UDP ingest), their listeners and the control
+//!   port.
 //! - [`metrics`]: `GET /metrics` (Prometheus, OpenMetrics text).
-//! - [`mpeg`]: MPEG frame headers (VBR or not).
+//! - [`mpeg`]: MPEG frame headers (VBR or not), frame alignment, silent frames.
 //! - [`params`]: route placeholders.
 //! - [`pieces`]: file ranges read as body pieces.
+//! - [`state`]: the handlers' shared state, and the library's rescan.
 //! - [`stream_table`]: the open streams, one per render, and their reaping.
 //! - [`streams`]: the stream routes (chunks, `/data`).
 //! - [`tracks`]: the track routes.
 
+pub mod channels;
 pub mod cli;
 pub mod error;
 pub mod front;
@@ -27,14 +32,15 @@ pub mod metrics;
 pub mod mpeg;
 pub mod params;
 pub mod pieces;
+pub mod state;
 pub mod stream_table;
 pub mod streams;
 pub mod tracks;
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::{Arc, PoisonError, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::extract::State;
@@ -48,8 +54,7 @@ use tokio::net::TcpListener;
 use tracing::{info, warn};
 
 use crate::error::ApiError;
-use crate::library::Library;
-use crate::stream_table::Streams;
+use crate::state::{AppState, SharedState, rescan};
 
 /// The id used when the process was not started by a node.
 pub const DEFAULT_ID: &str = "MediaServer";
@@ -118,91 +123,6 @@ impl ServerConfig {
     }
 }
 
-/// The handlers' shared state.
-#[derive(Debug)]
-pub struct AppState {
-    /// Server id.
-    pub id: String,
-    /// The track library directory.
-    pub library_dir: PathBuf,
-    /// The current snapshot, swapped whole by a rescan; streams keep the tracks (and open
-    /// files) they started with.
-    library: RwLock<Arc<Library>>,
-    /// One rescan at a time, so an older scan never replaces a newer one.
-    rescanning: tokio::sync::Mutex<()>,
-    /// The open streams.
-    pub streams: Arc<Streams>,
-    /// The live channels.
-    pub live: Arc<live::Live>,
-    /// The control port, with `--control`.
-    pub control: Option<Arc<live::control::Control>>,
-    /// The counters of `GET /metrics`.
-    pub metrics: Arc<metrics::ServerMetrics>,
-}
-
-/// The state as handlers hold it.
-pub type SharedState = Arc<AppState>;
-
-impl AppState {
-    /// A server with an empty library (until [`rescan`]) and no streams; at most `max_streams`
-    /// of them, each reaped after `stream_idle` untouched.
-    pub fn new(
-        id: String,
-        library_dir: PathBuf,
-        stream_idle: Duration,
-        max_streams: usize,
-    ) -> Self {
-        Self {
-            id,
-            library_dir,
-            library: RwLock::new(Arc::new(Library::default())),
-            rescanning: tokio::sync::Mutex::new(()),
-            streams: Arc::new(Streams::new(stream_idle, max_streams)),
-            live: Arc::default(),
-            control: None,
-            metrics: Arc::default(),
-        }
-    }
-
-    /// The current library snapshot.
-    pub fn snapshot(&self) -> Arc<Library> {
-        Arc::clone(&self.library.read().unwrap_or_else(PoisonError::into_inner))
-    }
-}
-
-/// Scans the library folder again (in a blocking thread) and swaps the snapshot; returns the
-/// number of tracks. An unreadable folder keeps the current snapshot.
-pub async fn rescan(state: &AppState) -> Result<usize, ApiError> {
-    let _one = state.rescanning.lock().await;
-    let previous = state.snapshot();
-    let dir = state.library_dir.clone();
-    let started = Instant::now();
-    let scan = tokio::task::spawn_blocking(move || library::scan(&dir, &previous))
-        .await
-        .map_err(|e| ApiError::Internal(format!("the library scan failed: {e}")))?
-        .map_err(|e| {
-            ApiError::Internal(format!(
-                "library {} cannot be read: {e}",
-                state.library_dir.display()
-            ))
-        })?;
-    let tracks = scan.library.len();
-    info!(
-        "rescan of {} done in {} ms: {tracks} tracks ({} read, {} unchanged, {} skipped, {} duplicates)",
-        state.library_dir.display(),
-        started.elapsed().as_millis(),
-        scan.read,
-        scan.kept,
-        scan.failed,
-        scan.duplicates
-    );
-    *state
-        .library
-        .write()
-        .unwrap_or_else(PoisonError::into_inner) = Arc::new(scan.library);
-    Ok(tracks)
-}
-
 /// `GET /v1/health`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Health {
@@ -248,10 +168,10 @@ pub fn app(state: SharedState) -> Router {
         .route(paths::MEDIA_STREAM_DATA, get(streams::streams_data))
         .route(paths::MEDIA_STREAM, delete(streams::streams_close))
         .route(paths::MEDIA_RESCAN, post(library_rescan))
-        .route(paths::CHANNELS, get(live::channels_list))
-        .route(paths::CHANNEL, get(live::channels_get))
-        .route(paths::LIVE_CHANNEL, get(live::live_via_http))
-        .route(live::control::CONTROL, get(live::control::control_info))
+        .route(paths::CHANNELS, get(channels::channels_list))
+        .route(paths::CHANNEL, get(channels::channels_get))
+        .route(paths::LIVE_CHANNEL, get(channels::live_via_http))
+        .route(live::control::CONTROL, get(channels::control_info))
         .route(paths::METRICS, get(metrics::scrape))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -363,7 +283,7 @@ pub async fn run(
     }
     rescan_on_sighup(Arc::clone(&state));
     tokio::spawn(Arc::clone(&state.streams).reap_idle());
-    state.live.start(&state)?;
+    state.live.start(state.library())?;
     // Before the address file: whoever waits for that one finds this one written.
     if let (Some(path), Some(control)) = (&config.control_addr_file, &state.control) {
         grid_proto::write_atomic(path, control.addr.to_string().as_bytes())

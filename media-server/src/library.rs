@@ -10,8 +10,8 @@ use std::fs::{File, Metadata, OpenOptions};
 use std::io::{self, Read, Seek};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use grid_proto::media::TrackInfo;
 use lofty::file::{AudioFile, FileType, TaggedFileExt};
@@ -161,6 +161,23 @@ impl Library {
             return None;
         }
         self.by_id.get(id)
+    }
+}
+
+/// The current snapshot, swapped whole by a rescan; whoever holds a snapshot (a stream, a
+/// playlist) keeps the tracks (and open files) it got.
+#[derive(Debug, Default)]
+pub struct Current(RwLock<Arc<Library>>);
+
+impl Current {
+    /// The snapshot now.
+    pub fn get(&self) -> Arc<Library> {
+        Arc::clone(&self.0.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Swaps in a new snapshot.
+    pub fn replace(&self, library: Library) {
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(library);
     }
 }
 

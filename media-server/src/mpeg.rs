@@ -1,11 +1,13 @@
 //! MPEG audio frame headers: whether a track has a variable bitrate (lofty reads the Xing/Info
 //! header but does not say which of the two it found, so this reads the first frame itself),
-//! where a file's audio starts and ends (ID3 tags around it), frame walking for live channels,
-//! and silent frames.
+//! where a file's audio starts and ends (ID3 tags around it), frame walking and cutting for live
+//! channels ([`Aligner`]), and silent frames.
 
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
+
+use bytes::{Bytes, BytesMut};
 
 /// How much of the audio, after the ID3v2 tag, is searched for frames.
 const WINDOW: usize = 64 * 1024;
@@ -166,6 +168,73 @@ pub fn frame_at(data: &[u8], at: usize) -> Option<FrameHeader> {
     .then_some(header)
 }
 
+/// Audio without a frame in this many bytes is passed on as it is (not MP3 we can cut).
+const MAX_UNALIGNED: usize = 64 * 1024;
+
+/// Cuts a byte stream at MP3 frame boundaries.
+#[derive(Debug, Default)]
+pub struct Aligner {
+    pending: BytesMut,
+    /// The last frame's header (the shape of silence).
+    header: Option<[u8; 4]>,
+}
+
+impl Aligner {
+    /// Appends received bytes.
+    pub fn extend(&mut self, data: &[u8]) {
+        self.pending.extend_from_slice(data);
+    }
+
+    /// The bytes not yet taken, to append to.
+    pub fn pending_mut(&mut self) -> &mut BytesMut {
+        &mut self.pending
+    }
+
+    /// Bytes not yet taken.
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Drops the bytes not yet taken (a partial frame of a stream that stopped).
+    pub fn clear(&mut self) {
+        self.pending.clear();
+    }
+
+    /// The last whole frame's header, if any was taken.
+    pub fn last_header(&self) -> Option<[u8; 4]> {
+        self.header
+    }
+
+    /// The whole frames received so far, from a frame boundary.
+    pub fn take(&mut self) -> Option<Bytes> {
+        let mut off = 0;
+        let buf = &self.pending;
+        // Resync on a frame that is followed by another (or by the end).
+        if FrameHeader::parse(buf).is_none() {
+            match (1..buf.len().saturating_sub(3)).find(|&i| frame_at(buf, i).is_some()) {
+                Some(i) => {
+                    let _ = self.pending.split_to(i);
+                }
+                None if buf.len() > MAX_UNALIGNED => return Some(self.pending.split().freeze()),
+                None => return None,
+            }
+        }
+        let buf = &self.pending;
+        let mut last = None;
+        while let Some(h) = FrameHeader::parse(&buf[off..]) {
+            if off + h.len > buf.len() {
+                break;
+            }
+            last = Some(off);
+            off += h.len;
+        }
+        if let Some(at) = last {
+            self.header = Some([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]);
+        }
+        (off > 0).then(|| self.pending.split_to(off).freeze())
+    }
+}
+
 /// Whether the MPEG audio in `file` has a variable bitrate: a `Xing` or `VBRI` header in the
 /// first frame says yes, `Info` (what encoders write for CBR) says no; without one, the
 /// bitrates of the first frames decide.
@@ -280,5 +349,23 @@ mod tests {
         let vbr: Vec<u8> = [9, 9, 10, 9].iter().flat_map(|&i| frame(i, b"")).collect();
         assert!(vbr_in(&vbr));
         assert!(!vbr_in(b"not audio at all"));
+    }
+
+    #[test]
+    fn the_aligner_cuts_at_frames_and_skips_junk() {
+        let frame = silent_frame(DEFAULT_HEADER).unwrap();
+        let mut a = Aligner::default();
+        a.extend(b"junk");
+        a.extend(&frame);
+        a.extend(&frame);
+        a.extend(&frame[..100]);
+        let out = a.take().unwrap();
+        assert_eq!(out.len(), 2 * frame.len());
+        assert_eq!(&out[..4], &frame[..4]);
+        assert_eq!(a.pending_len(), 100);
+        assert!(a.take().is_none());
+        a.extend(&frame[100..]);
+        assert_eq!(a.take().unwrap().len(), frame.len());
+        assert_eq!(a.last_header(), Some(DEFAULT_HEADER));
     }
 }

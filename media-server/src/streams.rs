@@ -17,10 +17,10 @@ use grid_proto::media::{CHUNK_SIZE, OpenStream, StreamOpened};
 use grid_proto::metrics::prometheus_client::metrics::counter::Counter;
 use tracing::{info, warn};
 
-use crate::SharedState;
 use crate::error::ApiError;
 use crate::params::PathParam;
 use crate::pieces::Pieces;
+use crate::state::SharedState;
 use crate::stream_table::{Stream, lock};
 
 /// The largest chunk or piece a client may ask for.

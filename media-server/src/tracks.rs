@@ -13,11 +13,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use grid_proto::media::TrackInfo;
 
-use crate::SharedState;
 use crate::error::ApiError;
 use crate::library::Track;
 use crate::params::PathParam;
 use crate::pieces::Pieces;
+use crate::state::SharedState;
 
 /// Piece size of an audio body.
 const AUDIO_PIECE: usize = 64 * 1024;

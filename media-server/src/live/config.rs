@@ -11,7 +11,7 @@ pub const DEFAULT_METAINT: usize = 16_000;
 pub const DEFAULT_BURST_MS: u64 = 2_000;
 /// Default lag past which a listener is cut off.
 pub const DEFAULT_LAG_MS: u64 = 10_000;
-/// Default relay children of a channel (seed 001's tree: two).
+/// Default relay children of a channel (a binary tree).
 pub const DEFAULT_MAX_CHILDREN: u64 = 2;
 
 /// In what order a playlist plays.
@@ -40,7 +40,7 @@ pub enum Source {
         /// Where it is.
         upstream: Upstream,
     },
-    /// MP3 datagrams from an external sender (seed 002): `udp://HOST:PORT` to bind; port 0
+    /// MP3 datagrams from an external sender: `udp://HOST:PORT` to bind; port 0
     /// takes any free port (the bound one is reported in the stats).
     Udp {
         /// As written.

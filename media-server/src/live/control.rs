@@ -1,4 +1,4 @@
-//! The control port and its UDP clients (seed 002, `docs/live.md`).
+//! The control port and its UDP clients (`docs/live.md`).
 //!
 //! A client opens a TCP connection and sends line commands (`CONECTAR <udp-port> [channel]`,
 //! `INTERRUMPIR`, `CONTINUAR`, `DESCONECTAR`, or their English aliases), each answered `OK` or
@@ -7,21 +7,15 @@
 //! connection's session: `DESCONECTAR`, the connection closing or failing, or the server
 //! stopping all drop it, and dropping it removes the client from the channel's feed at once.
 //!
-//! [`UdpFeed`] is a channel's side: after each distribution it takes the plain audio produced
-//! since the last one from the ring (one copy per channel, not per client), cuts it into
-//! datagrams of whole frames, and sends them to every unpaused client from one non-blocking
-//! socket of the server. A client whose sends fail is skipped for that tick, never waited for.
+//! A channel's side of it, what its clients are sent, is its [`super::udp_feed::UdpFeed`].
 
-use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::Json;
-use axum::extract::State;
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -30,17 +24,11 @@ use tracing::{debug, info, warn};
 
 use super::Live;
 use super::channel::Channel;
-use super::relay::Aligner;
-use crate::SharedState;
-use crate::mpeg::FrameHeader;
 
 /// `GET` the control port's address and clients: [`ControlInfo`].
 pub const CONTROL: &str = "/v1/control";
 /// A command line longer than this (without its newline) is refused and the connection closed.
 pub const MAX_LINE: usize = 256;
-/// At most this much payload per datagram, so that with the IP and UDP headers a datagram fits
-/// an Ethernet MTU unfragmented; a single frame longer than this goes alone.
-pub const MAX_PAYLOAD: usize = 1400;
 /// Default bound on control clients at once.
 pub const DEFAULT_MAX_CLIENTS: usize = 1024;
 /// A reply the client does not take within this long ends its connection.
@@ -51,177 +39,15 @@ const LINGER: Duration = Duration::from_secs(1);
 /// The sending socket's buffer: a tick's datagrams to many clients at once.
 const SNDBUF: usize = 1 << 20;
 
-/// One UDP client of a channel.
-#[derive(Debug)]
-struct UdpClient {
-    id: u64,
-    to: SocketAddr,
-    socket: Arc<UdpSocket>,
-    paused: bool,
-    /// Its sends fail (logged once until they succeed again).
-    failing: bool,
-}
-
-#[derive(Debug, Default)]
-struct Feed {
-    clients: Vec<UdpClient>,
-    /// How far the plain stream has been taken; `None` while there is no client (nothing is
-    /// copied then).
-    pos: Option<u64>,
-    /// Cuts what is taken at frame boundaries (the ring's chunks are cut at metadata intervals).
-    aligner: Aligner,
-    next_id: u64,
-    datagrams: u64,
-    bytes: u64,
-}
-
-/// A channel's UDP clients and what they were sent.
-#[derive(Debug, Default)]
-pub struct UdpFeed {
-    feed: Mutex<Feed>,
-}
-
-/// A channel's UDP numbers for its stats.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct UdpStats {
-    /// Clients now.
-    pub clients: u64,
-    /// Datagrams sent.
-    pub datagrams: u64,
-    /// Payload bytes sent.
-    pub bytes: u64,
-}
-
-impl UdpFeed {
-    fn lock(&self) -> MutexGuard<'_, Feed> {
-        self.feed.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// A new client, sent what the channel produces from now on; returns its id.
-    fn add(&self, channel: &Channel, to: SocketAddr, socket: Arc<UdpSocket>) -> u64 {
-        let mut feed = self.lock();
-        if feed.pos.is_none() {
-            feed.pos = Some(channel.lock().plain_edge());
-            feed.aligner = Aligner::default();
-        }
-        feed.next_id += 1;
-        let id = feed.next_id;
-        feed.clients.push(UdpClient {
-            id,
-            to,
-            socket,
-            paused: false,
-            failing: false,
-        });
-        id
-    }
-
-    /// Whether a client of this channel is at `to`.
-    fn sends_to(&self, to: SocketAddr) -> bool {
-        self.lock().clients.iter().any(|c| c.to == to)
-    }
-
-    fn set_paused(&self, id: u64, paused: bool) {
-        if let Some(c) = self.lock().clients.iter_mut().find(|c| c.id == id) {
-            c.paused = paused;
-        }
-    }
-
-    /// Removes a client: no datagram is sent to it after this returns.
-    fn remove(&self, id: u64) {
-        let mut feed = self.lock();
-        feed.clients.retain(|c| c.id != id);
-        if feed.clients.is_empty() {
-            feed.pos = None;
-            feed.aligner = Aligner::default();
-        }
-    }
-
-    /// Clients and traffic so far.
-    pub fn stats(&self) -> UdpStats {
-        let feed = self.lock();
-        UdpStats {
-            clients: feed.clients.len() as u64,
-            datagrams: feed.datagrams,
-            bytes: feed.bytes,
-        }
-    }
-
-    /// Sends the audio the channel produced since the last call to every unpaused client
-    /// (called after each distribution).
-    pub(crate) fn send_new(&self, channel: &Channel) {
-        let mut feed = self.lock();
-        let Some(pos) = feed.pos else {
-            return;
-        };
-        let edge = channel.lock().plain_from(pos, &mut feed.aligner.pending);
-        feed.pos = Some(edge);
-        let Some(audio) = feed.aligner.take() else {
-            return;
-        };
-        let datagrams = packetize(audio, MAX_PAYLOAD);
-        let Feed {
-            clients,
-            datagrams: sent,
-            bytes,
-            ..
-        } = &mut *feed;
-        for c in clients.iter_mut().filter(|c| !c.paused) {
-            for d in &datagrams {
-                match c.socket.send_to(d, c.to) {
-                    Ok(n) => {
-                        *sent += 1;
-                        *bytes += n as u64;
-                        if c.failing {
-                            c.failing = false;
-                            info!("{}: UDP to {} works again", channel.name(), c.to);
-                        }
-                    }
-                    // The socket's buffer is full: this client misses the rest of this tick
-                    // (UDP may lose datagrams anyway); the others are not held up.
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) => {
-                        if !c.failing {
-                            c.failing = true;
-                            warn!(
-                                "{}: UDP to {} fails ({e}); skipped until it works",
-                                channel.name(),
-                                c.to
-                            );
-                        }
-                        break;
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Cuts frame-aligned audio into datagrams of whole frames, each at most `max` bytes unless a
-/// single frame is longer. Bytes that are not frames (a non-MP3 source passed through) are cut
-/// at `max`.
-fn packetize(mut audio: Bytes, max: usize) -> Vec<Bytes> {
-    let mut out = Vec::with_capacity(audio.len() / max + 1);
-    while !audio.is_empty() {
-        let mut end = 0;
-        while let Some(h) = FrameHeader::parse(&audio[end..]) {
-            if end + h.len > audio.len() || (end > 0 && end + h.len > max) {
-                break;
-            }
-            end += h.len;
-        }
-        if end == 0 {
-            end = audio.len().min(max);
-        }
-        out.push(audio.split_to(end));
-    }
-    out
-}
-
 impl Control {
     /// Connections open now.
     pub fn clients(&self) -> usize {
         self.clients.load(Ordering::Relaxed)
+    }
+
+    /// At most this many connections at once.
+    pub fn max_clients(&self) -> usize {
+        self.max_clients
     }
 }
 
@@ -269,7 +95,7 @@ struct Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        self.channel.udp.remove(self.id);
+        self.channel.udp().remove(self.id);
         info!("{}: UDP to {} stopped", self.channel.name(), self.to);
     }
 }
@@ -417,13 +243,13 @@ impl Control {
             },
         };
         let to = SocketAddr::new(peer.ip(), port);
-        if let Some(other) = self.live.channels().iter().find(|c| c.udp.sends_to(to)) {
+        if let Some(other) = self.live.channels().iter().find(|c| c.udp().sends_to(to)) {
             return Reply::Err(format!(
                 "{to} already receives '{}' (from another control connection)",
                 other.name()
             ));
         }
-        let id = channel.udp.add(channel, to, Arc::clone(&self.socket));
+        let id = channel.udp_add(to, Arc::clone(&self.socket));
         info!(
             "{}: UDP to {to} started (control client {peer})",
             channel.name()
@@ -464,7 +290,7 @@ impl Control {
                     (false, false) => Reply::Err("not paused".into()),
                     _ => {
                         s.paused = pause;
-                        s.channel.udp.set_paused(s.id, pause);
+                        s.channel.udp().set_paused(s.id, pause);
                         info!(
                             "{}: UDP to {} {}",
                             s.channel.name(),
@@ -575,50 +401,4 @@ async fn close_gently(mut socket: TcpStream) {
         }
     })
     .await;
-}
-
-/// `GET /v1/control`.
-pub async fn control_info(State(state): State<SharedState>) -> Json<ControlInfo> {
-    Json(match &state.control {
-        Some(c) => ControlInfo {
-            addr: Some(c.addr.to_string()),
-            udp_from: c.udp_from().map(|a| a.to_string()),
-            clients: c.clients.load(Ordering::Relaxed) as u64,
-            max_clients: c.max_clients as u64,
-        },
-        None => ControlInfo {
-            addr: None,
-            udp_from: None,
-            clients: 0,
-            max_clients: 0,
-        },
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::mpeg;
-
-    #[test]
-    fn datagrams_hold_whole_frames_up_to_the_limit() {
-        let frame = mpeg::silent_frame(mpeg::DEFAULT_HEADER).unwrap();
-        let audio: Vec<u8> = frame.repeat(7);
-        let out = packetize(Bytes::from(audio.clone()), MAX_PAYLOAD);
-        // 417-byte frames: three to a datagram (1251 bytes), then one.
-        assert_eq!(
-            out.iter().map(Bytes::len).collect::<Vec<_>>(),
-            [1251, 1251, 417]
-        );
-        assert_eq!(out.concat(), audio);
-        // A frame longer than the limit goes alone.
-        let out = packetize(Bytes::from(frame.repeat(2)), 300);
-        assert_eq!(out.iter().map(Bytes::len).collect::<Vec<_>>(), [417, 417]);
-        // Bytes that are not frames are cut at the limit.
-        let out = packetize(Bytes::from(vec![1u8; 3000]), MAX_PAYLOAD);
-        assert_eq!(
-            out.iter().map(Bytes::len).collect::<Vec<_>>(),
-            [1400, 1400, 200]
-        );
-    }
 }

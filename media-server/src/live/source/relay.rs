@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use grid_proto::icy::{self, Decoder, IcyRequest, Item};
-use grid_proto::live::{PATH_HEADER, RELAY_HEADER, SourceState};
+use grid_proto::live::{PATH_HEADER, RELAY_HEADER};
 use grid_proto::splice::{Spliced, Splicer};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -24,10 +24,10 @@ use tracing::{info, warn};
 use grid_proto::api::LocateReply;
 use grid_proto::paths;
 
-use super::channel::Channel;
-use super::config::Upstream;
 use super::silence::Silence;
-use crate::mpeg::{self, FrameHeader};
+use crate::live::channel::Channel;
+use crate::live::config::Upstream;
+use crate::mpeg::{self, Aligner, FrameHeader};
 
 /// First wait before a reconnection.
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
@@ -45,47 +45,6 @@ const MAX_REDIRECTS: usize = 16;
 const HEALTHY_SESSION: Duration = Duration::from_secs(1);
 /// How often a relay in a tree asks its parent for the parent's path.
 const PATH_REFRESH: Duration = Duration::from_secs(1);
-/// Audio without a frame in this many bytes is passed on as it is (not MP3 we can cut).
-const MAX_UNALIGNED: usize = 64 * 1024;
-
-/// Cuts a byte stream at MP3 frame boundaries.
-#[derive(Debug, Default)]
-pub(crate) struct Aligner {
-    pub(crate) pending: BytesMut,
-    /// The last frame's header (the shape of silence).
-    pub(crate) header: Option<[u8; 4]>,
-}
-
-impl Aligner {
-    /// The whole frames received so far, from a frame boundary.
-    pub(crate) fn take(&mut self) -> Option<Bytes> {
-        let mut off = 0;
-        let buf = &self.pending;
-        // Resync on a frame that is followed by another (or by the end).
-        if FrameHeader::parse(buf).is_none() {
-            match (1..buf.len().saturating_sub(3)).find(|&i| mpeg::frame_at(buf, i).is_some()) {
-                Some(i) => {
-                    let _ = self.pending.split_to(i);
-                }
-                None if buf.len() > MAX_UNALIGNED => return Some(self.pending.split().freeze()),
-                None => return None,
-            }
-        }
-        let buf = &self.pending;
-        let mut last = None;
-        while let Some(h) = FrameHeader::parse(&buf[off..]) {
-            if off + h.len > buf.len() {
-                break;
-            }
-            last = Some(off);
-            off += h.len;
-        }
-        if let Some(at) = last {
-            self.header = Some([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]);
-        }
-        (off > 0).then(|| self.pending.split_to(off).freeze())
-    }
-}
 
 /// A connected upstream: the socket, its decoder past the reply head, the reply, and the URL
 /// it was found at (after redirects).
@@ -139,7 +98,7 @@ async fn connect(authority: &str, target: &str, me: &str) -> anyhow::Result<Conn
             // Relative: on the same server.
             (authority, location.to_owned())
         } else {
-            super::config::split_url(location)
+            crate::live::config::split_url(location)
                 .ok_or_else(|| anyhow::anyhow!("{url} redirected to a bad URL: {location}"))?
         };
     }
@@ -163,9 +122,8 @@ impl Relay {
     /// Silence due until now, then a write to every listener.
     async fn silent_tick(&mut self) {
         if let Some(audio) = self.silence.due(Instant::now()) {
-            let mut inner = self.channel.lock();
-            inner.bitrate_kbps = self.silence.bitrate_kbps();
-            self.channel.push_audio(&mut inner, audio, true);
+            self.channel.set_bitrate(self.silence.bitrate_kbps());
+            self.channel.push_audio(audio);
         }
         self.channel.distribute().await;
         self.channel.log_listeners();
@@ -189,25 +147,23 @@ impl Relay {
             match item {
                 Item::Audio { data, .. } => {
                     self.got_audio |= !data.is_empty();
-                    self.aligner.pending.extend_from_slice(&data);
+                    self.aligner.extend(&data);
                 }
                 Item::Metadata { segment, metadata } => {
                     // The title applies from the audio after the block: flush what came before.
                     any |= self.flush_audio();
-                    let mut inner = self.channel.lock();
-                    inner.source.segments += 1;
+                    self.channel.count_segments(1);
                     match self.last_segment {
-                        Some(last) if segment == last => inner.source.duplicates += 1,
-                        Some(last) if segment > last + 1 => inner.source.gaps += 1,
-                        None if segment > 0 => inner.source.gaps += 1,
+                        Some(last) if segment == last => self.channel.count_duplicate(),
+                        Some(last) if segment > last + 1 => self.channel.count_gap(),
+                        None if segment > 0 => self.channel.count_gap(),
                         _ => {}
                     }
                     self.last_segment = Some(segment);
                     if let Some(title) = metadata.and_then(|m| m.stream_title)
-                        && title != inner.title()
+                        && self.channel.set_title(&title)
                     {
                         info!("{}: now '{title}'", self.channel.name());
-                        inner.set_title(&title);
                     }
                 }
                 Item::Reply(_) | Item::Request(_) => {}
@@ -236,11 +192,10 @@ impl Relay {
             return false;
         }
         let audio = Bytes::from(audio);
-        let mut inner = self.channel.lock();
         if let Some(h) = FrameHeader::parse(&audio) {
-            inner.bitrate_kbps = h.bitrate_kbps;
+            self.channel.set_bitrate(h.bitrate_kbps);
         }
-        self.channel.push_audio(&mut inner, audio, true);
+        self.channel.push_audio(audio);
         true
     }
 
@@ -314,7 +269,7 @@ async fn candidates(
                 .filter(|e| !me.starts_with(&format!("{}/", e.endpoint.trim_end_matches('/'))))
                 .filter_map(|e| {
                     let url = format!("{}{target}", e.endpoint.trim_end_matches('/'));
-                    super::config::split_url(&url)
+                    crate::live::config::split_url(&url)
                 })
                 .collect();
             if found.is_empty() {
@@ -367,20 +322,18 @@ async fn follow_path(channel: Arc<Channel>, parent: String) {
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
-        let Some(stats) = super::peer_stats(&client, name).await else {
+        let Some(stats) = crate::live::peer::peer_stats(&client, name).await else {
             continue;
         };
         let mut now = stats.tree.path;
         now.push(stats.tree.url);
-        let mut inner = channel.lock();
-        if inner.source.state == SourceState::Playing && inner.tree_path != now {
+        let (depth, parent) = (now.len(), now.last().cloned());
+        if channel.follow_tree_path(now) {
             info!(
-                "{}: the tree above moved: now at depth {} under {}",
+                "{}: the tree above moved: now at depth {depth} under {}",
                 channel.name(),
-                now.len(),
-                now.last().map_or("?", String::as_str)
+                parent.as_deref().unwrap_or("?")
             );
-            inner.tree_path = now;
         }
     }
 }
@@ -394,7 +347,7 @@ pub async fn run(
 ) {
     let mut interval = tokio::time::interval(tick);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let url = channel.lock().source.upstream.clone().unwrap_or_default();
+    let url = channel.upstream().unwrap_or_default();
     let mut relay = Relay {
         channel: Arc::clone(&channel),
         silence: Silence::new(mpeg::DEFAULT_HEADER),
@@ -439,17 +392,11 @@ pub async fn run(
                     .header(PATH_HEADER)
                     .map(|p| p.split_whitespace().map(str::to_owned).collect())
                     .unwrap_or_default();
-                {
-                    let mut inner = channel.lock();
-                    if ever_connected {
-                        inner.source.reconnects += 1;
-                    }
-                    inner.source.state = SourceState::Playing;
-                    if let Some(br) = up.reply.bitrate() {
-                        inner.bitrate_kbps = br;
-                    }
-                    inner.tree_path.clone_from(&path);
+                if let Some(br) = up.reply.bitrate() {
+                    channel.set_bitrate(br);
                 }
+                channel.set_tree_path(path.clone());
+                channel.source_playing(ever_connected);
                 let place = if path.is_empty() {
                     String::new()
                 } else {
@@ -508,44 +455,17 @@ pub async fn run(
                 }
             }
         }
-        {
-            let mut inner = channel.lock();
-            if inner.source.state == SourceState::Playing {
-                // The partial frame of the dropped stream is dropped; silence takes over.
-                relay.aligner.pending.clear();
-                relay.silence = Silence::new(relay.aligner.header.unwrap_or(mpeg::DEFAULT_HEADER));
-                inner.source.state = SourceState::Reconnecting;
-                // Out of the tree until it rejoins.
-                inner.tree_path.clear();
-            }
+        // Reconnecting, and out of the tree until it rejoins.
+        if channel.source_lost() {
+            // The partial frame of the dropped stream is dropped; silence takes over.
+            relay.aligner.clear();
+            relay.silence =
+                Silence::new(relay.aligner.last_header().unwrap_or(mpeg::DEFAULT_HEADER));
         }
         relay.silence.restart(Instant::now());
         if !rejoin_now {
             relay.silent_wait(&mut interval, backoff).await;
             backoff = (backoff * 2).min(BACKOFF_MAX);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_aligner_cuts_at_frames_and_skips_junk() {
-        let frame = mpeg::silent_frame(mpeg::DEFAULT_HEADER).unwrap();
-        let mut a = Aligner::default();
-        a.pending.extend_from_slice(b"junk");
-        a.pending.extend_from_slice(&frame);
-        a.pending.extend_from_slice(&frame);
-        a.pending.extend_from_slice(&frame[..100]);
-        let out = a.take().unwrap();
-        assert_eq!(out.len(), 2 * frame.len());
-        assert_eq!(&out[..4], &frame[..4]);
-        assert_eq!(a.pending.len(), 100);
-        assert!(a.take().is_none());
-        a.pending.extend_from_slice(&frame[100..]);
-        assert_eq!(a.take().unwrap().len(), frame.len());
-        assert_eq!(a.header, Some(mpeg::DEFAULT_HEADER));
     }
 }

@@ -17,16 +17,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
-use grid_proto::live::SourceState;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use tracing::{info, warn};
 
-use super::channel::Channel;
-use super::config::Order;
 use super::silence::Silence;
-use crate::SharedState;
-use crate::library::{Library, Track, is_track_id};
+use crate::library::{Current, Library, Track, is_track_id};
+use crate::live::channel::Channel;
+use crate::live::config::Order;
 use crate::mpeg::{self, FrameHeader, MAX_FRAME_LEN};
 
 /// The track being played.
@@ -151,11 +149,11 @@ impl Playlist {
     /// channel is at now if it has played since the Unix epoch; `None` with nothing to play.
     fn join_schedule(
         &mut self,
-        state: &SharedState,
+        library: &Current,
         channel: &Channel,
         now: Instant,
     ) -> Option<Playing> {
-        let library = state.snapshot();
+        let library = library.get();
         // A loop's length does not depend on its order.
         self.loop_index = 0;
         let tracks = self.resolve(&library, channel.name());
@@ -202,11 +200,11 @@ impl Playlist {
     }
 
     /// Opens the next track that opens, due at `self.clock`; `None` if none does.
-    fn start_next(&mut self, state: &SharedState, channel: &Channel) -> Option<Playing> {
+    fn start_next(&mut self, library: &Current, channel: &Channel) -> Option<Playing> {
         for _ in 0..2 {
             if self.next >= self.queue.len() {
                 self.loop_index += 1;
-                self.queue = self.resolve(&state.snapshot(), channel.name());
+                self.queue = self.resolve(&library.get(), channel.name());
                 self.next = 0;
             }
             while self.next < self.queue.len() {
@@ -227,26 +225,22 @@ impl Playlist {
     }
 
     /// Appends the audio due until `now` to the channel.
-    pub fn produce(&mut self, state: &SharedState, channel: &Channel, now: Instant) {
+    pub fn produce(&mut self, library: &Current, channel: &Channel, now: Instant) {
         loop {
             if self.playing.is_none() {
                 let next = if self.scheduled {
-                    self.start_next(state, channel)
+                    self.start_next(library, channel)
                 } else {
                     self.scheduled = true;
-                    self.join_schedule(state, channel, now)
-                        .or_else(|| self.start_next(state, channel))
+                    self.join_schedule(library, channel, now)
+                        .or_else(|| self.start_next(library, channel))
                 };
                 match next {
                     Some(p) => {
                         self.silence = None;
                         let title = title_of(&p.track);
                         info!("{}: now '{title}'", channel.name());
-                        let mut inner = channel.lock();
-                        inner.set_title(&title);
-                        inner.bitrate_kbps = p.track.info.bitrate_kbps;
-                        inner.source.state = SourceState::Playing;
-                        inner.source.track_id = Some(p.track.info.id.clone());
+                        channel.now_playing(&title, p.track.info.bitrate_kbps, &p.track.info.id);
                         self.playing = Some(p);
                     }
                     None => {
@@ -262,10 +256,7 @@ impl Playlist {
             let due = ((elapsed_ms * p.bytes_per_ms) as u64).min(p.end - p.start);
             while p.pos < p.end && p.pos - p.start < due {
                 match read_frames(p, p.start + due) {
-                    Ok(Some(audio)) => {
-                        let mut inner = channel.lock();
-                        channel.push_audio(&mut inner, audio, true);
-                    }
+                    Ok(Some(audio)) => channel.push_audio(audio),
                     Ok(None) => {}
                     Err(e) => {
                         warn!(
@@ -297,15 +288,10 @@ impl Playlist {
             s.restart(now);
             s
         });
-        let mut inner = channel.lock();
-        if inner.source.state != SourceState::Silent {
-            inner.source.state = SourceState::Silent;
-            inner.source.track_id = None;
-            inner.set_title("");
-        }
-        inner.bitrate_kbps = silence.bitrate_kbps();
+        channel.go_silent();
+        channel.set_bitrate(silence.bitrate_kbps());
         if let Some(audio) = silence.due(now) {
-            channel.push_audio(&mut inner, audio, true);
+            channel.push_audio(audio);
         }
         self.clock = now;
     }
@@ -400,7 +386,7 @@ fn read_frames(p: &mut Playing, until: u64) -> std::io::Result<Option<Bytes>> {
 pub async fn run(
     channel: Arc<Channel>,
     mut playlist: Playlist,
-    state: SharedState,
+    library: Arc<Current>,
     tick: Duration,
 ) {
     let mut interval = tokio::time::interval(tick);
@@ -408,7 +394,7 @@ pub async fn run(
     playlist.clock = Instant::now();
     loop {
         interval.tick().await;
-        playlist.produce(&state, &channel, Instant::now());
+        playlist.produce(&library, &channel, Instant::now());
         channel.distribute().await;
         channel.log_listeners();
     }

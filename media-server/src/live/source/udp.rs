@@ -1,4 +1,4 @@
-//! A channel fed by UDP (seed 002): MP3 datagrams from an external sender
+//! A channel fed by UDP: MP3 datagrams from an external sender
 //! (`ffmpeg -re -i x.mp3 -c copy -f mp3 udp://HOST:PORT`), cut at frame boundaries (the sender's
 //! datagrams need not be) and broadcast like a relay's audio, to ICY/HTTP listeners and UDP
 //! clients, as soon as it arrives.
@@ -11,14 +11,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use grid_proto::live::SourceState;
 use tokio::net::UdpSocket;
 use tracing::{debug, info, warn};
 
-use super::channel::Channel;
-use super::relay::{Aligner, UPSTREAM_SILENT};
+use super::relay::UPSTREAM_SILENT;
 use super::silence::Silence;
-use crate::mpeg::{self, FrameHeader};
+use crate::live::channel::Channel;
+use crate::mpeg::{self, Aligner, FrameHeader};
 
 /// The receive buffer asked for: a second or more of audio, should the channel's task be late.
 const RCVBUF: usize = 1 << 20;
@@ -35,7 +34,7 @@ pub fn bind(channel: &Channel, bind: &str) -> anyhow::Result<UdpSocket> {
         debug!("cannot set SO_RCVBUF: {e}");
     }
     let bound = socket.local_addr()?;
-    channel.lock().source.upstream = Some(format!("udp://{bound}"));
+    channel.set_upstream(format!("udp://{bound}"));
     Ok(UdpSocket::from_std(socket)?)
 }
 
@@ -65,13 +64,13 @@ pub async fn run(channel: Arc<Channel>, socket: UdpSocket, tick: Duration) {
                     }
                 };
                 recv_error_logged = false;
-                aligner.pending.extend_from_slice(&buf[..n]);
+                aligner.extend(&buf[..n]);
                 let mut datagrams = 1;
                 // Take whatever else is already there, to push and write it all at once.
-                while aligner.pending.len() < MAX_PENDING {
+                while aligner.pending_len() < MAX_PENDING {
                     match socket.try_recv_from(&mut buf) {
                         Ok((n, _)) => {
-                            aligner.pending.extend_from_slice(&buf[..n]);
+                            aligner.extend(&buf[..n]);
                             datagrams += 1;
                         }
                         Err(_) => break,
@@ -79,14 +78,10 @@ pub async fn run(channel: Arc<Channel>, socket: UdpSocket, tick: Duration) {
                 }
                 last_data = Instant::now();
                 let pushed = {
-                let mut inner = channel.lock();
-                inner.source.segments += datagrams;
+                channel.count_segments(datagrams);
                 if !playing {
                     playing = true;
-                    inner.source.state = SourceState::Playing;
-                    if ever_played {
-                        inner.source.reconnects += 1;
-                    }
+                    channel.source_playing(ever_played);
                     info!(
                         "{}: datagrams {} from {from}",
                         channel.name(),
@@ -97,9 +92,9 @@ pub async fn run(channel: Arc<Channel>, socket: UdpSocket, tick: Duration) {
                 match aligner.take() {
                     Some(audio) => {
                         if let Some(h) = FrameHeader::parse(&audio) {
-                            inner.bitrate_kbps = h.bitrate_kbps;
+                            channel.set_bitrate(h.bitrate_kbps);
                         }
-                        channel.push_audio(&mut inner, audio, true);
+                        channel.push_audio(audio);
                         true
                     }
                     None => false,
@@ -113,9 +108,9 @@ pub async fn run(channel: Arc<Channel>, socket: UdpSocket, tick: Duration) {
                 if playing && last_data.elapsed() > UPSTREAM_SILENT {
                     playing = false;
                     // The partial frame of the stopped stream is dropped; silence takes over.
-                    aligner.pending.clear();
-                    silence = Silence::new(aligner.header.unwrap_or(mpeg::DEFAULT_HEADER));
-                    channel.lock().source.state = SourceState::Reconnecting;
+                    aligner.clear();
+                    silence = Silence::new(aligner.last_header().unwrap_or(mpeg::DEFAULT_HEADER));
+                    channel.source_lost();
                     warn!(
                         "{}: no datagram for {} ms; silence until they return",
                         channel.name(),
@@ -123,9 +118,8 @@ pub async fn run(channel: Arc<Channel>, socket: UdpSocket, tick: Duration) {
                     );
                 }
                 if !playing && let Some(audio) = silence.due(Instant::now()) {
-                    let mut inner = channel.lock();
-                    inner.bitrate_kbps = silence.bitrate_kbps();
-                    channel.push_audio(&mut inner, audio, true);
+                    channel.set_bitrate(silence.bitrate_kbps());
+                    channel.push_audio(audio);
                 }
                 channel.distribute().await;
                 channel.log_listeners();

@@ -8,73 +8,15 @@ use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use grid_proto::metrics::prometheus_client::encoding::DescriptorEncoder;
-use grid_proto::metrics::prometheus_client::metrics::counter::Counter;
-use grid_proto::metrics::prometheus_client::metrics::family::Family;
-use grid_proto::metrics::prometheus_client::registry::{Registry, Unit};
 use grid_proto::metrics::{self, Collector};
 
-use crate::SharedState;
+pub mod counters;
+
+pub use counters::ServerMetrics;
+
 use crate::error::ApiError;
 use crate::live::channel::ChannelCounters;
-
-type RouteLabel = [(&'static str, &'static str); 1];
-
-/// The counters, updated where their event happens.
-#[derive(Debug)]
-pub struct ServerMetrics {
-    registry: Registry,
-    /// `open_stream` calls that opened (or replaced) a stream.
-    pub streams_opened: Counter,
-    /// `get_audio_chunk` requests (`/chunk`), answered or not.
-    pub chunk_requests: Counter,
-    /// `/data` bodies started.
-    pub data_requests: Counter,
-    /// Bytes of `/chunk` replies.
-    pub chunk_bytes: Counter,
-    /// Bytes of `/data` bodies handed to the HTTP layer.
-    pub data_bytes: Counter,
-    /// Bytes of track audio (`/v1/tracks/{id}/audio`) handed to the HTTP layer.
-    pub audio_bytes: Counter,
-}
-
-impl Default for ServerMetrics {
-    fn default() -> Self {
-        let mut registry = Registry::with_prefix("mediaserver");
-        let streams_opened = Counter::default();
-        registry.register(
-            "streams_opened",
-            "Streams opened by open_stream (a render's new stream replaces its old one).",
-            streams_opened.clone(),
-        );
-        let requests = Family::<RouteLabel, Counter>::default();
-        let chunk_requests = requests.get_or_create(&[("route", "chunk")]).clone();
-        let data_requests = requests.get_or_create(&[("route", "data")]).clone();
-        registry.register(
-            "stream_requests",
-            "Stream reads by route: chunk (get_audio_chunk, one request per chunk) and data (one streamed body).",
-            requests,
-        );
-        let bytes = Family::<RouteLabel, Counter>::default();
-        let chunk_bytes = bytes.get_or_create(&[("route", "chunk")]).clone();
-        let data_bytes = bytes.get_or_create(&[("route", "data")]).clone();
-        let audio_bytes = bytes.get_or_create(&[("route", "audio")]).clone();
-        registry.register_with_unit(
-            "served",
-            "Track bytes served by route: chunk, data (the stream routes) and audio (a track with Range); live channels count theirs in mediaserver_channel_sent_bytes.",
-            Unit::Bytes,
-            bytes,
-        );
-        Self {
-            registry,
-            streams_opened,
-            chunk_requests,
-            data_requests,
-            chunk_bytes,
-            data_bytes,
-            audio_bytes,
-        }
-    }
-}
+use crate::state::SharedState;
 
 /// What the owners say at the moment of the scrape.
 #[derive(Debug)]
@@ -205,7 +147,7 @@ impl Collector for Now {
 /// `GET /metrics`: open, like every route of a MediaServer.
 pub async fn scrape(State(state): State<SharedState>) -> Result<Response, ApiError> {
     let now = Now::read(&state);
-    let text = metrics::encode_with(&state.metrics.registry, now)
+    let text = metrics::encode_with(state.metrics.registry(), now)
         .map_err(|e| ApiError::Internal(format!("encoding the metrics: {e}")))?;
     Ok(([(CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response())
 }
