@@ -13,8 +13,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use grid_proto::live::ChannelPlay;
-use grid_proto::media::{Failover, OpenStream, PlayState, RenderStatus, ServerRef, TrackInfo};
-use serde_json::json;
+use grid_proto::media::{
+    self as media, Failover, OpenStream, PlayState, RenderEvent, RenderStatus, ServerRef, Stopped,
+    Subject, TrackInfo,
+};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
@@ -680,13 +682,12 @@ impl Player {
         self.state = PlayState::Loaded;
         self.error = None;
         info!("load_track {id}: loaded '{}'", track.title);
-        self.events.emit(json!({
-            "event": "loaded",
-            "track_id": id,
-            "title": track.title,
-            "artist": track.artist,
-            "server": opened.id,
-        }));
+        self.events.emit(RenderEvent::Loaded {
+            track_id: id.to_owned(),
+            title: track.title.clone(),
+            artist: track.artist.clone(),
+            server: opened.id.clone(),
+        });
         self.publish();
         Ok(())
     }
@@ -744,7 +745,9 @@ impl Player {
         );
         info!("play {} '{}'", track.id, track.title);
         self.events
-            .emit(json!({"event": "playing", "track_id": track.id}));
+            .emit(RenderEvent::Playing(media::Playing::Track {
+                track_id: track.id,
+            }));
         Ok(())
     }
 
@@ -814,9 +817,10 @@ impl Player {
         self.state = PlayState::Paused;
         let position_ms = self.position();
         info!("pause {} at {} ms", self.track_id(), position_ms);
-        self.events.emit(json!({
-            "event": "paused", "track_id": self.track_id(), "position_ms": position_ms,
-        }));
+        self.events.emit(RenderEvent::Paused {
+            track_id: self.track_id(),
+            position_ms,
+        });
         Ok(())
     }
 
@@ -835,10 +839,12 @@ impl Player {
         self.state = PlayState::Playing;
         let position_ms = self.position();
         info!("resume {} at {} ms", self.track_id(), position_ms);
-        self.events.emit(json!({
-            "event": "playing", "track_id": self.track_id(), "resumed": true,
-            "position_ms": position_ms,
-        }));
+        self.events
+            .emit(RenderEvent::Playing(media::Playing::Resumed {
+                track_id: self.track_id(),
+                resumed: true,
+                position_ms,
+            }));
         Ok(())
     }
 
@@ -849,7 +855,7 @@ impl Player {
             self.error = None;
             info!("stop: left channel {name}");
             self.events
-                .emit(json!({"event": "stopped", "channel": name}));
+                .emit(RenderEvent::Stopped(Stopped::Channel { channel: name }));
             return Ok(());
         }
         match self.state {
@@ -863,8 +869,9 @@ impl Player {
                 self.state = PlayState::Stopped;
                 self.error = None;
                 info!("stop {} at {position_ms} ms", self.track_id());
-                self.events.emit(json!({
-                    "event": "stopped", "track_id": self.track_id(), "position_ms": position_ms,
+                self.events.emit(RenderEvent::Stopped(Stopped::Track {
+                    track_id: self.track_id(),
+                    position_ms,
                 }));
                 Ok(())
             }
@@ -931,14 +938,12 @@ impl Player {
                         "failover {from} -> {} {} at offset {}: gap {:.2} ms ({} so far)",
                         f.to.id, f.to.endpoint, f.offset, f.gap_ms, self.failovers
                     );
-                    self.events.emit(json!({
-                        "event": "failover",
-                        "track_id": self.track_id(),
-                        "from": f.from,
-                        "to": f.to,
-                        "gap_ms": f.gap_ms,
-                        "offset": f.offset,
-                    }));
+                    self.events.emit(RenderEvent::Failover {
+                        on: Subject::Track {
+                            track_id: self.track_id(),
+                        },
+                        failover: f.clone(),
+                    });
                     self.last_failover = Some(f);
                 }
                 if self.retrying {
@@ -982,10 +987,11 @@ impl Player {
             "track_exhausted {id} after {bytes} bytes ({})",
             mm_ss(position_ms)
         );
-        self.events.emit(json!({
-            "event": "track_exhausted", "track_id": id, "bytes": bytes,
-            "position_ms": position_ms,
-        }));
+        self.events.emit(RenderEvent::TrackExhausted {
+            track_id: id,
+            bytes,
+            position_ms,
+        });
         // Normally the fetch task's end of track closed the stream already; if it was not
         // handled (it raced this one), close it here so no stream is left open on the server.
         let closed = self.session.as_ref().is_some_and(|s| s.stream_closed);
@@ -1088,9 +1094,11 @@ impl Player {
             server.endpoint,
             bytes_per_ms * 8
         );
-        self.events.emit(json!({
-            "event": "playing", "channel": name, "server": server.id,
-        }));
+        self.events
+            .emit(RenderEvent::Playing(media::Playing::Channel {
+                channel: name.to_owned(),
+                server: server.id.clone(),
+            }));
         self.publish();
         Ok(())
     }
@@ -1109,14 +1117,12 @@ impl Player {
                         "channel {name}: failover {from} -> {} {}: gap {:.2} ms ({} so far)",
                         f.to.id, f.to.endpoint, f.gap_ms, self.failovers
                     );
-                    self.events.emit(json!({
-                        "event": "failover",
-                        "channel": name,
-                        "from": f.from,
-                        "to": f.to,
-                        "gap_ms": f.gap_ms,
-                        "offset": f.offset,
-                    }));
+                    self.events.emit(RenderEvent::Failover {
+                        on: Subject::Channel {
+                            channel: name.clone(),
+                        },
+                        failover: f.clone(),
+                    });
                     self.last_failover = Some(f);
                 }
                 if self.retrying {
@@ -1129,9 +1135,10 @@ impl Player {
             ChannelEvent::Title(title) => {
                 info!("channel {name}: title '{title}'");
                 self.sink.set_now(&name, &title);
-                self.events.emit(json!({
-                    "event": "title", "channel": name, "title": title,
-                }));
+                self.events.emit(RenderEvent::Title {
+                    channel: name.clone(),
+                    title: title.clone(),
+                });
                 if let Some(c) = self.channel.as_mut() {
                     c.title = title;
                 }
