@@ -77,16 +77,14 @@ impl Player {
         self.sink.track_starts(bytes_per_ms);
         self.sink.set_now(name, "");
         let task = tokio::spawn(channel::run(job, self.client.clone(), self.locator.clone()));
-        self.mode = Mode::Live(Channel {
+        self.mode = Mode::Live(Channel::new(
             id,
-            name: name.to_owned(),
-            title: String::new(),
-            task: Some(task),
+            name.to_owned(),
+            server.clone(),
+            task,
             received,
             bytes_per_ms,
-            server: Some(server.clone()),
-            retrying: false,
-        });
+        ));
         self.error = None;
         info!(
             "channel {name}: joined on {} {} ({} kbit/s)",
@@ -107,7 +105,7 @@ impl Player {
         let Mode::Live(c) = &mut self.mode else {
             return;
         };
-        let name = c.name.clone();
+        let name = c.name().to_owned();
         match event {
             ChannelEvent::Serving { server, failover } => {
                 if let Some(f) = failover {
@@ -119,11 +117,10 @@ impl Player {
                     );
                     self.events.emit(event);
                 }
-                if c.retrying {
-                    info!("channel {name}: playing again from {}", server.id);
+                let id = server.id.clone();
+                if c.serving(server) {
+                    info!("channel {name}: playing again from {id}");
                 }
-                c.server = Some(server);
-                c.retrying = false;
                 self.error = None;
             }
             ChannelEvent::Title(title) => {
@@ -133,17 +130,15 @@ impl Player {
                     channel: name.clone(),
                     title: title.clone(),
                 });
-                c.title = title;
+                c.set_title(title);
             }
             ChannelEvent::Retrying { error } => {
-                if !c.retrying {
+                if c.retrying() {
                     info!(
                         "channel {name}: playing -> retrying: no MediaServer of {} plays it",
                         self.cfg.group
                     );
                 }
-                c.retrying = true;
-                c.server = None;
                 self.error = Some(format!(
                     "no MediaServer of {} plays channel {name}, retrying: {error}",
                     self.cfg.group

@@ -169,7 +169,7 @@ impl Player {
                     }
                 }
                 Some((session, event)) = channel_rx.recv() => {
-                    if matches!(&self.mode, Mode::Live(c) if c.id == session) {
+                    if matches!(&self.mode, Mode::Live(c) if c.id() == session) {
                         self.channel_event(event);
                     }
                 }
@@ -180,7 +180,7 @@ impl Player {
 
     /// Is `session` the track session playing now?
     fn is_current(&self, session: u64) -> bool {
-        self.mode.session().is_some_and(|s| s.id == session)
+        self.mode.session().is_some_and(|s| s.id() == session)
     }
 
     /// A fresh id for a session or a channel, so late events of an ended one are ignored.

@@ -126,14 +126,14 @@ impl Mode {
 /// A track and how far it got.
 #[derive(Debug)]
 pub(super) struct TrackPlay {
-    pub(super) info: TrackInfo,
-    pub(super) phase: Phase,
+    info: TrackInfo,
+    phase: Phase,
     /// The server in use (streaming, or holding the loaded stream).
-    pub(super) server: Option<ServerRef>,
+    server: Option<ServerRef>,
     /// The list located at load: where the fetch task starts.
-    pub(super) located: Vec<ServerRef>,
+    located: Vec<ServerRef>,
     /// No MediaServer answers the fetch task: it retries with the position held.
-    pub(super) retrying: bool,
+    retrying: bool,
 }
 
 impl TrackPlay {
@@ -159,15 +159,73 @@ impl TrackPlay {
         }
     }
 
-    pub(super) fn session(&self) -> Option<&Session> {
-        match &self.phase {
-            Phase::Playing { session, .. } => Some(session),
+    /// The track.
+    pub(super) fn info(&self) -> &TrackInfo {
+        &self.info
+    }
+
+    /// Where it is.
+    pub(super) fn phase(&self) -> &Phase {
+        &self.phase
+    }
+
+    /// Where a session's fetch task starts: the located list, and the server holding the
+    /// loaded stream (if loaded).
+    pub(super) fn start_from(&self) -> (Vec<ServerRef>, Option<ServerRef>) {
+        let opened = match &self.phase {
+            Phase::Loaded { opened } => Some(opened.clone()),
             _ => None,
+        };
+        (self.located.clone(), opened)
+    }
+
+    /// `session` plays it now (the loaded stream is its fetch task's).
+    pub(super) fn play(&mut self, session: Session) {
+        self.phase = Phase::Playing {
+            session,
+            paused: false,
+        };
+    }
+
+    /// Pauses (`to`) or resumes the session; false if there is none in the other state.
+    pub(super) fn set_paused(&mut self, to: bool) -> bool {
+        let Phase::Playing { session, paused } = &mut self.phase else {
+            return false;
+        };
+        if *paused == to {
+            return false;
+        }
+        if to {
+            session.pacer.control().pause();
+        } else {
+            session.pacer.control().resume();
+        }
+        *paused = to;
+        true
+    }
+
+    /// `server` sends bytes; true if the track was retrying.
+    pub(super) fn serving(&mut self, server: ServerRef) -> bool {
+        self.server = Some(server);
+        std::mem::replace(&mut self.retrying, false)
+    }
+
+    /// No server answers; true if it newly retries while playing (not paused).
+    pub(super) fn retrying(&mut self) -> bool {
+        let playing = matches!(self.phase, Phase::Playing { paused: false, .. });
+        self.server = None;
+        !std::mem::replace(&mut self.retrying, true) && playing
+    }
+
+    /// The fetch task's end of track was handled: the stream is closed on its server.
+    pub(super) fn stream_closed(&mut self) {
+        if let Phase::Playing { session, .. } = &mut self.phase {
+            session.stream_closed = true;
         }
     }
 
-    pub(super) fn session_mut(&mut self) -> Option<&mut Session> {
-        match &mut self.phase {
+    pub(super) fn session(&self) -> Option<&Session> {
+        match &self.phase {
             Phase::Playing { session, .. } => Some(session),
             _ => None,
         }
@@ -201,16 +259,48 @@ pub(super) enum Phase {
 /// One playing track: its buffer, fetch task and playback thread, ended together on drop.
 #[derive(Debug)]
 pub(super) struct Session {
-    pub(super) id: u64,
-    pub(super) buffer: Arc<TrackBuffer>,
-    pub(super) pacer: Pacer,
-    pub(super) fetch: Option<JoinHandle<()>>,
-    pub(super) bytes_per_ms: u64,
+    id: u64,
+    buffer: Arc<TrackBuffer>,
+    pacer: Pacer,
+    fetch: Option<JoinHandle<()>>,
+    bytes_per_ms: u64,
     /// The fetch task's end of track was handled: the stream is closed on its server.
-    pub(super) stream_closed: bool,
+    stream_closed: bool,
 }
 
 impl Session {
+    pub(super) fn new(
+        id: u64,
+        buffer: Arc<TrackBuffer>,
+        pacer: Pacer,
+        fetch: JoinHandle<()>,
+        bytes_per_ms: u64,
+    ) -> Self {
+        Self {
+            id,
+            buffer,
+            pacer,
+            fetch: Some(fetch),
+            bytes_per_ms,
+            stream_closed: false,
+        }
+    }
+
+    /// Its id: events of other sessions are late.
+    pub(super) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Where playback is.
+    pub(super) fn position_ms(&self) -> u64 {
+        self.pacer.control().position_ms()
+    }
+
+    /// Was the stream closed at the fetch task's end of track?
+    pub(super) fn is_stream_closed(&self) -> bool {
+        self.stream_closed
+    }
+
     /// Ends the session and waits until its fetch task is gone and its playback thread has let
     /// go of the sink: nothing of it runs once this returns (no late `open_stream` of its
     /// track, no late bytes to the sink). Its underruns.
@@ -245,19 +335,67 @@ impl Drop for Session {
 /// A joined live channel: its task, ended on drop.
 #[derive(Debug)]
 pub(super) struct Channel {
-    pub(super) id: u64,
-    pub(super) name: String,
-    pub(super) title: String,
-    pub(super) task: Option<JoinHandle<()>>,
-    pub(super) received: Arc<AtomicU64>,
-    pub(super) bytes_per_ms: u64,
+    id: u64,
+    name: String,
+    title: String,
+    task: Option<JoinHandle<()>>,
+    received: Arc<AtomicU64>,
+    bytes_per_ms: u64,
     /// The server that plays it, none while retrying.
-    pub(super) server: Option<ServerRef>,
+    server: Option<ServerRef>,
     /// No MediaServer plays it: the task retries.
-    pub(super) retrying: bool,
+    retrying: bool,
 }
 
 impl Channel {
+    /// `name`, joined on `server`, played by `task`.
+    pub(super) fn new(
+        id: u64,
+        name: String,
+        server: ServerRef,
+        task: JoinHandle<()>,
+        received: Arc<AtomicU64>,
+        bytes_per_ms: u64,
+    ) -> Self {
+        Self {
+            id,
+            name,
+            title: String::new(),
+            task: Some(task),
+            received,
+            bytes_per_ms,
+            server: Some(server),
+            retrying: false,
+        }
+    }
+
+    /// Its id: events of other channel tasks are late.
+    pub(super) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The channel's name.
+    pub(super) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its new title.
+    pub(super) fn set_title(&mut self, title: String) {
+        self.title = title;
+    }
+
+    /// `server` plays it; true if it was retrying.
+    pub(super) fn serving(&mut self, server: ServerRef) -> bool {
+        self.server = Some(server);
+        std::mem::replace(&mut self.retrying, false)
+    }
+
+    /// No server plays it; true if it newly retries.
+    pub(super) fn retrying(&mut self) -> bool {
+        self.server = None;
+        !std::mem::replace(&mut self.retrying, true)
+    }
+
     /// Ends the channel task and waits until it is gone (no late bytes to the sink).
     pub(super) async fn leave(mut self) {
         if let Some(task) = self.task.take() {

@@ -147,7 +147,7 @@ impl Player {
         };
         let id = self.next_session;
         self.next_session += 1;
-        let track = play.info.clone();
+        let track = play.info().clone();
         let buffer = TrackBuffer::new(0);
         let bytes_per_ms = crate::pacer::bytes_per_ms(&track);
         let ahead_limit = self
@@ -165,10 +165,7 @@ impl Player {
             events: self.pacer_tx.clone(),
         })
         .map_err(|e| PlayError::Internal(format!("cannot start the playback thread: {e}")))?;
-        let opened = match std::mem::replace(&mut play.phase, Phase::Stopped) {
-            Phase::Loaded { opened } => Some(opened),
-            _ => None,
-        };
+        let (candidates, opened) = play.start_from();
         let job = FetchJob {
             render: self.cfg.render.clone(),
             track: track.clone(),
@@ -176,23 +173,13 @@ impl Player {
             mode: self.cfg.fetch,
             chunk: self.cfg.chunk,
             ahead_limit,
-            candidates: play.located.clone(),
+            candidates,
             opened,
             session: id,
             events: self.fetch_tx.clone(),
         };
         let fetch = tokio::spawn(fetch::run(job, self.client.clone(), self.locator.clone()));
-        play.phase = Phase::Playing {
-            session: Session {
-                id,
-                buffer,
-                pacer,
-                fetch: Some(fetch),
-                bytes_per_ms,
-                stream_closed: false,
-            },
-            paused: false,
-        };
+        play.play(Session::new(id, buffer, pacer, fetch, bytes_per_ms));
         self.sink.set_now(
             &self.cfg.render,
             &format!("{} - {}", track.artist, track.title),
@@ -213,12 +200,12 @@ impl Player {
                     None => Ok(()),
                 };
             }
-            Mode::Track(play) => match &play.phase {
+            Mode::Track(play) => match play.phase() {
                 Phase::Playing { paused: false, .. } => return Ok(()),
                 Phase::Playing { paused: true, .. } => return self.resume(),
                 Phase::Loaded { .. } => return self.start_session(),
                 // Play after stop starts the track again.
-                Phase::Stopped => play.info.id.clone(),
+                Phase::Stopped => play.info().id.clone(),
             },
             Mode::Idle { .. } => {
                 return match self.queue.pop_front() {
@@ -234,9 +221,7 @@ impl Player {
     }
 
     fn position(&self) -> u64 {
-        self.mode
-            .session()
-            .map_or(0, |s| s.pacer.control().position_ms())
+        self.mode.session().map_or(0, Session::position_ms)
     }
 
     fn track_id(&self) -> String {
@@ -245,29 +230,17 @@ impl Player {
 
     /// Pauses or resumes the playing session; false if there is none in the other state.
     fn set_paused(&mut self, to: bool) -> bool {
-        let Mode::Track(play) = &mut self.mode else {
-            return false;
-        };
-        let Phase::Playing { session, paused } = &mut play.phase else {
-            return false;
-        };
-        if *paused == to {
-            return false;
+        match &mut self.mode {
+            Mode::Track(play) => play.set_paused(to),
+            _ => false,
         }
-        if to {
-            session.pacer.control().pause();
-        } else {
-            session.pacer.control().resume();
-        }
-        *paused = to;
-        true
     }
 
     pub(super) fn pause(&mut self) -> Result<(), PlayError> {
         if let Mode::Live(c) = &self.mode {
             return Err(PlayError::State(format!(
                 "cannot pause the live channel {}: stop leaves it",
-                c.name
+                c.name()
             )));
         }
         let state = self.mode.transport();
@@ -306,7 +279,7 @@ impl Player {
 
     pub(super) async fn stop(&mut self) -> Result<(), PlayError> {
         if let Mode::Live(c) = &self.mode {
-            let name = c.name.clone();
+            let name = c.name().to_owned();
             self.release_previous().await;
             self.error = None;
             info!("stop: left channel {name}");
@@ -392,23 +365,19 @@ impl Player {
                     let event = self.failovers.record(Subject::Track { track_id }, f);
                     self.events.emit(event);
                 }
-                if play.retrying {
-                    info!("streaming again from {}", server.id);
+                let id = server.id.clone();
+                if play.serving(server) {
+                    info!("streaming again from {id}");
                 }
-                play.server = Some(server);
-                play.retrying = false;
                 self.error = None;
             }
             FetchEvent::Retrying { error, offset } => {
-                let playing = matches!(play.phase, Phase::Playing { paused: false, .. });
-                if !play.retrying && playing {
+                if play.retrying() {
                     info!(
                         "playing -> retrying at offset {offset}: no MediaServer of {} answers",
                         self.cfg.group
                     );
                 }
-                play.retrying = true;
-                play.server = None;
                 self.error = Some(format!(
                     "no MediaServer of {} reachable, retrying: {error}",
                     self.cfg.group
@@ -420,10 +389,8 @@ impl Player {
                     server.id
                 );
                 self.close_remote(&server).await;
-                if let Mode::Track(play) = &mut self.mode
-                    && let Some(session) = play.session_mut()
-                {
-                    session.stream_closed = true;
+                if let Mode::Track(play) = &mut self.mode {
+                    play.stream_closed();
                 }
             }
         }
@@ -447,7 +414,7 @@ impl Player {
         };
         // Normally the fetch task's end of track closed the stream already; if it was not
         // handled (it raced this one), close it here so no stream is left open on the server.
-        let closed = play.session().is_some_and(|s| s.stream_closed);
+        let closed = play.session().is_some_and(Session::is_stream_closed);
         let (server, session) = play.stop();
         if let Some(session) = session {
             self.underruns += session.end().await;
