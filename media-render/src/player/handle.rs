@@ -70,7 +70,7 @@ impl PlayerHandle {
         rx.await.map_err(|_| PlayError::Gone)?
     }
 
-    /// The seed's `load_track`.
+    /// `load_track`: the track, located and its stream opened at 0.
     pub async fn load(&self, track_id: String) -> Result<RenderStatus, PlayError> {
         self.ask(|tx| Command::Load(track_id, tx)).await
     }

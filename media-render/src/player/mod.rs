@@ -3,7 +3,7 @@
 //! lock races between the control API, the fetch task and the playback thread. Status is read
 //! through a watch channel, never waiting on the player.
 //!
-//! The seed's flow, one log line per step: `load_track` → `get_track_info` → `open_stream` →
+//! The MediaServer contract's flow, one log line per step: `load_track` → `get_track_info` → `open_stream` →
 //! loaded; `play` → the fetch loop → the server's empty chunk → `close_stream` →
 //! `track_exhausted`, then the queue advances.
 //!
@@ -263,7 +263,7 @@ impl Player {
         self.snapshot.send_replace(self.snapshot());
     }
 
-    /// The seed's `close_stream`, awaited (briefly): a close left in flight could land after a
+    /// `close_stream`, awaited (briefly): a close left in flight could land after a
     /// later `open_stream` of this render on that server and close the new stream.
     async fn close_remote(&self, server: &ServerRef) {
         let track = self.mode.track().map_or("-", |t| t.id.as_str());

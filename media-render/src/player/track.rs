@@ -68,7 +68,7 @@ impl Player {
         }
     }
 
-    /// The seed's `load_track`: locate → `get_track_info` → `open_stream` at 0.
+    /// `load_track`: locate → `get_track_info` → `open_stream` at 0.
     pub(super) async fn load(&mut self, raw: &str) -> Result<(), PlayError> {
         let id = track_id(raw)?;
         let result = self.try_load(&id).await;
