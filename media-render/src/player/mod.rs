@@ -15,7 +15,7 @@ mod failover;
 mod handle;
 mod live;
 mod mode;
-mod status;
+pub(crate) mod status;
 mod track;
 
 use std::collections::VecDeque;
@@ -40,7 +40,6 @@ pub use self::handle::{Action, PlayerHandle};
 use self::handle::{Command, StatusReply};
 use self::mode::Mode;
 use self::status::Snapshot;
-pub(crate) use self::status::state_name;
 
 /// How long the player waits for a MediaServer to close a stream (on exit too).
 const CLOSE_TIMEOUT: Duration = Duration::from_millis(500);
