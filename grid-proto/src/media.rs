@@ -141,3 +141,239 @@ pub struct ServerEvent {
     /// The event (`{"event": "playing", ...}`).
     pub payload: serde_json::Value,
 }
+
+/// An event of a render (the `payload` of its [`ServerEvent`]), tagged by `event`.
+///
+/// The shapes are the wire's: `playing`, `stopped` and `failover` read differently on a track
+/// and on a live channel, so those variants hold an untagged choice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum RenderEvent {
+    /// `load_track` opened the track's stream on `server`.
+    Loaded {
+        /// Track id.
+        track_id: String,
+        /// Its title.
+        title: String,
+        /// Its artist.
+        artist: String,
+        /// Id of the server holding the stream.
+        server: String,
+    },
+    /// Playback started, resumed, or a channel was joined.
+    Playing(Playing),
+    /// The track was paused.
+    Paused {
+        /// Track id.
+        track_id: String,
+        /// Where.
+        position_ms: u64,
+    },
+    /// Playback stopped, or the channel was left.
+    Stopped(Stopped),
+    /// The track played to its end.
+    TrackExhausted {
+        /// Track id.
+        track_id: String,
+        /// Bytes of the track.
+        bytes: u64,
+        /// Position at the end.
+        position_ms: u64,
+    },
+    /// Another MediaServer took over.
+    Failover {
+        /// What played.
+        #[serde(flatten)]
+        on: Subject,
+        /// From, to, gap and offset.
+        #[serde(flatten)]
+        failover: Failover,
+    },
+    /// The live channel's title changed.
+    Title {
+        /// Channel name.
+        channel: String,
+        /// The new `StreamTitle`.
+        title: String,
+    },
+}
+
+/// The `playing` event's shapes. Untagged: the fuller shapes come first, so a resume is not
+/// read as a start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Playing {
+    /// A paused track resumed (`resumed` is always true).
+    Resumed {
+        /// Track id.
+        track_id: String,
+        /// Always true: tells a resume from a start.
+        resumed: bool,
+        /// Where it resumed.
+        position_ms: u64,
+    },
+    /// A live channel was joined on `server`.
+    Channel {
+        /// Channel name.
+        channel: String,
+        /// Id of the server that plays it.
+        server: String,
+    },
+    /// A track started from its beginning.
+    Track {
+        /// Track id.
+        track_id: String,
+    },
+}
+
+/// The `stopped` event's shapes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Stopped {
+    /// A track stopped at `position_ms`.
+    Track {
+        /// Track id.
+        track_id: String,
+        /// Where.
+        position_ms: u64,
+    },
+    /// A live channel was left.
+    Channel {
+        /// Channel name.
+        channel: String,
+    },
+}
+
+/// What a render played when an event happened: a track or a live channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Subject {
+    /// A track.
+    Track {
+        /// Track id.
+        track_id: String,
+    },
+    /// A live channel.
+    Channel {
+        /// Channel name.
+        channel: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(id: &str) -> ServerRef {
+        ServerRef {
+            id: id.into(),
+            endpoint: format!("http://127.0.0.1:1/{id}"),
+        }
+    }
+
+    /// Each variant's JSON, byte for byte as the registry and gridadmin see it, and back.
+    #[test]
+    fn render_events_have_their_wire_json() {
+        let failover = Failover {
+            from: Some(server("a")),
+            to: server("b"),
+            gap_ms: 1.5,
+            offset: 4096,
+        };
+        let cases = [
+            (
+                RenderEvent::Loaded {
+                    track_id: "0123456789abcdef".into(),
+                    title: "T".into(),
+                    artist: "A".into(),
+                    server: "a".into(),
+                },
+                r#"{"artist":"A","event":"loaded","server":"a","title":"T","track_id":"0123456789abcdef"}"#,
+            ),
+            (
+                RenderEvent::Playing(Playing::Track {
+                    track_id: "0123456789abcdef".into(),
+                }),
+                r#"{"event":"playing","track_id":"0123456789abcdef"}"#,
+            ),
+            (
+                RenderEvent::Playing(Playing::Resumed {
+                    track_id: "0123456789abcdef".into(),
+                    resumed: true,
+                    position_ms: 1200,
+                }),
+                r#"{"event":"playing","position_ms":1200,"resumed":true,"track_id":"0123456789abcdef"}"#,
+            ),
+            (
+                RenderEvent::Playing(Playing::Channel {
+                    channel: "lounge".into(),
+                    server: "a".into(),
+                }),
+                r#"{"channel":"lounge","event":"playing","server":"a"}"#,
+            ),
+            (
+                RenderEvent::Paused {
+                    track_id: "0123456789abcdef".into(),
+                    position_ms: 1200,
+                },
+                r#"{"event":"paused","position_ms":1200,"track_id":"0123456789abcdef"}"#,
+            ),
+            (
+                RenderEvent::Stopped(Stopped::Track {
+                    track_id: "0123456789abcdef".into(),
+                    position_ms: 1200,
+                }),
+                r#"{"event":"stopped","position_ms":1200,"track_id":"0123456789abcdef"}"#,
+            ),
+            (
+                RenderEvent::Stopped(Stopped::Channel {
+                    channel: "lounge".into(),
+                }),
+                r#"{"channel":"lounge","event":"stopped"}"#,
+            ),
+            (
+                RenderEvent::TrackExhausted {
+                    track_id: "0123456789abcdef".into(),
+                    bytes: 80000,
+                    position_ms: 5000,
+                },
+                r#"{"bytes":80000,"event":"track_exhausted","position_ms":5000,"track_id":"0123456789abcdef"}"#,
+            ),
+            (
+                RenderEvent::Failover {
+                    on: Subject::Track {
+                        track_id: "0123456789abcdef".into(),
+                    },
+                    failover: failover.clone(),
+                },
+                r#"{"event":"failover","from":{"endpoint":"http://127.0.0.1:1/a","id":"a"},"gap_ms":1.5,"offset":4096,"to":{"endpoint":"http://127.0.0.1:1/b","id":"b"},"track_id":"0123456789abcdef"}"#,
+            ),
+            (
+                RenderEvent::Failover {
+                    on: Subject::Channel {
+                        channel: "lounge".into(),
+                    },
+                    failover: Failover {
+                        from: None,
+                        ..failover
+                    },
+                },
+                r#"{"channel":"lounge","event":"failover","from":null,"gap_ms":1.5,"offset":4096,"to":{"endpoint":"http://127.0.0.1:1/b","id":"b"}}"#,
+            ),
+            (
+                RenderEvent::Title {
+                    channel: "lounge".into(),
+                    title: "Artist - Song".into(),
+                },
+                r#"{"channel":"lounge","event":"title","title":"Artist - Song"}"#,
+            ),
+        ];
+        for (event, json) in cases {
+            // The payload travels as a JSON value (keys sorted), as `ServerEvent` carries it.
+            let value = serde_json::to_value(&event).unwrap();
+            assert_eq!(serde_json::to_string(&value).unwrap(), json, "{event:?}");
+            let back: RenderEvent = serde_json::from_str(json).unwrap();
+            assert_eq!(back, event, "{json}");
+        }
+    }
+}

@@ -65,10 +65,29 @@ pub fn app(state: AppState) -> Router {
         )
         .route(paths::RENDER_ACTION, post(action))
         .route(paths::RENDER_LISTEN, get(listen))
-        .route(paths::METRICS, get(crate::metrics::scrape))
+        .route(paths::METRICS, get(metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+}
+
+/// `GET /metrics`: open, like every route of a render.
+async fn metrics(State(state): State<AppState>) -> Response {
+    match state.metrics.encode(state.player.status()) {
+        Ok(text) => (
+            [(header::CONTENT_TYPE, grid_proto::metrics::CONTENT_TYPE)],
+            text,
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(ErrorBody {
+                error: format!("encoding the metrics: {e}"),
+                detail: None,
+            }),
+        )
+            .into_response(),
+    }
 }
 
 async fn health(State(state): State<AppState>) -> Json<Health> {

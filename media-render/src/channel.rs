@@ -9,7 +9,6 @@
 //! burst; the player counts that as a failover, its gap the time without audio. With no replica
 //! live it retries with the backoff of a track's fetch.
 
-use std::collections::VecDeque;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,9 +21,10 @@ use grid_proto::splice::{Spliced, Splicer};
 use tokio::sync::mpsc;
 use tracing::{debug, info};
 
-use crate::fetch::{BACKOFF_START, RecentlyFailed, next_backoff, root};
+use crate::fetch::root;
 use crate::locate::Locator;
 use crate::mediaserver::{CallError, MediaClient};
+use crate::retry::{Candidates, GapClock};
 use crate::sink::Sink;
 
 /// A server that sends nothing for this long is dead, as for a track.
@@ -130,10 +130,8 @@ fn metaint(resp: &reqwest::Response) -> Result<Option<NonZeroUsize>, String> {
 
 /// Where the task is, across connections.
 struct Progress {
-    /// The last audio received, and from whom.
-    last_audio: Option<(ServerRef, Instant)>,
-    /// Set on a failure: the server whose last audio starts the gap.
-    failed_from: Option<(ServerRef, Instant)>,
+    /// The last audio received and the pending failover's start.
+    gap: GapClock,
     /// The title last told to the player.
     title: Option<String>,
     /// Joins the replica's audio to what was played, without repeating its burst.
@@ -159,44 +157,28 @@ pub async fn run(job: ChannelJob, client: MediaClient, locator: Locator) {
     };
     let mut next = Some(first);
     let mut progress = Progress {
-        last_audio: None,
-        failed_from: None,
+        gap: GapClock::default(),
         title: None,
         splice: Splicer::default(),
     };
-    let mut candidates: VecDeque<ServerRef> = VecDeque::new();
-    let mut recently_failed = RecentlyFailed::default();
-    let mut located_since_progress = false;
-    let mut backoff = BACKOFF_START;
-    let mut retrying_since: Option<Instant> = None;
-    let mut retrying = false;
-    let mut last_error = String::from("no MediaServer tried yet");
+    let mut candidates = Candidates::new([]);
 
     loop {
         let (server, resp) = match next.take() {
             Some(joined) => joined,
             None => {
-                let Some(server) = candidates.pop_front() else {
-                    if located_since_progress {
-                        if !retrying {
-                            retrying = true;
-                            info!(
-                                "channel {}: retrying: no MediaServer plays it ({last_error})",
-                                job.name
-                            );
-                            job.send(ChannelEvent::Retrying {
-                                error: last_error.clone(),
-                            });
-                        }
-                        tokio::time::sleep(backoff).await;
-                        let since = *retrying_since.get_or_insert_with(Instant::now);
-                        backoff = next_backoff(backoff, since.elapsed());
-                    }
-                    located_since_progress = true;
-                    match locator.locate().await {
-                        Ok(list) => candidates = recently_failed.order(list, Instant::now()),
-                        Err(e) => last_error = e,
-                    }
+                let next = candidates
+                    .next(&locator, |last_error| {
+                        info!(
+                            "channel {}: retrying: no MediaServer plays it ({last_error})",
+                            job.name
+                        );
+                        job.send(ChannelEvent::Retrying {
+                            error: last_error.to_owned(),
+                        });
+                    })
+                    .await;
+                let Some(server) = next else {
                     continue;
                 };
                 match client.live(&server, &job.name).await {
@@ -208,33 +190,27 @@ pub async fn run(job: ChannelJob, client: MediaClient, locator: Locator) {
                         (server, resp)
                     }
                     Err(e) => {
-                        last_error = match e {
+                        let why = match e {
                             CallError::NotFound(m) => {
                                 format!("{} does not play the channel: {m}", server.id)
                             }
                             CallError::Failed(m) | CallError::WrongTrack(m) => m,
                         };
-                        debug!("channel {}: {last_error}", job.name);
-                        recently_failed.add(&server, Instant::now());
+                        debug!("channel {}: {why}", job.name);
+                        candidates.failed(&server, why);
                         continue;
                     }
                 }
             }
         };
-        let before = progress.last_audio.as_ref().map(|(_, at)| *at);
+        let before = progress.gap.last_at();
         let why = job.listen(&server, resp, &mut progress).await;
-        if progress.last_audio.as_ref().map(|(_, at)| *at) != before {
-            located_since_progress = false;
-            backoff = BACKOFF_START;
-            retrying_since = None;
-            retrying = false;
+        if progress.gap.last_at() != before {
+            candidates.progressed();
         }
         info!("channel {}: {} failed: {why}", job.name, server.id);
-        last_error = why;
-        recently_failed.add(&server, Instant::now());
-        if progress.failed_from.is_none() {
-            progress.failed_from = progress.last_audio.clone();
-        }
+        candidates.failed(&server, why);
+        progress.gap.failed();
     }
 }
 
@@ -308,12 +284,7 @@ impl Job {
                         let received = self.received.load(Ordering::Relaxed);
                         if !serving {
                             serving = true;
-                            let failover = progress.failed_from.take().map(|(from, at)| Failover {
-                                from: Some(from),
-                                to: server.clone(),
-                                gap_ms: now.duration_since(at).as_secs_f64() * 1000.0,
-                                offset: received,
-                            });
+                            let failover = progress.gap.take_failover(server, received, now);
                             self.send(ChannelEvent::Serving {
                                 server: server.clone(),
                                 failover,
@@ -322,7 +293,7 @@ impl Job {
                         self.sink.write(&data);
                         self.received
                             .store(received + data.len() as u64, Ordering::Relaxed);
-                        progress.last_audio = Some((server.clone(), now));
+                        progress.gap.received(server, now);
                     }
                     Ok(Some(Item::Metadata {
                         metadata: Some(meta),

@@ -6,10 +6,9 @@
 
 use std::time::Duration;
 
-use grid_proto::media::ServerEvent;
+use grid_proto::media::{RenderEvent, ServerEvent};
 use grid_proto::paths;
 use grid_proto::server_env::ServerEnv;
-use serde_json::Value;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
@@ -19,7 +18,7 @@ const POST_TIMEOUT: Duration = Duration::from_secs(2);
 /// Where events go. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Events {
-    tx: Option<mpsc::UnboundedSender<Value>>,
+    tx: Option<mpsc::UnboundedSender<RenderEvent>>,
 }
 
 impl Events {
@@ -43,23 +42,30 @@ impl Events {
         Self { tx: None }
     }
 
-    /// Queues `payload` (`{"event": ..., ...}`) for the node.
-    pub fn emit(&self, payload: Value) {
+    /// Queues `event` for the node.
+    pub fn emit(&self, event: RenderEvent) {
         if let Some(tx) = &self.tx {
-            let _ = tx.send(payload);
+            let _ = tx.send(event);
         }
     }
 }
 
 async fn post_all(
-    mut rx: mpsc::UnboundedReceiver<Value>,
+    mut rx: mpsc::UnboundedReceiver<RenderEvent>,
     http: reqwest::Client,
     url: String,
     token: String,
 ) {
     // Logged once per streak of failures, not per event.
     let mut failing = false;
-    while let Some(payload) = rx.recv().await {
+    while let Some(event) = rx.recv().await {
+        let payload = match serde_json::to_value(&event) {
+            Ok(payload) => payload,
+            Err(e) => {
+                warn!("cannot encode the event {event:?}: {e}");
+                continue;
+            }
+        };
         let body = ServerEvent {
             token: token.clone(),
             payload,

@@ -12,7 +12,6 @@
 //! minutes of audio later, or never. Dropping it discards the queue; the next request finds out
 //! at once whether the server lives. It costs one request per half buffer of audio.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,23 +24,10 @@ use crate::buffer::TrackBuffer;
 use crate::cli::FetchMode;
 use crate::locate::Locator;
 use crate::mediaserver::{CallError, MediaClient};
+use crate::retry::{Candidates, GapClock};
 
 /// A server that sends nothing for this long while the render waits for bytes is stuck.
 const READ_TIMEOUT: Duration = Duration::from_secs(2);
-/// First retry delay once no replica answers: loopback refusals are sub-millisecond, and a
-/// restarted server must be picked up within tens of milliseconds.
-pub(crate) const BACKOFF_START: Duration = Duration::from_millis(2);
-/// Retry delay cap while every replica is dead, for the first [`BACKOFF_FAST_FOR`] of it: a
-/// server restarted by its node is picked up within this.
-const BACKOFF_CAP: Duration = Duration::from_millis(25);
-/// How long the retries stay fast before they slow down toward [`BACKOFF_SLOW_CAP`].
-const BACKOFF_FAST_FOR: Duration = Duration::from_secs(2);
-/// Retry delay cap once every replica has been dead for a while: a render does not ask the
-/// registry forty times a second forever.
-const BACKOFF_SLOW_CAP: Duration = Duration::from_millis(500);
-/// A server that failed is tried after the others for this long.
-const RECENTLY_FAILED: Duration = Duration::from_secs(2);
-
 /// What the fetch task tells the player.
 #[derive(Debug, Clone)]
 pub enum FetchEvent {
@@ -110,68 +96,28 @@ enum Outcome {
 
 /// Per-connection bookkeeping shared with the failover record.
 struct Progress {
-    /// The last byte received, and from whom: the start of a failover's gap.
-    last_byte: Option<(ServerRef, Instant)>,
-    /// Set on a failure: the server whose last byte starts the gap.
-    failed_from: Option<(ServerRef, Instant)>,
+    /// The last byte and the pending failover's start.
+    gap: GapClock,
     /// Has any byte arrived in this session?
     serving: Option<ServerRef>,
 }
 
-/// The delay after `current` once nothing has answered for `retrying_for`: doubling, capped at
-/// [`BACKOFF_CAP`] for the first [`BACKOFF_FAST_FOR`], then at [`BACKOFF_SLOW_CAP`].
-pub(crate) fn next_backoff(current: Duration, retrying_for: Duration) -> Duration {
-    let cap = if retrying_for < BACKOFF_FAST_FOR {
-        BACKOFF_CAP
-    } else {
-        BACKOFF_SLOW_CAP
-    };
-    current.saturating_mul(2).min(cap).max(BACKOFF_START)
-}
-
-/// Servers that failed lately, with when.
-#[derive(Debug, Default)]
-pub(crate) struct RecentlyFailed(Vec<(ServerRef, Instant)>);
-
-impl RecentlyFailed {
-    pub(crate) fn add(&mut self, server: &ServerRef, now: Instant) {
-        self.0.retain(|(s, _)| s != server);
-        self.0.push((server.clone(), now));
-    }
-
-    /// `list` with the servers that failed in the last [`RECENTLY_FAILED`] moved to its end (in
-    /// their order): a located list may still name a server that just died.
-    pub(crate) fn order(&mut self, list: Vec<ServerRef>, now: Instant) -> VecDeque<ServerRef> {
-        self.0
-            .retain(|(_, at)| now.saturating_duration_since(*at) < RECENTLY_FAILED);
-        let (failed, fresh): (Vec<_>, Vec<_>) = list
-            .into_iter()
-            .partition(|s| self.0.iter().any(|(f, _)| f == s));
-        fresh.into_iter().chain(failed).collect()
-    }
-}
-
 /// Runs until the track is complete or the buffer is closed.
 pub async fn run(job: FetchJob, client: MediaClient, locator: Locator) {
-    let mut candidates: VecDeque<ServerRef> = job.candidates.iter().cloned().collect();
+    let mut candidates = Candidates::new(
+        job.candidates
+            .iter()
+            .filter(|c| job.opened.as_ref() != Some(*c))
+            .cloned(),
+    );
     if let Some(opened) = &job.opened {
-        candidates.retain(|c| c != opened);
         candidates.push_front(opened.clone());
     }
     let mut opened = job.opened.clone();
     let mut progress = Progress {
-        last_byte: None,
-        failed_from: None,
+        gap: GapClock::default(),
         serving: None,
     };
-    // A locate since the last byte received: if its servers all fail too, back off.
-    let mut located_since_progress = false;
-    let mut backoff = BACKOFF_START;
-    // When this streak of rounds without an answer began.
-    let mut retrying_since: Option<Instant> = None;
-    let mut recently_failed = RecentlyFailed::default();
-    let mut retrying = false;
-    let mut last_error = String::from("no MediaServer tried yet");
     let mut logged_start = false;
     // A stream reopened after the server lost it; a second loss in a row is a failure.
     let mut reopened = false;
@@ -180,31 +126,20 @@ pub async fn run(job: FetchJob, client: MediaClient, locator: Locator) {
         if job.buffer.is_closed() {
             return;
         }
-        let Some(server) = candidates.pop_front() else {
-            if located_since_progress {
-                if !retrying {
-                    retrying = true;
-                    let offset = job.buffer.received();
-                    info!(
-                        "retrying: no MediaServer answers ({last_error}); holding offset {offset}"
-                    );
-                    let _ = job.events.send((
-                        job.session,
-                        FetchEvent::Retrying {
-                            error: last_error.clone(),
-                            offset,
-                        },
-                    ));
-                }
-                tokio::time::sleep(backoff).await;
-                let since = *retrying_since.get_or_insert_with(Instant::now);
-                backoff = next_backoff(backoff, since.elapsed());
-            }
-            located_since_progress = true;
-            match locator.locate().await {
-                Ok(list) => candidates = recently_failed.order(list, Instant::now()),
-                Err(e) => last_error = e,
-            }
+        let next = candidates
+            .next(&locator, |last_error| {
+                let offset = job.buffer.received();
+                info!("retrying: no MediaServer answers ({last_error}); holding offset {offset}");
+                let _ = job.events.send((
+                    job.session,
+                    FetchEvent::Retrying {
+                        error: last_error.to_owned(),
+                        offset,
+                    },
+                ));
+            })
+            .await;
+        let Some(server) = next else {
             continue;
         };
 
@@ -216,13 +151,16 @@ pub async fn run(job: FetchJob, client: MediaClient, locator: Locator) {
                 offset,
             };
             if let Err(e) = client.open_stream(&server, &open).await {
-                last_error = describe(&server, &e);
-                debug!("open_stream on {} failed: {last_error}", server.id);
-                recently_failed.add(&server, Instant::now());
-                note_failure(&mut progress);
+                candidates.failed(&server, describe(&server, &e));
+                debug!(
+                    "open_stream on {} failed: {}",
+                    server.id,
+                    candidates.last_error()
+                );
+                progress.gap.failed();
                 continue;
             }
-            if progress.failed_from.is_some() || retrying {
+            if progress.gap.is_failing() || candidates.is_retrying() {
                 info!(
                     "open_stream {} for {} at {offset} on {} {}",
                     job.track.id, job.render, server.id, server.endpoint
@@ -241,19 +179,16 @@ pub async fn run(job: FetchJob, client: MediaClient, locator: Locator) {
             );
         }
 
-        let before = progress.last_byte.as_ref().map(|(_, at)| *at);
+        let before = progress.gap.last_at();
         let outcome = match job.mode {
             FetchMode::Stream => pull_stream(&job, &client, &server, &mut progress).await,
             FetchMode::Chunk => pull_chunks(&job, &client, &server, &mut progress).await,
         };
         // A connection that gave bytes resets the retry state, however it ended: only a round
         // in which nothing answered backs off.
-        if progress.last_byte.as_ref().map(|(_, at)| *at) != before {
+        if progress.gap.last_at() != before {
             reopened = false;
-            located_since_progress = false;
-            backoff = BACKOFF_START;
-            retrying_since = None;
-            retrying = false;
+            candidates.progressed();
         }
         match outcome {
             Outcome::Complete => {
@@ -273,9 +208,7 @@ pub async fn run(job: FetchJob, client: MediaClient, locator: Locator) {
                     return;
                 }
                 // A failover's gap counts from when bytes are wanted again, not the idle wait.
-                if let Some((_, at)) = progress.last_byte.as_mut() {
-                    *at = Instant::now();
-                }
+                progress.gap.restart(Instant::now());
                 candidates.push_front(server.clone());
                 opened = Some(server);
             }
@@ -288,9 +221,9 @@ pub async fn run(job: FetchJob, client: MediaClient, locator: Locator) {
                 candidates.push_front(server);
             }
             Outcome::Expired(_) => {
-                last_error = format!("{} loses the stream it just opened", server.id);
-                recently_failed.add(&server, Instant::now());
-                note_failure(&mut progress);
+                let why = format!("{} loses the stream it just opened", server.id);
+                candidates.failed(&server, why);
+                progress.gap.failed();
             }
             Outcome::Failed(why) => {
                 if progress.serving.as_ref() == Some(&server) {
@@ -300,9 +233,8 @@ pub async fn run(job: FetchJob, client: MediaClient, locator: Locator) {
                         job.buffer.received()
                     );
                 }
-                last_error = why;
-                recently_failed.add(&server, Instant::now());
-                note_failure(&mut progress);
+                candidates.failed(&server, why);
+                progress.gap.failed();
             }
         }
     }
@@ -315,22 +247,11 @@ fn describe(server: &ServerRef, e: &CallError) -> String {
     }
 }
 
-fn note_failure(progress: &mut Progress) {
-    if progress.failed_from.is_none() {
-        progress.failed_from = progress.last_byte.clone();
-    }
-}
-
 /// Bytes arrived from `server`: records the failover it completes, if any.
 fn received_from(job: &FetchJob, server: &ServerRef, progress: &mut Progress, offset: u64) {
     let now = Instant::now();
-    if progress.serving.as_ref() != Some(server) || progress.failed_from.is_some() {
-        let failover = progress.failed_from.take().map(|(from, at)| Failover {
-            from: Some(from),
-            to: server.clone(),
-            gap_ms: now.duration_since(at).as_secs_f64() * 1000.0,
-            offset,
-        });
+    if progress.serving.as_ref() != Some(server) || progress.gap.is_failing() {
+        let failover = progress.gap.take_failover(server, offset, now);
         progress.serving = Some(server.clone());
         let _ = job.events.send((
             job.session,
@@ -340,7 +261,7 @@ fn received_from(job: &FetchJob, server: &ServerRef, progress: &mut Progress, of
             },
         ));
     }
-    progress.last_byte = Some((server.clone(), now));
+    progress.gap.received(server, now);
 }
 
 /// Waits until the buffer holds less than `limit` ahead; false if the session closed meanwhile.
@@ -487,65 +408,4 @@ pub(crate) fn root(e: &reqwest::Error) -> String {
         cur = next;
     }
     cur.to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn server(id: &str) -> ServerRef {
-        ServerRef {
-            id: id.into(),
-            endpoint: format!("http://{id}"),
-        }
-    }
-
-    #[test]
-    fn the_backoff_is_fast_for_two_seconds_then_slows_to_half_a_second() {
-        let ms = Duration::from_millis;
-        let mut delay = BACKOFF_START;
-        let mut fast = vec![delay];
-        for _ in 0..6 {
-            delay = next_backoff(delay, ms(500));
-            fast.push(delay);
-        }
-        assert_eq!(fast, [ms(2), ms(4), ms(8), ms(16), ms(25), ms(25), ms(25)]);
-        let mut slow = Vec::new();
-        for _ in 0..7 {
-            delay = next_backoff(delay, ms(2500));
-            slow.push(delay);
-        }
-        assert_eq!(
-            slow,
-            [ms(50), ms(100), ms(200), ms(400), ms(500), ms(500), ms(500)]
-        );
-        // Over ten seconds of a dead group the registry is asked a few dozen times, not 400.
-        let (mut t, mut asks, mut delay) = (Duration::ZERO, 0, BACKOFF_START);
-        while t < Duration::from_secs(10) {
-            t += delay;
-            asks += 1;
-            delay = next_backoff(delay, t);
-        }
-        assert!(asks < 120, "{asks} locates in 10 s");
-    }
-
-    #[test]
-    fn servers_that_failed_lately_go_last() {
-        let now = Instant::now();
-        let (a, b, c) = (server("a"), server("b"), server("c"));
-        let mut failed = RecentlyFailed::default();
-        failed.add(&a, now);
-        let order = failed.order(vec![a.clone(), b.clone(), c.clone()], now);
-        assert_eq!(order, [b.clone(), c.clone(), a.clone()]);
-        // Still listed when it is the only one: a restart on the same address is found.
-        let only = failed.order(vec![a.clone()], now);
-        assert_eq!(only, std::slice::from_ref(&a));
-        // After a while it is forgotten.
-        let later = now + RECENTLY_FAILED;
-        assert_eq!(
-            failed.order(vec![a.clone(), b.clone()], later),
-            [a.clone(), b.clone()]
-        );
-        assert!(failed.0.is_empty());
-    }
 }

@@ -11,6 +11,7 @@
 //! - [`locate`]: where the MediaServers are; [`mediaserver`]: calls to them.
 //! - [`fetch`]: pulls a track into the [`buffer`], with failover.
 //! - [`channel`]: plays a live channel to the sink as it arrives, with failover.
+//! - `retry`: the servers a task tries in turn, the backoff, and a failover's gap.
 //! - [`pacer`]: the decoding thread that releases bytes in real time to the [`sink`].
 //! - [`events`]: events posted to the node for the registry's stream.
 //! - [`metrics`]: `GET /metrics` (Prometheus, OpenMetrics text).
@@ -27,6 +28,7 @@ pub mod mediaserver;
 pub mod metrics;
 pub mod pacer;
 pub mod player;
+mod retry;
 pub mod sink;
 
 use std::future::Future;

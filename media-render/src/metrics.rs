@@ -2,10 +2,6 @@
 //! it records them; the state, underruns and the audio buffered are read from the player's
 //! status at scrape time.
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::http::header::CONTENT_TYPE;
-use axum::response::{IntoResponse, Response};
 use grid_proto::media::{PlayState, RenderStatus};
 use grid_proto::metrics::prometheus_client::encoding::DescriptorEncoder;
 use grid_proto::metrics::prometheus_client::metrics::counter::Counter;
@@ -14,8 +10,7 @@ use grid_proto::metrics::prometheus_client::metrics::histogram::Histogram;
 use grid_proto::metrics::prometheus_client::registry::Registry;
 use grid_proto::metrics::{self, Collector};
 
-use crate::api::AppState;
-use crate::player::state_name;
+use crate::player::status::state_name;
 
 /// Every state a render can show, so each one is listed (1 for the current one, else 0).
 const STATES: [PlayState; 6] = [
@@ -72,6 +67,11 @@ impl Default for RenderMetrics {
 }
 
 impl RenderMetrics {
+    /// The scrape's text: the counters, then the gauges of `now`, the player's status.
+    pub fn encode(&self, now: RenderStatus) -> Result<String, std::fmt::Error> {
+        metrics::encode_with(&self.registry, Now(now))
+    }
+
     /// One failover that kept the render waiting `gap_ms`.
     pub fn failover(&self, playing: Playing, gap_ms: f64) {
         match playing {
@@ -119,21 +119,5 @@ impl Collector for Now {
             None,
             s.position_ms as f64 / 1000.0,
         )
-    }
-}
-
-/// `GET /metrics`: open, like every route of a render.
-pub async fn scrape(State(state): State<AppState>) -> Response {
-    let now = Now(state.player.status());
-    match metrics::encode_with(&state.metrics.registry, now) {
-        Ok(text) => ([(CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response(),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            axum::Json(grid_proto::api::ErrorBody {
-                error: format!("encoding the metrics: {e}"),
-                detail: None,
-            }),
-        )
-            .into_response(),
     }
 }
