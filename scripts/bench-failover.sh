@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 3's media benchmark: builds the release binaries and the music library, then `mediabench`
+# The media benchmark: builds the release binaries and the music library, then `mediabench`
 # measures, on throw-away processes on free loopback ports:
 # - the MediaServer chunk API for one client (4096-byte chunks one at a time and 8 in flight; the
 #   streamed /data body with 4 KiB and 64 KiB pieces);

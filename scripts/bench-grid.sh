@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 2's grid benchmark: builds the release binaries, then `gridbench` starts a throw-away grid
+# The grid benchmark: builds the release binaries, then `gridbench` starts a throw-away grid
 # (registry + two nodes on free loopback ports, in a temp dir), deploys four servers and prints
 # median/p99 figures: kill -9 -> active, grid start-up, gridadmin as a process, locate throughput
 # (measured with wrk, installed here when missing and possible), RSS at rest, then GET /metrics

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 4's live channels benchmark: builds the release binaries and the music library, then
+# The live channels benchmark: builds the release binaries and the music library, then
 # - for each N of a series, a fresh media-server pinned to core 0 (`taskset -c 0`, `ulimit -n
 #   20000`) with one 128 kbit/s channel ("Cloud Save", "Night Transit", in order), and `icyload`
 #   pinned to core 1 holding N ICY listeners (joins at --rate per second, then a steady window):

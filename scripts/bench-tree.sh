@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The distribution tree benchmark (seed 001, docs/live.md "The distribution tree"): builds the
+# The distribution tree benchmark (docs/live.md, "The distribution tree"): builds the
 # release binaries and the music library, then `treebench` starts a root media-server playing a
 # channel and N relay media-servers of it (default 14: a full binary tree three deep), on free
 # loopback ports in a temporary directory, and prints:

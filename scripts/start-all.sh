@@ -166,7 +166,7 @@ channel_urls() {
     while read -r name; do printf '  mpv %s/live/%s\n' "$server" "$name"; done
 }
 
-# The first MediaServer's control port (seed 002): line commands, the channel as UDP datagrams.
+# The first MediaServer's control port: line commands, the channel as UDP datagrams.
 control_line() {
   local server addr
   server=$(curl -fsS "$registry_url/v1/locate/MediaServerGroup" 2>/dev/null |

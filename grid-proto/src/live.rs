@@ -77,7 +77,7 @@ pub struct ChannelStats {
     pub source: SourceStats,
     /// Since the channel started.
     pub uptime_ms: u64,
-    /// Clients of the control port receiving the channel as UDP datagrams (seed 002).
+    /// Clients of the control port receiving the channel as UDP datagrams.
     #[serde(default)]
     pub udp_clients: u64,
     /// Datagrams sent to them.
@@ -99,7 +99,7 @@ pub const RELAY_HEADER: &str = "x-casty-relay";
 /// upstream itself, separated by spaces.
 pub const PATH_HEADER: &str = "x-casty-path";
 
-/// A channel's place in a distribution tree (seed 001): its chain of upstreams and its
+/// A channel's place in a distribution tree: its chain of upstreams and its
 /// relay children.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TreeStats {

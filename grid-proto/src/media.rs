@@ -1,12 +1,12 @@
-//! The media plane's wire types: the seed's MediaServer and MediaRender interfaces over HTTP/JSON
+//! The media plane's wire types: the MediaServer and MediaRender interfaces over HTTP/JSON
 //! (`docs/media.md`).
 
 use serde::{Deserialize, Serialize};
 
-/// The seed's chunk size.
+/// The chunk size of `get_audio_chunk`: what a render asks for per request.
 pub const CHUNK_SIZE: usize = 4096;
 
-/// A track of a MediaServer's library (the seed's `TrackInfo`).
+/// A track of a MediaServer's library (`TrackInfo`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrackInfo {
     /// First 16 hex digits of the SHA-256 of the file's content: the same on every replica.
@@ -31,7 +31,7 @@ pub struct TrackInfo {
     pub file: String,
 }
 
-/// `POST /v1/streams`: the seed's `open_stream`.
+/// `POST /v1/streams`: `open_stream`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OpenStream {
     /// Track to stream.

@@ -1,4 +1,4 @@
-//! `media-control`, the seed's command-line control client of the Spotifice media plane: it lists
+//! `media-control`, the command-line control client of the Spotifice media plane: it lists
 //! the renders and the library and drives a render (load, play, pause, resume, stop, next, status,
 //! queue), one command per run or in an interactive shell (`docs/media.md`).
 //!

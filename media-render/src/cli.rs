@@ -9,7 +9,7 @@ use clap::{Parser, ValueEnum};
 pub enum FetchMode {
     /// One streamed `/data` body per (re)open; TCP flow control is the back-pressure.
     Stream,
-    /// The seed's loop: one `get_audio_chunk` request per chunk.
+    /// One `get_audio_chunk` request per chunk.
     Chunk,
 }
 
@@ -44,10 +44,10 @@ pub struct Cli {
     /// Playback speed: 1 = real time, 50 = fifty times faster, 0 = as fast as possible.
     #[arg(long, value_name = "N", default_value_t = 1.0)]
     pub speed: f64,
-    /// Chunk size of `get_audio_chunk` while the buffer is full (the seed's 4096).
+    /// Chunk size of `get_audio_chunk` while the buffer is full (4096, the interface's chunk).
     #[arg(long, value_name = "BYTES", default_value_t = grid_proto::media::CHUNK_SIZE)]
     pub chunk: usize,
-    /// How audio is fetched: `stream` (one streamed body) or `chunk` (the seed's request loop).
+    /// How audio is fetched: `stream` (one streamed body) or `chunk` (one request per chunk).
     #[arg(long, value_enum, value_name = "MODE", default_value = "stream")]
     pub fetch: FetchMode,
     /// A MediaServer endpoint to stream from instead of locating the group (repeatable): for

@@ -1,7 +1,7 @@
 //! `media-render`: the Spotifice MediaRender, a player controlled over HTTP.
 //!
 //! It locates a MediaServer of its replica group through the registry (or takes `--server`
-//! endpoints), follows the seed's flow (`load_track` → `get_track_info` → `open_stream`; `play`
+//! endpoints), follows the MediaRender flow (`load_track` → `get_track_info` → `open_stream`; `play`
 //! → fetch until the empty chunk → `track_exhausted`), decodes and paces the audio to its sink,
 //! and fails over to another replica at the byte offset it holds without losing a byte.
 //!

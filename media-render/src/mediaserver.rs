@@ -1,5 +1,5 @@
 //! The render's side of the MediaServer contract (`docs/media.md`): track info, open and close a
-//! stream, its streamed `/data` body and the seed's `get_audio_chunk`.
+//! stream, its streamed `/data` body and `get_audio_chunk`.
 //!
 //! Every failure is reduced to [`CallError`]: the server's own "not found" (a definite answer
 //! about the track), or anything else, which the fetch task treats as a dead server.
@@ -117,13 +117,13 @@ impl MediaClient {
         format!("{}{path}", server.endpoint.trim_end_matches('/'))
     }
 
-    /// The seed's `get_track_info`.
+    /// `get_track_info`: the track's information.
     pub async fn track_info(&self, server: &ServerRef, id: &str) -> Result<TrackInfo, CallError> {
         let url = Self::url(server, &paths::fill(paths::MEDIA_TRACK, &[id]));
         self.json(server, self.http.get(url)).await
     }
 
-    /// The seed's `open_stream`, at `offset`.
+    /// `open_stream` at `offset`.
     pub async fn open_stream(
         &self,
         server: &ServerRef,
@@ -152,7 +152,7 @@ impl MediaClient {
         }
     }
 
-    /// The seed's `close_stream`.
+    /// `close_stream`.
     pub async fn close_stream(&self, server: &ServerRef, render: &str) -> Result<(), CallError> {
         let url = Self::url(server, &paths::fill(paths::MEDIA_STREAM, &[render]));
         let _: serde_json::Value = self.json(server, self.http.delete(url)).await?;
@@ -183,7 +183,7 @@ impl MediaClient {
         Ok(resp)
     }
 
-    /// The seed's `get_audio_chunk` at `offset`: empty at the end of the track.
+    /// `get_audio_chunk` at `offset`: empty at the end of the track.
     pub async fn chunk(
         &self,
         server: &ServerRef,

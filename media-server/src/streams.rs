@@ -1,5 +1,5 @@
-//! The seed's stream routes: `open_stream`, `get_audio_chunk` (raw chunks), the same stream as
-//! one streamed `/data` body, and `close_stream`.
+//! The stream routes of the MediaServer interface: `open_stream`, `get_audio_chunk` (raw
+//! chunks), the same stream as one streamed `/data` body, and `close_stream`.
 
 use std::io;
 use std::os::unix::fs::FileExt;
@@ -94,7 +94,7 @@ fn check_render_id(render: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// `POST /v1/streams`: the seed's `open_stream`; replaces any stream of the render.
+/// `POST /v1/streams`: `open_stream`; replaces any stream of the render.
 pub async fn streams_open(
     State(state): State<SharedState>,
     body: Bytes,
@@ -150,7 +150,7 @@ pub async fn streams_open(
     }))
 }
 
-/// `GET /v1/streams/{render}/chunk`: the seed's `get_audio_chunk`, as raw bytes; empty at the
+/// `GET /v1/streams/{render}/chunk`: `get_audio_chunk`, as raw bytes; empty at the
 /// end of the track.
 pub async fn streams_chunk(
     State(state): State<SharedState>,
@@ -325,7 +325,7 @@ impl Drop for DataBody {
     }
 }
 
-/// `DELETE /v1/streams/{render}`: the seed's `close_stream`. Closing a stream that is not
+/// `DELETE /v1/streams/{render}`: `close_stream`. Closing a stream that is not
 /// open (already reaped, say) is not an error.
 pub async fn streams_close(
     State(state): State<SharedState>,

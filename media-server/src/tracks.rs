@@ -29,7 +29,7 @@ pub async fn tracks_list(State(state): State<SharedState>) -> Response {
     Json(infos).into_response()
 }
 
-/// `GET /v1/tracks/{id}`: the seed's `get_track_info`.
+/// `GET /v1/tracks/{id}`: a track's information (`get_track_info`).
 pub async fn tracks_get(
     State(state): State<SharedState>,
     PathParam(id): PathParam,
