@@ -27,16 +27,8 @@ pub fn run(cli: Cli) -> ExitCode {
         grid_proto::telemetry::init_quiet_tracing();
     }
     let out = Output::new(cli.json, "error");
-    // One thread: the admin does one thing at a time, and starts in a few milliseconds.
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            out.error(&format!("cannot start the async runtime: {e}"));
-            return ExitCode::FAILURE;
-        }
+    let Some(rt) = grid_proto::console::runtime(&out) else {
+        return ExitCode::FAILURE;
     };
     let mut session = Session::new(&cli.registry, cli.user, cli.password);
     if cli.execute.is_empty() {

@@ -2,18 +2,6 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    match grid_admin::cli::Cli::try_parse() {
-        Ok(cli) => grid_admin::run(cli),
-        Err(e) => {
-            let _ = e.print();
-            if e.use_stderr() {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            }
-        }
-    }
+    grid_proto::console::main(grid_admin::run)
 }

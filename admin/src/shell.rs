@@ -11,20 +11,16 @@ use grid_proto::api::{AdapterView, ApplicationSummary, LocateReply, NodeView, Se
 use grid_proto::client::Client;
 use grid_proto::live::ChannelStats;
 use grid_proto::paths;
-use rustyline::completion::{Completer, FilenameCompleter, Pair};
+use rustyline::Editor;
 use rustyline::error::ReadlineError;
-use rustyline::highlight::Highlighter;
-use rustyline::hint::Hinter;
 use rustyline::history::DefaultHistory;
-use rustyline::validate::Validator;
-use rustyline::{Context, Editor, Helper};
 use tokio::runtime::Runtime;
 
 use crate::cli::{ShellCommand, ShellLine};
 use crate::commands;
 use crate::output::Output;
 use crate::session::Session;
-use grid_proto::console::{Flow, read_line, read_loop, run_command};
+use grid_proto::console::{Complete, Completion, Flow, Slot, read_line, read_loop, run_command};
 
 /// The prompt, as icegridadmin's.
 pub const PROMPT: &str = ">>> ";
@@ -108,7 +104,6 @@ async fn channel_names(client: &Client) -> Vec<String> {
 /// Rustyline's helper: completion only.
 pub struct ShellHelper {
     tree: clap::Command,
-    files: FilenameCompleter,
     /// The names to complete.
     pub names: Names,
 }
@@ -117,42 +112,20 @@ impl Default for ShellHelper {
     fn default() -> Self {
         Self {
             tree: ShellLine::command(),
-            files: FilenameCompleter::new(),
             names: Names::default(),
         }
     }
 }
 
-/// What the word under the cursor can be.
-#[derive(Debug, Clone, PartialEq)]
-enum Slot {
-    Words(Vec<String>),
-    File,
+impl ShellHelper {
+    /// Candidates for the word that ends at `pos`: (start of the word, candidates, whether it
+    /// is a file path instead).
+    pub fn candidates(&self, line: &str, pos: usize) -> (usize, Vec<String>, bool) {
+        grid_proto::console::candidates(self, line, pos)
+    }
 }
 
-impl ShellHelper {
-    /// Candidates for the word that ends at `pos`: (start of the word, candidates).
-    pub fn candidates(&self, line: &str, pos: usize) -> (usize, Vec<String>, bool) {
-        let text = &line[..pos];
-        let words: Vec<&str> = text.split_whitespace().collect();
-        let (prior, current) = if text.is_empty() || text.ends_with(char::is_whitespace) {
-            (&words[..], "")
-        } else {
-            (&words[..words.len() - 1], words[words.len() - 1])
-        };
-        let start = pos - current.len();
-        match self.slot(prior, current) {
-            Slot::File => (start, Vec::new(), true),
-            Slot::Words(all) => {
-                let mut found: Vec<String> =
-                    all.into_iter().filter(|w| w.starts_with(current)).collect();
-                found.sort();
-                found.dedup();
-                (start, found, false)
-            }
-        }
-    }
-
+impl Complete for ShellHelper {
     fn slot(&self, prior: &[&str], current: &str) -> Slot {
         let mut prior = prior;
         let mut top_words = vec!["help".to_owned()];
@@ -245,32 +218,11 @@ impl ShellHelper {
     }
 }
 
-impl Completer for ShellHelper {
-    type Candidate = Pair;
-
-    fn complete(
-        &self,
-        line: &str,
-        pos: usize,
-        _ctx: &Context<'_>,
-    ) -> rustyline::Result<(usize, Vec<Pair>)> {
-        let (start, words, file) = self.candidates(line, pos);
-        if file {
-            return self.files.complete_path(line, pos);
-        }
-        Ok((start, grid_proto::console::pairs(words)))
-    }
-}
-
-impl Hinter for ShellHelper {
-    type Hint = String;
-}
-impl Highlighter for ShellHelper {}
-impl Validator for ShellHelper {}
-impl Helper for ShellHelper {}
-
 /// Reads one line for a credential; `None` at end of input.
-fn ask(editor: &mut Editor<ShellHelper, DefaultHistory>, prompt: &str) -> Option<String> {
+fn ask(
+    editor: &mut Editor<Completion<ShellHelper>, DefaultHistory>,
+    prompt: &str,
+) -> Option<String> {
     loop {
         match editor.readline(prompt) {
             Ok(line) => return Some(line.trim().to_owned()),
@@ -283,13 +235,14 @@ fn ask(editor: &mut Editor<ShellHelper, DefaultHistory>, prompt: &str) -> Option
 /// Runs the shell until `exit`, `quit` or end of input.
 pub fn run(rt: &Runtime, session: &mut Session, out: &Output) -> ExitCode {
     let interactive = std::io::stdin().is_terminal();
-    let mut editor: Editor<ShellHelper, DefaultHistory> = match grid_proto::console::editor() {
-        Ok(e) => e,
-        Err(e) => {
-            out.error(&format!("cannot start the shell: {e}"));
-            return ExitCode::FAILURE;
-        }
-    };
+    let mut editor: Editor<Completion<ShellHelper>, DefaultHistory> =
+        match grid_proto::console::editor() {
+            Ok(e) => e,
+            Err(e) => {
+                out.error(&format!("cannot start the shell: {e}"));
+                return ExitCode::FAILURE;
+            }
+        };
 
     if !session.has_credentials() {
         let (user, password) = session.credentials();
@@ -320,7 +273,7 @@ pub fn run(rt: &Runtime, session: &mut Session, out: &Output) -> ExitCode {
         return ExitCode::FAILURE;
     }
 
-    editor.set_helper(Some(ShellHelper::default()));
+    editor.set_helper(Some(Completion::new(ShellHelper::default())));
     let history = if interactive {
         grid_proto::console::history_file(".gridadmin_history")
     } else {
@@ -362,7 +315,7 @@ pub fn run(rt: &Runtime, session: &mut Session, out: &Output) -> ExitCode {
 fn refresh_names(
     rt: &Runtime,
     session: &mut Session,
-    editor: &mut Editor<ShellHelper, DefaultHistory>,
+    editor: &mut Editor<Completion<ShellHelper>, DefaultHistory>,
 ) {
     let names = rt.block_on(async {
         match session.client().await {
@@ -371,7 +324,7 @@ fn refresh_names(
         }
     });
     if let Some(helper) = editor.helper_mut() {
-        helper.names = names;
+        helper.words.names = names;
     }
 }
 

@@ -5,15 +5,49 @@
 
 use std::future::Future;
 use std::io::Write;
-
 use std::path::PathBuf;
+use std::process::ExitCode;
 
-use rustyline::completion::Pair;
+use rustyline::completion::{Completer, FilenameCompleter, Pair};
 use rustyline::config::{CompletionType, Config};
 use rustyline::error::ReadlineError;
+use rustyline::highlight::Highlighter;
+use rustyline::hint::Hinter;
 use rustyline::history::DefaultHistory;
-use rustyline::{Editor, Helper};
+use rustyline::validate::Validator;
+use rustyline::{Context, Editor, Helper};
 use serde::Serialize;
+
+/// A client's `main`: parses the command line into `P` and hands it to `run`. `--help` and
+/// `--version` print and exit 0; a bad command line prints clap's error and exits 1.
+pub fn main<P: clap::Parser>(run: impl FnOnce(P) -> ExitCode) -> ExitCode {
+    match P::try_parse() {
+        Ok(cli) => run(cli),
+        Err(e) => {
+            let _ = e.print();
+            if e.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+    }
+}
+
+/// The runtime a client runs its commands on: one thread, as a client does one thing at a time
+/// and must start in a few milliseconds. `None` (and the error printed) when it cannot start.
+pub fn runtime(out: &Output) -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            out.error(&format!("cannot start the async runtime: {e}"));
+            None
+        }
+    }
+}
 
 /// Where and how a client prints: text for people or pretty JSON on stdout, one line per failure
 /// on stderr.
@@ -164,7 +198,7 @@ pub fn history_file(name: &str) -> Option<PathBuf> {
 }
 
 /// Completion candidates, each followed by a space when chosen.
-pub fn pairs(words: Vec<String>) -> Vec<Pair> {
+fn pairs(words: Vec<String>) -> Vec<Pair> {
     words
         .into_iter()
         .map(|w| Pair {
@@ -173,6 +207,121 @@ pub fn pairs(words: Vec<String>) -> Vec<Pair> {
         })
         .collect()
 }
+
+/// Lays out rows under headers, columns two spaces apart; the last column is not padded.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: &mut dyn Iterator<Item = &str>| {
+        let mut text = String::new();
+        for (i, cell) in cells.enumerate() {
+            if i > 0 {
+                text.push_str("  ");
+            }
+            text.push_str(cell);
+            if i + 1 < widths.len() {
+                let pad = widths[i].saturating_sub(cell.chars().count());
+                text.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        out.push_str(text.trim_end());
+        out.push('\n');
+    };
+    line(&mut headers.iter().copied());
+    for row in rows {
+        line(&mut row.iter().map(String::as_str));
+    }
+    out
+}
+
+/// A table of `items`, one row each as `row` lays it out.
+pub fn table_of<T>(headers: &[&str], items: &[T], row: impl FnMut(&T) -> Vec<String>) -> String {
+    let rows: Vec<Vec<String>> = items.iter().map(row).collect();
+    table(headers, &rows)
+}
+
+/// What the word under the cursor can be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Slot {
+    /// One of these words.
+    Words(Vec<String>),
+    /// A file path.
+    File,
+}
+
+/// A shell's knowledge of its commands: what the word after `prior` can be.
+pub trait Complete {
+    /// The slot of the word `current` that follows the words `prior`.
+    fn slot(&self, prior: &[&str], current: &str) -> Slot;
+}
+
+/// Candidates for the word that ends at `pos`: (start of the word, the words of its slot that
+/// begin with it, sorted, whether it is a file path instead).
+pub fn candidates(c: &impl Complete, line: &str, pos: usize) -> (usize, Vec<String>, bool) {
+    let text = &line[..pos];
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let (prior, current) = match words.split_last() {
+        Some((last, prior)) if !text.ends_with(char::is_whitespace) => (prior, *last),
+        _ => (&words[..], ""),
+    };
+    let start = pos - current.len();
+    match c.slot(prior, current) {
+        Slot::File => (start, Vec::new(), true),
+        Slot::Words(all) => {
+            let mut found: Vec<String> =
+                all.into_iter().filter(|w| w.starts_with(current)).collect();
+            found.sort();
+            found.dedup();
+            (start, found, false)
+        }
+    }
+}
+
+/// Rustyline's helper for a shell: completion only, words from `C`, paths from the disk.
+pub struct Completion<C> {
+    /// What the words can be.
+    pub words: C,
+    files: FilenameCompleter,
+}
+
+impl<C> Completion<C> {
+    /// Completion of `words`.
+    pub fn new(words: C) -> Self {
+        Self {
+            words,
+            files: FilenameCompleter::new(),
+        }
+    }
+}
+
+impl<C: Complete> Completer for Completion<C> {
+    type Candidate = Pair;
+
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _ctx: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+        let (start, words, file) = candidates(&self.words, line, pos);
+        if file {
+            return self.files.complete_path(line, pos);
+        }
+        Ok((start, pairs(words)))
+    }
+}
+
+impl<C> Hinter for Completion<C> {
+    type Hint = String;
+}
+impl<C> Highlighter for Completion<C> {}
+impl<C> Validator for Completion<C> {}
+impl<C: Complete> Helper for Completion<C> {}
 
 /// What the shell does after a line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

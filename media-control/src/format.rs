@@ -3,37 +3,9 @@
 use grid_proto::live::{ChannelKind, ChannelStats};
 use grid_proto::media::{PlayState, RenderStatus, TrackInfo};
 
-use crate::locate::RenderRef;
+pub use grid_proto::console::{table, table_of};
 
-/// Lays out rows under headers, columns two spaces apart; the last column is not padded.
-pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: &[String]| {
-        let mut text = String::new();
-        for (i, cell) in cells.iter().enumerate() {
-            if i > 0 {
-                text.push_str("  ");
-            }
-            text.push_str(cell);
-            if i + 1 < cells.len() {
-                let pad = widths[i].saturating_sub(cell.chars().count());
-                text.extend(std::iter::repeat_n(' ', pad));
-            }
-        }
-        text.push('\n');
-        text
-    };
-    let mut out = line(&headers.iter().map(|h| (*h).to_owned()).collect::<Vec<_>>());
-    for row in rows {
-        out.push_str(&line(row));
-    }
-    out
-}
+use crate::locate::RenderRef;
 
 /// `m:ss` (`61500` → `1:01`).
 pub fn minutes(ms: u64) -> String {
@@ -67,9 +39,10 @@ pub fn state_name(s: PlayState) -> &'static str {
 
 /// The library (or a queue) as a table.
 pub fn tracks_table(tracks: &[TrackInfo]) -> String {
-    let rows: Vec<Vec<String>> = tracks
-        .iter()
-        .map(|t| {
+    table_of(
+        &["ID", "TITLE", "ARTIST", "ALBUM", "DURATION", "KBPS", "VBR"],
+        tracks,
+        |t| {
             vec![
                 t.id.clone(),
                 t.title.clone(),
@@ -79,11 +52,7 @@ pub fn tracks_table(tracks: &[TrackInfo]) -> String {
                 t.bitrate_kbps.to_string(),
                 if t.vbr { "yes" } else { "no" }.to_owned(),
             ]
-        })
-        .collect();
-    table(
-        &["ID", "TITLE", "ARTIST", "ALBUM", "DURATION", "KBPS", "VBR"],
-        &rows,
+        },
     )
 }
 
@@ -186,22 +155,18 @@ pub fn kind_name(k: ChannelKind) -> &'static str {
 
 /// The live channels as a table.
 pub fn channels_table(channels: &[ChannelStats]) -> String {
-    let rows: Vec<Vec<String>> = channels
-        .iter()
-        .map(|c| {
-            vec![
-                c.name.clone(),
-                kind_name(c.kind).to_owned(),
-                c.listeners.to_string(),
-                if c.title.is_empty() {
-                    "-".into()
-                } else {
-                    c.title.clone()
-                },
-            ]
-        })
-        .collect();
-    table(&["NAME", "KIND", "LISTENERS", "TITLE"], &rows)
+    table_of(&["NAME", "KIND", "LISTENERS", "TITLE"], channels, |c| {
+        vec![
+            c.name.clone(),
+            kind_name(c.kind).to_owned(),
+            c.listeners.to_string(),
+            if c.title.is_empty() {
+                "-".into()
+            } else {
+                c.title.clone()
+            },
+        ]
+    })
 }
 
 /// A render and what it is doing, for `renders`.
@@ -215,18 +180,14 @@ pub struct RenderRow {
 
 /// The renders as a table.
 pub fn renders_table(rows: &[RenderRow]) -> String {
-    let rows: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            vec![
-                r.render.id.clone(),
-                r.render.node.clone(),
-                r.render.endpoint.clone().unwrap_or_else(|| "-".into()),
-                r.state.clone(),
-            ]
-        })
-        .collect();
-    table(&["RENDER", "NODE", "ENDPOINT", "STATE"], &rows)
+    table_of(&["RENDER", "NODE", "ENDPOINT", "STATE"], rows, |r| {
+        vec![
+            r.render.id.clone(),
+            r.render.node.clone(),
+            r.render.endpoint.clone().unwrap_or_else(|| "-".into()),
+            r.state.clone(),
+        ]
+    })
 }
 
 #[cfg(test)]

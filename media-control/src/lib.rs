@@ -29,16 +29,8 @@ use crate::output::Output;
 /// Runs media-control as `cli` says: 0 on success, 1 on any error.
 pub fn run(cli: Cli) -> ExitCode {
     let out = Output::new(cli.json, "media-control");
-    // One thread: one command at a time, started in a few milliseconds.
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            out.error(&format!("cannot start the async runtime: {e}"));
-            return ExitCode::FAILURE;
-        }
+    let Some(rt) = grid_proto::console::runtime(&out) else {
+        return ExitCode::FAILURE;
     };
     let grid = match Grid::new(&cli.registry) {
         Ok(g) => g,

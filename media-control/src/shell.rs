@@ -5,19 +5,15 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::CommandFactory;
-use rustyline::completion::{Completer, Pair};
-use rustyline::highlight::Highlighter;
-use rustyline::hint::Hinter;
+use rustyline::Editor;
 use rustyline::history::DefaultHistory;
-use rustyline::validate::Validator;
-use rustyline::{Context, Editor, Helper};
 use tokio::runtime::Runtime;
 
 use crate::cli::{ShellCommand, ShellLine};
 use crate::commands;
 use crate::locate::Grid;
 use crate::output::Output;
-use grid_proto::console::{Flow, read_line, read_loop, run_command};
+use grid_proto::console::{Complete, Completion, Flow, Slot, read_line, read_loop, run_command};
 
 /// The prompt.
 pub const PROMPT: &str = "media> ";
@@ -34,15 +30,14 @@ pub struct ShellHelper {
 impl ShellHelper {
     /// Candidates for the word that ends at `pos`: (start of the word, candidates).
     pub fn candidates(&self, line: &str, pos: usize) -> (usize, Vec<String>) {
-        let text = &line[..pos];
-        let words: Vec<&str> = text.split_whitespace().collect();
-        let (prior, current) = if text.is_empty() || text.ends_with(char::is_whitespace) {
-            (&words[..], "")
-        } else {
-            (&words[..words.len() - 1], words[words.len() - 1])
-        };
-        let start = pos - current.len();
-        let all: Vec<String> = match prior {
+        let (start, words, _) = grid_proto::console::candidates(self, line, pos);
+        (start, words)
+    }
+}
+
+impl Complete for ShellHelper {
+    fn slot(&self, prior: &[&str], _current: &str) -> Slot {
+        Slot::Words(match prior {
             [] => {
                 let tree = ShellLine::command();
                 let mut w: Vec<String> = tree
@@ -70,46 +65,22 @@ impl ShellHelper {
             ["channel", _] => self.channels.clone(),
             ["queue", _] => vec!["add".into(), "clear".into(), "list".into()],
             _ => Vec::new(),
-        };
-        let mut found: Vec<String> = all.into_iter().filter(|w| w.starts_with(current)).collect();
-        found.sort();
-        found.dedup();
-        (start, found)
+        })
     }
 }
-
-impl Completer for ShellHelper {
-    type Candidate = Pair;
-
-    fn complete(
-        &self,
-        line: &str,
-        pos: usize,
-        _ctx: &Context<'_>,
-    ) -> rustyline::Result<(usize, Vec<Pair>)> {
-        let (start, words) = self.candidates(line, pos);
-        Ok((start, grid_proto::console::pairs(words)))
-    }
-}
-
-impl Hinter for ShellHelper {
-    type Hint = String;
-}
-impl Highlighter for ShellHelper {}
-impl Validator for ShellHelper {}
-impl Helper for ShellHelper {}
 
 /// Runs the shell until `exit`, `quit` or end of input. Failed commands print their error and
 /// the shell goes on; the exit code is 0.
 pub fn run(rt: &Runtime, grid: &Grid, out: &Output) -> ExitCode {
     let interactive = std::io::stdin().is_terminal();
-    let mut editor: Editor<ShellHelper, DefaultHistory> = match grid_proto::console::editor() {
-        Ok(e) => e,
-        Err(e) => {
-            out.error(&format!("cannot start the shell: {e}"));
-            return ExitCode::FAILURE;
-        }
-    };
+    let mut editor: Editor<Completion<ShellHelper>, DefaultHistory> =
+        match grid_proto::console::editor() {
+            Ok(e) => e,
+            Err(e) => {
+                out.error(&format!("cannot start the shell: {e}"));
+                return ExitCode::FAILURE;
+            }
+        };
     let history = if interactive {
         grid_proto::console::history_file(".media_control_history")
     } else {
@@ -125,7 +96,7 @@ pub fn run(rt: &Runtime, grid: &Grid, out: &Output) -> ExitCode {
             .block_on(grid.channels())
             .map(|(_, c)| c.into_iter().map(|c| c.name).collect())
             .unwrap_or_default();
-        editor.set_helper(Some(ShellHelper { renders, channels }));
+        editor.set_helper(Some(Completion::new(ShellHelper { renders, channels })));
         if let Some(path) = &history {
             let _ = editor.load_history(path);
         }

@@ -7,7 +7,7 @@ use grid_proto::api::{
 use grid_proto::descriptor::ServerDescriptor;
 use grid_proto::live::{ChannelKind, ChannelStats, SourceState};
 
-use super::{duration_s, indent, key_values, list, table, time_ms};
+use super::{duration_s, indent, key_values, list, table, table_of, time_ms};
 
 /// `active (pid 4321)`, `inactive, stopped by admin`, `inactive, disabled; failure: ...`.
 pub fn state_line(server: &ServerView) -> String {
@@ -41,9 +41,10 @@ pub fn is_running(state: ServerState) -> bool {
 
 /// `server list`.
 pub fn server_table(servers: &[ServerView]) -> String {
-    let rows: Vec<Vec<String>> = servers
-        .iter()
-        .map(|s| {
+    table_of(
+        &["ID", "APPLICATION", "NODE", "STATE", "PID", "ACTIVATION"],
+        servers,
+        |s| {
             let mut state = s.runtime.state.to_string();
             if !s.node_up {
                 state.push_str(" (node down)");
@@ -59,11 +60,7 @@ pub fn server_table(servers: &[ServerView]) -> String {
                 s.runtime.pid.map_or_else(|| "-".into(), |p| p.to_string()),
                 s.activation.as_str().to_owned(),
             ]
-        })
-        .collect();
-    table(
-        &["ID", "APPLICATION", "NODE", "STATE", "PID", "ACTIVATION"],
-        &rows,
+        },
     )
 }
 
@@ -128,10 +125,8 @@ pub fn server_describe(detail: &ServerDetail) -> String {
     if d.adapters.is_empty() {
         out.push_str("  -\n");
     } else {
-        let rows: Vec<Vec<String>> = d
-            .adapters
-            .iter()
-            .map(|a| {
+        out.push_str(&indent(
+            &table_of(&["NAME", "ID", "GROUP", "ENDPOINT"], &d.adapters, |a| {
                 vec![
                     a.name.clone(),
                     a.id.clone(),
@@ -141,10 +136,7 @@ pub fn server_describe(detail: &ServerDetail) -> String {
                         .cloned()
                         .unwrap_or_else(|| "-".into()),
                 ]
-            })
-            .collect();
-        out.push_str(&indent(
-            &table(&["NAME", "ID", "GROUP", "ENDPOINT"], &rows),
+            }),
             2,
         ));
     }
@@ -164,9 +156,10 @@ pub fn server_describe(detail: &ServerDetail) -> String {
 
 /// `node list --long`.
 pub fn node_table(nodes: &[NodeView]) -> String {
-    let rows: Vec<Vec<String>> = nodes
-        .iter()
-        .map(|n| {
+    table_of(
+        &["NAME", "STATE", "HOSTNAME", "LOAD1", "SERVERS", "ENDPOINT"],
+        nodes,
+        |n| {
             vec![
                 n.name.clone(),
                 if n.up { "up" } else { "down" }.into(),
@@ -175,11 +168,7 @@ pub fn node_table(nodes: &[NodeView]) -> String {
                 n.servers.len().to_string(),
                 n.endpoint.clone(),
             ]
-        })
-        .collect();
-    table(
-        &["NAME", "STATE", "HOSTNAME", "LOAD1", "SERVERS", "ENDPOINT"],
-        &rows,
+        },
     )
 }
 
@@ -260,9 +249,10 @@ pub fn ping_line(status: &NodeStatus) -> String {
 
 /// `adapter list`.
 pub fn adapter_table(adapters: &[AdapterView]) -> String {
-    let rows: Vec<Vec<String>> = adapters
-        .iter()
-        .map(|a| {
+    table_of(
+        &["ID", "SERVER", "NODE", "GROUP", "ENDPOINT"],
+        adapters,
+        |a| {
             vec![
                 a.id.clone(),
                 a.server.clone(),
@@ -270,9 +260,8 @@ pub fn adapter_table(adapters: &[AdapterView]) -> String {
                 a.replica_group.clone().unwrap_or_else(|| "-".into()),
                 a.endpoint.clone().unwrap_or_else(|| "-".into()),
             ]
-        })
-        .collect();
-    table(&["ID", "SERVER", "NODE", "GROUP", "ENDPOINT"], &rows)
+        },
+    )
 }
 
 /// `adapter endpoints`: one URL per line.
@@ -291,18 +280,14 @@ pub fn application_names(apps: &[ApplicationSummary]) -> String {
 
 /// `application list --long`.
 pub fn application_table(apps: &[ApplicationSummary]) -> String {
-    let rows: Vec<Vec<String>> = apps
-        .iter()
-        .map(|a| {
-            vec![
-                a.name.clone(),
-                a.serial.to_string(),
-                a.servers.to_string(),
-                time_ms(a.updated_ms),
-            ]
-        })
-        .collect();
-    table(&["NAME", "SERIAL", "SERVERS", "UPDATED"], &rows)
+    table_of(&["NAME", "SERIAL", "SERVERS", "UPDATED"], apps, |a| {
+        vec![
+            a.name.clone(),
+            a.serial.to_string(),
+            a.servers.to_string(),
+            time_ms(a.updated_ms),
+        ]
+    })
 }
 
 /// `application describe`.
@@ -315,22 +300,21 @@ pub fn application_describe(app: &ApplicationDetail) -> String {
     out.push_str("descriptor:\n");
     out.push_str(&indent(app.source.trim_end(), 2));
     out.push_str("servers:\n");
-    let rows: Vec<Vec<String>> = app
-        .servers
-        .iter()
-        .map(|s| {
-            let adapters: Vec<String> = s.adapters.iter().map(|a| a.id.clone()).collect();
-            vec![
-                s.id.clone(),
-                s.node.clone(),
-                s.activation.as_str().to_owned(),
-                list(&adapters),
-                command_line(s),
-            ]
-        })
-        .collect();
     out.push_str(&indent(
-        &table(&["ID", "NODE", "ACTIVATION", "ADAPTERS", "COMMAND"], &rows),
+        &table_of(
+            &["ID", "NODE", "ACTIVATION", "ADAPTERS", "COMMAND"],
+            &app.servers,
+            |s| {
+                let adapters: Vec<String> = s.adapters.iter().map(|a| a.id.clone()).collect();
+                vec![
+                    s.id.clone(),
+                    s.node.clone(),
+                    s.activation.as_str().to_owned(),
+                    list(&adapters),
+                    command_line(s),
+                ]
+            },
+        ),
         2,
     ));
     out
