@@ -36,6 +36,16 @@ pub enum ServerState {
 }
 
 impl ServerState {
+    /// Every state, in the order of a server's life (metrics list each, even with no server).
+    pub const ALL: [ServerState; 6] = [
+        Self::Inactive,
+        Self::Activating,
+        Self::Active,
+        Self::Deactivating,
+        Self::Destroying,
+        Self::Destroyed,
+    ];
+
     /// The lowercase name used on the wire and in the CLI.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -171,6 +171,28 @@ pub fn endpoint(bound: SocketAddr, grid: Option<&ServerEnv>) -> String {
     }
 }
 
+/// A grid server's `main` once its configuration is read: runs `serve` on one thread (the grid
+/// restarts servers often and counts their start-up time and memory) and turns the outcome into
+/// the exit code: 0, or 1 with the error logged as `{id} failed` and printed on stderr.
+pub fn run_server(
+    id: &str,
+    serve: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> std::process::ExitCode {
+    let result = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("starting the runtime: {e}"))
+        .and_then(|runtime| runtime.block_on(serve));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{id} failed: {e:#}");
+            eprintln!("Error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,34 +17,16 @@ fn main() -> ExitCode {
         }
     };
     let id = config.id.clone();
-    // One thread: the grid restarts servers often and counts their start-up time and memory.
-    let result = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the runtime")
-        .and_then(|runtime| {
-            runtime.block_on(async {
-                let addr = grid_proto::server_env::listen_addr(
-                    cli.listen.as_deref(),
-                    config.grid.as_ref(),
-                );
-                let listener = tokio::net::TcpListener::bind(&addr)
-                    .await
-                    .with_context(|| format!("binding {addr}"))?;
-                media_render::run(
-                    config,
-                    listener,
-                    grid_proto::shutdown::shutdown_signal_named(),
-                )
-                .await
-            })
-        });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!("{id} failed: {e:#}");
-            eprintln!("Error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    let addr = grid_proto::server_env::listen_addr(cli.listen.as_deref(), config.grid.as_ref());
+    grid_proto::server_env::run_server(&id, async move {
+        let listener = tokio::net::TcpListener::bind(&addr)
+            .await
+            .with_context(|| format!("binding {addr}"))?;
+        media_render::run(
+            config,
+            listener,
+            grid_proto::shutdown::shutdown_signal_named(),
+        )
+        .await
+    })
 }

@@ -11,36 +11,18 @@ fn main() -> ExitCode {
     grid_proto::telemetry::init_tracing_stdout(cli.verbose);
     let config = ServerConfig::new(&cli, ServerEnv::from_env());
     let id = config.id.clone();
-    // One thread: the grid restarts servers often and counts their start-up time and memory.
-    let result = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the runtime")
-        .and_then(|runtime| {
-            runtime.block_on(async {
-                let addr = grid_proto::server_env::listen_addr(
-                    cli.listen.as_deref(),
-                    config.grid.as_ref(),
-                );
-                let listener = bind(&addr)
-                    .await
-                    .with_context(|| format!("binding {addr}"))?;
-                media_server::run(
-                    config,
-                    listener,
-                    grid_proto::shutdown::shutdown_signal_named(),
-                )
-                .await
-            })
-        });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!("{id} failed: {e:#}");
-            eprintln!("Error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    let addr = grid_proto::server_env::listen_addr(cli.listen.as_deref(), config.grid.as_ref());
+    grid_proto::server_env::run_server(&id, async move {
+        let listener = bind(&addr)
+            .await
+            .with_context(|| format!("binding {addr}"))?;
+        media_server::run(
+            config,
+            listener,
+            grid_proto::shutdown::shutdown_signal_named(),
+        )
+        .await
+    })
 }
 
 /// Listens on `addr` with a deep accept queue: live listeners join in bursts (thousands a

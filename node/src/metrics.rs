@@ -18,16 +18,6 @@ use grid_proto::metrics::{self, Collector};
 
 use crate::api::{ApiError, AppState};
 
-/// Every state a server can be in, so a state with no server still shows as 0.
-const STATES: [ServerState; 6] = [
-    ServerState::Inactive,
-    ServerState::Activating,
-    ServerState::Active,
-    ServerState::Deactivating,
-    ServerState::Destroying,
-    ServerState::Destroyed,
-];
-
 /// Why a server was restarted: how its previous process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reason {
@@ -137,7 +127,7 @@ impl Collector for Now {
             "gridnode_servers",
             "Servers of this node by state.",
             None,
-            STATES.iter().map(|s| {
+            ServerState::ALL.iter().map(|s| {
                 let n = self.servers.iter().filter(|r| r.state == *s).count();
                 ([("state", s.as_str())], n)
             }),

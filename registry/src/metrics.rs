@@ -14,16 +14,6 @@ use grid_proto::metrics::{self, Collector};
 
 use crate::model::Model;
 
-/// Every state a server can be in, so a state with no server still shows as 0.
-const STATES: [ServerState; 6] = [
-    ServerState::Inactive,
-    ServerState::Activating,
-    ServerState::Active,
-    ServerState::Deactivating,
-    ServerState::Destroying,
-    ServerState::Destroyed,
-];
-
 type Result1 = [(&'static str, &'static str); 1];
 
 /// How a locate ended, the `result` label.
@@ -160,7 +150,7 @@ impl RegistryMetrics {
 struct Now {
     nodes_up: usize,
     nodes_down: usize,
-    servers: [usize; STATES.len()],
+    servers: [usize; ServerState::ALL.len()],
     applications: usize,
     adapters_live: usize,
     sessions: usize,
@@ -173,9 +163,9 @@ impl Now {
         // Taken before the live view's lock, never under it.
         let subscribers = model.subscribers();
         let live = model.view();
-        let mut servers = [0; STATES.len()];
+        let mut servers = [0; ServerState::ALL.len()];
         for s in live.server_states() {
-            if let Some(i) = STATES.iter().position(|x| *x == s) {
+            if let Some(i) = ServerState::ALL.iter().position(|x| *x == s) {
                 servers[i] += 1;
             }
         }
@@ -210,7 +200,7 @@ impl Collector for Now {
             "gridregistry_servers",
             "Deployed servers by the state their node last reported (inactive when none has).",
             None,
-            STATES
+            ServerState::ALL
                 .iter()
                 .zip(self.servers)
                 .map(|(s, n)| ([("state", s.as_str())], n)),
