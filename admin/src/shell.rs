@@ -187,13 +187,7 @@ impl Complete for ShellHelper {
             if positionals > 0 {
                 return Slot::Words(Vec::new());
             }
-            let mut all: Vec<String> = cmd
-                .get_subcommands()
-                .flat_map(|s| {
-                    std::iter::once(s.get_name().to_owned())
-                        .chain(s.get_visible_aliases().map(str::to_owned))
-                })
-                .collect();
+            let mut all = grid_proto::console::command_words(cmd);
             if path.is_empty() {
                 all.append(&mut top_words);
             }
@@ -246,25 +240,13 @@ pub fn run(rt: &Runtime, session: &mut Session, out: &Output) -> ExitCode {
 
     if !session.has_credentials() {
         let (user, password) = session.credentials();
-        let user = match user {
-            Some(u) => u,
-            None => match ask(&mut editor, "user: ") {
-                Some(u) => u,
-                None => {
-                    out.error("no user name given");
-                    return ExitCode::FAILURE;
-                }
-            },
+        let Some(user) = user.or_else(|| ask(&mut editor, "user: ")) else {
+            out.error("no user name given");
+            return ExitCode::FAILURE;
         };
-        let password = match password {
-            Some(p) => p,
-            None => match ask(&mut editor, "password: ") {
-                Some(p) => p,
-                None => {
-                    out.error("no password given");
-                    return ExitCode::FAILURE;
-                }
-            },
+        let Some(password) = password.or_else(|| ask(&mut editor, "password: ")) else {
+            out.error("no password given");
+            return ExitCode::FAILURE;
         };
         session.set_credentials(user, password);
     }

@@ -260,6 +260,16 @@ pub trait Complete {
     fn slot(&self, prior: &[&str], current: &str) -> Slot;
 }
 
+/// The subcommands of `cmd` by name and visible alias: the words that can follow it.
+pub fn command_words(cmd: &clap::Command) -> Vec<String> {
+    cmd.get_subcommands()
+        .flat_map(|s| {
+            std::iter::once(s.get_name().to_owned())
+                .chain(s.get_visible_aliases().map(str::to_owned))
+        })
+        .collect()
+}
+
 /// Candidates for the word that ends at `pos`: (start of the word, the words of its slot that
 /// begin with it, sorted, whether it is a file path instead).
 pub fn candidates(c: &impl Complete, line: &str, pos: usize) -> (usize, Vec<String>, bool) {

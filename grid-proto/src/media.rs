@@ -95,6 +95,30 @@ pub enum PlayState {
     Retrying,
 }
 
+impl PlayState {
+    /// Every state (metrics list each, even the ones not in force).
+    pub const ALL: [PlayState; 6] = [
+        Self::Idle,
+        Self::Loaded,
+        Self::Playing,
+        Self::Paused,
+        Self::Stopped,
+        Self::Retrying,
+    ];
+
+    /// The state as the wire, the status and the logs spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Idle => "idle",
+            Self::Loaded => "loaded",
+            Self::Playing => "playing",
+            Self::Paused => "paused",
+            Self::Stopped => "stopped",
+            Self::Retrying => "retrying",
+        }
+    }
+}
+
 /// `GET /v1/status` of a render.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct RenderStatus {
@@ -263,6 +287,14 @@ pub enum Subject {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn play_states_read_as_the_wire_spells_them() {
+        for state in PlayState::ALL {
+            let wire = serde_json::to_value(state).unwrap();
+            assert_eq!(wire.as_str(), Some(state.as_str()));
+        }
+    }
 
     fn server(id: &str) -> ServerRef {
         ServerRef {

@@ -201,15 +201,15 @@ async fn renders(grid: &Grid, out: &Output) -> anyhow::Result<()> {
                 Ok(None) => "not running".to_owned(),
                 Ok(Some(s)) => match (&s.track, &s.channel) {
                     (Some(t), _) => {
-                        format!("{} {} - {}", format::state_name(s.state), t.artist, t.title)
+                        format!("{} {} - {}", s.state.as_str(), t.artist, t.title)
                     }
                     (None, Some(c)) => format!(
                         "{} channel {}: {}",
-                        format::state_name(s.state),
+                        s.state.as_str(),
                         c.name,
                         if c.title.is_empty() { "-" } else { &c.title }
                     ),
-                    (None, None) => format::state_name(s.state).to_owned(),
+                    (None, None) => s.state.as_str().to_owned(),
                 },
                 Err(e) => format!("unreachable ({e})"),
             };

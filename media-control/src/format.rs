@@ -1,7 +1,7 @@
 //! Pure renderings for people: tables, durations, the status block. Tests check them as strings.
 
 use grid_proto::live::{ChannelKind, ChannelStats};
-use grid_proto::media::{PlayState, RenderStatus, TrackInfo};
+use grid_proto::media::{RenderStatus, TrackInfo};
 
 pub use grid_proto::console::{table, table_of};
 
@@ -23,18 +23,6 @@ pub fn minutes_tenths(ms: u64) -> String {
 /// `Artist - Title (id)`.
 pub fn track_label(t: &TrackInfo) -> String {
     format!("{} - {} ({})", t.artist, t.title, t.id)
-}
-
-/// A playback state as the wire spells it.
-pub fn state_name(s: PlayState) -> &'static str {
-    match s {
-        PlayState::Idle => "idle",
-        PlayState::Loaded => "loaded",
-        PlayState::Playing => "playing",
-        PlayState::Paused => "paused",
-        PlayState::Stopped => "stopped",
-        PlayState::Retrying => "retrying",
-    }
 }
 
 /// The library (or a queue) as a table.
@@ -60,7 +48,7 @@ pub fn tracks_table(tracks: &[TrackInfo]) -> String {
 pub fn status_block(s: &RenderStatus) -> String {
     let mut lines: Vec<(&str, String)> = vec![
         ("render", s.render.clone()),
-        ("state", state_name(s.state).to_owned()),
+        ("state", s.state.as_str().to_owned()),
     ];
     if let Some(c) = &s.channel {
         lines.push(("channel", c.name.clone()));
@@ -122,7 +110,7 @@ pub fn status_block(s: &RenderStatus) -> String {
 
 /// One line after an action: `MediaRender-1: playing Artist - Title (id) at 0:12.3`.
 pub fn status_line(s: &RenderStatus) -> String {
-    let mut line = format!("{}: {}", s.render, state_name(s.state));
+    let mut line = format!("{}: {}", s.render, s.state.as_str());
     if let Some(t) = &s.track {
         line.push_str(&format!(
             " {} at {}",

@@ -39,14 +39,7 @@ impl Complete for ShellHelper {
     fn slot(&self, prior: &[&str], _current: &str) -> Slot {
         Slot::Words(match prior {
             [] => {
-                let tree = ShellLine::command();
-                let mut w: Vec<String> = tree
-                    .get_subcommands()
-                    .flat_map(|s| {
-                        std::iter::once(s.get_name().to_owned())
-                            .chain(s.get_visible_aliases().map(str::to_owned))
-                    })
-                    .collect();
+                let mut w = grid_proto::console::command_words(&ShellLine::command());
                 w.push("help".into());
                 w
             }

@@ -10,18 +10,6 @@ use grid_proto::metrics::prometheus_client::metrics::histogram::Histogram;
 use grid_proto::metrics::prometheus_client::registry::Registry;
 use grid_proto::metrics::{self, Collector};
 
-use crate::player::status::state_name;
-
-/// Every state a render can show, so each one is listed (1 for the current one, else 0).
-const STATES: [PlayState; 6] = [
-    PlayState::Idle,
-    PlayState::Loaded,
-    PlayState::Playing,
-    PlayState::Paused,
-    PlayState::Stopped,
-    PlayState::Retrying,
-];
-
 /// What failed over: a track's stream or a live channel.
 #[derive(Debug, Clone, Copy)]
 pub enum Playing {
@@ -94,9 +82,9 @@ impl Collector for Now {
             "mediarender_state",
             "The render's state: 1 for the current one (retrying: playing with no MediaServer reachable).",
             None,
-            STATES
+            PlayState::ALL
                 .iter()
-                .map(|st| ([("state", state_name(*st))], u32::from(*st == s.state))),
+                .map(|st| ([("state", st.as_str())], u32::from(*st == s.state))),
         )?;
         metrics::counter(
             &mut e,

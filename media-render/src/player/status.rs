@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use grid_proto::media::{PlayState, RenderStatus};
+use grid_proto::media::RenderStatus;
 
 use crate::buffer::TrackBuffer;
 use crate::pacer::Control;
@@ -63,16 +63,4 @@ impl Snapshot {
 /// `ms` as m:ss, for the logs.
 pub(super) fn mm_ss(ms: u64) -> String {
     format!("{}:{:02}", ms / 60_000, ms / 1000 % 60)
-}
-
-/// The state as `status` and the logs name it.
-pub(crate) fn state_name(state: PlayState) -> &'static str {
-    match state {
-        PlayState::Idle => "idle",
-        PlayState::Loaded => "loaded",
-        PlayState::Playing => "playing",
-        PlayState::Paused => "paused",
-        PlayState::Stopped => "stopped",
-        PlayState::Retrying => "retrying",
-    }
 }

@@ -16,7 +16,7 @@ use crate::pacer::{Pacer, PacerEvent, PacerJob};
 
 use super::Player;
 use super::mode::{Mode, Phase, Session, TrackPlay};
-use super::status::{mm_ss, state_name};
+use super::status::mm_ss;
 
 /// The read-ahead never drops below this, whatever `--buffer-ms` says: a few network reads.
 const MIN_AHEAD: u64 = 16 * 1024;
@@ -247,7 +247,7 @@ impl Player {
         if !self.set_paused(true) {
             return Err(PlayError::State(format!(
                 "cannot pause: the render is {}, not playing",
-                state_name(state)
+                state.as_str()
             )));
         }
         let position_ms = self.position();
@@ -264,7 +264,7 @@ impl Player {
         if !self.set_paused(false) {
             return Err(PlayError::State(format!(
                 "cannot resume: the render is {}, not paused",
-                state_name(state)
+                state.as_str()
             )));
         }
         let position_ms = self.position();
