@@ -4,171 +4,28 @@
 //! The sink receives the track's original bytes as playback time reaches them, so a `file:` sink
 //! is the source file byte for byte and `exec:mpv -` or a `/listen` client plays it in real time.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
-use std::time::{Duration, Instant};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
 use tokio::sync::{broadcast, watch};
-use tracing::{info, warn};
+
+mod exec;
+mod file;
+
+#[cfg(test)]
+use exec::ExecChild;
+use exec::ExecOutput;
+use file::FileOutput;
 
 /// Releases held for a slow `/listen` client before it skips ahead (about 100 KB of MP3).
 const LISTEN_BACKLOG: usize = 256;
-/// Audio queued for an `exec:` player before what follows is skipped for it.
-const EXEC_BACKLOG_MS: u64 = 2000;
-/// The least queued for an `exec:` player, whatever the bitrate.
-const EXEC_BACKLOG_MIN: usize = 16 * 1024;
-/// At exit an `exec:` player gets this long to end after its input closes, then it is killed.
-const EXEC_GRACE: Duration = Duration::from_secs(1);
 
 /// The `--sink` output.
 #[derive(Debug)]
 enum Output {
     Null,
-    File {
-        path: PathBuf,
-        file: Option<File>,
-        failed: bool,
-    },
-    Exec {
-        cmd: String,
-        child: Option<ExecChild>,
-        failed: bool,
-        /// Bytes that may be queued for the child (about two seconds of the track).
-        backlog: usize,
-    },
-}
-
-/// What the writer thread of an `exec:` child shares with the sink.
-#[derive(Debug, Default)]
-struct Feed {
-    /// Bytes handed to the writer and not written yet.
-    queued: AtomicUsize,
-    /// The sink is closing: the writer drops what is queued and closes the child's input.
-    closing: AtomicBool,
-    /// Why writing to the child failed (it closed its input), once it did.
-    broken: Mutex<Option<String>>,
-}
-
-impl Feed {
-    fn broken(&self) -> Option<String> {
-        self.broken
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-}
-
-/// A running `exec:` player, fed by its own writer thread so that playback never waits for it.
-#[derive(Debug)]
-struct ExecChild {
-    child: Child,
-    /// To the writer thread; dropped to close the child's input.
-    tx: Option<mpsc::Sender<Bytes>>,
-    feed: Arc<Feed>,
-    writer: Option<std::thread::JoinHandle<()>>,
-    /// Bytes skipped in the current streak of not keeping up (`None`: it keeps up).
-    skipping: Option<u64>,
-}
-
-impl ExecChild {
-    fn spawn(cmd: &str) -> std::io::Result<Self> {
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(cmd)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            // Its own process group, so that whatever `sh -c` starts is stopped with it.
-            .process_group(0)
-            .spawn()?;
-        let Some(stdin) = child.stdin.take() else {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(std::io::Error::other("no stdin pipe"));
-        };
-        let feed = Arc::new(Feed::default());
-        let (tx, rx) = mpsc::channel();
-        let writer = {
-            let feed = Arc::clone(&feed);
-            std::thread::Builder::new()
-                .name("exec-sink".into())
-                .spawn(move || write_to(stdin, &rx, &feed))
-        };
-        let writer = match writer {
-            Ok(w) => w,
-            Err(e) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(e);
-            }
-        };
-        Ok(Self {
-            child,
-            tx: Some(tx),
-            feed,
-            writer: Some(writer),
-            skipping: None,
-        })
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Its exit status, if it has exited (reaped).
-    fn exited(&mut self) -> Option<std::process::ExitStatus> {
-        self.child.try_wait().ok().flatten()
-    }
-
-    /// Closes its input, gives it `grace` to end, then kills its process group; reaps it and
-    /// joins the writer thread. Returns how it ended, in words.
-    fn stop(mut self, grace: Duration) -> String {
-        self.feed.closing.store(true, Ordering::Relaxed);
-        drop(self.tx.take());
-        let deadline = Instant::now() + grace;
-        let mut status = self.exited();
-        while status.is_none() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-            status = self.exited();
-        }
-        let how = if let Some(status) = status {
-            status.to_string()
-        } else {
-            if let Some(pid) = rustix::process::Pid::from_raw(self.pid() as i32) {
-                let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-            }
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-            "killed".to_owned()
-        };
-        // With the child gone its input is closed: a write the thread was stuck in fails.
-        if let Some(writer) = self.writer.take() {
-            let _ = writer.join();
-        }
-        how
-    }
-}
-
-/// The writer thread of an `exec:` child: writes what it is given until the sink closes it or
-/// the child stops reading.
-fn write_to(mut stdin: ChildStdin, rx: &mpsc::Receiver<Bytes>, feed: &Feed) {
-    while let Ok(bytes) = rx.recv() {
-        if feed.closing.load(Ordering::Relaxed) {
-            break;
-        }
-        let written = stdin.write_all(&bytes);
-        feed.queued.fetch_sub(bytes.len(), Ordering::Relaxed);
-        if let Err(e) = written {
-            *feed.broken.lock().unwrap_or_else(PoisonError::into_inner) = Some(e.to_string());
-            break;
-        }
-    }
+    File(FileOutput),
+    Exec(ExecOutput),
 }
 
 /// What plays, for `/listen` clients that ask for ICY metadata: `icy-name` and `StreamTitle`.
@@ -225,21 +82,12 @@ impl Sink {
             if path.is_empty() {
                 return Err("--sink file: needs a path (file:PATH)".into());
             }
-            Output::File {
-                path: PathBuf::from(path),
-                file: None,
-                failed: false,
-            }
+            Output::File(FileOutput::new(path))
         } else if let Some(cmd) = spec.strip_prefix("exec:") {
             if cmd.trim().is_empty() {
                 return Err("--sink exec: needs a command (exec:CMD, e.g. 'exec:mpv -')".into());
             }
-            Output::Exec {
-                cmd: cmd.to_owned(),
-                child: None,
-                failed: false,
-                backlog: EXEC_BACKLOG_MIN,
-            }
+            Output::Exec(ExecOutput::new(cmd))
         } else {
             return Err(format!(
                 "--sink '{spec}' is not one of null, file:PATH, exec:CMD"
@@ -297,26 +145,8 @@ impl Sink {
         // A listener joining now starts on this track (or channel), not the end of the last.
         self.clear_recent();
         match &mut *self.output() {
-            Output::File { failed, .. } => *failed = false,
-            Output::Exec {
-                cmd,
-                child,
-                failed,
-                backlog,
-            } => {
-                *failed = false;
-                *backlog = usize::try_from(EXEC_BACKLOG_MS.saturating_mul(bytes_per_ms))
-                    .unwrap_or(usize::MAX)
-                    .max(EXEC_BACKLOG_MIN);
-                if let Some(c) = child.as_mut()
-                    && let Some(status) = c.exited()
-                {
-                    info!("sink: `{cmd}` exited ({status}); it starts again with the track");
-                    if let Some(c) = child.take() {
-                        c.stop(Duration::ZERO);
-                    }
-                }
-            }
+            Output::File(f) => f.track_starts(),
+            Output::Exec(e) => e.track_starts(bytes_per_ms),
             Output::Null => {}
         }
     }
@@ -338,101 +168,16 @@ impl Sink {
         }
         match &mut *self.output() {
             Output::Null => {}
-            Output::File { path, file, failed } => {
-                if *failed {
-                    return;
-                }
-                if file.is_none() {
-                    match OpenOptions::new().create(true).append(true).open(&*path) {
-                        Ok(f) => *file = Some(f),
-                        Err(e) => {
-                            warn!("sink {}: cannot open: {e}", path.display());
-                            *failed = true;
-                            return;
-                        }
-                    }
-                }
-                if let Some(f) = file
-                    && let Err(e) = f.write_all(&bytes)
-                {
-                    warn!("sink {}: cannot write: {e}", path.display());
-                    *failed = true;
-                }
-            }
-            Output::Exec {
-                cmd,
-                child,
-                failed,
-                backlog,
-            } => {
-                if *failed {
-                    return;
-                }
-                if child.is_none() {
-                    match ExecChild::spawn(cmd) {
-                        Ok(c) => {
-                            info!("sink: started `{cmd}` (pid {})", c.pid());
-                            *child = Some(c);
-                        }
-                        Err(e) => {
-                            warn!("sink: cannot start `{cmd}`: {e}");
-                            *failed = true;
-                            return;
-                        }
-                    }
-                }
-                let Some(c) = child.as_mut() else { return };
-                if let Some(e) = c.feed.broken() {
-                    let status = c
-                        .exited()
-                        .map_or_else(|| "still running".to_owned(), |s| s.to_string());
-                    warn!("sink: `{cmd}` stopped reading ({e}; {status}); playing on without it");
-                    if let Some(c) = child.take() {
-                        c.stop(Duration::ZERO);
-                    }
-                    *failed = true;
-                    return;
-                }
-                let queued = c.feed.queued.load(Ordering::Relaxed);
-                // Once skipping, it waits until half the backlog is free: one line per streak,
-                // not one per release at the edge.
-                let limit = if c.skipping.is_some() {
-                    *backlog / 2
-                } else {
-                    *backlog
-                };
-                if queued.saturating_add(bytes.len()) > limit {
-                    match &mut c.skipping {
-                        Some(skipped) => *skipped += bytes.len() as u64,
-                        None => {
-                            warn!("sink: exec player `{cmd}` is not keeping up; skipping");
-                            c.skipping = Some(bytes.len() as u64);
-                        }
-                    }
-                    return;
-                }
-                if let Some(skipped) = c.skipping.take() {
-                    info!("sink: `{cmd}` keeps up again ({skipped} bytes skipped)");
-                }
-                c.feed.queued.fetch_add(bytes.len(), Ordering::Relaxed);
-                let sent = c.tx.as_ref().is_some_and(|tx| tx.send(bytes).is_ok());
-                if !sent {
-                    // The writer ended: the next write reads why and lets the child go.
-                    c.feed.queued.store(0, Ordering::Relaxed);
-                }
-            }
+            Output::File(f) => f.write(&bytes),
+            Output::Exec(e) => e.write(bytes),
         }
     }
 
     /// The render stops: an `exec:` player's input is closed, it gets a moment to end, and is
     /// then killed; nothing is left running.
     pub fn shutdown(&self) {
-        if let Output::Exec { cmd, child, .. } = &mut *self.output()
-            && let Some(c) = child.take()
-        {
-            let pid = c.pid();
-            let how = c.stop(EXEC_GRACE);
-            info!("sink: `{cmd}` (pid {pid}) stopped: {how}");
+        if let Output::Exec(e) = &mut *self.output() {
+            e.shutdown();
         }
     }
 }
@@ -445,6 +190,8 @@ impl Drop for Sink {
 
 #[cfg(test)]
 mod tests {
+    use std::time::{Duration, Instant};
+
     use super::*;
 
     /// Polls `probe` every few ms until it holds; panics after `timeout`.
@@ -458,7 +205,7 @@ mod tests {
 
     fn exec_state(sink: &Sink) -> (bool, Option<u32>) {
         match &*sink.output() {
-            Output::Exec { failed, child, .. } => (*failed, child.as_ref().map(ExecChild::pid)),
+            Output::Exec(e) => (e.failed, e.child.as_ref().map(ExecChild::pid)),
             _ => panic!("not an exec sink"),
         }
     }
