@@ -201,12 +201,7 @@ fn replica_group(
                 balanced = true;
             }
             "object" => object(ctx, child, &owner)?,
-            "description" => ctx.unsupported(
-                child.line(),
-                "<description>",
-                &owner,
-                "only the application has one",
-            ),
+            "description" => ctx.description(child, &owner),
             "target" => ctx.target(child, &owner)?,
             _ => return Err(misplaced(child, "<replica-group>")),
         }
@@ -433,12 +428,7 @@ fn node(
                 &owner,
                 "servers are configured by options and env",
             ),
-            "description" => ctx.unsupported(
-                child.line(),
-                "<description>",
-                &owner,
-                "only the application has one",
-            ),
+            "description" => ctx.description(child, &owner),
             "target" => ctx.target(child, &owner)?,
             _ => return Err(misplaced(child, "<node>")),
         }

@@ -31,6 +31,16 @@ impl Ctx {
         );
     }
 
+    /// Warns about a `<description>` below the application: it has no place in a descriptor.
+    pub(super) fn description(&mut self, el: El<'_, '_>, owner: &str) {
+        self.unsupported(
+            el.line(),
+            "<description>",
+            owner,
+            "only the application has one",
+        );
+    }
+
     /// Warns about a `<target>`: its contents are not deployed, as with icegridadmin given no
     /// targets.
     pub(super) fn target(&mut self, el: El<'_, '_>, owner: &str) -> Result<(), XmlError> {

@@ -170,12 +170,7 @@ pub(super) fn translate(
                 );
             }
             "properties" => ctx.unsupported(line, "<properties>", &owner, CONFIGURED_BY_OPTIONS),
-            "description" => ctx.unsupported(
-                line,
-                "<description>",
-                &owner,
-                "only the application has one",
-            ),
+            "description" => ctx.description(child, &owner),
             "dbenv" => ctx.unsupported(line, "<dbenv>", &owner, "no Freeze database environments"),
             "distrib" => ctx.unsupported(line, "<distrib>", &owner, "no IcePatch2 distribution"),
             "service" | "service-instance" if icebox => {
@@ -345,12 +340,7 @@ fn adapter(
     for child in el.children()? {
         match child.name() {
             "object" | "allocatable" => object(ctx, child, &owner)?,
-            "description" => ctx.unsupported(
-                child.line(),
-                "<description>",
-                &owner,
-                "only the application has one",
-            ),
+            "description" => ctx.description(child, &owner),
             "target" => ctx.target(child, &owner)?,
             _ => return Err(misplaced(child, "<adapter>")),
         }
