@@ -79,7 +79,7 @@ pub fn app(state: AppState) -> Router {
         .route(paths::NODE_SERVER_ACTION, post(action).get(server_get))
         .route(paths::NODE_STATUS, get(status))
         .route(paths::NODE_SHUTDOWN, post(shutdown))
-        .route(paths::METRICS, get(crate::metrics::scrape))
+        .route(paths::METRICS, get(metrics))
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such route".into()) })
         .with_state(state)
 }
@@ -202,4 +202,23 @@ async fn shutdown(
     tracing::info!("shutdown requested through the API");
     state.shutdown.cancel();
     Ok(Json(serde_json::json!({})))
+}
+
+/// `GET /metrics`: open, like a registry's (a scrape endpoint carries no secrets).
+async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let snapshot = state.sup.status().await?;
+    let text = state.metrics.encode(snapshot.status.servers).map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("encoding the metrics: {e}"),
+        )
+    })?;
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            grid_proto::metrics::CONTENT_TYPE,
+        )],
+        text,
+    )
+        .into_response())
 }

@@ -4,10 +4,6 @@
 
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::http::header::CONTENT_TYPE;
-use axum::response::{IntoResponse, Response};
 use grid_proto::api::{ServerRuntime, ServerState};
 use grid_proto::metrics::prometheus_client::encoding::DescriptorEncoder;
 use grid_proto::metrics::prometheus_client::metrics::counter::Counter;
@@ -15,8 +11,6 @@ use grid_proto::metrics::prometheus_client::metrics::family::Family;
 use grid_proto::metrics::prometheus_client::metrics::histogram::Histogram;
 use grid_proto::metrics::prometheus_client::registry::Registry;
 use grid_proto::metrics::{self, Collector};
-
-use crate::api::{ApiError, AppState};
 
 /// Why a server was restarted: how its previous process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +105,15 @@ impl NodeMetrics {
             .get_or_create(&[("server", server.to_owned())])
             .observe(took.as_secs_f64());
     }
+
+    /// The scrape: what was counted, and the supervisor's `servers` as they are now.
+    pub fn encode(&self, servers: Vec<ServerRuntime>) -> Result<String, std::fmt::Error> {
+        let now = Now {
+            servers,
+            now_ms: grid_proto::now_ms(),
+        };
+        metrics::encode_with(&self.registry, now)
+    }
 }
 
 /// The supervisor's table at the moment of the scrape.
@@ -153,22 +156,6 @@ impl Collector for Now {
                 .map(|r| ([("server", r.id.as_str())], waits(r).unwrap_or(0.0))),
         )
     }
-}
-
-/// `GET /metrics`: open, like a registry's (a scrape endpoint carries no secrets).
-pub(crate) async fn scrape(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let snapshot = state.sup.status().await?;
-    let now = Now {
-        servers: snapshot.status.servers,
-        now_ms: grid_proto::now_ms(),
-    };
-    let text = metrics::encode_with(&state.metrics.registry, now).map_err(|e| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("encoding the metrics: {e}"),
-        )
-    })?;
-    Ok(([(CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response())
 }
 
 #[cfg(test)]

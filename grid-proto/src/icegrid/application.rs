@@ -200,7 +200,7 @@ fn replica_group(
                 group = load_balancing(ctx, child, &owner)?;
                 balanced = true;
             }
-            "object" => object(ctx, child, &owner)?,
+            "object" => ctx.object(child, &owner)?,
             "description" => ctx.description(child, &owner),
             "target" => ctx.target(child, &owner)?,
             _ => return Err(misplaced(child, "<replica-group>")),
@@ -271,22 +271,6 @@ fn load_balancing(ctx: &mut Ctx, el: El<'_, '_>, owner: &str) -> Result<ReplicaG
         load_balancing,
         n_replicas,
     })
-}
-
-/// A well-known object, in a replica group or an adapter.
-pub(super) fn object(ctx: &mut Ctx, el: El<'_, '_>, owner: &str) -> Result<(), XmlError> {
-    let identity = el.attrs().required("identity")?;
-    ctx.unsupported(
-        el.line(),
-        &format!("<{} identity=\"{identity}\">", el.name()),
-        owner,
-        if el.name() == "object" {
-            "no well-known objects: clients locate adapters and replica groups by id"
-        } else {
-            "servers are not allocated to client sessions"
-        },
-    );
-    Ok(())
 }
 
 fn server_template(

@@ -31,6 +31,23 @@ impl Ctx {
         );
     }
 
+    /// Warns about a well-known object (`<object>`, `<allocatable>`) in a replica group or an
+    /// adapter: clients locate adapters and groups by id instead.
+    pub(super) fn object(&mut self, el: El<'_, '_>, owner: &str) -> Result<(), XmlError> {
+        let identity = el.attrs().required("identity")?;
+        self.unsupported(
+            el.line(),
+            &format!("<{} identity=\"{identity}\">", el.name()),
+            owner,
+            if el.name() == "object" {
+                "no well-known objects: clients locate adapters and replica groups by id"
+            } else {
+                "servers are not allocated to client sessions"
+            },
+        );
+        Ok(())
+    }
+
     /// Warns about a `<description>` below the application: it has no place in a descriptor.
     pub(super) fn description(&mut self, el: El<'_, '_>, owner: &str) {
         self.unsupported(

@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use super::application::object;
 use super::reader::{Attrs, Ctx, El, misplaced};
 use super::{Origin, XmlError};
 use crate::descriptor::{Activation, AdapterSpec, ServerSpec};
@@ -339,7 +338,7 @@ fn adapter(
     a.done()?;
     for child in el.children()? {
         match child.name() {
-            "object" | "allocatable" => object(ctx, child, &owner)?,
+            "object" | "allocatable" => ctx.object(child, &owner)?,
             "description" => ctx.description(child, &owner),
             "target" => ctx.target(child, &owner)?,
             _ => return Err(misplaced(child, "<adapter>")),
