@@ -4,7 +4,7 @@
 //! before the registry is contacted; a session that expires is renewed once, transparently.
 
 use anyhow::{Result, bail};
-use grid_proto::api::{LoginReply, LoginRequest};
+use grid_proto::api::{LocateReply, LoginReply, LoginRequest};
 use grid_proto::client::{Client, ClientError};
 use grid_proto::paths;
 use serde_json::Value;
@@ -108,6 +108,12 @@ impl Session {
     /// `DELETE path` → the reply as JSON.
     pub async fn delete(&mut self, path: &str) -> Result<Value> {
         self.call(Method::Delete, path, None).await
+    }
+
+    /// Locates an adapter or a replica group (logged in, as every command is; the route itself
+    /// is open, so an expired token is no matter).
+    pub async fn locate(&mut self, id: &str) -> Result<LocateReply> {
+        Ok(self.client().await?.locate(id).await?)
     }
 
     /// One call; a 401 on a token we already had (it expired) logs in again and retries once.

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::CommandFactory;
 use std::time::Duration;
 
-use grid_proto::api::{AdapterView, ApplicationSummary, LocateReply, NodeView, ServerView};
+use grid_proto::api::{AdapterView, ApplicationSummary, NodeView, ServerView};
 use grid_proto::client::Client;
 use grid_proto::live::ChannelStats;
 use grid_proto::paths;
@@ -82,11 +82,7 @@ impl Names {
 
 /// The channel names of the first MediaServer of the group that lists them; none on any error.
 async fn channel_names(client: &Client) -> Vec<String> {
-    let group = crate::commands::MEDIA_GROUP;
-    let Ok(located) = client
-        .get::<LocateReply>(&paths::fill(paths::LOCATE, &[group]))
-        .await
-    else {
+    let Ok(located) = client.locate(grid_proto::media::SERVER_GROUP).await else {
         return Vec::new();
     };
     for ep in located.endpoints {

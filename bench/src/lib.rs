@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use futures_util::StreamExt;
 use grid_proto::api::{Event, EventKind, ServerState};
+use grid_proto::media::SERVER_GROUP;
 
 pub use grid::Grid;
 use stats::Summary;
@@ -76,7 +77,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 "reqwest loop; install wrk for a lighter client",
             ),
         };
-        println!("locate MediaServerGroup, {in_flight:>2} in flight: {rate:>9.0} /s ({client})");
+        println!("locate {SERVER_GROUP}, {in_flight:>2} in flight: {rate:>9.0} /s ({client})");
     }
 
     // Let allocations settle before reading RSS at rest.
@@ -202,10 +203,16 @@ fn gridadmin_process(grid: &Grid, runs: usize) -> anyhow::Result<Summary> {
     Ok(Summary::of(samples))
 }
 
+/// The route whose throughput is measured: it is called raw, so the client costs little.
+fn locate_url(grid: &Grid) -> String {
+    let path = grid_proto::paths::fill(grid_proto::paths::LOCATE, &[SERVER_GROUP]);
+    format!("{}{path}", grid.url())
+}
+
 /// Locate throughput measured by `wrk` (one thread, `in_flight` connections), if it is installed:
 /// a C client leaves more of the two cores to the registry than a reqwest loop does.
 fn wrk_rate(grid: &Grid, in_flight: usize, seconds: f64) -> anyhow::Result<Option<f64>> {
-    let url = format!("{}/v1/locate/MediaServerGroup", grid.url());
+    let url = locate_url(grid);
     let duration = format!("{}s", seconds.ceil().max(1.0) as u64);
     let connections = in_flight.to_string();
     let Ok(out) = std::process::Command::new("wrk")
@@ -226,7 +233,7 @@ fn wrk_rate(grid: &Grid, in_flight: usize, seconds: f64) -> anyhow::Result<Optio
 }
 
 async fn locate_rate(grid: &Grid, in_flight: usize, seconds: f64) -> anyhow::Result<f64> {
-    let url = format!("{}/v1/locate/MediaServerGroup", grid.url());
+    let url = locate_url(grid);
     let count = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     let tasks: Vec<_> = (0..in_flight)

@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use futures_util::StreamExt;
-use grid_proto::api::{EventKind, LocateReply};
-use grid_proto::media::{PlayState, RenderStatus, TrackInfo};
+use grid_proto::api::EventKind;
+use grid_proto::client::Client;
+use grid_proto::media::{PlayState, RenderStatus, SERVER_GROUP, TrackInfo};
 use sha2::{Digest, Sha256};
 
 use crate::grid::{BACKOFF_RESET, Grid};
@@ -107,8 +108,8 @@ pub async fn run(cli: MediaCli) -> anyhow::Result<()> {
     grid.deploy_source(&application(&library)).await?;
     grid.wait_active(5, Duration::from_secs(60)).await?;
     let bench = Bench {
-        fast: locate_one(&http, grid.url(), &format!("{FAST}.Adapter")).await?,
-        realtime: locate_one(&http, grid.url(), &format!("{REALTIME}.Adapter")).await?,
+        fast: locate_one(grid.url(), &format!("{FAST}.Adapter")).await?,
+        realtime: locate_one(grid.url(), &format!("{REALTIME}.Adapter")).await?,
         grid,
         http,
         library,
@@ -127,7 +128,7 @@ pub async fn run(cli: MediaCli) -> anyhow::Result<()> {
     let tracks: Vec<TrackInfo> = bench
         .get(&format!(
             "{}/v1/tracks",
-            locate_one(&bench.http, bench.grid.url(), "MediaServerGroup").await?
+            locate_one(bench.grid.url(), SERVER_GROUP).await?
         ))
         .await?;
     let longest = tracks
@@ -180,14 +181,8 @@ pub async fn run(cli: MediaCli) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn locate_one(http: &reqwest::Client, registry: &str, id: &str) -> anyhow::Result<String> {
-    let r: LocateReply = http
-        .get(format!("{registry}/v1/locate/{id}"))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
+async fn locate_one(registry: &str, id: &str) -> anyhow::Result<String> {
+    let r = Client::new(registry, "registry")?.locate(id).await?;
     r.endpoints
         .into_iter()
         .next()

@@ -5,10 +5,13 @@
 
 use std::time::Duration;
 
+use reqwest::Method;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 use serde::{Serialize, de::DeserializeOwned};
 
-use crate::api::ErrorBody;
+use crate::api::{ErrorBody, LocateReply};
+use crate::error::{http_cause, innermost};
+use crate::paths;
 
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
@@ -72,20 +75,6 @@ pub struct Client {
     headers: HeaderMap,
 }
 
-/// The innermost cause of an error, which is the one a person can act on.
-fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut cur = err;
-    while let Some(next) = cur.source() {
-        cur = next;
-    }
-    let text = cur.to_string();
-    if text.is_empty() {
-        err.to_string()
-    } else {
-        text
-    }
-}
-
 impl Client {
     /// A client for `base` (`http://host:port`), described as `what` in error messages.
     pub fn new(base: &str, what: &str) -> Result<Self, ClientError> {
@@ -107,7 +96,7 @@ impl Client {
             .pool_idle_timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| {
-                ClientError::Usage(format!("cannot build an HTTP client: {}", root_cause(&e)))
+                ClientError::Usage(format!("cannot build an HTTP client: {}", innermost(&e)))
             })?;
         let mut headers = HeaderMap::new();
         headers.insert(
@@ -170,7 +159,7 @@ impl Client {
         path: &str,
         body: &B,
     ) -> Result<T, ClientError> {
-        self.send(self.http.post(self.url(path)).json(body)).await
+        self.with_body(Method::POST, path, body).await
     }
 
     /// `PUT path` with a JSON body → JSON.
@@ -179,12 +168,28 @@ impl Client {
         path: &str,
         body: &B,
     ) -> Result<T, ClientError> {
-        self.send(self.http.put(self.url(path)).json(body)).await
+        self.with_body(Method::PUT, path, body).await
     }
 
     /// `DELETE path` → JSON.
     pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
         self.send(self.http.delete(self.url(path))).await
+    }
+
+    /// `GET /v1/locate/{id}`: the live endpoints of an adapter or a replica group, in the
+    /// group's order (locating an on-demand server's adapter starts it first).
+    pub async fn locate(&self, id: &str) -> Result<LocateReply, ClientError> {
+        self.get(&paths::fill(paths::LOCATE, &[id])).await
+    }
+
+    async fn with_body<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        self.send(self.http.request(method, self.url(path)).json(body))
+            .await
     }
 
     /// The full URL of `path`.
@@ -243,15 +248,10 @@ impl Client {
     }
 
     fn unreachable(&self, e: &reqwest::Error) -> ClientError {
-        let reason = if e.is_timeout() {
-            "timed out".to_owned()
-        } else {
-            root_cause(e)
-        };
         ClientError::Unreachable {
             what: self.what.clone(),
             url: self.base.clone(),
-            reason,
+            reason: http_cause(e),
         }
     }
 }

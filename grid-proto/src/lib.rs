@@ -5,7 +5,9 @@
 //! - [`icegrid`]: IceGrid XML application descriptors, translated into [`descriptor`]'s model.
 //! - [`api`]: every type that crosses the wire between registry, nodes, servers and clients.
 //! - [`paths`]: the route paths, used by the routers and by [`client`] alike so they cannot drift.
-//! - [`client`]: the one HTTP/JSON client every binary uses.
+//! - [`client`]: the one HTTP/JSON client every binary uses; [`error`]: errors in words.
+//! - [`ids`]: track ids and channel names, each with its one rule.
+//! - [`secret`]: comparing secrets in constant time.
 //! - [`live`]: live channels' stats, and a render's channel (`docs/live.md`).
 //! - [`media`]: the MediaServer and MediaRender interfaces (`docs/media.md`).
 //! - [`icy`]: the ICY (Shoutcast) codec of live channels: request, reply and segment encoders, and
@@ -25,14 +27,17 @@ pub mod config;
 #[cfg(feature = "console")]
 pub mod console;
 pub mod descriptor;
+pub mod error;
 pub mod icegrid;
 pub mod icy;
+pub mod ids;
 pub mod live;
 pub mod media;
 pub mod metrics;
 pub mod paths;
 #[cfg(feature = "scrape")]
 pub mod scrape;
+pub mod secret;
 pub mod server_env;
 pub mod shutdown;
 pub mod splice;

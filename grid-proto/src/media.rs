@@ -3,6 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The replica group of the MediaServers, as the applications name it: renders, media-control
+/// and gridadmin locate the MediaServers through it.
+pub const SERVER_GROUP: &str = "MediaServerGroup";
+
 /// The chunk size of `get_audio_chunk`: what a render asks for per request.
 pub const CHUNK_SIZE: usize = 4096;
 

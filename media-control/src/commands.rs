@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use grid_proto::client::Client;
+use grid_proto::ids::TrackId;
 use grid_proto::live::ChannelRef;
 use grid_proto::media::{RenderStatus, TrackInfo, TrackRef};
 use grid_proto::paths;
@@ -11,7 +12,7 @@ use crate::cli::{Command, QueueAction};
 use crate::format::{self, RenderRow};
 use crate::locate::{Grid, RenderRef};
 use crate::output::Output;
-use crate::tracks::{is_track_id, resolve};
+use crate::tracks::resolve;
 
 /// Runs one command.
 pub async fn run(cmd: &Command, grid: &Grid, out: &Output) -> anyhow::Result<()> {
@@ -91,8 +92,10 @@ async fn track_id(grid: &Grid, words: &[String]) -> anyhow::Result<String> {
     let query = words.join(" ");
     match grid.library().await {
         Ok(library) => Ok(resolve(&query, &library)?.id.clone()),
-        Err(_) if is_track_id(query.trim()) => Ok(query.trim().to_ascii_lowercase()),
-        Err(e) => Err(e.context(format!("cannot look '{query}' up in the library"))),
+        Err(e) => match TrackId::from_input(&query) {
+            Ok(id) => Ok(id.into()),
+            Err(_) => Err(e.context(format!("cannot look '{query}' up in the library"))),
+        },
     }
 }
 

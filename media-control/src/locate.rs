@@ -4,14 +4,12 @@
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
-use grid_proto::api::{AdapterView, LocateReply, LocatedEndpoint};
-use grid_proto::client::{Client, ClientError};
+use grid_proto::api::{AdapterView, LocatedEndpoint};
+use grid_proto::client::Client;
 use grid_proto::live::ChannelStats;
-use grid_proto::media::TrackInfo;
+use grid_proto::media::{SERVER_GROUP, TrackInfo};
 use grid_proto::paths;
-
-/// The replica group of the MediaServers.
-pub const SERVER_GROUP: &str = "MediaServerGroup";
+use serde::de::DeserializeOwned;
 
 /// The name every server gives its adapter.
 const ADAPTER_SUFFIX: &str = ".Adapter";
@@ -84,7 +82,7 @@ impl Grid {
     pub async fn render(&self, name: &str) -> anyhow::Result<(String, Client)> {
         let name = name.strip_suffix(ADAPTER_SUFFIX).unwrap_or(name);
         let mut id = name.to_owned();
-        let reply = match self.locate(&format!("{id}{ADAPTER_SUFFIX}")).await {
+        let reply = match self.registry.locate(&format!("{id}{ADAPTER_SUFFIX}")).await {
             Ok(reply) => reply,
             Err(e) if e.status() == Some(404) => {
                 // Not that exact name: the listing says whether it is one in another case.
@@ -99,7 +97,8 @@ impl Grid {
                     bail!("no render named {name} (renders: {known})");
                 };
                 id.clone_from(&r.id);
-                self.locate(&format!("{id}{ADAPTER_SUFFIX}"))
+                self.registry
+                    .locate(&format!("{id}{ADAPTER_SUFFIX}"))
                     .await
                     .with_context(|| format!("cannot locate render {id}"))?
             }
@@ -116,6 +115,7 @@ impl Grid {
     /// The live MediaServers, in the group's order.
     pub async fn servers(&self) -> anyhow::Result<Vec<LocatedEndpoint>> {
         let reply = self
+            .registry
             .locate(SERVER_GROUP)
             .await
             .with_context(|| format!("cannot locate {SERVER_GROUP}"))?;
@@ -127,43 +127,38 @@ impl Grid {
 
     /// The library, from the first MediaServer that answers.
     pub async fn library(&self) -> anyhow::Result<Vec<TrackInfo>> {
-        let mut failures = Vec::new();
-        for ep in self.servers().await? {
-            let what = format!("MediaServer {}", ep.server);
-            let result = match Client::with_timeout(&ep.endpoint, &what, QUICK) {
-                Ok(c) => c.get::<Vec<TrackInfo>>(paths::MEDIA_TRACKS).await,
-                Err(e) => Err(e),
-            };
-            match result {
-                Ok(tracks) => return Ok(tracks),
-                Err(e) => failures.push(e.to_string()),
-            }
-        }
-        bail!("no MediaServer gave its library: {}", failures.join("; "))
+        let (_, tracks) = self
+            .first_answer(paths::MEDIA_TRACKS, "gave its library")
+            .await?;
+        Ok(tracks)
     }
 
     /// The live channels, from the first MediaServer that answers, with its id.
     pub async fn channels(&self) -> anyhow::Result<(String, Vec<ChannelStats>)> {
+        self.first_answer(paths::CHANNELS, "listed its channels")
+            .await
+    }
+
+    /// `GET path` of the MediaServers in the group's order, until one answers: its id and
+    /// answer; every failure when none does (`no MediaServer {did}: …`).
+    async fn first_answer<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        did: &str,
+    ) -> anyhow::Result<(String, T)> {
         let mut failures = Vec::new();
         for ep in self.servers().await? {
             let what = format!("MediaServer {}", ep.server);
             let result = match Client::with_timeout(&ep.endpoint, &what, QUICK) {
-                Ok(c) => c.get::<Vec<ChannelStats>>(paths::CHANNELS).await,
+                Ok(c) => c.get::<T>(path).await,
                 Err(e) => Err(e),
             };
             match result {
-                Ok(channels) => return Ok((ep.server, channels)),
+                Ok(answer) => return Ok((ep.server, answer)),
                 Err(e) => failures.push(e.to_string()),
             }
         }
-        bail!(
-            "no MediaServer listed its channels: {}",
-            failures.join("; ")
-        )
-    }
-
-    async fn locate(&self, id: &str) -> Result<LocateReply, ClientError> {
-        self.registry.get(&paths::fill(paths::LOCATE, &[id])).await
+        bail!("no MediaServer {did}: {}", failures.join("; "))
     }
 }
 

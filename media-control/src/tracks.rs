@@ -1,5 +1,6 @@
 //! Which track a TRACK argument means: a 16-hex id, or a unique case-insensitive part of a title.
 
+use grid_proto::ids::TrackId;
 use grid_proto::media::TrackInfo;
 
 use crate::format::track_label;
@@ -23,11 +24,6 @@ pub enum MatchError {
     },
 }
 
-/// True for what can only be a track id: 16 hex digits.
-pub fn is_track_id(s: &str) -> bool {
-    s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
 /// The one track of `library` that `query` names. An id matches exactly; otherwise a title
 /// containing `query` (any case) matches, and among several an exact title wins.
 pub fn resolve<'a>(query: &str, library: &'a [TrackInfo]) -> Result<&'a TrackInfo, MatchError> {
@@ -35,11 +31,10 @@ pub fn resolve<'a>(query: &str, library: &'a [TrackInfo]) -> Result<&'a TrackInf
     if q.is_empty() {
         return Err(MatchError::Empty);
     }
-    if is_track_id(q) {
-        let id = q.to_ascii_lowercase();
-        if let Some(t) = library.iter().find(|t| t.id == id) {
-            return Ok(t);
-        }
+    if let Ok(id) = TrackId::from_input(q)
+        && let Some(t) = library.iter().find(|t| t.id == id.as_str())
+    {
+        return Ok(t);
     }
     let needle = q.to_lowercase();
     let found: Vec<&TrackInfo> = library
@@ -130,6 +125,7 @@ pub(crate) mod tests {
 
     #[test]
     fn ids() {
+        let is_track_id = |s: &str| TrackId::from_input(s).is_ok();
         assert!(is_track_id("0123456789abcdef"));
         assert!(!is_track_id("0123456789abcdeg"));
         assert!(!is_track_id("0123"));

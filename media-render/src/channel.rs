@@ -15,13 +15,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
+use grid_proto::error::http_cause;
 use grid_proto::icy::{Decoder, Item};
 use grid_proto::media::{Failover, ServerRef};
 use grid_proto::splice::{Spliced, Splicer};
 use tokio::sync::mpsc;
 use tracing::{debug, info};
 
-use crate::fetch::root;
 use crate::locate::Locator;
 use crate::mediaserver::{CallError, MediaClient};
 use crate::retry::{Candidates, GapClock};
@@ -253,7 +253,7 @@ impl Job {
                     );
                 }
                 Ok(None) => return format!("{} ended the stream", server.id),
-                Ok(Some(Err(e))) => return format!("{} broke off: {}", server.id, root(&e)),
+                Ok(Some(Err(e))) => return format!("{} broke off: {}", server.id, http_cause(&e)),
                 Ok(Some(Ok(piece))) => piece,
             };
             decoder.feed(&piece);

@@ -32,7 +32,7 @@ pub struct Cli {
     #[arg(long, value_name = "URL", env = "GRID_REGISTRY_URL")]
     pub registry: Option<String>,
     /// The replica group of the MediaServers to stream from.
-    #[arg(long, value_name = "GROUP", default_value = "MediaServerGroup")]
+    #[arg(long, value_name = "GROUP", default_value = grid_proto::media::SERVER_GROUP)]
     pub group: String,
     /// Where played audio goes: `null`, `file:PATH` (appended, byte for byte) or `exec:CMD`
     /// (`sh -c CMD` fed on stdin, e.g. `exec:mpv -`).

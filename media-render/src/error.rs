@@ -4,6 +4,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use grid_proto::api::ErrorBody;
+use grid_proto::ids::IdError;
 
 /// A failed control command of the render.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +39,13 @@ pub enum PlayError {
     /// The player task is gone (the render is stopping).
     #[error("the player is stopping")]
     Gone,
+}
+
+/// A track id or channel name that is not one: refused before any server is asked.
+impl From<IdError> for PlayError {
+    fn from(e: IdError) -> Self {
+        Self::BadRequest(e.to_string())
+    }
 }
 
 impl IntoResponse for PlayError {

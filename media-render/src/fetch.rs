@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
+use grid_proto::error::http_cause;
 use grid_proto::media::{Failover, OpenStream, ServerRef, TrackInfo};
 use tokio::sync::mpsc;
 use tracing::{debug, info};
@@ -247,6 +248,39 @@ fn describe(server: &ServerRef, e: &CallError) -> String {
     }
 }
 
+/// How a failed call ends the connection: a stream the server lost or holds for another track
+/// is opened again there; anything else fails over.
+fn ended_by(server: &ServerRef, e: CallError) -> Outcome {
+    match e {
+        CallError::NotFound(_) => Outcome::Expired(None),
+        CallError::WrongTrack(why) => Outcome::Expired(Some(why)),
+        e @ CallError::Failed(_) => Outcome::Failed(describe(server, &e)),
+    }
+}
+
+/// Takes the bytes `server` sent at `at` into the buffer; bytes past the track's end (or a
+/// buffer that refuses them) end the connection.
+fn take(
+    job: &FetchJob,
+    server: &ServerRef,
+    progress: &mut Progress,
+    at: u64,
+    bytes: &[u8],
+) -> Result<(), Outcome> {
+    let size = job.track.size;
+    if at + bytes.len() as u64 > size {
+        return Err(Outcome::Failed(format!(
+            "{} sent more than the track's {size} bytes",
+            server.id
+        )));
+    }
+    received_from(job, server, progress, at);
+    job.buffer
+        .push(at, bytes)
+        .map(drop)
+        .map_err(|e| Outcome::Failed(e.to_string()))
+}
+
 /// Bytes arrived from `server`: records the failover it completes, if any.
 fn received_from(job: &FetchJob, server: &ServerRef, progress: &mut Progress, offset: u64) {
     let now = Instant::now();
@@ -300,9 +334,7 @@ async fn pull_stream(
         .await
     {
         Ok(r) => r,
-        Err(CallError::NotFound(_)) => return Outcome::Expired(None),
-        Err(CallError::WrongTrack(why)) => return Outcome::Expired(Some(why)),
-        Err(e) => return Outcome::Failed(describe(server, &e)),
+        Err(e) => return ended_by(server, e),
     };
     // The server announced this size too (checked), or did not say.
     let size = job.track.size;
@@ -337,7 +369,7 @@ async fn pull_stream(
                 };
             }
             Ok(Some(Err(e))) => {
-                return Outcome::Failed(format!("{} broke off: {}", server.id, root(&e)));
+                return Outcome::Failed(format!("{} broke off: {}", server.id, http_cause(&e)));
             }
             Ok(Some(Ok(piece))) => piece,
         };
@@ -345,15 +377,8 @@ async fn pull_stream(
             continue;
         }
         let at = job.buffer.received();
-        if at + piece.len() as u64 > size {
-            return Outcome::Failed(format!(
-                "{} sent more than the track's {size} bytes",
-                server.id
-            ));
-        }
-        received_from(job, server, progress, at);
-        if let Err(e) = job.buffer.push(at, &piece) {
-            return Outcome::Failed(e.to_string());
+        if let Err(end) = take(job, server, progress, at, &piece) {
+            return end;
         }
     }
 }
@@ -375,9 +400,7 @@ async fn pull_chunks(
             .await
         {
             Ok(c) => c,
-            Err(CallError::NotFound(_)) => return Outcome::Expired(None),
-            Err(CallError::WrongTrack(why)) => return Outcome::Expired(Some(why)),
-            Err(e) => return Outcome::Failed(describe(server, &e)),
+            Err(e) => return ended_by(server, e),
         };
         if chunk.is_empty() {
             return if at == size {
@@ -389,23 +412,8 @@ async fn pull_chunks(
                 ))
             };
         }
-        if at + chunk.len() as u64 > size {
-            return Outcome::Failed(format!(
-                "{} sent more than the track's {size} bytes",
-                server.id
-            ));
-        }
-        received_from(job, server, progress, at);
-        if let Err(e) = job.buffer.push(at, &chunk) {
-            return Outcome::Failed(e.to_string());
+        if let Err(end) = take(job, server, progress, at, &chunk) {
+            return end;
         }
     }
-}
-
-pub(crate) fn root(e: &reqwest::Error) -> String {
-    let mut cur: &(dyn std::error::Error + 'static) = e;
-    while let Some(next) = cur.source() {
-        cur = next;
-    }
-    cur.to_string()
 }

@@ -148,12 +148,7 @@ pub async fn run(
     );
 
     let client = mediaserver::MediaClient::new().context("building the HTTP client")?;
-    let locator = locate::Locator::new(
-        client.http().clone(),
-        config.registry.as_deref(),
-        &config.group,
-        &config.servers,
-    );
+    let locator = locate::Locator::new(config.registry.as_deref(), &config.group, &config.servers);
     let events = events::Events::new(config.grid.as_ref(), client.http().clone());
     let sink = sink::Sink::parse(&config.sink).map_err(anyhow::Error::msg)?;
     let metrics = std::sync::Arc::new(metrics::RenderMetrics::default());

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use grid_proto::api::ErrorBody;
+use grid_proto::error::http_cause;
 use grid_proto::media::{OpenStream, ServerRef, StreamOpened, TrackInfo};
 use grid_proto::paths;
 use serde::de::DeserializeOwned;
@@ -39,18 +40,6 @@ pub struct MediaClient {
     http: reqwest::Client,
 }
 
-/// The innermost cause of a reqwest error: "Connection refused", not a chain of wrappers.
-fn cause(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        return "timed out".into();
-    }
-    let mut cur: &(dyn std::error::Error + 'static) = e;
-    while let Some(next) = cur.source() {
-        cur = next;
-    }
-    cur.to_string()
-}
-
 impl MediaClient {
     /// A client with short connect and call timeouts (a body read has its own, in the fetcher).
     pub fn new() -> anyhow::Result<Self> {
@@ -62,7 +51,7 @@ impl MediaClient {
         Ok(Self { http })
     }
 
-    /// The underlying client (the locator shares its pool).
+    /// The underlying client (the event forwarder shares its pool).
     pub fn http(&self) -> &reqwest::Client {
         &self.http
     }
@@ -77,7 +66,7 @@ impl MediaClient {
             .send()
             .await
             .map_err(|e| {
-                CallError::Failed(format!("{} is unreachable: {}", server.id, cause(&e)))
+                CallError::Failed(format!("{} is unreachable: {}", server.id, http_cause(&e)))
             })?;
         let status = resp.status();
         if status.is_success() {
@@ -104,10 +93,9 @@ impl MediaClient {
         req: reqwest::RequestBuilder,
     ) -> Result<T, CallError> {
         let resp = self.send(server, req.timeout(CALL_TIMEOUT)).await?;
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| CallError::Failed(format!("{} broke off: {}", server.id, cause(&e))))?;
+        let body = resp.bytes().await.map_err(|e| {
+            CallError::Failed(format!("{} broke off: {}", server.id, http_cause(&e)))
+        })?;
         serde_json::from_slice(&body).map_err(|e| {
             CallError::Failed(format!("{} answered something unreadable: {e}", server.id))
         })
@@ -115,6 +103,18 @@ impl MediaClient {
 
     fn url(server: &ServerRef, path: &str) -> String {
         format!("{}{path}", server.endpoint.trim_end_matches('/'))
+    }
+
+    /// `GET route?query` of `render`'s stream on `server`.
+    fn stream_get(
+        &self,
+        server: &ServerRef,
+        route: &str,
+        render: &str,
+        query: &str,
+    ) -> reqwest::RequestBuilder {
+        let url = Self::url(server, &paths::fill(route, &[render]));
+        self.http.get(format!("{url}?{query}"))
     }
 
     /// `get_track_info`: the track's information.
@@ -170,16 +170,13 @@ impl MediaClient {
         size: usize,
         limit: u64,
     ) -> Result<reqwest::Response, CallError> {
-        let url = Self::url(server, &paths::fill(paths::MEDIA_STREAM_DATA, &[render]));
-        let req = self
-            .http
-            .get(format!("{url}?offset={offset}&size={size}&limit={limit}"));
+        let query = format!("offset={offset}&size={size}&limit={limit}");
+        let req = self.stream_get(server, paths::MEDIA_STREAM_DATA, render, &query);
         // Only the headers are bounded here; the body's pace is the fetcher's business.
         let resp = tokio::time::timeout(CALL_TIMEOUT, self.send(server, req))
             .await
             .map_err(|_| CallError::Failed(format!("{} did not answer in time", server.id)))??;
-        check_offset(server, &resp, offset)?;
-        check_track(server, &resp, track)?;
+        check_stream(server, &resp, offset, track)?;
         Ok(resp)
     }
 
@@ -192,18 +189,25 @@ impl MediaClient {
         offset: u64,
         size: usize,
     ) -> Result<Bytes, CallError> {
-        let url = Self::url(server, &paths::fill(paths::MEDIA_STREAM_CHUNK, &[render]));
-        let req = self
-            .http
-            .get(format!("{url}?offset={offset}&size={size}"))
-            .timeout(CALL_TIMEOUT);
-        let resp = self.send(server, req).await?;
-        check_offset(server, &resp, offset)?;
-        check_track(server, &resp, track)?;
+        let query = format!("offset={offset}&size={size}");
+        let req = self.stream_get(server, paths::MEDIA_STREAM_CHUNK, render, &query);
+        let resp = self.send(server, req.timeout(CALL_TIMEOUT)).await?;
+        check_stream(server, &resp, offset, track)?;
         resp.bytes()
             .await
-            .map_err(|e| CallError::Failed(format!("{} broke off: {}", server.id, cause(&e))))
+            .map_err(|e| CallError::Failed(format!("{} broke off: {}", server.id, http_cause(&e))))
     }
+}
+
+/// Bytes of a stream are good only from the offset asked and of the track asked.
+fn check_stream(
+    server: &ServerRef,
+    resp: &reqwest::Response,
+    asked: u64,
+    track: &TrackInfo,
+) -> Result<(), CallError> {
+    check_offset(server, resp, asked)?;
+    check_track(server, resp, track)
 }
 
 /// The stream a server answers from must be `track`'s: `x-track-id` (when the server sends it;

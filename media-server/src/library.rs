@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
+use grid_proto::ids::TrackId;
 use grid_proto::media::TrackInfo;
 use lofty::file::{AudioFile, FileType, TaggedFileExt};
 use lofty::probe::Probe;
@@ -28,12 +29,6 @@ pub const MAX_DEPTH: usize = 32;
 
 /// The content type of every track.
 pub const MPEG_AUDIO: &str = "audio/mpeg";
-
-/// Whether `id` has the form of a track id: 16 lowercase hex digits. Anything else is never
-/// looked up, so no request can name a path.
-pub fn is_track_id(id: &str) -> bool {
-    id.len() == 16 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
 
 /// What identifies one version of a file on disk: if any of it changed, the content may have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,12 +150,11 @@ impl Library {
         self.tracks.is_empty()
     }
 
-    /// The track with this id; `None` for anything that is not a track id.
+    /// The track with this id; `None` for anything that is not a track id, which is never
+    /// looked up, so no request can name a path.
     pub fn get(&self, id: &str) -> Option<&Arc<Track>> {
-        if !is_track_id(id) {
-            return None;
-        }
-        self.by_id.get(id)
+        let id = TrackId::try_from(id).ok()?;
+        self.by_id.get(id.as_str())
     }
 }
 
@@ -442,23 +436,6 @@ fn content_id(mut file: &File) -> io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_16_lowercase_hex_digits_are_track_ids() {
-        assert!(is_track_id("0123456789abcdef"));
-        for bad in [
-            "",
-            "..",
-            "0123456789ABCDEF",
-            "0123456789abcde",
-            "0123456789abcdef0",
-            "../../etc/passwd",
-            "/etc/passwd",
-            "0123456789abcde/",
-        ] {
-            assert!(!is_track_id(bad), "{bad}");
-        }
-    }
 
     #[test]
     fn files_that_are_not_audio_are_skipped_and_links_are_not_followed() {

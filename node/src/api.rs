@@ -17,7 +17,6 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
-use crate::supervisor::constant_time_eq;
 use crate::supervisor::stop::parse_signal;
 use crate::supervisor::{Handle, SupError, logs};
 
@@ -90,7 +89,7 @@ fn check_secret(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
         .get(grid_proto::SECRET_HEADER)
         .map(|v| v.as_bytes())
         .unwrap_or_default();
-    if constant_time_eq(given, state.secret.as_bytes()) {
+    if grid_proto::secret::eq(given, state.secret.as_bytes()) {
         Ok(())
     } else {
         Err(ApiError(

@@ -72,11 +72,6 @@ pub fn hash_password(password: &str) -> Result<String, AuthError> {
         .map_err(|e| AuthError::Internal(e.to_string()))
 }
 
-/// Constant-time comparison, for secrets and tokens.
-pub fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 impl Default for Auth {
     fn default() -> Self {
         Self::new()
@@ -143,7 +138,7 @@ impl Auth {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(user)
-            .is_some_and(|c| same(c, &fp));
+            .is_some_and(|c| grid_proto::secret::eq(c, &fp));
         if !cached {
             let hash = store
                 .user_hash(user)
@@ -226,12 +221,5 @@ mod tests {
             Err(AuthError::Denied)
         ));
         assert_eq!(auth.session_user("nope"), None);
-    }
-
-    #[test]
-    fn same_compares() {
-        assert!(same(b"abc", b"abc"));
-        assert!(!same(b"abc", b"abd"));
-        assert!(!same(b"abc", b"ab"));
     }
 }

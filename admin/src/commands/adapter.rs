@@ -1,7 +1,7 @@
 //! `adapter list | endpoints`: the locator's view.
 
 use anyhow::Result;
-use grid_proto::api::{AdapterView, LocateReply};
+use grid_proto::api::AdapterView;
 use grid_proto::paths;
 
 use super::emit;
@@ -17,8 +17,13 @@ pub async fn run(cmd: &AdapterCmd, session: &mut Session, out: &Output) -> Resul
             emit(out, v, |a: &Vec<AdapterView>| views::adapter_table(a))
         }
         AdapterCmd::Endpoints { id } => {
-            let v = session.get(&paths::fill(paths::LOCATE, &[id])).await?;
-            emit(out, v, |r: &LocateReply| views::endpoint_lines(r))
+            let reply = session.locate(id).await?;
+            if out.json {
+                out.json(&reply);
+            } else {
+                out.text(&views::endpoint_lines(&reply));
+            }
+            Ok(())
         }
     }
 }

@@ -1,24 +1,22 @@
-//! `channel list | show`: the live channels of every MediaServer of `MediaServerGroup`. The
+//! `channel list | show`: the live channels of every MediaServer of [`SERVER_GROUP`]. The
 //! registry locates the group; each MediaServer is then asked for its stats (`GET /v1/channels`),
 //! all at once, so one that does not answer costs its timeout once and is one line of the output.
 
 use std::time::Duration;
 
 use anyhow::{Result, bail};
-use grid_proto::api::{LocateReply, LocatedEndpoint};
+use grid_proto::api::LocatedEndpoint;
 use grid_proto::client::{Client, ClientError};
 use grid_proto::live::ChannelStats;
+use grid_proto::media::SERVER_GROUP;
 use grid_proto::paths;
 use serde_json::{Value, json};
 
-use super::decode;
 use crate::cli::ChannelCmd;
 use crate::output::views::{ServerChannel, ServerChannels};
 use crate::output::{Output, views};
 use crate::session::Session;
 
-/// The MediaServers' replica group.
-pub const GROUP: &str = "MediaServerGroup";
 /// How long a MediaServer gets to answer.
 const TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -33,7 +31,7 @@ pub async fn run(cmd: &ChannelCmd, session: &mut Session, out: &Output) -> Resul
                 Some(id) => {
                     let Some(s) = servers.iter().find(|s| s.server == *id) else {
                         bail!(
-                            "{id} is not a live MediaServer of {GROUP} (live: {})",
+                            "{id} is not a live MediaServer of {SERVER_GROUP} (live: {})",
                             ids(&servers)
                         );
                     };
@@ -52,9 +50,9 @@ fn ids(servers: &[LocatedEndpoint]) -> String {
 
 /// The live MediaServers, from the registry; an error when there are none.
 async fn located(session: &mut Session) -> Result<Vec<LocatedEndpoint>> {
-    let reply: LocateReply = decode(session.get(&paths::fill(paths::LOCATE, &[GROUP])).await?)?;
+    let reply = session.locate(SERVER_GROUP).await?;
     if reply.endpoints.is_empty() {
-        bail!("no MediaServer is running ({GROUP} has no live endpoint)");
+        bail!("no MediaServer is running ({SERVER_GROUP} has no live endpoint)");
     }
     Ok(reply.endpoints)
 }
@@ -146,7 +144,7 @@ async fn show(out: &Output, name: &str, servers: &[LocatedEndpoint]) -> Result<(
                 if servers.len() == 1 {
                     servers[0].server.clone()
                 } else {
-                    format!("any MediaServer of {GROUP}")
+                    format!("any MediaServer of {SERVER_GROUP}")
                 }
             );
         }

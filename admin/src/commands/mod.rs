@@ -15,8 +15,6 @@ use crate::cli::Command;
 use crate::output::Output;
 use crate::session::Session;
 
-pub use channel::GROUP as MEDIA_GROUP;
-
 /// Runs `cmd`; every failure comes back as one printable error.
 pub async fn run(cmd: &Command, session: &mut Session, out: &Output) -> Result<()> {
     match cmd {

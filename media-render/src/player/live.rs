@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
+use grid_proto::ids::ChannelName;
 use grid_proto::media::{Playing, RenderEvent, Subject};
 use tracing::info;
 
@@ -12,28 +13,12 @@ use crate::error::PlayError;
 use super::Player;
 use super::mode::{Channel, Mode};
 
-/// A channel name as `docs/live.md` has them: `[a-z0-9-]{1,32}`.
-pub(super) fn channel_name(raw: &str) -> Result<String, PlayError> {
-    let name = raw.trim();
-    if (1..=32).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    {
-        Ok(name.to_owned())
-    } else {
-        Err(PlayError::BadRequest(format!(
-            "'{raw}' is not a channel name: 1 to 32 of a-z, 0-9 and -"
-        )))
-    }
-}
-
 impl Player {
     /// `POST /v1/channel`: locates the group, joins the channel on the first server that plays
     /// it, then ends what played (as a load does) and plays the channel.
     pub(super) async fn join(&mut self, raw: &str) -> Result<(), PlayError> {
-        let name = channel_name(raw)?;
-        let result = self.try_join(&name).await;
+        let name = ChannelName::from_input(raw)?;
+        let result = self.try_join(name.as_str()).await;
         if let Err(e) = &result {
             info!("channel {name}: cannot join: {e}");
         }
@@ -41,14 +26,7 @@ impl Player {
     }
 
     async fn try_join(&mut self, name: &str) -> Result<(), PlayError> {
-        let list = self
-            .locator
-            .locate()
-            .await
-            .map_err(|reason| PlayError::NoServer {
-                group: self.cfg.group.clone(),
-                reason,
-            })?;
+        let list = self.located().await?;
         let (server, resp) =
             channel::join(&self.client, &list, name)
                 .await
@@ -151,6 +129,11 @@ impl Player {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What a bad name reads as on the wire.
+    fn channel_name(raw: &str) -> Result<String, PlayError> {
+        Ok(ChannelName::from_input(raw)?.into())
+    }
 
     #[test]
     fn channel_names_are_short_lowercase_words() {

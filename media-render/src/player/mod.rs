@@ -264,6 +264,17 @@ impl Player {
 
     /// `close_stream`, awaited (briefly): a close left in flight could land after a
     /// later `open_stream` of this render on that server and close the new stream.
+    /// The group's live servers, or why there are none.
+    async fn located(&self) -> Result<Vec<ServerRef>, crate::error::PlayError> {
+        self.locator
+            .locate()
+            .await
+            .map_err(|reason| crate::error::PlayError::NoServer {
+                group: self.cfg.group.clone(),
+                reason,
+            })
+    }
+
     async fn close_remote(&self, server: &ServerRef) {
         let track = self.mode.track().map_or("-", |t| t.id.as_str());
         info!("close_stream {track} on {}", server.id);

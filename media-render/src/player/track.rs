@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use grid_proto::ids::TrackId;
 use grid_proto::media::{
     OpenStream, PlayState, Playing, RenderEvent, ServerRef, Stopped, Subject, TrackInfo,
 };
@@ -21,19 +22,6 @@ use super::status::mm_ss;
 /// The read-ahead never drops below this, whatever `--buffer-ms` says: a few network reads.
 const MIN_AHEAD: u64 = 16 * 1024;
 
-/// A track id is 16 hex digits (of the SHA-256 of the file): anything else is refused before
-/// any server is asked.
-pub(super) fn track_id(raw: &str) -> Result<String, PlayError> {
-    let id = raw.trim();
-    if id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
-        Ok(id.to_ascii_lowercase())
-    } else {
-        Err(PlayError::BadRequest(format!(
-            "'{raw}' is not a track id: a track id is 16 hex digits"
-        )))
-    }
-}
-
 impl Player {
     /// Finds `id` on a live server of the group: the track, the server that answered, and the
     /// located list.
@@ -41,14 +29,7 @@ impl Player {
         &self,
         id: &str,
     ) -> Result<(TrackInfo, ServerRef, Vec<ServerRef>), PlayError> {
-        let list = self
-            .locator
-            .locate()
-            .await
-            .map_err(|reason| PlayError::NoServer {
-                group: self.cfg.group.clone(),
-                reason,
-            })?;
+        let list = self.located().await?;
         let mut not_found = false;
         let mut reason = String::from("the group has no live server");
         for server in &list {
@@ -68,10 +49,11 @@ impl Player {
         }
     }
 
-    /// `load_track`: locate → `get_track_info` → `open_stream` at 0.
+    /// `load_track`: locate → `get_track_info` → `open_stream` at 0. A track id is refused
+    /// before any server is asked when it is not one.
     pub(super) async fn load(&mut self, raw: &str) -> Result<(), PlayError> {
-        let id = track_id(raw)?;
-        let result = self.try_load(&id).await;
+        let id = TrackId::from_input(raw)?;
+        let result = self.try_load(id.as_str()).await;
         if let Err(e) = &result {
             info!("load_track {id} failed: {e}");
         }
@@ -342,8 +324,8 @@ impl Player {
     }
 
     pub(super) async fn queue_add(&mut self, raw: &str) -> Result<(), PlayError> {
-        let id = track_id(raw)?;
-        let (track, _, _) = self.find_track(&id).await?;
+        let id = TrackId::from_input(raw)?;
+        let (track, _, _) = self.find_track(id.as_str()).await?;
         self.queue.push_back(track);
         info!(
             "queue add {id} '{}' ({} queued)",
@@ -435,6 +417,11 @@ impl Player {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What a bad id reads as on the wire.
+    fn track_id(raw: &str) -> Result<String, PlayError> {
+        Ok(TrackId::from_input(raw)?.into())
+    }
 
     #[test]
     fn track_ids_are_sixteen_hex_digits() {

@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 use std::path::Path;
 
+use grid_proto::ids::ChannelName;
 use serde::Deserialize;
 
 /// Default bytes of audio between metadata blocks.
@@ -152,14 +153,8 @@ pub fn parse(text: &str) -> Result<Vec<ChannelConfig>, String> {
             format!("channel '{}'", c.name)
         };
         let bad = |field: &str, why: &str| format!("{who}: {field}: {why}");
-        if c.name.is_empty()
-            || c.name.len() > 32
-            || !c
-                .name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        {
-            return Err(bad("name", "must be 1 to 32 of a-z, 0-9 and -"));
+        if c.name.parse::<ChannelName>().is_err() {
+            return Err(bad("name", &format!("must be {}", ChannelName::RULE)));
         }
         if !names.insert(c.name.clone()) {
             return Err(bad("name", "declared twice"));

@@ -22,11 +22,6 @@ pub(super) fn resolve(waiters: &mut Vec<oneshot::Sender<ServerRuntime>>, rt: &Se
     }
 }
 
-/// Compares without leaking how long the common prefix is.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 fn seconds(ms: u64) -> String {
     format!("{:.1}", ms as f64 / 1000.0)
 }
@@ -289,7 +284,7 @@ impl Supervisor {
             .proc
             .as_ref()
             .ok_or_else(|| SupError::NotRunning(id.to_owned()))?;
-        if !constant_time_eq(p.token.as_bytes(), token.as_bytes()) {
+        if !grid_proto::secret::eq(p.token.as_bytes(), token.as_bytes()) {
             return Err(SupError::BadToken(id.to_owned()));
         }
         Ok(p)
@@ -384,10 +379,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn constant_time_compare() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"ab"));
+    fn seconds_have_one_decimal() {
         assert_eq!(seconds(3200), "3.2");
     }
 }

@@ -17,7 +17,6 @@ pub mod stop;
 
 pub use self::apply::load_cache;
 pub use self::handle::Handle;
-pub use self::lifecycle::constant_time_eq;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -72,7 +72,7 @@ impl FromRequestParts<AppState> for NodeAuth {
             .get(grid_proto::SECRET_HEADER)
             .map(|v| v.as_bytes())
             .unwrap_or_default();
-        if crate::auth::same(given, state.secret().as_bytes()) {
+        if grid_proto::secret::eq(given, state.secret().as_bytes()) {
             Ok(Self)
         } else {
             Err(ApiError::Unauthorized("unknown cluster secret".into()))

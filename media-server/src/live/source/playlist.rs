@@ -22,7 +22,7 @@ use rand::seq::SliceRandom;
 use tracing::{info, warn};
 
 use super::silence::Silence;
-use crate::library::{Current, Library, Track, is_track_id};
+use crate::library::{Current, Library, Track};
 use crate::live::channel::Channel;
 use crate::live::config::Order;
 use crate::mpeg::{self, FrameHeader, MAX_FRAME_LEN};
@@ -116,12 +116,7 @@ impl Playlist {
             Some(entries) => entries
                 .iter()
                 .filter_map(|e| {
-                    let found = if is_track_id(e) {
-                        library.get(e).cloned()
-                    } else {
-                        None
-                    }
-                    .or_else(|| {
+                    let found = library.get(e).cloned().or_else(|| {
                         library
                             .tracks()
                             .iter()

@@ -21,9 +21,6 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tracing::{info, warn};
 
-use grid_proto::api::LocateReply;
-use grid_proto::paths;
-
 use super::silence::Silence;
 use crate::live::channel::Channel;
 use crate::live::config::Upstream;
@@ -259,8 +256,8 @@ async fn candidates(
         Upstream::Http { authority, target } => Ok(vec![(authority.clone(), target.clone())]),
         Upstream::Grid { id, target } => {
             let locator = locator.ok_or_else(|| anyhow::anyhow!("no registry to locate {id}"))?;
-            let reply: LocateReply = locator
-                .get(&paths::fill(paths::LOCATE, &[id]))
+            let reply = locator
+                .locate(id)
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot locate {id}: {e}"))?;
             let found: Vec<(String, String)> = reply
