@@ -1,61 +1,24 @@
-//! A throw-away grid for the benchmarks: registry and two nodes on free ports in a temp dir.
+//! The benchmarks' grid: the test kit's registry and two nodes of release binaries, with the
+//! async calls a benchmark times.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use grid_proto::api::{DescriptorSource, LoginReply, ServerState, ServerView};
-use grid_proto::client::Client;
+use grid_proto::api::{DescriptorSource, NodeView, ServerDetail, ServerState, ServerView};
 use grid_proto::paths;
+use grid_testkit::grid::Options;
+use grid_testkit::process::rss_mb;
 
 const NODES: [&str; 2] = ["node1", "node2"];
 
-/// Issue 2's application: a MediaServer and a MediaRender on each node.
-const FOUR_SERVERS: &str = r#"
-name = "Spotifice"
-[replica-groups.MediaServerGroup]
-load-balancing = "round-robin"
-[templates.MediaServer]
-parameters = ["index"]
-[templates.MediaServer.server]
-id = "MediaServer-${index}"
-exe = "media-server"
-args = ["--library", "media"]
-log = "mediaserver${index}.log"
-adapters = [{ name = "Adapter", replica-group = "MediaServerGroup" }]
-[templates.MediaRender]
-parameters = ["index"]
-[templates.MediaRender.server]
-id = "MediaRender-${index}"
-exe = "media-render"
-log = "mediarender${index}.log"
-adapters = [{ name = "Adapter" }]
-[[nodes.node1.server-instances]]
-template = "MediaServer"
-parameters = { index = "1" }
-[[nodes.node1.server-instances]]
-template = "MediaRender"
-parameters = { index = "1" }
-[[nodes.node2.server-instances]]
-template = "MediaServer"
-parameters = { index = "2" }
-[[nodes.node2.server-instances]]
-template = "MediaRender"
-parameters = { index = "2" }
-"#;
 /// The nodes' backoff-reset period: a server up this long restarts at once when killed.
 pub const BACKOFF_RESET: Duration = Duration::from_millis(200);
 
-/// The running grid; everything is killed by pid (servers by process group) on drop.
+/// The running grid; SIGTERM to everything on drop, then the kit's SIGKILL by pid.
 #[derive(Debug)]
 pub struct Grid {
-    dir: tempfile::TempDir,
-    bin_dir: PathBuf,
-    url: String,
-    listen: String,
-    registry: Option<Child>,
-    nodes: Vec<Child>,
+    inner: grid_testkit::Grid,
     http: reqwest::Client,
 }
 
@@ -65,53 +28,45 @@ impl Drop for Grid {
     }
 }
 
-fn wait_file(path: &Path, timeout: Duration) -> anyhow::Result<String> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Ok(s) = std::fs::read_to_string(path)
-            && !s.trim().is_empty()
-        {
-            return Ok(s.trim().to_owned());
-        }
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "{} did not appear",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
 impl Grid {
     /// Starts the registry (on a free port) and two nodes.
     pub async fn start(bin_dir: &Path) -> anyhow::Result<Self> {
-        let mut g = Self {
-            dir: tempfile::tempdir()?,
+        let options = Options {
             bin_dir: bin_dir.to_owned(),
-            url: String::new(),
-            listen: "127.0.0.1:0".into(),
-            registry: None,
-            nodes: Vec::new(),
+            registry_args: vec!["--heartbeat-ms".into(), "500".into()],
+            node_args: vec![
+                "--backoff-reset-ms".into(),
+                BACKOFF_RESET.as_millis().to_string(),
+            ],
+            ..Options::default()
+        };
+        let mut g = Self {
+            inner: grid_testkit::Grid::with(options),
             http: reqwest::Client::builder().tcp_nodelay(true).build()?,
         };
-        std::fs::create_dir_all(g.dir.path().join("media"))?;
-        g.launch().await?;
+        g.start_nodes();
         Ok(g)
     }
 
+    fn start_nodes(&mut self) {
+        for n in NODES {
+            self.inner.spawn_node_local(n);
+        }
+    }
+
     /// The binary `name`.
-    pub fn bin(&self, name: &str) -> PathBuf {
-        self.bin_dir.join(name)
+    pub fn bin(&self, name: &str) -> std::path::PathBuf {
+        self.inner.bin(name)
     }
 
     /// The registry's URL.
     pub fn url(&self) -> &str {
-        &self.url
+        self.inner.url()
     }
 
     /// The grid's working directory.
     pub fn dir(&self) -> &Path {
-        self.dir.path()
+        self.inner.dir()
     }
 
     /// A plain HTTP client.
@@ -119,112 +74,32 @@ impl Grid {
         &self.http
     }
 
-    fn spawn(&self, exe: &str, args: &[&str], log: &str) -> anyhow::Result<Child> {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.path().join(log))?;
-        Command::new(self.bin(exe))
-            .args(args)
-            .current_dir(self.dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .with_context(|| format!("starting {exe}"))
-    }
-
-    /// Launches the registry and the nodes (on the registry's previous port after the first time).
+    /// Launches the registry, on the port it had, and the nodes again after [`Grid::stop`].
     pub async fn launch(&mut self) -> anyhow::Result<()> {
-        let addr = self.dir.path().join("registry.addr");
-        let _ = std::fs::remove_file(&addr);
-        let listen = self.listen.clone();
-        self.registry = Some(self.spawn(
-            "gridregistry",
-            &[
-                "--listen",
-                &listen,
-                "--data",
-                "registry_data",
-                "--addr-file",
-                "registry.addr",
-                "--heartbeat-ms",
-                "500",
-            ],
-            "registry.log",
-        )?);
-        let a = wait_file(&addr, Duration::from_secs(20))?;
-        self.listen = a.clone();
-        self.url = format!("http://{a}");
-        for n in NODES {
-            let data = format!("{n}_data");
-            let child = self.spawn(
-                "gridnode",
-                &[
-                    "--name",
-                    n,
-                    "--registry",
-                    &self.url.clone(),
-                    "--data",
-                    &data,
-                    "--secret-file",
-                    "registry_data/cluster.secret",
-                    "--backoff-reset-ms",
-                    &BACKOFF_RESET.as_millis().to_string(),
-                ],
-                &format!("{n}.log"),
-            )?;
-            self.nodes.push(child);
-        }
+        let listen = self.inner.registry_addr().to_owned();
+        self.inner.start_registry(&listen);
+        self.start_nodes();
         Ok(())
     }
 
     /// SIGTERM to the nodes (they stop their servers) and the registry; SIGKILL after 10 s.
     pub fn stop(&mut self) {
-        let mut children: Vec<Child> = self.nodes.drain(..).collect();
-        children.extend(self.registry.take());
-        for c in &children {
-            let _ = Command::new("kill")
-                .args(["-TERM", &c.id().to_string()])
-                .status();
-        }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        for mut c in children {
-            while Instant::now() < deadline && matches!(c.try_wait(), Ok(None)) {
-                std::thread::sleep(Duration::from_millis(2));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    async fn admin(&self) -> anyhow::Result<Client> {
-        let anon = Client::new(&self.url, "registry")?;
-        let r: LoginReply = anon
-            .post(
-                paths::SESSIONS,
-                &serde_json::json!({"user": "admin", "password": "admin"}),
-            )
-            .await?;
-        Ok(anon.bearer(&r.token)?)
+        self.inner.terminate(Duration::from_secs(10));
     }
 
     /// Deploys two MediaServers and two MediaRenders, one of each per node.
     pub async fn deploy(&self) -> anyhow::Result<()> {
-        self.deploy_source(FOUR_SERVERS).await
+        self.deploy_source(&grid_testkit::app::four_servers("media").toml())
+            .await
     }
 
     /// Deploys an application from its descriptor.
     pub async fn deploy_source(&self, source: &str) -> anyhow::Result<()> {
-        let c = self.admin().await?;
-        let _: serde_json::Value = c
-            .post(
-                paths::APPLICATIONS,
-                &DescriptorSource {
-                    source: source.into(),
-                },
-            )
-            .await?;
+        let body = DescriptorSource {
+            source: source.into(),
+        };
+        let c = self.inner.login().await?;
+        let _: serde_json::Value = c.post(paths::APPLICATIONS, &body).await?;
         Ok(())
     }
 
@@ -237,7 +112,7 @@ impl Grid {
     pub async fn wait_active(&self, count: usize, timeout: Duration) -> anyhow::Result<()> {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Ok(c) = self.admin().await
+            if let Ok(c) = self.inner.login().await
                 && let Ok(servers) = c.get::<Vec<ServerView>>(paths::SERVERS).await
                 && servers.len() == count
                 && servers
@@ -256,60 +131,32 @@ impl Grid {
 
     /// Each node's API URL, as the registry lists them.
     pub async fn node_endpoints(&self) -> anyhow::Result<Vec<String>> {
-        let c = self.admin().await?;
-        let nodes: Vec<grid_proto::api::NodeView> = c.get(paths::NODES).await?;
+        let nodes: Vec<NodeView> = self.inner.login().await?.get(paths::NODES).await?;
         Ok(nodes.into_iter().map(|n| n.endpoint).collect())
     }
 
     /// The pid of an active server.
     pub async fn pid_of(&self, id: &str) -> anyhow::Result<u32> {
-        let c = self.admin().await?;
-        let s: grid_proto::api::ServerDetail = c.get(&paths::fill(paths::SERVER, &[id])).await?;
+        let path = paths::fill(paths::SERVER, &[id]);
+        let s: ServerDetail = self.inner.login().await?.get(&path).await?;
         s.view
             .runtime
             .pid
             .with_context(|| format!("{id} has no pid"))
     }
 
-    /// SIGKILL by pid.
-    pub fn kill9(&self, pid: u32) {
-        // The syscall, not kill(1): several kills must land within microseconds of each other.
-        if let Ok(pid) = i32::try_from(pid) {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-        }
-    }
-
-    /// The resident memory of a process, in MB.
-    pub fn rss_mb(pid: u32) -> f64 {
-        std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("VmRSS:"))
-                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            })
-            .map_or(0.0, |kb| kb / 1024.0)
-    }
-
     /// The registry's pid, while it runs.
     pub fn registry_pid(&self) -> Option<u32> {
-        self.registry.as_ref().map(Child::id)
+        self.inner.registry_pid()
     }
 
-    /// The registry's resident memory.
+    /// The registry's resident memory, in MB.
     pub fn registry_rss_mb(&self) -> f64 {
-        self.registry.as_ref().map_or(0.0, |c| Self::rss_mb(c.id()))
+        self.registry_pid().map_or(0.0, rss_mb)
     }
 
-    /// A node's resident memory.
+    /// A node's resident memory, in MB.
     pub fn node_rss_mb(&self, node: &str) -> f64 {
-        NODES
-            .iter()
-            .position(|n| *n == node)
-            .and_then(|i| self.nodes.get(i))
-            .map_or(0.0, |c| Self::rss_mb(c.id()))
+        self.inner.node_pid(node).map_or(0.0, rss_mb)
     }
 }

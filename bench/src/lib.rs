@@ -25,6 +25,7 @@ use anyhow::Context;
 use futures_util::StreamExt;
 use grid_proto::api::{Event, EventKind, ServerState};
 use grid_proto::media::SERVER_GROUP;
+use grid_testkit::kill9;
 
 pub use grid::Grid;
 use stats::Summary;
@@ -121,7 +122,7 @@ async fn kill_to_active(grid: &Grid, runs: usize) -> anyhow::Result<Summary> {
         };
         let pid = grid.pid_of(id).await?;
         let t0 = Instant::now();
-        grid.kill9(pid);
+        kill9(pid);
         // Measure the immediate-restart path: the node treats a server killed again within its
         // backoff-reset period as crash-looping and delays it on purpose.
         loop {

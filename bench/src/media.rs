@@ -15,7 +15,11 @@ use anyhow::Context;
 use futures_util::StreamExt;
 use grid_proto::api::EventKind;
 use grid_proto::client::Client;
+use grid_proto::descriptor::LoadBalancing;
 use grid_proto::media::{PlayState, RenderStatus, SERVER_GROUP, TrackInfo};
+use grid_testkit::app::{self, App};
+use grid_testkit::kill9;
+use grid_testkit::process::rss_mb;
 use sha2::{Digest, Sha256};
 
 use crate::grid::{BACKOFF_RESET, Grid};
@@ -51,43 +55,27 @@ const REALTIME: &str = "MediaRender-2";
 
 /// Three MediaServers over two nodes; a render reading as fast as it can and one in real time.
 fn application(library: &Path) -> String {
-    format!(
-        r#"
-name = "FailoverBench"
-[replica-groups.MediaServerGroup]
-load-balancing = "round-robin"
-[templates.MS]
-parameters = ["index"]
-[templates.MS.server]
-id = "MediaServer-${{index}}"
-exe = "media-server"
-args = ["--library", "{lib}"]
-log = "mediaserver${{index}}.log"
-adapters = [{{ name = "Adapter", replica-group = "MediaServerGroup" }}]
-[[nodes.node1.server-instances]]
-template = "MS"
-parameters = {{ index = "1" }}
-[[nodes.node2.server-instances]]
-template = "MS"
-parameters = {{ index = "2" }}
-[[nodes.node1.server-instances]]
-template = "MS"
-parameters = {{ index = "3" }}
-[[nodes.node1.servers]]
-id = "{FAST}"
-exe = "media-render"
-args = ["--speed", "0", "--sink", "null"]
-log = "mediarender1.log"
-adapters = [{{ name = "Adapter" }}]
-[[nodes.node2.servers]]
-id = "{REALTIME}"
-exe = "media-render"
-args = ["--sink", "file:realtime.out"]
-log = "mediarender2.log"
-adapters = [{{ name = "Adapter" }}]
-"#,
-        lib = library.display()
-    )
+    let lib = library.display().to_string();
+    let render = |id: &str, index: u32, args: &[&str]| {
+        let mut spec = app::indexed(app::media_render(args), index);
+        spec.id = id.to_owned();
+        spec
+    };
+    App::new("FailoverBench")
+        .group(SERVER_GROUP, LoadBalancing::RoundRobin)
+        .template("MS", app::media_server(&["--library", &lib]))
+        .instance("node1", "MS", 1)
+        .instance("node2", "MS", 2)
+        .instance("node1", "MS", 3)
+        .server(
+            "node1",
+            render(FAST, 1, &["--speed", "0", "--sink", "null"]),
+        )
+        .server(
+            "node2",
+            render(REALTIME, 2, &["--sink", "file:realtime.out"]),
+        )
+        .toml()
 }
 
 /// Runs every media benchmark and prints the figures.
@@ -121,8 +109,8 @@ pub async fn run(cli: MediaCli) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_millis(500)).await;
     println!(
         "RSS idle: media-server {:.1} MB, media-render {:.1} MB",
-        Grid::rss_mb(bench.grid.pid_of("MediaServer-1").await?),
-        Grid::rss_mb(bench.grid.pid_of(FAST).await?)
+        rss_mb(bench.grid.pid_of("MediaServer-1").await?),
+        rss_mb(bench.grid.pid_of(FAST).await?)
     );
 
     let tracks: Vec<TrackInfo> = bench
@@ -175,8 +163,8 @@ pub async fn run(cli: MediaCli) -> anyhow::Result<()> {
     );
     println!(
         "RSS after the runs: media-server {:.1} MB, media-render {:.1} MB",
-        Grid::rss_mb(bench.grid.pid_of("MediaServer-1").await?),
-        Grid::rss_mb(bench.grid.pid_of(REALTIME).await?)
+        rss_mb(bench.grid.pid_of("MediaServer-1").await?),
+        rss_mb(bench.grid.pid_of(REALTIME).await?)
     );
     Ok(())
 }
@@ -287,7 +275,7 @@ impl Bench {
         }
         let killed = Instant::now();
         for pid in pids {
-            self.grid.kill9(pid);
+            kill9(pid);
         }
         let after = self
             .wait_status(render, Duration::from_secs(10), |n| {
@@ -460,7 +448,7 @@ async fn chunk_api(
     println!(
         "RSS idle, standalone media-server with {} tracks: {:.1} MB",
         tracks.len(),
-        Grid::rss_mb(server.0.id())
+        rss_mb(server.0.id())
     );
     let open = |offset: u64| {
         http.post(format!("{base}/v1/streams"))

@@ -24,10 +24,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use grid_proto::live::{ChannelStats, SourceState};
+use grid_testkit::process::rss_mb;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::Grid;
 use crate::listeners::run_latency;
 use crate::stats::Summary;
 
@@ -669,13 +669,13 @@ async fn run(cli: &TreeCli, dir: &Path) -> anyhow::Result<()> {
             )
         })
         .context("no relay")?;
-    let rss: Vec<f64> = bench.relays.iter().map(|r| Grid::rss_mb(r.pid())).collect();
+    let rss: Vec<f64> = bench.relays.iter().map(|r| rss_mb(r.pid())).collect();
     println!(
         "RSS at the end: root {:.1} MB, a depth-{} relay with {} children {:.1} MB (relays {:.1}-{:.1} MB)",
-        Grid::rss_mb(bench.root.pid()),
+        rss_mb(bench.root.pid()),
         shape.depth[&busiest.url],
         copies[&busiest.url].tree.children.len(),
-        Grid::rss_mb(busiest.pid()),
+        rss_mb(busiest.pid()),
         rss.iter().copied().fold(f64::INFINITY, f64::min),
         rss.iter().copied().fold(0.0, f64::max),
     );

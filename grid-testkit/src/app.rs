@@ -63,7 +63,12 @@ impl App {
 
     /// Places `server`, written out in full, on `node`.
     pub fn server(mut self, node: &str, server: ServerSpec) -> Self {
-        self.0.nodes.entry(node.into()).or_default().servers.push(server);
+        self.0
+            .nodes
+            .entry(node.into())
+            .or_default()
+            .servers
+            .push(server);
         self
     }
 
@@ -122,19 +127,35 @@ pub fn deactivation(mut spec: ServerSpec, seconds: f64) -> ServerSpec {
     spec
 }
 
-/// Two MediaServers (no library) in an `ordered` group, `MediaServer-1` on node1 and
-/// `MediaServer-2` on node2: the registry's own fixture, whose servers need not run.
-pub fn two_media_servers() -> App {
-    App::new("Spotifice")
-        .group(SERVER_GROUP, LoadBalancing::Ordered)
-        .template("MS", {
-            let mut s = media_server(&[]);
-            s.log = None;
-            s
-        })
-        .instance("node1", "MS", 1)
-        .instance("node2", "MS", 2)
+/// `spec` with its `${index}` filled in, to be placed on a node as it is.
+pub fn indexed(mut spec: ServerSpec, index: u32) -> ServerSpec {
+    let fill = |s: &mut String| *s = s.replace("${index}", &index.to_string());
+    fill(&mut spec.id);
+    spec.log.iter_mut().for_each(fill);
+    spec.args.iter_mut().for_each(fill);
+    spec
 }
+
+/// Two MediaServers (no library) in an `ordered` group, `MediaServer-1` on node1 and
+/// `MediaServer-2` on node2: the registry's fixture, whose servers need not run. Written out, so
+/// that a test can change one line of it.
+pub const TWO_MEDIA_SERVERS: &str = r#"
+name = "Spotifice"
+[replica-groups.MediaServerGroup]
+load-balancing = "ordered"
+[templates.MS]
+parameters = ["index"]
+[templates.MS.server]
+id = "MediaServer-${index}"
+exe = "media-server"
+adapters = [{ name = "Adapter", replica-group = "MediaServerGroup" }]
+[[nodes.node1.server-instances]]
+template = "MS"
+parameters = { index = "1" }
+[[nodes.node2.server-instances]]
+template = "MS"
+parameters = { index = "2" }
+"#;
 
 /// A MediaServer serving `library` and a MediaRender on each of node1 and node2, the group
 /// round-robin.

@@ -249,7 +249,12 @@ impl Grid {
             .command(&self.bin("gridnode"))
             .current_dir(self.dir.path())
             .args(["--name", name, "--registry", &self.url])
-            .args(["--data", &format!("{name}_data"), "--address", &place.address])
+            .args([
+                "--data",
+                &format!("{name}_data"),
+                "--address",
+                &place.address,
+            ])
             .args(["--secret-file", "registry_data/cluster.secret"])
             .arg("--addr-file")
             .arg(&addr)
@@ -281,7 +286,16 @@ impl Grid {
     /// Runs `gridadmin -u admin -p admin -e cmd` against the registry.
     pub fn admin(&self, cmd: &str) -> Output {
         Command::new(self.bin("gridadmin"))
-            .args(["-u", "admin", "-p", "admin", "--registry", &self.url, "-e", cmd])
+            .args([
+                "-u",
+                "admin",
+                "-p",
+                "admin",
+                "--registry",
+                &self.url,
+                "-e",
+                cmd,
+            ])
             .stdin(Stdio::null())
             .output()
             .expect("gridadmin runs")

@@ -2,12 +2,19 @@
 
 use std::time::{Duration, Instant};
 
-/// How often a condition is polled: short beside any deadline, long beside a syscall.
-const POLL: Duration = Duration::from_millis(5);
+/// The first poll comes this soon, so a quick condition is seen at once (a benchmark times
+/// some); the gap then doubles up to [`POLL_MAX`], so a slow one costs little.
+const POLL_MIN: Duration = Duration::from_millis(1);
+const POLL_MAX: Duration = Duration::from_millis(5);
+
+fn next(gap: Duration) -> Duration {
+    (gap * 2).min(POLL_MAX)
+}
 
 /// Polls `probe` until it gives a value; panics after `timeout`, naming `what` was awaited.
 pub fn wait_until<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + timeout;
+    let mut gap = POLL_MIN;
     loop {
         if let Some(v) = probe() {
             return v;
@@ -16,7 +23,8 @@ pub fn wait_until<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> O
             Instant::now() < deadline,
             "timed out after {timeout:?} waiting for {what}"
         );
-        std::thread::sleep(POLL);
+        std::thread::sleep(gap);
+        gap = next(gap);
     }
 }
 
@@ -27,6 +35,7 @@ pub async fn wait_for<T>(
     mut probe: impl AsyncFnMut() -> Option<T>,
 ) -> T {
     let deadline = Instant::now() + timeout;
+    let mut gap = POLL_MIN;
     loop {
         if let Some(v) = probe().await {
             return v;
@@ -35,7 +44,8 @@ pub async fn wait_for<T>(
             Instant::now() < deadline,
             "timed out after {timeout:?} waiting for {what}"
         );
-        tokio::time::sleep(POLL).await;
+        tokio::time::sleep(gap).await;
+        gap = next(gap);
     }
 }
 

@@ -1,5 +1,5 @@
 //! The ICY decoder's fuzz harness, shared by the `cargo fuzz` target (`fuzz/`) and by
-//! `tests/icy_fuzz_seeds.rs`, which runs it on the seed corpus so that CI, on stable Rust,
+//! `tests/integration/fuzz_seeds.rs`, which runs it on the seed corpus so that CI, on stable Rust,
 //! exercises the same checks.
 //!
 //! Input: a mode byte (request, reply, reply with small limits, body), a metaint byte, a byte

@@ -17,17 +17,13 @@ use sha2::{Digest, Sha256};
 /// How long any awaited condition may take.
 pub const DEADLINE: Duration = Duration::from_secs(10);
 
-/// Polls `cond` every 20 ms until it holds; panics naming `what` after [`DEADLINE`].
+/// Polls `cond` until it holds; panics naming `what` after [`DEADLINE`].
 pub async fn wait_until<F, Fut>(what: &str, mut cond: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let deadline = Instant::now() + DEADLINE;
-    while !cond().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    grid_testkit::wait_for(what, DEADLINE, async || cond().await.then_some(())).await;
 }
 
 /// Tags of a generated track; `None` leaves the tag out.

@@ -8,23 +8,7 @@ use grid_proto::metrics::prometheus_client::metrics::counter::Counter;
 use super::{Model, ModelError, Push};
 use crate::store::Store;
 
-const APP: &str = r#"
-name = "Spotifice"
-[replica-groups.MediaServerGroup]
-load-balancing = "ordered"
-[templates.MS]
-parameters = ["index"]
-[templates.MS.server]
-id = "MediaServer-${index}"
-exe = "media-server"
-adapters = [{ name = "Adapter", replica-group = "MediaServerGroup" }]
-[[nodes.node1.server-instances]]
-template = "MS"
-parameters = { index = "1" }
-[[nodes.node2.server-instances]]
-template = "MS"
-parameters = { index = "2" }
-"#;
+use grid_testkit::app::TWO_MEDIA_SERVERS as APP;
 
 fn nodes(push: Push) -> Vec<String> {
     push.nodes().iter().cloned().collect()

@@ -1,0 +1,11 @@
+//! gridadmin's tests, one binary for the crate (link time): the CLI against a fake registry
+//! (`cli`), and the real `gridregistry`, `gridnode`s, servers and `gridadmin` killed by pid.
+
+mod cli;
+mod cluster;
+mod fake_node;
+mod hosts;
+mod icegrid;
+mod live;
+mod media;
+mod servers;

@@ -1,0 +1,110 @@
+//! The fake registry-and-node a render talks to (locate answers from a list the test sets;
+//! events are collected), and the render started as a node would start it.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Path as UrlPath, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use grid_proto::api::{LocateReply, LocatedEndpoint};
+use grid_proto::media::ServerEvent;
+
+/// Starts `media-render` as the fake node at `fake_url` would (server id, node URL, ready token),
+/// on a free loopback port, with `args`, its stdout in `log`; waits until it listens. Its child
+/// and its URL.
+pub fn spawn_render(
+    dir: &Path,
+    fake_url: &str,
+    args: &[String],
+    log: &Path,
+    timeout: Duration,
+) -> (std::process::Child, String) {
+    let addr_file = dir.join("render.addr");
+    let log = std::fs::File::create(log).expect("log");
+    let child = std::process::Command::new(grid_testkit::bin("media-render"))
+        .args(["--registry", fake_url, "--listen", "127.0.0.1:0"])
+        .arg("--addr-file")
+        .arg(&addr_file)
+        .args(args)
+        .env("GRID_SERVER_ID", "MediaRender-1")
+        .env("GRID_NODE_URL", fake_url)
+        .env("GRID_READY_TOKEN", "spawn-token")
+        .env_remove("GRID_ADAPTERS")
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null())
+        .stdout(log)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("media-render");
+    let addr = grid_testkit::wait_until("the render listening", timeout, || {
+        std::fs::read_to_string(&addr_file)
+            .ok()
+            .filter(|a| !a.is_empty())
+    });
+    (child, format!("http://{addr}"))
+}
+
+/// The fake registry and node, serving on a free loopback port.
+#[derive(Default)]
+pub struct FakeGrid {
+    located: Mutex<Vec<LocatedEndpoint>>,
+    events: Mutex<Vec<serde_json::Value>>,
+}
+
+impl FakeGrid {
+    /// Starts it on `rt`; it and its URL (the render's `--registry` and `GRID_NODE_URL`).
+    pub fn start(rt: &tokio::runtime::Runtime) -> (Arc<Self>, String) {
+        let fake = Arc::new(Self::default());
+        let app = Router::new()
+            .route("/v1/locate/{id}", get(locate))
+            .route("/v1/servers/{id}/event", post(event))
+            .with_state(Arc::clone(&fake));
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        rt.spawn(async move { axum::serve(listener, app).await });
+        (fake, url)
+    }
+
+    /// What `locate` answers from now on: (server id, endpoint), in this order.
+    pub fn publish<'a>(&self, servers: impl IntoIterator<Item = (&'a str, &'a str)>) {
+        *self.located.lock().unwrap() = servers
+            .into_iter()
+            .map(|(id, endpoint)| LocatedEndpoint {
+                adapter: format!("{id}.Adapter"),
+                server: id.to_owned(),
+                endpoint: endpoint.to_owned(),
+            })
+            .collect();
+    }
+
+    /// The events' payloads so far.
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        self.events.lock().unwrap().clone()
+    }
+}
+
+async fn locate(
+    State(fake): State<Arc<FakeGrid>>,
+    UrlPath(id): UrlPath<String>,
+) -> Json<LocateReply> {
+    Json(LocateReply {
+        id,
+        kind: "replica-group".into(),
+        endpoints: fake.located.lock().unwrap().clone(),
+    })
+}
+
+async fn event(
+    State(fake): State<Arc<FakeGrid>>,
+    UrlPath(_id): UrlPath<String>,
+    Json(ev): Json<ServerEvent>,
+) -> Json<serde_json::Value> {
+    // The per-spawn token both rigs give the render.
+    assert_eq!(ev.token, "spawn-token");
+    fake.events.lock().unwrap().push(ev.payload);
+    Json(serde_json::json!({}))
+}

@@ -1,0 +1,88 @@
+//! What the registry's tests share: the real `gridregistry` on a free port, logins and a node's
+//! registration body.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use grid_testkit::Killed;
+use grid_testkit::process::addr_file as addr_file_of;
+
+use grid_proto::api::{HostInfo, Load, LoginReply, NodeRegister, ServerRuntime};
+use grid_proto::client::Client;
+use grid_proto::paths;
+
+pub use grid_testkit::app::TWO_MEDIA_SERVERS as APP;
+
+/// A registry process, SIGKILLed by pid when dropped.
+pub struct Registry {
+    _child: Killed,
+    pub url: String,
+}
+
+impl Registry {
+    /// Waits for a spawned registry to write its bound address to `addr_file`.
+    pub fn started(mut child: Child, addr_file: &Path) -> Self {
+        let addr = addr_file_of(&mut child, addr_file, Duration::from_secs(20));
+        Self {
+            _child: Killed(child),
+            url: format!("http://{addr}"),
+        }
+    }
+}
+
+pub fn start(data: &Path, listen: &str, node_timeout_ms: u64) -> Registry {
+    let addr_file = data.with_extension(format!("addr{}", rand_suffix()));
+    let child = Command::new(env!("CARGO_BIN_EXE_gridregistry"))
+        .args([
+            "--listen",
+            listen,
+            "--heartbeat-ms",
+            "100",
+            "--node-timeout-ms",
+            &node_timeout_ms.to_string(),
+        ])
+        .arg("--data")
+        .arg(data)
+        .arg("--addr-file")
+        .arg(&addr_file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn gridregistry");
+    Registry::started(child, &addr_file)
+}
+
+pub fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+pub async fn login(url: &str, password: &str) -> Result<Client, grid_proto::client::ClientError> {
+    let anon = Client::new(url, "registry")?;
+    let body = serde_json::json!({ "user": "admin", "password": password });
+    let reply: LoginReply = anon.post(paths::SESSIONS, &body).await?;
+    anon.bearer(&reply.token)
+}
+
+pub fn register_body(servers: Vec<ServerRuntime>) -> NodeRegister {
+    NodeRegister {
+        endpoint: "http://127.0.0.1:9".into(),
+        address: "127.0.0.1".into(),
+        host: HostInfo {
+            hostname: "h".into(),
+            os: "Linux".into(),
+            kernel: "6".into(),
+            arch: "x86_64".into(),
+            cpus: 2,
+        },
+        load: Load::default(),
+        servers,
+    }
+}
+
+pub fn data_dir(tmp: &tempfile::TempDir) -> PathBuf {
+    tmp.path().join("registry_data")
+}
