@@ -4,11 +4,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::Duration;
 
 use grid_proto::api::ServerState;
 
 use crate::media::library;
-use grid_testkit::{Grid, bin};
+use grid_testkit::{Grid, bin, wait_until};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -187,9 +188,16 @@ fn a_demo_application_deploys_with_one_warning_line_per_element_left_out() {
 
     let p1 = grid.wait_active("Sleeper-1", None);
     let p2 = grid.wait_active("Sleeper-2", None);
-    let cmdline = |pid: u32| std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
-    assert_eq!(cmdline(p1), b"sleep\x001000\x00");
-    assert_eq!(cmdline(p2), b"sleep\x002000\x00");
+    // Active once `sh` runs; it replaces itself with `sleep` a moment later.
+    let execs = |pid: u32, want: &[u8]| {
+        wait_until(
+            &format!("{pid} to exec sleep"),
+            Duration::from_secs(10),
+            || (std::fs::read(format!("/proc/{pid}/cmdline")).ok()? == want).then_some(()),
+        )
+    };
+    execs(p1, b"sleep\x001000\x00");
+    execs(p2, b"sleep\x002000\x00");
     let environ = std::fs::read(format!("/proc/{p1}/environ")).unwrap();
     assert!(
         environ
