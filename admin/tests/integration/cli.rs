@@ -263,6 +263,14 @@ fn gridadmin(home: &std::path::Path, args: &[&str]) -> Command {
     cmd
 }
 
+impl FakeRegistry {
+    /// `gridadmin -u admin -p admin --registry URL` and `args`, with `home` as its home.
+    fn as_admin(&self, home: &std::path::Path, args: &[&str]) -> Output {
+        let login = ["-u", "admin", "-p", "admin", "--registry", &self.url];
+        run(home, &[&login[..], args].concat())
+    }
+}
+
 fn run(home: &std::path::Path, args: &[&str]) -> Output {
     gridadmin(home, args).output().expect("gridadmin runs")
 }
@@ -275,19 +283,7 @@ fn text(bytes: &[u8]) -> String {
 fn server_state_prints_exactly_the_state_line() {
     let reg = FakeRegistry::start();
     let home = tempfile::tempdir().unwrap();
-    let out = run(
-        home.path(),
-        &[
-            "-u",
-            "admin",
-            "-p",
-            "admin",
-            "--registry",
-            &reg.url,
-            "-e",
-            "server state MediaServer-1",
-        ],
-    );
+    let out = reg.as_admin(home.path(), &["-e", "server state MediaServer-1"]);
     assert_eq!(text(&out.stderr), "");
     assert_eq!(text(&out.stdout), "active (pid 4321)\n");
     assert_eq!(out.status.code(), Some(0));
@@ -352,19 +348,7 @@ fn unreachable_registry_is_one_error_line() {
 fn unknown_server_is_the_registry_message() {
     let reg = FakeRegistry::start();
     let home = tempfile::tempdir().unwrap();
-    let out = run(
-        home.path(),
-        &[
-            "-u",
-            "admin",
-            "-p",
-            "admin",
-            "--registry",
-            &reg.url,
-            "-e",
-            "server state Nope",
-        ],
-    );
+    let out = reg.as_admin(home.path(), &["-e", "server state Nope"]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(text(&out.stderr), "error: unknown server 'Nope'\n");
 }
@@ -373,15 +357,9 @@ fn unknown_server_is_the_registry_message() {
 fn several_commands_stop_at_the_first_failure() {
     let reg = FakeRegistry::start();
     let home = tempfile::tempdir().unwrap();
-    let out = run(
+    let out = reg.as_admin(
         home.path(),
         &[
-            "-u",
-            "admin",
-            "-p",
-            "admin",
-            "--registry",
-            &reg.url,
             "-e",
             "server state MediaServer-1",
             "-e",
@@ -399,20 +377,7 @@ fn several_commands_stop_at_the_first_failure() {
 fn json_prints_the_registry_reply() {
     let reg = FakeRegistry::start();
     let home = tempfile::tempdir().unwrap();
-    let out = run(
-        home.path(),
-        &[
-            "-u",
-            "admin",
-            "-p",
-            "admin",
-            "--registry",
-            &reg.url,
-            "--json",
-            "-e",
-            "server list",
-        ],
-    );
+    let out = reg.as_admin(home.path(), &["--json", "-e", "server list"]);
     assert_eq!(out.status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v[0]["id"], "MediaServer-1");
@@ -448,18 +413,9 @@ fn a_bad_descriptor_fails_before_the_registry_is_contacted() {
     let home = tempfile::tempdir().unwrap();
     let file = home.path().join("bad.toml");
     std::fs::write(&file, "name = \"Spotifice\"\n[nodes.node1]\nbogus = true\n").unwrap();
-    let out = run(
+    let out = reg.as_admin(
         home.path(),
-        &[
-            "-u",
-            "admin",
-            "-p",
-            "admin",
-            "--registry",
-            &reg.url,
-            "-e",
-            &format!("application add {}", file.display()),
-        ],
+        &["-e", &format!("application add {}", file.display())],
     );
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
@@ -468,18 +424,9 @@ fn a_bad_descriptor_fails_before_the_registry_is_contacted() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 
     let missing = home.path().join("missing.toml");
-    let out = run(
+    let out = reg.as_admin(
         home.path(),
-        &[
-            "-u",
-            "admin",
-            "-p",
-            "admin",
-            "--registry",
-            &reg.url,
-            "-e",
-            &format!("application update {}", missing.display()),
-        ],
+        &["-e", &format!("application update {}", missing.display())],
     );
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
