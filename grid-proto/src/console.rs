@@ -4,7 +4,7 @@
 //! build rustyline.
 
 use std::future::Future;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -181,20 +181,64 @@ pub fn read_line<P: clap::Parser>(line: &str, out: &Output) -> Option<(P, Output
     }
 }
 
-/// A shell's line editor: list completion, history added by [`read_loop`] (typed lines only).
-pub fn editor<H: Helper>() -> rustyline::Result<Editor<H, DefaultHistory>> {
-    let config = Config::builder()
-        .completion_type(CompletionType::List)
-        .auto_add_history(false)
-        .build();
-    Editor::with_config(config)
+/// A shell: its line editor (list completion, history added by [`read_loop`], typed lines only)
+/// and, at a terminal, its history file `~/NAME`.
+pub struct Shell<H: Helper> {
+    /// The line editor; the client sets its completion helper.
+    pub editor: Editor<H, DefaultHistory>,
+    /// Standard input is a terminal: history, completion and Ctrl-C handling apply.
+    pub interactive: bool,
+    history: Option<PathBuf>,
 }
 
-/// `~/NAME` (a history file), when there is a home.
-pub fn history_file(name: &str) -> Option<PathBuf> {
-    std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(|h| PathBuf::from(h).join(name))
+impl<H: Helper> Shell<H> {
+    /// The editor, and at a terminal the history file `~/NAME`; `None`, printed, when the
+    /// terminal cannot be set up.
+    pub fn open(name: &str, out: &Output) -> Option<Self> {
+        let interactive = std::io::stdin().is_terminal();
+        let config = Config::builder()
+            .completion_type(CompletionType::List)
+            .auto_add_history(false)
+            .build();
+        let editor = match Editor::with_config(config) {
+            Ok(e) => e,
+            Err(e) => {
+                out.error(&format!("cannot start the shell: {e}"));
+                return None;
+            }
+        };
+        // A home-less process has no history rather than one in the working directory.
+        let history = std::env::var_os("HOME")
+            .filter(|h| interactive && !h.is_empty())
+            .map(|h| PathBuf::from(h).join(name));
+        Some(Self {
+            editor,
+            interactive,
+            history,
+        })
+    }
+
+    /// Loads the history file, if there is one; an unreadable one is no history.
+    pub fn load_history(&mut self) {
+        if let Some(path) = &self.history {
+            let _ = self.editor.load_history(path);
+        }
+    }
+
+    /// [`read_loop`] with this shell's editor, then saves the history; exit code 0, since failed
+    /// commands were printed as they came.
+    pub fn run(
+        mut self,
+        prompt: &str,
+        out: &Output,
+        handle: impl FnMut(&mut Editor<H, DefaultHistory>, &str) -> Flow,
+    ) -> ExitCode {
+        read_loop(&mut self.editor, prompt, self.interactive, out, handle);
+        if let Some(path) = &self.history {
+            let _ = self.editor.save_history(path);
+        }
+        ExitCode::SUCCESS
+    }
 }
 
 /// Completion candidates, each followed by a space when chosen.
