@@ -259,7 +259,7 @@ pub fn run(rt: &Runtime, session: &mut Session, out: &Output) -> ExitCode {
         };
         match command {
             ShellCommand::Exit => return Flow::Exit,
-            ShellCommand::Grid(cmd) => {
+            ShellCommand::Run(cmd) => {
                 match run_command(rt, interactive, commands::run(&cmd, session, &out)) {
                     Ok(()) if interactive && cmd.changes_names() => {
                         refresh_names(rt, session, editor);

@@ -18,6 +18,12 @@ use rustyline::validate::Validator;
 use rustyline::{Context, Editor, Helper};
 use serde::Serialize;
 
+mod line;
+pub use line::{
+    Commands, Line, LineError, ShellCommand, ShellLine, parse_line, parse_line_json,
+    parse_shell_line, read_line,
+};
+
 /// A client's `main`: parses the command line into `P` and hands it to `run`. `--help` and
 /// `--version` print and exit 0; a bad command line prints clap's error and exits 1.
 pub fn main<P: clap::Parser>(run: impl FnOnce(P) -> ExitCode) -> ExitCode {
@@ -118,66 +124,6 @@ impl Output {
     /// Prints clap's rendering of a parse error (stderr) or of `help` (stdout).
     pub fn clap(&self, err: &clap::Error) {
         let _ = err.print();
-    }
-}
-
-/// Why a shell line could not be parsed.
-#[derive(Debug)]
-pub enum LineError {
-    /// Unbalanced quotes or a trailing backslash.
-    Quoting,
-    /// Clap's error, which is also how `help` and `--help` come back.
-    Clap(clap::Error),
-}
-
-impl LineError {
-    /// Prints the error the way the shell shows it.
-    pub fn print(&self, out: &Output) {
-        match self {
-            Self::Quoting => out.error("unbalanced quotes"),
-            Self::Clap(e) => out.clap(e),
-        }
-    }
-}
-
-/// Parses one shell line: shell words (shlex), then clap; `None` for a blank line.
-pub fn parse_line<P: clap::Parser>(line: &str) -> Result<Option<P>, LineError> {
-    let Some(words) = shlex::split(line) else {
-        return Err(LineError::Quoting);
-    };
-    if words.is_empty() {
-        return Ok(None);
-    }
-    P::try_parse_from(words).map(Some).map_err(LineError::Clap)
-}
-
-/// Like [`parse_line`], taking a `--json` word anywhere on the line out as the line's own JSON
-/// switch (a multicall parser cannot hold a global flag). Returns the line and that switch.
-pub fn parse_line_json<P: clap::Parser>(line: &str) -> Result<Option<(P, bool)>, LineError> {
-    let Some(mut words) = shlex::split(line) else {
-        return Err(LineError::Quoting);
-    };
-    let before = words.len();
-    words.retain(|w| w != "--json");
-    let json = words.len() != before;
-    if words.is_empty() {
-        return Ok(None);
-    }
-    P::try_parse_from(words)
-        .map(|p| Some((p, json)))
-        .map_err(LineError::Clap)
-}
-
-/// Reads one shell line for a shell loop: the parsed line and the output it asked for (JSON with
-/// its own `--json`), or `None` for a blank line or an error, which is printed.
-pub fn read_line<P: clap::Parser>(line: &str, out: &Output) -> Option<(P, Output)> {
-    match parse_line_json::<P>(line) {
-        Ok(Some((parsed, json))) => Some((parsed, out.or_json(json))),
-        Ok(None) => None,
-        Err(e) => {
-            e.print(out);
-            None
-        }
     }
 }
 

@@ -90,13 +90,13 @@ pub fn run(rt: &Runtime, grid: &Grid, out: &Output) -> ExitCode {
         };
         match command {
             ShellCommand::Exit => return Flow::Exit,
-            ShellCommand::Media(crate::cli::Command::IcyDecode { .. }) => {
+            ShellCommand::Run(crate::cli::Command::IcyDecode { .. }) => {
                 // The shell's own input is standard input.
                 out.error(
                     "icy-decode reads standard input: run `media-control icy-decode` in a pipe",
                 );
             }
-            ShellCommand::Media(cmd) => {
+            ShellCommand::Run(cmd) => {
                 if let Err(e) = run_command(rt, interactive, commands::run(&cmd, grid, &out)) {
                     out.error(&format!("{e:#}"));
                 }
