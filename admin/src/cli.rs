@@ -1,6 +1,7 @@
 //! The command line and the shell's command language: one clap `Command` enum serves both.
 
 use clap::{ArgAction, Args, Parser, Subcommand};
+use grid_proto::console;
 
 /// The default registry URL, as in IceGrid's `SpotificeGrid/Locator:tcp -p 4061`.
 pub const DEFAULT_REGISTRY: &str = "http://127.0.0.1:4061";
@@ -41,35 +42,15 @@ pub struct Cli {
     pub verbose: u8,
 }
 
-// One shell line, or one `-e` argument: `server list`, `help node`, `exit`. Multicall: the first
-// word is the command, as in clap's `repl-derive` example.
-/// Spotifice Grid admin commands (`help COMMAND` for details).
-#[derive(Debug, Parser)]
-#[command(multicall = true)]
-pub struct ShellLine {
-    /// What to do.
-    #[command(subcommand)]
-    pub command: ShellCommand,
-}
+/// One shell line, or one `-e` argument (`grid_proto::console::ShellLine`).
+pub type ShellLine = console::ShellLine<Command>;
+/// A shell command: a grid command ([`ShellCommand::Run`]), or leaving the shell.
+pub type ShellCommand = console::ShellCommand<Command>;
+/// A parsed line: the command, and whether the line asked for JSON.
+pub type Line = console::Line<Command>;
 
-/// A parsed line: the command, and whether the line asked for JSON (`--json` anywhere on it).
-#[derive(Debug)]
-pub struct Line {
-    /// What to do.
-    pub command: ShellCommand,
-    /// Print this command's JSON reply instead of a table.
-    pub json: bool,
-}
-
-/// A shell command: a grid command, or leaving the shell.
-#[derive(Debug, Subcommand)]
-pub enum ShellCommand {
-    /// A grid command.
-    #[command(flatten)]
-    Grid(Command),
-    /// Leave the shell.
-    #[command(visible_alias = "quit")]
-    Exit,
+impl console::Commands for Command {
+    const ABOUT: &'static str = "Spotifice Grid admin commands (`help COMMAND` for details)";
 }
 
 /// The grid commands.
@@ -291,12 +272,7 @@ pub use grid_proto::console::LineError;
 
 /// Parses one shell line (or `-e` argument): shell words, then clap.
 pub fn parse_line(line: &str) -> Result<Option<Line>, LineError> {
-    grid_proto::console::parse_line_json::<ShellLine>(line).map(|parsed| {
-        parsed.map(|(line, json)| Line {
-            command: line.command,
-            json,
-        })
-    })
+    console::parse_shell_line(line)
 }
 
 #[cfg(test)]
@@ -312,29 +288,29 @@ mod tests {
     fn shell_lines_parse_into_commands() {
         assert!(matches!(
             parse("server state MediaServer-1"),
-            ShellCommand::Grid(Command::Server(ServerCmd::State { id })) if id == "MediaServer-1"
+            ShellCommand::Run(Command::Server(ServerCmd::State { id })) if id == "MediaServer-1"
         ));
         assert!(matches!(
             parse("server log 'Media Server' --tail 5 -f"),
-            ShellCommand::Grid(Command::Server(ServerCmd::Log(LogArgs { id, tail: Some(5), follow: true, stderr: false })))
+            ShellCommand::Run(Command::Server(ServerCmd::Log(LogArgs { id, tail: Some(5), follow: true, stderr: false })))
                 if id == "Media Server"
         ));
         assert!(matches!(
             parse("application update config/app.toml"),
-            ShellCommand::Grid(Command::Application(ApplicationCmd::Update { file }))
+            ShellCommand::Run(Command::Application(ApplicationCmd::Update { file }))
                 if file == "config/app.toml"
         ));
         assert!(matches!(
             parse("node list"),
-            ShellCommand::Grid(Command::Node(NodeCmd::List { long: false }))
+            ShellCommand::Run(Command::Node(NodeCmd::List { long: false }))
         ));
         assert!(matches!(
             parse("channel list"),
-            ShellCommand::Grid(Command::Channel(ChannelCmd::List))
+            ShellCommand::Run(Command::Channel(ChannelCmd::List))
         ));
         assert!(matches!(
             parse("channel show lounge --server MediaServer-2"),
-            ShellCommand::Grid(Command::Channel(ChannelCmd::Show { name, server: Some(s) }))
+            ShellCommand::Run(Command::Channel(ChannelCmd::Show { name, server: Some(s) }))
                 if name == "lounge" && s == "MediaServer-2"
         ));
         assert!(matches!(parse("exit"), ShellCommand::Exit));
@@ -431,7 +407,7 @@ mod tests {
             assert!(
                 matches!(
                     parsed.command,
-                    ShellCommand::Grid(Command::Server(ServerCmd::List))
+                    ShellCommand::Run(Command::Server(ServerCmd::List))
                 ),
                 "{line}: {:?}",
                 parsed.command

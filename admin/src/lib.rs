@@ -50,7 +50,7 @@ fn execute(
             Ok(None) => continue,
             Ok(Some(parsed)) => match parsed.command {
                 ShellCommand::Exit => break,
-                ShellCommand::Grid(cmd) => (cmd, out.or_json(parsed.json)),
+                ShellCommand::Run(cmd) => (cmd, out.or_json(parsed.json)),
             },
             Err(LineError::Quoting) => {
                 out.error(&format!("unbalanced quotes in '{line}'"));

@@ -1,7 +1,6 @@
 //! The interactive shell: rustyline with history and completion of command words and of the
 //! grid's names, each line parsed by the same clap commands as `-e`.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::CommandFactory;
@@ -20,7 +19,7 @@ use crate::cli::{ShellCommand, ShellLine};
 use crate::commands;
 use crate::output::Output;
 use crate::session::Session;
-use grid_proto::console::{Complete, Completion, Flow, Slot, read_line, read_loop, run_command};
+use grid_proto::console::{Complete, Completion, Flow, Shell, Slot, read_line, run_command};
 
 /// The prompt, as icegridadmin's.
 pub const PROMPT: &str = ">>> ";
@@ -224,23 +223,17 @@ fn ask(
 
 /// Runs the shell until `exit`, `quit` or end of input.
 pub fn run(rt: &Runtime, session: &mut Session, out: &Output) -> ExitCode {
-    let interactive = std::io::stdin().is_terminal();
-    let mut editor: Editor<Completion<ShellHelper>, DefaultHistory> =
-        match grid_proto::console::editor() {
-            Ok(e) => e,
-            Err(e) => {
-                out.error(&format!("cannot start the shell: {e}"));
-                return ExitCode::FAILURE;
-            }
-        };
+    let Some(mut shell) = Shell::<Completion<ShellHelper>>::open(".gridadmin_history", out) else {
+        return ExitCode::FAILURE;
+    };
 
     if !session.has_credentials() {
         let (user, password) = session.credentials();
-        let Some(user) = user.or_else(|| ask(&mut editor, "user: ")) else {
+        let Some(user) = user.or_else(|| ask(&mut shell.editor, "user: ")) else {
             out.error("no user name given");
             return ExitCode::FAILURE;
         };
-        let Some(password) = password.or_else(|| ask(&mut editor, "password: ")) else {
+        let Some(password) = password.or_else(|| ask(&mut shell.editor, "password: ")) else {
             out.error("no password given");
             return ExitCode::FAILURE;
         };
@@ -251,26 +244,22 @@ pub fn run(rt: &Runtime, session: &mut Session, out: &Output) -> ExitCode {
         return ExitCode::FAILURE;
     }
 
-    editor.set_helper(Some(Completion::new(ShellHelper::default())));
-    let history = if interactive {
-        grid_proto::console::history_file(".gridadmin_history")
-    } else {
-        None
-    };
+    shell
+        .editor
+        .set_helper(Some(Completion::new(ShellHelper::default())));
+    let interactive = shell.interactive;
     if interactive {
-        refresh_names(rt, session, &mut editor);
-        if let Some(path) = &history {
-            let _ = editor.load_history(path);
-        }
+        refresh_names(rt, session, &mut shell.editor);
+        shell.load_history();
     }
 
-    read_loop(&mut editor, PROMPT, interactive, out, |editor, line| {
+    shell.run(PROMPT, out, |editor, line| {
         let Some((ShellLine { command }, out)) = read_line(line, out) else {
             return Flow::Continue;
         };
         match command {
             ShellCommand::Exit => return Flow::Exit,
-            ShellCommand::Grid(cmd) => {
+            ShellCommand::Run(cmd) => {
                 match run_command(rt, interactive, commands::run(&cmd, session, &out)) {
                     Ok(()) if interactive && cmd.changes_names() => {
                         refresh_names(rt, session, editor);
@@ -281,12 +270,7 @@ pub fn run(rt: &Runtime, session: &mut Session, out: &Output) -> ExitCode {
             }
         }
         Flow::Continue
-    });
-
-    if let Some(path) = &history {
-        let _ = editor.save_history(path);
-    }
-    ExitCode::SUCCESS
+    })
 }
 
 /// Refetches the names the shell completes.

@@ -4,7 +4,7 @@
 //! build rustyline.
 
 use std::future::Future;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -17,6 +17,12 @@ use rustyline::history::DefaultHistory;
 use rustyline::validate::Validator;
 use rustyline::{Context, Editor, Helper};
 use serde::Serialize;
+
+mod line;
+pub use line::{
+    Commands, Line, LineError, ShellCommand, ShellLine, parse_line, parse_line_json,
+    parse_shell_line, read_line,
+};
 
 /// A client's `main`: parses the command line into `P` and hands it to `run`. `--help` and
 /// `--version` print and exit 0; a bad command line prints clap's error and exits 1.
@@ -121,80 +127,64 @@ impl Output {
     }
 }
 
-/// Why a shell line could not be parsed.
-#[derive(Debug)]
-pub enum LineError {
-    /// Unbalanced quotes or a trailing backslash.
-    Quoting,
-    /// Clap's error, which is also how `help` and `--help` come back.
-    Clap(clap::Error),
+/// A shell: its line editor (list completion, history added by [`read_loop`], typed lines only)
+/// and, at a terminal, its history file `~/NAME`.
+pub struct Shell<H: Helper> {
+    /// The line editor; the client sets its completion helper.
+    pub editor: Editor<H, DefaultHistory>,
+    /// Standard input is a terminal: history, completion and Ctrl-C handling apply.
+    pub interactive: bool,
+    history: Option<PathBuf>,
 }
 
-impl LineError {
-    /// Prints the error the way the shell shows it.
-    pub fn print(&self, out: &Output) {
-        match self {
-            Self::Quoting => out.error("unbalanced quotes"),
-            Self::Clap(e) => out.clap(e),
+impl<H: Helper> Shell<H> {
+    /// The editor, and at a terminal the history file `~/NAME`; `None`, printed, when the
+    /// terminal cannot be set up.
+    pub fn open(name: &str, out: &Output) -> Option<Self> {
+        let interactive = std::io::stdin().is_terminal();
+        let config = Config::builder()
+            .completion_type(CompletionType::List)
+            .auto_add_history(false)
+            .build();
+        let editor = match Editor::with_config(config) {
+            Ok(e) => e,
+            Err(e) => {
+                out.error(&format!("cannot start the shell: {e}"));
+                return None;
+            }
+        };
+        // A home-less process has no history rather than one in the working directory.
+        let history = std::env::var_os("HOME")
+            .filter(|h| interactive && !h.is_empty())
+            .map(|h| PathBuf::from(h).join(name));
+        Some(Self {
+            editor,
+            interactive,
+            history,
+        })
+    }
+
+    /// Loads the history file, if there is one; an unreadable one is no history.
+    pub fn load_history(&mut self) {
+        if let Some(path) = &self.history {
+            let _ = self.editor.load_history(path);
         }
     }
-}
 
-/// Parses one shell line: shell words (shlex), then clap; `None` for a blank line.
-pub fn parse_line<P: clap::Parser>(line: &str) -> Result<Option<P>, LineError> {
-    let Some(words) = shlex::split(line) else {
-        return Err(LineError::Quoting);
-    };
-    if words.is_empty() {
-        return Ok(None);
-    }
-    P::try_parse_from(words).map(Some).map_err(LineError::Clap)
-}
-
-/// Like [`parse_line`], taking a `--json` word anywhere on the line out as the line's own JSON
-/// switch (a multicall parser cannot hold a global flag). Returns the line and that switch.
-pub fn parse_line_json<P: clap::Parser>(line: &str) -> Result<Option<(P, bool)>, LineError> {
-    let Some(mut words) = shlex::split(line) else {
-        return Err(LineError::Quoting);
-    };
-    let before = words.len();
-    words.retain(|w| w != "--json");
-    let json = words.len() != before;
-    if words.is_empty() {
-        return Ok(None);
-    }
-    P::try_parse_from(words)
-        .map(|p| Some((p, json)))
-        .map_err(LineError::Clap)
-}
-
-/// Reads one shell line for a shell loop: the parsed line and the output it asked for (JSON with
-/// its own `--json`), or `None` for a blank line or an error, which is printed.
-pub fn read_line<P: clap::Parser>(line: &str, out: &Output) -> Option<(P, Output)> {
-    match parse_line_json::<P>(line) {
-        Ok(Some((parsed, json))) => Some((parsed, out.or_json(json))),
-        Ok(None) => None,
-        Err(e) => {
-            e.print(out);
-            None
+    /// [`read_loop`] with this shell's editor, then saves the history; exit code 0, since failed
+    /// commands were printed as they came.
+    pub fn run(
+        mut self,
+        prompt: &str,
+        out: &Output,
+        handle: impl FnMut(&mut Editor<H, DefaultHistory>, &str) -> Flow,
+    ) -> ExitCode {
+        read_loop(&mut self.editor, prompt, self.interactive, out, handle);
+        if let Some(path) = &self.history {
+            let _ = self.editor.save_history(path);
         }
+        ExitCode::SUCCESS
     }
-}
-
-/// A shell's line editor: list completion, history added by [`read_loop`] (typed lines only).
-pub fn editor<H: Helper>() -> rustyline::Result<Editor<H, DefaultHistory>> {
-    let config = Config::builder()
-        .completion_type(CompletionType::List)
-        .auto_add_history(false)
-        .build();
-    Editor::with_config(config)
-}
-
-/// `~/NAME` (a history file), when there is a home.
-pub fn history_file(name: &str) -> Option<PathBuf> {
-    std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(|h| PathBuf::from(h).join(name))
 }
 
 /// Completion candidates, each followed by a space when chosen.

@@ -129,13 +129,6 @@ pub struct ChannelRef {
     pub name: String,
 }
 
-/// What a render on a channel plays.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChannelPlay {
-    /// Channel name.
-    pub name: String,
-    /// The current `StreamTitle`.
-    pub title: String,
-    /// The MediaServer it listens to.
-    pub server: Option<crate::media::ServerRef>,
-}
+// A render's channel is part of its status (`media::RenderStatus`), so the type lives there;
+// this keeps its old path and leaves `media` free of `live`.
+pub use crate::media::ChannelPlay;

@@ -67,6 +67,17 @@ pub struct ServerRef {
     pub endpoint: String,
 }
 
+/// What a render on a channel plays.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelPlay {
+    /// Channel name.
+    pub name: String,
+    /// The current `StreamTitle`.
+    pub title: String,
+    /// The MediaServer it listens to.
+    pub server: Option<ServerRef>,
+}
+
 /// One failover of a render.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Failover {
@@ -148,7 +159,7 @@ pub struct RenderStatus {
     pub error: Option<String>,
     /// The live channel it plays, when on one (then `track` is none).
     #[serde(default)]
-    pub channel: Option<crate::live::ChannelPlay>,
+    pub channel: Option<ChannelPlay>,
     /// Times playback ran dry before the track was complete (not counted at speed 0).
     #[serde(default)]
     pub underruns: u32,

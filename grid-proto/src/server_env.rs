@@ -193,6 +193,48 @@ pub fn run_server(
     }
 }
 
+/// The accept queue of [`serve_on`] for a server without bursts of clients: tokio's own.
+pub const BACKLOG: u32 = 1024;
+
+/// [`run_server`] for a server that listens: binds `addr` with an accept queue of `backlog`
+/// (an error names the address), then runs `serve` on the listener.
+pub fn serve_on<F>(
+    id: &str,
+    addr: &str,
+    backlog: u32,
+    serve: impl FnOnce(tokio::net::TcpListener) -> F,
+) -> std::process::ExitCode
+where
+    F: std::future::Future<Output = anyhow::Result<()>>,
+{
+    use anyhow::Context;
+    run_server(id, async move {
+        let listener = bind(addr, backlog)
+            .await
+            .with_context(|| format!("binding {addr}"))?;
+        serve(listener).await
+    })
+}
+
+/// Listens on the first address of `addr` that binds, as tokio's `TcpListener::bind` does
+/// (address reuse on), but with an accept queue of `backlog`.
+async fn bind(addr: &str, backlog: u32) -> std::io::Result<tokio::net::TcpListener> {
+    let mut last = None;
+    for a in tokio::net::lookup_host(addr).await? {
+        let socket = if a.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        match socket.bind(a).and_then(|()| socket.listen(backlog)) {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no address")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

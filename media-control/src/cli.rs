@@ -2,6 +2,7 @@
 //! gridadmin.
 
 use clap::{Parser, Subcommand};
+use grid_proto::console;
 
 /// The registry's default URL.
 pub const DEFAULT_REGISTRY: &str = "http://127.0.0.1:4061";
@@ -45,34 +46,15 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-// One shell line: the first word is the command (clap multicall, as in gridadmin).
-/// Spotifice media commands (`help COMMAND` for details).
-#[derive(Debug, Parser)]
-#[command(multicall = true)]
-pub struct ShellLine {
-    /// What to do.
-    #[command(subcommand)]
-    pub command: ShellCommand,
-}
+/// One shell line (`grid_proto::console::ShellLine`).
+pub type ShellLine = console::ShellLine<Command>;
+/// A shell command: a media command ([`ShellCommand::Run`]), or leaving the shell.
+pub type ShellCommand = console::ShellCommand<Command>;
+/// A parsed line: the command, and whether the line asked for JSON.
+pub type Line = console::Line<Command>;
 
-/// A parsed line: the command, and whether the line asked for JSON (`--json` anywhere on it).
-#[derive(Debug)]
-pub struct Line {
-    /// What to do.
-    pub command: ShellCommand,
-    /// Print this command's JSON reply instead of a table.
-    pub json: bool,
-}
-
-/// A shell command: a media command, or leaving the shell.
-#[derive(Debug, Subcommand)]
-pub enum ShellCommand {
-    /// A media command.
-    #[command(flatten)]
-    Media(Command),
-    /// Leave the shell.
-    #[command(visible_alias = "quit")]
-    Exit,
+impl console::Commands for Command {
+    const ABOUT: &'static str = "Spotifice media commands (`help COMMAND` for details)";
 }
 
 /// The media commands.
@@ -183,12 +165,7 @@ pub use grid_proto::console::LineError;
 
 /// Parses one shell line: shell words, then clap.
 pub fn parse_line(line: &str) -> Result<Option<Line>, LineError> {
-    grid_proto::console::parse_line_json::<ShellLine>(line).map(|parsed| {
-        parsed.map(|(line, json)| Line {
-            command: line.command,
-            json,
-        })
-    })
+    console::parse_shell_line(line)
 }
 
 #[cfg(test)]
@@ -198,7 +175,7 @@ mod tests {
 
     fn parse(line: &str) -> Command {
         match parse_line(line).map(|l| l.map(|l| l.command)) {
-            Ok(Some(ShellCommand::Media(c))) => c,
+            Ok(Some(ShellCommand::Run(c))) => c,
             other => panic!("{line}: {other:?}"),
         }
     }
@@ -306,7 +283,7 @@ mod tests {
             assert!(parsed.json, "{line}");
             assert!(matches!(
                 parsed.command,
-                ShellCommand::Media(Command::Library)
+                ShellCommand::Run(Command::Library)
             ));
         }
         assert!(!parse_line("library").unwrap().unwrap().json);

@@ -1,19 +1,16 @@
 //! The interactive shell: rustyline with history and completion of command words and render
 //! names, each line parsed by the same clap commands as the command line (as gridadmin's).
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::CommandFactory;
-use rustyline::Editor;
-use rustyline::history::DefaultHistory;
 use tokio::runtime::Runtime;
 
 use crate::cli::{ShellCommand, ShellLine};
 use crate::commands;
 use crate::locate::Grid;
 use crate::output::Output;
-use grid_proto::console::{Complete, Completion, Flow, Slot, read_line, read_loop, run_command};
+use grid_proto::console::{Complete, Completion, Flow, Shell, Slot, read_line, run_command};
 
 /// The prompt.
 pub const PROMPT: &str = "media> ";
@@ -65,20 +62,11 @@ impl Complete for ShellHelper {
 /// Runs the shell until `exit`, `quit` or end of input. Failed commands print their error and
 /// the shell goes on; the exit code is 0.
 pub fn run(rt: &Runtime, grid: &Grid, out: &Output) -> ExitCode {
-    let interactive = std::io::stdin().is_terminal();
-    let mut editor: Editor<Completion<ShellHelper>, DefaultHistory> =
-        match grid_proto::console::editor() {
-            Ok(e) => e,
-            Err(e) => {
-                out.error(&format!("cannot start the shell: {e}"));
-                return ExitCode::FAILURE;
-            }
-        };
-    let history = if interactive {
-        grid_proto::console::history_file(".media_control_history")
-    } else {
-        None
+    let Some(mut shell) = Shell::<Completion<ShellHelper>>::open(".media_control_history", out)
+    else {
+        return ExitCode::FAILURE;
     };
+    let interactive = shell.interactive;
     if interactive {
         // Completion is a convenience: a registry that does not answer leaves it empty.
         let renders = rt
@@ -89,38 +77,33 @@ pub fn run(rt: &Runtime, grid: &Grid, out: &Output) -> ExitCode {
             .block_on(grid.channels())
             .map(|(_, c)| c.into_iter().map(|c| c.name).collect())
             .unwrap_or_default();
-        editor.set_helper(Some(Completion::new(ShellHelper { renders, channels })));
-        if let Some(path) = &history {
-            let _ = editor.load_history(path);
-        }
+        shell
+            .editor
+            .set_helper(Some(Completion::new(ShellHelper { renders, channels })));
+        shell.load_history();
     }
 
     let prompt = if interactive { PROMPT } else { "" };
-    read_loop(&mut editor, prompt, interactive, out, |_, line| {
+    shell.run(prompt, out, |_, line| {
         let Some((ShellLine { command }, out)) = read_line(line, out) else {
             return Flow::Continue;
         };
         match command {
             ShellCommand::Exit => return Flow::Exit,
-            ShellCommand::Media(crate::cli::Command::IcyDecode { .. }) => {
+            ShellCommand::Run(crate::cli::Command::IcyDecode { .. }) => {
                 // The shell's own input is standard input.
                 out.error(
                     "icy-decode reads standard input: run `media-control icy-decode` in a pipe",
                 );
             }
-            ShellCommand::Media(cmd) => {
+            ShellCommand::Run(cmd) => {
                 if let Err(e) = run_command(rt, interactive, commands::run(&cmd, grid, &out)) {
                     out.error(&format!("{e:#}"));
                 }
             }
         }
         Flow::Continue
-    });
-
-    if let Some(path) = &history {
-        let _ = editor.save_history(path);
-    }
-    ExitCode::SUCCESS
+    })
 }
 
 #[cfg(test)]

@@ -1,9 +1,8 @@
 //! `media-render` entry point; everything testable lives in the library.
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::Parser;
-use grid_proto::server_env::ServerEnv;
+use grid_proto::server_env::{self, ServerEnv};
 use media_render::{RenderConfig, cli::Cli};
 
 fn main() -> ExitCode {
@@ -17,16 +16,12 @@ fn main() -> ExitCode {
         }
     };
     let id = config.id.clone();
-    let addr = grid_proto::server_env::listen_addr(cli.listen.as_deref(), config.grid.as_ref());
-    grid_proto::server_env::run_server(&id, async move {
-        let listener = tokio::net::TcpListener::bind(&addr)
-            .await
-            .with_context(|| format!("binding {addr}"))?;
+    let addr = server_env::listen_addr(cli.listen.as_deref(), config.grid.as_ref());
+    server_env::serve_on(&id, &addr, server_env::BACKLOG, |listener| {
         media_render::run(
             config,
             listener,
             grid_proto::shutdown::shutdown_signal_named(),
         )
-        .await
     })
 }

@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
+use crate::accept::{self, Dropped};
 use crate::live::Live;
 
 /// A client has this long to send its first request head.
@@ -101,37 +102,15 @@ pub async fn serve(
     grace: Duration,
 ) {
     let tracker = TaskTracker::new();
-    let mut accept_errors_logged = false;
-    loop {
-        let accepted = tokio::select! {
-            () = stop.cancelled() => break,
-            accepted = listener.accept() => accepted,
-        };
-        match accepted {
-            Ok((socket, _)) => {
-                accept_errors_logged = false;
-                // No Nagle delay: a reply's last bytes go out at once, not after an ACK.
-                if let Err(e) = socket.set_nodelay(true) {
-                    debug!("cannot set TCP_NODELAY: {e}");
-                }
-                tracker.spawn(connection(
-                    socket,
-                    router.clone(),
-                    Arc::clone(&live),
-                    stop.clone(),
-                ));
-            }
-            Err(e) if is_connection_error(&e) => {}
-            Err(e) => {
-                // Out of descriptors, say: wait a little rather than spin.
-                if !accept_errors_logged {
-                    warn!("accept failed: {e}; retrying");
-                    accept_errors_logged = true;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    }
+    accept::until_stopped(&listener, &stop, "", Dropped::Skip, |socket, _| {
+        tracker.spawn(connection(
+            socket,
+            router.clone(),
+            Arc::clone(&live),
+            stop.clone(),
+        ));
+    })
+    .await;
     drop(listener);
     tracker.close();
     if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
@@ -140,15 +119,6 @@ pub async fn serve(
             grace.as_millis()
         );
     }
-}
-
-fn is_connection_error(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionRefused
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-    )
 }
 
 /// One connection: a live listener, or HTTP.

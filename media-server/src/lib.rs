@@ -22,6 +22,7 @@
 //! - [`streams`]: the stream routes (chunks, `/data`).
 //! - [`tracks`]: the track routes.
 
+mod accept;
 pub mod channels;
 pub mod cli;
 pub mod error;

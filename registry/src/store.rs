@@ -178,17 +178,9 @@ impl Store {
         serial: u64,
     ) -> Result<()> {
         let value = to_json(app);
-        (&self.applications, &self.flags, &self.meta)
-            .transaction(|(apps, flags, meta)| {
-                apps.insert(app.name.as_bytes(), value.as_slice())?;
-                for s in dropped_servers {
-                    flags.remove(s.as_bytes())?;
-                }
-                meta.insert(KEY_SERIAL, &serial.to_be_bytes())?;
-                Ok::<_, ConflictableTransactionError<()>>(())
-            })
-            .map_err(tx_err("storing an application"))?;
-        self.flush().await
+        let what = "storing an application";
+        self.write_application(&app.name, Some(&value), dropped_servers, serial, what)
+            .await
     }
 
     /// Removes an application and its servers' flags, and bumps the serial, atomically.
@@ -198,16 +190,34 @@ impl Store {
         servers: &[String],
         serial: u64,
     ) -> Result<()> {
+        let what = "removing an application";
+        self.write_application(name, None, servers, serial, what)
+            .await
+    }
+
+    /// One transaction, then a flush: the application `name` set to `value` (none: removed),
+    /// the flags of `servers` removed, the serial set. `what` names it in an error.
+    async fn write_application(
+        &self,
+        name: &str,
+        value: Option<&[u8]>,
+        servers: &[String],
+        serial: u64,
+        what: &'static str,
+    ) -> Result<()> {
         (&self.applications, &self.flags, &self.meta)
             .transaction(|(apps, flags, meta)| {
-                apps.remove(name.as_bytes())?;
+                match value {
+                    Some(v) => apps.insert(name.as_bytes(), v)?,
+                    None => apps.remove(name.as_bytes())?,
+                };
                 for s in servers {
                     flags.remove(s.as_bytes())?;
                 }
                 meta.insert(KEY_SERIAL, &serial.to_be_bytes())?;
                 Ok::<_, ConflictableTransactionError<()>>(())
             })
-            .map_err(tx_err("removing an application"))?;
+            .map_err(tx_err(what))?;
         self.flush().await
     }
 

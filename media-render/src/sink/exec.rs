@@ -41,21 +41,18 @@ impl ExecOutput {
     /// A track of `bytes_per_ms` starts: the output gets another chance, its backlog is sized
     /// for the track, and a player that exited is reaped (it starts again on the first write).
     pub(super) fn track_starts(&mut self, bytes_per_ms: u64) {
-        let Self {
-            cmd,
-            child,
-            failed,
-            backlog,
-        } = self;
-        *failed = false;
-        *backlog = usize::try_from(EXEC_BACKLOG_MS.saturating_mul(bytes_per_ms))
+        self.failed = false;
+        self.backlog = usize::try_from(EXEC_BACKLOG_MS.saturating_mul(bytes_per_ms))
             .unwrap_or(usize::MAX)
             .max(EXEC_BACKLOG_MIN);
-        if let Some(c) = child.as_mut()
+        if let Some(c) = self.child.as_mut()
             && let Some(status) = c.exited()
         {
-            info!("sink: `{cmd}` exited ({status}); it starts again with the track");
-            if let Some(c) = child.take() {
+            info!(
+                "sink: `{}` exited ({status}); it starts again with the track",
+                self.cmd
+            );
+            if let Some(c) = self.child.take() {
                 c.stop(Duration::ZERO);
             }
         }

@@ -20,10 +20,11 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
 use super::Live;
 use super::channel::Channel;
+use crate::accept::{self, Dropped};
 
 /// `GET` the control port's address and clients: [`ControlInfo`].
 pub const CONTROL: &str = "/v1/control";
@@ -158,48 +159,25 @@ impl Control {
                 .map_or_else(|| "?".to_owned(), |a| a.to_string()),
             self.max_clients
         );
-        let mut errors_logged = false;
-        loop {
-            let accepted = tokio::select! {
-                () = stop.cancelled() => return,
-                accepted = listener.accept() => accepted,
-            };
-            match accepted {
-                Ok((socket, peer)) => {
-                    errors_logged = false;
-                    // Replies are small lines: send each at once.
-                    if let Err(e) = socket.set_nodelay(true) {
-                        debug!("cannot set TCP_NODELAY: {e}");
-                    }
-                    let n = self.clients.fetch_add(1, Ordering::Relaxed);
-                    let counted = Counted(Arc::clone(&self));
-                    if n >= self.max_clients {
-                        let max = self.max_clients;
-                        tokio::spawn(async move {
-                            let mut socket = socket;
-                            let line = format!("ERR too many control clients (at most {max})\n");
-                            let _ = tokio::time::timeout(
-                                WRITE_TIMEOUT,
-                                socket.write_all(line.as_bytes()),
-                            )
-                            .await;
-                            close_gently(socket).await;
-                            drop(counted);
-                        });
-                        continue;
-                    }
-                    tokio::spawn(session(counted, socket, peer, stop.clone()));
-                }
-                Err(e) => {
-                    // Out of descriptors, say: wait a little rather than spin.
-                    if !errors_logged {
-                        warn!("control port: accept failed: {e}; retrying");
-                        errors_logged = true;
-                    }
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
+        let prefix = "control port: ";
+        accept::until_stopped(&listener, &stop, prefix, Dropped::Fail, |socket, peer| {
+            let n = self.clients.fetch_add(1, Ordering::Relaxed);
+            let counted = Counted(Arc::clone(&self));
+            if n >= self.max_clients {
+                let max = self.max_clients;
+                tokio::spawn(async move {
+                    let mut socket = socket;
+                    let line = format!("ERR too many control clients (at most {max})\n");
+                    let _ = tokio::time::timeout(WRITE_TIMEOUT, socket.write_all(line.as_bytes()))
+                        .await;
+                    close_gently(socket).await;
+                    drop(counted);
+                });
+                return;
             }
-        }
+            tokio::spawn(session(counted, socket, peer, stop.clone()));
+        })
+        .await;
     }
 
     /// `CONECTAR <udp-port> [channel]`.

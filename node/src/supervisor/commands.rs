@@ -6,8 +6,7 @@ use grid_proto::api::{ServerRuntime, ServerState};
 use nix::sys::signal::Signal;
 use tokio::sync::oneshot;
 
-use super::lifecycle::resolve;
-use super::{SupError, Supervisor, Then, WAIT_MARGIN, Waiter, stop};
+use super::{SupError, Supervisor, Then, WAIT_MARGIN, Waiter, resolve, stop};
 
 impl Supervisor {
     pub(super) fn start_cmd(&mut self, id: &str, restart: bool) -> Result<Waiter, SupError> {
@@ -59,14 +58,7 @@ impl Supervisor {
     }
 
     pub(super) fn signal_cmd(&mut self, id: &str, sig: Signal) -> Result<ServerRuntime, SupError> {
-        let e = self
-            .table
-            .get(id)
-            .ok_or_else(|| SupError::Unknown(id.to_owned()))?;
-        let p = e
-            .proc
-            .as_ref()
-            .ok_or_else(|| SupError::NotRunning(id.to_owned()))?;
+        let (e, p) = self.running(id)?;
         tracing::info!(server = %id, pid = p.pid, signal = sig.as_str(), "sending signal");
         stop::kill_group(p.pid, sig);
         Ok(e.rt.clone())

@@ -6,22 +6,15 @@ use std::time::{Duration, Instant};
 use grid_proto::api::{ReadyReport, ServerRuntime, ServerState};
 use grid_proto::now_ms;
 use nix::sys::signal::Signal;
-use tokio::sync::oneshot;
 
 use super::adopt::{self, PidFile};
-use super::{Entry, Event, Msg, Proc, SupError, Supervisor, Then, child, policy, stop};
+use super::{Entry, Event, Msg, Proc, SupError, Supervisor, Then, child, policy, resolve, stop};
 use crate::metrics::Reason;
 
 /// `last_exit` of an adopted process: it is not our child, so its status cannot be read.
 const ADOPTED_EXIT: &str = "exited (adopted process, status unknown)";
 
 /// Answers every waiter with the runtime.
-pub(super) fn resolve(waiters: &mut Vec<oneshot::Sender<ServerRuntime>>, rt: &ServerRuntime) {
-    for w in waiters.drain(..) {
-        let _ = w.send(rt.clone());
-    }
-}
-
 fn seconds(ms: u64) -> String {
     format!("{:.1}", ms as f64 / 1000.0)
 }
@@ -276,14 +269,7 @@ impl Supervisor {
 
     /// The running process of `id`, if `token` is its per-spawn token.
     pub(super) fn check_token(&self, id: &str, token: &str) -> Result<&Proc, SupError> {
-        let e = self
-            .table
-            .get(id)
-            .ok_or_else(|| SupError::Unknown(id.to_owned()))?;
-        let p = e
-            .proc
-            .as_ref()
-            .ok_or_else(|| SupError::NotRunning(id.to_owned()))?;
+        let (_, p) = self.running(id)?;
         if !grid_proto::secret::eq(p.token.as_bytes(), token.as_bytes()) {
             return Err(SupError::BadToken(id.to_owned()));
         }

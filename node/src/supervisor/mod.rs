@@ -97,6 +97,14 @@ pub struct Waiter {
     bound: Duration,
 }
 
+/// Answers every waiter with `rt`. Here, not in `lifecycle`, because `stop` and `commands`
+/// settle waiters too and `lifecycle` uses them.
+fn resolve(waiters: &mut Vec<oneshot::Sender<ServerRuntime>>, rt: &ServerRuntime) {
+    for w in waiters.drain(..) {
+        let _ = w.send(rt.clone());
+    }
+}
+
 enum Command {
     Apply(Assignment, bool, oneshot::Sender<NodeStatus>),
     Start(String, bool, oneshot::Sender<Result<Waiter, SupError>>),
@@ -239,6 +247,19 @@ impl Supervisor {
         }
         tokio::spawn(sup.run(rx));
         (Handle { tx }, prx)
+    }
+
+    /// The entry of `id` and its running process.
+    fn running(&self, id: &str) -> Result<(&Entry, &Proc), SupError> {
+        let e = self
+            .table
+            .get(id)
+            .ok_or_else(|| SupError::Unknown(id.to_owned()))?;
+        let p = e
+            .proc
+            .as_ref()
+            .ok_or_else(|| SupError::NotRunning(id.to_owned()))?;
+        Ok((e, p))
     }
 
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Msg>) {

@@ -7,8 +7,7 @@ use grid_proto::api::ServerState;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
-use super::lifecycle::resolve;
-use super::{Event, Supervisor, Then};
+use super::{Event, Supervisor, Then, resolve};
 
 /// Signals a server's whole process group (its pid is the group id). A group that is already
 /// gone is not an error worth reporting.

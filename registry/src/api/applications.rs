@@ -1,29 +1,14 @@
-//! Applications: list, describe, add, update, remove, diff.
+//! Applications: add, update, remove, diff (list and describe are in `read`).
 
 use axum::Json;
 use axum::extract::{Path, State};
-use grid_proto::api::{
-    ApplicationChanged, ApplicationDetail, ApplicationDiff, ApplicationSummary, DescriptorSource,
-};
+use grid_proto::api::{ApplicationChanged, ApplicationDiff, DescriptorSource};
 
 use super::error::ApiError;
 use super::extract::{Admin, Body};
+use crate::model::{ModelError, Push};
 use crate::node_link;
 use crate::state::AppState;
-
-/// Every application.
-pub(crate) async fn list(State(state): State<AppState>, _: Admin) -> Json<Vec<ApplicationSummary>> {
-    Json(state.model().view().app_summaries())
-}
-
-/// One application with its source and expanded servers.
-pub(crate) async fn describe(
-    State(state): State<AppState>,
-    _: Admin,
-    Path(name): Path<String>,
-) -> Result<Json<ApplicationDetail>, ApiError> {
-    Ok(Json(state.model().view().application(&name)?))
-}
 
 /// `POST /v1/applications-diff`.
 pub(crate) async fn diff(
@@ -40,9 +25,7 @@ pub(crate) async fn add(
     _: Admin,
     Body(req): Body<DescriptorSource>,
 ) -> Result<Json<ApplicationChanged>, ApiError> {
-    let (changed, push) = state.model().add_application(&req.source).await?;
-    node_link::push(&state, push).await;
-    Ok(Json(changed))
+    deployed(&state, state.model().add_application(&req.source).await).await
 }
 
 /// `PUT /v1/applications/{name}`.
@@ -52,9 +35,11 @@ pub(crate) async fn update(
     Path(name): Path<String>,
     Body(req): Body<DescriptorSource>,
 ) -> Result<Json<ApplicationChanged>, ApiError> {
-    let (changed, push) = state.model().update_application(&name, &req.source).await?;
-    node_link::push(&state, push).await;
-    Ok(Json(changed))
+    deployed(
+        &state,
+        state.model().update_application(&name, &req.source).await,
+    )
+    .await
 }
 
 /// `DELETE /v1/applications/{name}`.
@@ -63,7 +48,15 @@ pub(crate) async fn remove(
     _: Admin,
     Path(name): Path<String>,
 ) -> Result<Json<ApplicationChanged>, ApiError> {
-    let (changed, push) = state.model().remove_application(&name).await?;
-    node_link::push(&state, push).await;
+    deployed(&state, state.model().remove_application(&name).await).await
+}
+
+/// A deployment's answer, once the nodes were sent their new assignments.
+async fn deployed(
+    state: &AppState,
+    done: Result<(ApplicationChanged, Push), ModelError>,
+) -> Result<Json<ApplicationChanged>, ApiError> {
+    let (changed, push) = done?;
+    node_link::push(state, push).await;
     Ok(Json(changed))
 }

@@ -7,11 +7,13 @@ mod extract;
 mod locator;
 mod metrics;
 mod nodes;
+mod read;
 mod servers;
 mod sessions;
 
 use axum::Router;
 use axum::routing::{get, post};
+use grid_proto::api::{ApplicationDetail, ApplicationSummary, NodeView, ServerDetail, ServerView};
 use grid_proto::paths;
 
 use crate::state::AppState;
@@ -23,21 +25,21 @@ pub fn app(state: AppState) -> Router {
         .route(paths::REGISTRY, get(sessions::registry_info))
         .route(
             paths::APPLICATIONS,
-            get(applications::list).post(applications::add),
+            get(read::list::<ApplicationSummary>).post(applications::add),
         )
         .route(paths::APPLICATIONS_DIFF, post(applications::diff))
         .route(
             paths::APPLICATION,
-            get(applications::describe)
+            get(read::one::<ApplicationDetail>)
                 .put(applications::update)
                 .delete(applications::remove),
         )
-        .route(paths::SERVERS, get(servers::list))
-        .route(paths::SERVER, get(servers::describe))
+        .route(paths::SERVERS, get(read::list::<ServerView>))
+        .route(paths::SERVER, get(read::one::<ServerDetail>))
         .route(paths::SERVER_LOG, get(servers::log))
         .route(paths::SERVER_ACTION, post(servers::action))
-        .route(paths::NODES, get(nodes::list))
-        .route(paths::NODE, get(nodes::show))
+        .route(paths::NODES, get(read::list::<NodeView>))
+        .route(paths::NODE, get(read::one::<NodeView>))
         .route(paths::NODE_REGISTER, post(nodes::register))
         .route(paths::NODE_HEARTBEAT, post(nodes::heartbeat))
         .route(paths::NODE_SERVER_STATE, post(nodes::server_state))

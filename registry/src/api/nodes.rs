@@ -1,10 +1,10 @@
-//! Nodes: the admin's view (list, show, ping, shutdown) and the nodes' own calls (register,
-//! heartbeat, server state).
+//! Nodes: the admin's ping and shutdown (list and show are in `read`) and the nodes' own calls
+//! (register, heartbeat, server state).
 
 use axum::Json;
 use axum::extract::{Path, State};
 use grid_proto::api::{
-    ForwardedEvent, Heartbeat, HeartbeatReply, NodeRegister, NodeRegistered, NodeStatus, NodeView,
+    ForwardedEvent, Heartbeat, HeartbeatReply, NodeRegister, NodeRegistered, NodeStatus,
     ServerRuntime,
 };
 use grid_proto::paths;
@@ -13,20 +13,6 @@ use super::error::ApiError;
 use super::extract::{Admin, Body, NodeAuth};
 use crate::node_link;
 use crate::state::AppState;
-
-/// Every node.
-pub(crate) async fn list(State(state): State<AppState>, _: Admin) -> Json<Vec<NodeView>> {
-    Json(state.model().view().node_views())
-}
-
-/// One node.
-pub(crate) async fn show(
-    State(state): State<AppState>,
-    _: Admin,
-    Path(name): Path<String>,
-) -> Result<Json<NodeView>, ApiError> {
-    Ok(Json(state.model().view().node(&name)?))
-}
 
 /// `POST /v1/nodes/{name}/{ping|shutdown}`.
 pub(crate) async fn action(

@@ -1,29 +1,15 @@
-//! Servers: list, describe, start/stop/restart/enable/disable/signal, log.
+//! Servers: start/stop/restart/enable/disable/signal, log (list and describe are in `read`).
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use grid_proto::api::{LogReply, ServerDetail, ServerView, SignalRequest};
+use grid_proto::api::{LogReply, ServerView, SignalRequest};
 use grid_proto::paths;
 
 use super::error::ApiError;
 use super::extract::Admin;
 use crate::node_link;
 use crate::state::AppState;
-
-/// Every server.
-pub(crate) async fn list(State(state): State<AppState>, _: Admin) -> Json<Vec<ServerView>> {
-    Json(state.model().view().server_views())
-}
-
-/// One server with its descriptor.
-pub(crate) async fn describe(
-    State(state): State<AppState>,
-    _: Admin,
-    Path(id): Path<String>,
-) -> Result<Json<ServerDetail>, ApiError> {
-    Ok(Json(state.model().view().server(&id)?))
-}
 
 /// `POST /v1/servers/{id}/{action}`.
 pub(crate) async fn action(
