@@ -46,6 +46,24 @@ pub fn spawn_render(
     (child, format!("http://{addr}"))
 }
 
+/// `METHOD url` with an optional JSON body: the status and the JSON answer (null if none).
+pub async fn call(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let mut req = http.request(method, url);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.expect("the render answers");
+    let status = resp.status().as_u16();
+    let bytes = resp.bytes().await.expect("body");
+    let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+    (status, json)
+}
+
 /// The fake registry and node, serving on a free loopback port.
 #[derive(Default)]
 pub struct FakeGrid {

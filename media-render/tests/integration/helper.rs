@@ -257,19 +257,8 @@ impl Rig {
         body: Option<serde_json::Value>,
     ) -> (u16, serde_json::Value) {
         let url = format!("{}{path}", self.render_url);
-        self.rt.block_on(async {
-            let mut req = self.http.request(method, &url);
-            if let Some(b) = body {
-                req = req.json(&b);
-            }
-            let resp = req.send().await.expect("the render answers");
-            let status = resp.status().as_u16();
-            let bytes = resp.bytes().await.expect("body");
-            (
-                status,
-                serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
-            )
-        })
+        self.rt
+            .block_on(crate::fake::call(&self.http, method, &url, body))
     }
 
     /// POST and expect success.

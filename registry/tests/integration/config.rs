@@ -99,18 +99,8 @@ async fn flag_beats_env_beats_file_beats_default() {
             "case {i}: {}",
             info.listen
         );
-        let secret = std::fs::read_to_string(data.join("cluster.secret")).unwrap();
-        let node = Client::new(&reg.url, "registry")
-            .unwrap()
-            .secret(&secret)
-            .unwrap();
-        let registered: NodeRegistered = node
-            .post(
-                &paths::fill(paths::NODE_REGISTER, &["n1"]),
-                &register_body(vec![]),
-            )
-            .await
-            .unwrap();
+        let node = as_node(&reg.url, &data);
+        let registered: NodeRegistered = register(&node, "n1", vec![]).await;
         assert_eq!(registered.heartbeat_ms, case.expect, "case {i}");
     }
 }

@@ -7,8 +7,12 @@ use std::time::Duration;
 
 use grid_testkit::Killed;
 use grid_testkit::process::addr_file as addr_file_of;
+pub use grid_testkit::wait_for;
 
-use grid_proto::api::{HostInfo, Load, LoginReply, NodeRegister, ServerRuntime};
+use grid_proto::api::{
+    ApplicationChanged, DescriptorSource, HostInfo, Load, LocateReply, LoginReply, NodeRegister,
+    NodeRegistered, ServerRuntime,
+};
 use grid_proto::client::Client;
 use grid_proto::paths;
 
@@ -65,6 +69,42 @@ pub async fn login(url: &str, password: &str) -> Result<Client, grid_proto::clie
     let body = serde_json::json!({ "user": "admin", "password": password });
     let reply: LoginReply = anon.post(paths::SESSIONS, &body).await?;
     anon.bearer(&reply.token)
+}
+
+/// Adds the application `source`.
+pub async fn add(admin: &Client, source: &str) -> ApplicationChanged {
+    let body = DescriptorSource {
+        source: source.into(),
+    };
+    admin
+        .post(paths::APPLICATIONS, &body)
+        .await
+        .expect("the application is added")
+}
+
+/// The endpoints `locate` answers for `id`, in order.
+pub async fn located(client: &Client, id: &str) -> Vec<String> {
+    let reply: LocateReply = client
+        .get(&paths::fill(paths::LOCATE, &[id]))
+        .await
+        .expect("locate answers");
+    reply.endpoints.into_iter().map(|e| e.endpoint).collect()
+}
+
+/// A client of the node routes, with the cluster secret the registry wrote in `data`.
+pub fn as_node(url: &str, data: &Path) -> Client {
+    let secret = std::fs::read_to_string(data.join("cluster.secret")).expect("the cluster secret");
+    Client::new(url, "registry")
+        .and_then(|c| c.secret(&secret))
+        .expect("a node client")
+}
+
+/// Registers node `name` running `servers`.
+pub async fn register(node: &Client, name: &str, servers: Vec<ServerRuntime>) -> NodeRegistered {
+    let path = paths::fill(paths::NODE_REGISTER, &[name]);
+    node.post(&path, &register_body(servers))
+        .await
+        .expect("the node registers")
 }
 
 pub fn register_body(servers: Vec<ServerRuntime>) -> NodeRegister {

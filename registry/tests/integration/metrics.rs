@@ -29,15 +29,10 @@ async fn scrape(url: &str) -> Scrape {
 
 /// Scrapes until `cond` holds, for at most 20 s.
 async fn scrape_until(url: &str, what: &str, cond: impl Fn(&Scrape) -> bool) -> Scrape {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let s = scrape(url).await;
-        if cond(&s) {
-            return s;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for(what, Duration::from_secs(20), async || {
+        Some(scrape(url).await).filter(|s| cond(s))
+    })
+    .await
 }
 
 fn servers(s: &Scrape, state: &str) -> Option<f64> {
@@ -73,13 +68,7 @@ async fn metrics_count_what_the_registry_does() {
 
     assert!(login(&reg.url, "wrong").await.is_err());
     let admin = login(&reg.url, "admin").await.unwrap();
-    let _: ApplicationChanged = admin
-        .post(
-            paths::APPLICATIONS,
-            &DescriptorSource { source: APP.into() },
-        )
-        .await
-        .unwrap();
+    let _ = add(&admin, APP).await;
     let s = scrape(&reg.url).await;
     assert_eq!(
         s.value("gridregistry_logins", &[("result", "ok")]),
@@ -95,11 +84,7 @@ async fn metrics_count_what_the_registry_does() {
 
     // node1 reports MediaServer-1 active and keeps beating; node2 reports MediaServer-2
     // activating and goes silent.
-    let secret = std::fs::read_to_string(data.join("cluster.secret")).unwrap();
-    let node = Client::new(&reg.url, "registry")
-        .unwrap()
-        .secret(&secret)
-        .unwrap();
+    let node = as_node(&reg.url, &data);
     let rt = |id: &str, state| ServerRuntime {
         id: id.into(),
         state,
@@ -107,20 +92,18 @@ async fn metrics_count_what_the_registry_does() {
         endpoints: [(format!("{id}.Adapter"), "http://127.0.0.1:1111".to_owned())].into(),
         ..Default::default()
     };
-    let reply: NodeRegistered = node
-        .post(
-            &paths::fill(paths::NODE_REGISTER, &["node1"]),
-            &register_body(vec![rt("MediaServer-1", ServerState::Active)]),
-        )
-        .await
-        .unwrap();
-    let _: NodeRegistered = node
-        .post(
-            &paths::fill(paths::NODE_REGISTER, &["node2"]),
-            &register_body(vec![rt("MediaServer-2", ServerState::Activating)]),
-        )
-        .await
-        .unwrap();
+    let reply: NodeRegistered = register(
+        &node,
+        "node1",
+        vec![rt("MediaServer-1", ServerState::Active)],
+    )
+    .await;
+    let _: NodeRegistered = register(
+        &node,
+        "node2",
+        vec![rt("MediaServer-2", ServerState::Activating)],
+    )
+    .await;
     let beating = tokio::spawn({
         let node = node.clone();
         let hb = Heartbeat {

@@ -24,13 +24,7 @@ async fn sessions_validation_and_persistence_across_kill_9() {
     assert_eq!(err.to_string(), "wrong user name or password");
     let admin = login(&reg.url, "admin").await.unwrap();
 
-    let added: ApplicationChanged = admin
-        .post(
-            paths::APPLICATIONS,
-            &DescriptorSource { source: APP.into() },
-        )
-        .await
-        .unwrap();
+    let added = add(&admin, APP).await;
     assert_eq!(added.serial, 1);
     assert_eq!(added.diff.added, ["MediaServer-1", "MediaServer-2"]);
 
@@ -105,18 +99,8 @@ async fn locate_follows_node_reports_and_liveness() {
     let data = data_dir(&tmp);
     let reg = start(&data, "127.0.0.1:0", 400);
     let admin = login(&reg.url, "admin").await.unwrap();
-    let _: ApplicationChanged = admin
-        .post(
-            paths::APPLICATIONS,
-            &DescriptorSource { source: APP.into() },
-        )
-        .await
-        .unwrap();
-    let secret = std::fs::read_to_string(data.join("cluster.secret")).unwrap();
-    let node = Client::new(&reg.url, "registry")
-        .unwrap()
-        .secret(&secret)
-        .unwrap();
+    let _ = add(&admin, APP).await;
+    let node = as_node(&reg.url, &data);
     let active = |id: &str, port: u16| ServerRuntime {
         id: id.into(),
         state: ServerState::Active,
@@ -124,32 +108,14 @@ async fn locate_follows_node_reports_and_liveness() {
         endpoints: [(format!("{id}.Adapter"), format!("http://127.0.0.1:{port}"))].into(),
         ..Default::default()
     };
-    let reply: NodeRegistered = node
-        .post(
-            &paths::fill(paths::NODE_REGISTER, &["node1"]),
-            &register_body(vec![active("MediaServer-1", 1111)]),
-        )
-        .await
-        .unwrap();
+    let reply: NodeRegistered = register(&node, "node1", vec![active("MediaServer-1", 1111)]).await;
     assert_eq!(reply.assignment.servers.len(), 1);
     assert_eq!(reply.assignment.servers[0].descriptor.id, "MediaServer-1");
-    let _: NodeRegistered = node
-        .post(
-            &paths::fill(paths::NODE_REGISTER, &["node2"]),
-            &register_body(vec![active("MediaServer-2", 2222)]),
-        )
-        .await
-        .unwrap();
-    let located: LocateReply = admin
-        .get(&paths::fill(paths::LOCATE, &["MediaServerGroup"]))
-        .await
-        .unwrap();
-    let eps: Vec<_> = located
-        .endpoints
-        .iter()
-        .map(|e| e.endpoint.as_str())
-        .collect();
-    assert_eq!(eps, ["http://127.0.0.1:1111", "http://127.0.0.1:2222"]);
+    let _: NodeRegistered = register(&node, "node2", vec![active("MediaServer-2", 2222)]).await;
+    assert_eq!(
+        located(&admin, "MediaServerGroup").await,
+        ["http://127.0.0.1:1111", "http://127.0.0.1:2222"]
+    );
     // Clients without a session list the adapters, as they locate.
     let anon = Client::new(&reg.url, "registry").unwrap();
     let adapters: Vec<grid_proto::api::AdapterView> = anon.get(paths::ADAPTERS).await.unwrap();
@@ -160,30 +126,14 @@ async fn locate_follows_node_reports_and_liveness() {
         load: Load::default(),
         assignment_serial: reply.assignment.serial,
     };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    wait_for("node1 marked down", Duration::from_secs(20), async || {
         let _: grid_proto::api::HeartbeatReply = node
             .post(&paths::fill(paths::NODE_HEARTBEAT, &["node2"]), &hb)
             .await
             .unwrap();
-        let located: LocateReply = admin
-            .get(&paths::fill(paths::LOCATE, &["MediaServerGroup"]))
-            .await
-            .unwrap();
-        let eps: Vec<_> = located
-            .endpoints
-            .iter()
-            .map(|e| e.endpoint.clone())
-            .collect();
-        if eps == ["http://127.0.0.1:2222"] {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "node1 never marked down: {eps:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        (located(&admin, "MediaServerGroup").await == ["http://127.0.0.1:2222"]).then_some(())
+    })
+    .await;
     // A node marked down must register again, with its full state.
     let err = node
         .post::<_, grid_proto::api::HeartbeatReply>(
@@ -193,11 +143,7 @@ async fn locate_follows_node_reports_and_liveness() {
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(404));
-    let located: LocateReply = admin
-        .get(&paths::fill(paths::LOCATE, &["MediaServer-1.Adapter"]))
-        .await
-        .unwrap();
-    assert!(located.endpoints.is_empty());
+    assert!(located(&admin, "MediaServer-1.Adapter").await.is_empty());
     let err = admin
         .get::<LocateReply>(&paths::fill(paths::LOCATE, &["Nope"]))
         .await
@@ -250,13 +196,7 @@ async fn events_start_with_a_snapshot_then_follow_every_change() {
     assert_eq!(first[0]["type"], "snapshot");
     let base = first[0]["serial"].as_u64().unwrap();
 
-    let _: ApplicationChanged = admin
-        .post(
-            paths::APPLICATIONS,
-            &DescriptorSource { source: APP.into() },
-        )
-        .await
-        .unwrap();
+    let _ = add(&admin, APP).await;
     let _: ApplicationChanged = admin
         .put(
             &paths::fill(paths::APPLICATION, &["Spotifice"]),

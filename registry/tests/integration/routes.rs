@@ -63,18 +63,36 @@ async fn call(
     (status, json)
 }
 
-/// Logs in as admin and returns the `Authorization` header value.
-async fn bearer(app: &Router) -> String {
-    let (status, body) = call(
-        app,
-        Method::POST,
-        paths::SESSIONS,
-        &[],
-        Some(json!({ "user": "admin", "password": "admin" })),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    format!("Bearer {}", body["token"].as_str().unwrap())
+/// `POST /v1/sessions` as admin with `password`.
+async fn login(app: &Router, password: &str) -> (StatusCode, Value) {
+    let body = json!({ "user": "admin", "password": password });
+    call(app, Method::POST, paths::SESSIONS, &[], Some(body)).await
+}
+
+/// The router over a fresh store, and an admin's `Authorization` header.
+struct Admin {
+    app: Router,
+    auth: String,
+}
+
+impl Admin {
+    async fn new(dir: &std::path::Path) -> Self {
+        let app = router(dir).await;
+        let (status, body) = login(&app, "admin").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let auth = format!("Bearer {}", body["token"].as_str().unwrap());
+        Self { app, auth }
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let auth = [("authorization", self.auth.as_str())];
+        call(&self.app, Method::GET, path, &auth, None).await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let auth = [("authorization", self.auth.as_str())];
+        call(&self.app, Method::POST, path, &auth, Some(body)).await
+    }
 }
 
 #[tokio::test]
@@ -82,25 +100,11 @@ async fn login_accepts_the_admin_and_refuses_a_wrong_password() {
     let tmp = tempfile::tempdir().unwrap();
     let app = router(tmp.path()).await;
 
-    let (status, body) = call(
-        &app,
-        Method::POST,
-        paths::SESSIONS,
-        &[],
-        Some(json!({ "user": "admin", "password": "wrong" })),
-    )
-    .await;
+    let (status, body) = login(&app, "wrong").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body, json!({ "error": "wrong user name or password" }));
 
-    let (status, body) = call(
-        &app,
-        Method::POST,
-        paths::SESSIONS,
-        &[],
-        Some(json!({ "user": "admin", "password": "admin" })),
-    )
-    .await;
+    let (status, body) = login(&app, "admin").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["expires_in_s"], json!(3600));
     let token = body["token"].as_str().unwrap();
@@ -126,20 +130,14 @@ async fn login_accepts_the_admin_and_refuses_a_wrong_password() {
 #[tokio::test]
 async fn a_bad_descriptor_is_a_400_naming_the_field() {
     let tmp = tempfile::tempdir().unwrap();
-    let app = router(tmp.path()).await;
-    let auth = bearer(&app).await;
+    let admin = Admin::new(tmp.path()).await;
     let bad = APP.replace(
         "template = \"MS\"\nparameters = { index = \"2\" }",
         "template = \"Nope\"",
     );
-    let (status, body) = call(
-        &app,
-        Method::POST,
-        paths::APPLICATIONS,
-        &[("authorization", &auth)],
-        Some(json!({ "source": bad })),
-    )
-    .await;
+    let (status, body) = admin
+        .post(paths::APPLICATIONS, json!({ "source": bad }))
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
         body,
@@ -152,30 +150,17 @@ async fn a_bad_descriptor_is_a_400_naming_the_field() {
         })
     );
     // Nothing was deployed.
-    let (status, body) = call(
-        &app,
-        Method::GET,
-        paths::APPLICATIONS,
-        &[("authorization", &auth)],
-        None,
-    )
-    .await;
+    let (status, body) = admin.get(paths::APPLICATIONS).await;
     assert_eq!((status, body), (StatusCode::OK, json!([])));
 }
 
 #[tokio::test]
 async fn an_added_application_reads_back() {
     let tmp = tempfile::tempdir().unwrap();
-    let app = router(tmp.path()).await;
-    let auth = bearer(&app).await;
-    let (status, body) = call(
-        &app,
-        Method::POST,
-        paths::APPLICATIONS,
-        &[("authorization", &auth)],
-        Some(json!({ "source": APP })),
-    )
-    .await;
+    let admin = Admin::new(tmp.path()).await;
+    let (status, body) = admin
+        .post(paths::APPLICATIONS, json!({ "source": APP }))
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         body,
@@ -194,8 +179,7 @@ async fn an_added_application_reads_back() {
     );
 
     let path = paths::fill(paths::APPLICATION, &["Spotifice"]);
-    let (status, mut body) =
-        call(&app, Method::GET, &path, &[("authorization", &auth)], None).await;
+    let (status, mut body) = admin.get(&path).await;
     assert_eq!(status, StatusCode::OK);
     let updated = body["updated_ms"].take();
     assert!(updated.as_u64().is_some_and(|ms| ms > 0), "{updated}");
@@ -216,14 +200,9 @@ async fn an_added_application_reads_back() {
     );
 
     // Adding it twice is a conflict.
-    let (status, body) = call(
-        &app,
-        Method::POST,
-        paths::APPLICATIONS,
-        &[("authorization", &auth)],
-        Some(json!({ "source": APP })),
-    )
-    .await;
+    let (status, body) = admin
+        .post(paths::APPLICATIONS, json!({ "source": APP }))
+        .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(
         body,
