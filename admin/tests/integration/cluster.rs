@@ -28,6 +28,14 @@ pub fn app(dir: &Path, args: &[&str]) -> String {
         .toml()
 }
 
+/// Waits until the registry shows `id` inactive.
+fn inactive(grid: &Grid, id: &str) {
+    wait_until(&format!("{id} inactive"), Duration::from_secs(10), || {
+        let s = grid.server(id)?;
+        (s.runtime.state == ServerState::Inactive).then_some(())
+    });
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -65,6 +73,8 @@ fn acceptance_session_and_failures() {
     let o = grid.admin("server stop MediaServer-1");
     assert!(o.status.success(), "{o:?}");
     assert!(!alive(p1), "the stopped server's process is gone");
+    // The node reports the exit to the registry just after answering the stop.
+    inactive(&grid, "MediaServer-1");
     let watch_until = Instant::now() + Duration::from_millis(1500);
     while Instant::now() < watch_until {
         assert_eq!(
@@ -192,6 +202,7 @@ args = ["-c", "exit 3"]
     // An admin's stop ends the loop.
     let o = grid.admin("server stop Crasher");
     assert!(o.status.success(), "{o:?}");
+    inactive(&grid, "Crasher");
     let count = grid.server("Crasher").unwrap().runtime.restart_count;
     let watch_until = Instant::now() + Duration::from_millis(1500);
     while Instant::now() < watch_until {

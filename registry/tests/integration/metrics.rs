@@ -2,12 +2,12 @@
 //! logins, a deployment, two nodes (one goes silent), locates of each outcome and an event
 //! subscriber.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::helper::*;
 use grid_proto::api::{
-    ApplicationChanged, DescriptorSource, Heartbeat, HeartbeatReply, Load, LocateReply,
-    NodeRegistered, RegistryInfo, ServerRuntime, ServerState,
+    Heartbeat, HeartbeatReply, Load, LocateReply, NodeRegistered, RegistryInfo, ServerRuntime,
+    ServerState,
 };
 use grid_proto::client::Client;
 use grid_proto::paths;

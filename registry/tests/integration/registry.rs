@@ -1,7 +1,7 @@
 //! The real `gridregistry` binary on a free port: sessions, validation, persistence across
 //! `kill -9`, the node secret, and the node liveness timeout.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use grid_proto::api::{
     ApplicationChanged, ApplicationSummary, DescriptorSource, Load, LocateReply, NodeRegistered,
