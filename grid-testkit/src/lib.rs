@@ -12,6 +12,7 @@ pub mod app;
 mod bins;
 pub mod grid;
 pub mod process;
+pub mod views;
 pub mod wait;
 
 pub use app::App;

@@ -13,8 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use grid_proto::api::{
-    ApplicationSummary, ErrorBody, LoginReply, LoginRequest, ServerDetail, ServerRuntime,
-    ServerState, ServerView,
+    ApplicationSummary, ErrorBody, LoginReply, LoginRequest, ServerDetail, ServerState, ServerView,
 };
 use grid_proto::descriptor::{Activation, ServerDescriptor};
 
@@ -30,6 +29,8 @@ struct Counters {
 struct FakeRegistry {
     url: String,
     counters: Arc<Counters>,
+    /// The HOME of the gridadmin runs against it.
+    home: tempfile::TempDir,
 }
 
 fn error(status: StatusCode, message: &str) -> Response {
@@ -58,21 +59,7 @@ fn authorized(counters: &Counters, headers: &HeaderMap) -> bool {
 }
 
 fn media_server_1() -> ServerView {
-    ServerView {
-        id: "MediaServer-1".into(),
-        application: "Spotifice".into(),
-        node: "node1".into(),
-        node_up: true,
-        activation: Activation::Always,
-        enabled: true,
-        stopped: false,
-        runtime: ServerRuntime {
-            id: "MediaServer-1".into(),
-            state: ServerState::Active,
-            pid: Some(4321),
-            ..ServerRuntime::default()
-        },
-    }
+    grid_testkit::views::server_view("MediaServer-1", ServerState::Active, Some(4321))
 }
 
 async fn sessions(State(c): State<Arc<Counters>>, Json(req): Json<LoginRequest>) -> Response {
@@ -242,7 +229,17 @@ impl FakeRegistry {
         Self {
             url: format!("http://{addr}"),
             counters,
+            home: tempfile::tempdir().expect("a home folder"),
         }
+    }
+
+    fn home(&self) -> &std::path::Path {
+        self.home.path()
+    }
+
+    /// Pipes `input` into the shell, with `extra` flags.
+    fn shell(&self, extra: &[&str], input: &str) -> Output {
+        shell(self.home(), &self.url, extra, input)
     }
 
     fn requests(&self) -> usize {
@@ -264,10 +261,10 @@ fn gridadmin(home: &std::path::Path, args: &[&str]) -> Command {
 }
 
 impl FakeRegistry {
-    /// `gridadmin -u admin -p admin --registry URL` and `args`, with `home` as its home.
-    fn as_admin(&self, home: &std::path::Path, args: &[&str]) -> Output {
+    /// `gridadmin -u admin -p admin --registry URL` and `args`, in the fake's home.
+    fn as_admin(&self, args: &[&str]) -> Output {
         let login = ["-u", "admin", "-p", "admin", "--registry", &self.url];
-        run(home, &[&login[..], args].concat())
+        run(self.home(), &[&login[..], args].concat())
     }
 }
 
@@ -282,8 +279,7 @@ fn text(bytes: &[u8]) -> String {
 #[test]
 fn server_state_prints_exactly_the_state_line() {
     let reg = FakeRegistry::start();
-    let home = tempfile::tempdir().unwrap();
-    let out = reg.as_admin(home.path(), &["-e", "server state MediaServer-1"]);
+    let out = reg.as_admin(&["-e", "server state MediaServer-1"]);
     assert_eq!(text(&out.stderr), "");
     assert_eq!(text(&out.stdout), "active (pid 4321)\n");
     assert_eq!(out.status.code(), Some(0));
@@ -292,9 +288,8 @@ fn server_state_prints_exactly_the_state_line() {
 #[test]
 fn wrong_password_is_one_error_line() {
     let reg = FakeRegistry::start();
-    let home = tempfile::tempdir().unwrap();
     let out = run(
-        home.path(),
+        reg.home(),
         &[
             "-u",
             "admin",
@@ -347,8 +342,7 @@ fn unreachable_registry_is_one_error_line() {
 #[test]
 fn unknown_server_is_the_registry_message() {
     let reg = FakeRegistry::start();
-    let home = tempfile::tempdir().unwrap();
-    let out = reg.as_admin(home.path(), &["-e", "server state Nope"]);
+    let out = reg.as_admin(&["-e", "server state Nope"]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(text(&out.stderr), "error: unknown server 'Nope'\n");
 }
@@ -356,18 +350,14 @@ fn unknown_server_is_the_registry_message() {
 #[test]
 fn several_commands_stop_at_the_first_failure() {
     let reg = FakeRegistry::start();
-    let home = tempfile::tempdir().unwrap();
-    let out = reg.as_admin(
-        home.path(),
-        &[
-            "-e",
-            "server state MediaServer-1",
-            "-e",
-            "server pid Nope",
-            "-e",
-            "application list",
-        ],
-    );
+    let out = reg.as_admin(&[
+        "-e",
+        "server state MediaServer-1",
+        "-e",
+        "server pid Nope",
+        "-e",
+        "application list",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(text(&out.stdout), "active (pid 4321)\n");
     assert_eq!(text(&out.stderr), "error: unknown server 'Nope'\n");
@@ -376,8 +366,7 @@ fn several_commands_stop_at_the_first_failure() {
 #[test]
 fn json_prints_the_registry_reply() {
     let reg = FakeRegistry::start();
-    let home = tempfile::tempdir().unwrap();
-    let out = reg.as_admin(home.path(), &["--json", "-e", "server list"]);
+    let out = reg.as_admin(&["--json", "-e", "server list"]);
     assert_eq!(out.status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v[0]["id"], "MediaServer-1");
@@ -385,7 +374,7 @@ fn json_prints_the_registry_reply() {
 
     // The flags anywhere, and a command's own --json for that command alone.
     let out = run(
-        home.path(),
+        reg.home(),
         &[
             "-e",
             "server list --json",
@@ -410,24 +399,17 @@ fn json_prints_the_registry_reply() {
 #[test]
 fn a_bad_descriptor_fails_before_the_registry_is_contacted() {
     let reg = FakeRegistry::start();
-    let home = tempfile::tempdir().unwrap();
-    let file = home.path().join("bad.toml");
+    let file = reg.home().join("bad.toml");
     std::fs::write(&file, "name = \"Spotifice\"\n[nodes.node1]\nbogus = true\n").unwrap();
-    let out = reg.as_admin(
-        home.path(),
-        &["-e", &format!("application add {}", file.display())],
-    );
+    let out = reg.as_admin(&["-e", &format!("application add {}", file.display())]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(stderr.starts_with("error: invalid descriptor "), "{stderr}");
     assert!(stderr.contains("bogus"), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 
-    let missing = home.path().join("missing.toml");
-    let out = reg.as_admin(
-        home.path(),
-        &["-e", &format!("application update {}", missing.display())],
-    );
+    let missing = reg.home().join("missing.toml");
+    let out = reg.as_admin(&["-e", &format!("application update {}", missing.display())]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         text(&out.stderr),
@@ -461,10 +443,7 @@ fn shell(home: &std::path::Path, url: &str, extra: &[&str], input: &str) -> Outp
 #[test]
 fn the_shell_reads_commands_from_a_pipe() {
     let reg = FakeRegistry::start();
-    let home = tempfile::tempdir().unwrap();
-    let out = shell(
-        home.path(),
-        &reg.url,
+    let out = reg.shell(
         &["-u", "admin", "-p", "admin"],
         "application list\nexit\nserver list\n",
     );
@@ -472,7 +451,7 @@ fn the_shell_reads_commands_from_a_pipe() {
     assert_eq!(text(&out.stdout), "Spotifice\n");
     assert_eq!(out.status.code(), Some(0));
     assert!(
-        !home.path().join(".gridadmin_history").exists(),
+        !reg.home().join(".gridadmin_history").exists(),
         "no history without a terminal"
     );
 }
@@ -480,11 +459,8 @@ fn the_shell_reads_commands_from_a_pipe() {
 #[test]
 fn the_shell_survives_errors_and_asks_for_credentials() {
     let reg = FakeRegistry::start();
-    let home = tempfile::tempdir().unwrap();
     // No -u/-p: the first two lines are the user and the password; end of input quits.
-    let out = shell(
-        home.path(),
-        &reg.url,
+    let out = reg.shell(
         &[],
         "admin\nadmin\nserver state Nope\nserver frobnicate\n\nserver state MediaServer-1\n",
     );
@@ -504,13 +480,7 @@ fn the_shell_survives_errors_and_asks_for_credentials() {
 #[test]
 fn the_shell_quits_on_a_wrong_password() {
     let reg = FakeRegistry::start();
-    let home = tempfile::tempdir().unwrap();
-    let out = shell(
-        home.path(),
-        &reg.url,
-        &["-u", "admin", "-p", "wrong"],
-        "application list\n",
-    );
+    let out = reg.shell(&["-u", "admin", "-p", "wrong"], "application list\n");
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(text(&out.stdout), "");
     assert_eq!(text(&out.stderr), "error: wrong user name or password\n");
@@ -533,10 +503,7 @@ fn the_shell_logs_in_again_when_the_session_expires() {
         expire_first_token: true,
         ..Counters::default()
     });
-    let home = tempfile::tempdir().unwrap();
-    let out = shell(
-        home.path(),
-        &reg.url,
+    let out = reg.shell(
         &["-u", "admin", "-p", "admin"],
         "server state MediaServer-1\nserver pid MediaServer-1\n",
     );
@@ -549,9 +516,8 @@ fn the_shell_logs_in_again_when_the_session_expires() {
 fn channel_list_and_show_ask_every_media_server() {
     start_media_server();
     let reg = FakeRegistry::start();
-    let home = tempfile::tempdir().unwrap();
     let auth = ["-u", "admin", "-p", "admin", "--registry", &reg.url];
-    let out = run(home.path(), &[&auth[..], &["-e", "channel list"]].concat());
+    let out = run(reg.home(), &[&auth[..], &["-e", "channel list"]].concat());
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     let mut lines = stdout.lines();
@@ -572,7 +538,7 @@ fn channel_list_and_show_ask_every_media_server() {
     assert_eq!(lines.next(), None);
 
     let out = run(
-        home.path(),
+        reg.home(),
         &[&auth[..], &["--json", "-e", "channel list"]].concat(),
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -581,7 +547,7 @@ fn channel_list_and_show_ask_every_media_server() {
     assert!(v[1]["error"].is_string(), "{v}");
 
     let out = run(
-        home.path(),
+        reg.home(),
         &[&auth[..], &["-e", "channel show lounge"]].concat(),
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -591,7 +557,7 @@ fn channel_list_and_show_ask_every_media_server() {
     assert!(stdout.contains("MediaServer-2: no answer"), "{stdout}");
 
     let out = run(
-        home.path(),
+        reg.home(),
         &[
             &auth[..],
             &["-e", "channel show lounge --server MediaServer-1"],
@@ -602,7 +568,7 @@ fn channel_list_and_show_ask_every_media_server() {
     assert!(!text(&out.stdout).contains("MediaServer-2"));
 
     let out = run(
-        home.path(),
+        reg.home(),
         &[&auth[..], &["-e", "channel show jazz"]].concat(),
     );
     assert!(!out.status.success());
@@ -611,7 +577,7 @@ fn channel_list_and_show_ask_every_media_server() {
         "error: no channel named 'jazz' on any MediaServer of MediaServerGroup\n"
     );
     let out = run(
-        home.path(),
+        reg.home(),
         &[
             &auth[..],
             &["-e", "channel show lounge --server MediaServer-9"],

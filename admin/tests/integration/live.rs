@@ -13,7 +13,7 @@ use grid_proto::live::{ChannelStats, SourceState};
 use grid_proto::media::SERVER_GROUP;
 use grid_proto::media::{PlayState, RenderStatus, TrackInfo};
 
-use crate::media::library;
+use crate::media::{library, two_nodes};
 use grid_testkit::app::{self, App};
 use grid_testkit::{Grid, Killed, bin, free_port, kill9, wait_until};
 
@@ -297,12 +297,7 @@ fn channel_grid(dir: &Path) -> (Grid, PathBuf) {
          [[channel]]\nname = \"lounge-relay\"\nsource = \"grid:MediaServerGroup/live/lounge\"\n",
     )
     .expect("channels.toml");
-    let mut grid = Grid::new();
-    grid.options
-        .node_args
-        .extend(["--backoff-reset-ms".into(), "200".into()]);
-    grid.start_node("node1");
-    grid.start_node("node2");
+    let grid = two_nodes();
     let lib = library().display().to_string();
     let ch = channels.display().to_string();
     let render = app::indexed(app::deactivation(app::media_render(&[]), 2.0), 1);

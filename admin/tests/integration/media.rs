@@ -67,6 +67,18 @@ fn app(lib: &Path, server_nodes: &[&str], speed: u32) -> String {
 }
 
 /// A grid running [`app`], with everything active.
+/// A grid of node1 and node2 on which a server killed again soon after its restart comes back
+/// at once: these tests measure the render, not the node's crash-loop backoff.
+pub fn two_nodes() -> Grid {
+    let mut grid = Grid::new();
+    grid.options
+        .node_args
+        .extend(["--backoff-reset-ms".into(), "200".into()]);
+    grid.start_node("node1");
+    grid.start_node("node2");
+    grid
+}
+
 struct Media {
     grid: Grid,
     servers: Vec<String>,
@@ -77,14 +89,7 @@ struct Media {
 impl Media {
     fn start(server_nodes: &[&str], speed: u32) -> Self {
         let lib = library();
-        let mut grid = Grid::new();
-        // A server killed again soon after its restart comes back at once: these tests measure
-        // the render, not the node's crash-loop backoff.
-        grid.options
-            .node_args
-            .extend(["--backoff-reset-ms".into(), "200".into()]);
-        grid.start_node("node1");
-        grid.start_node("node2");
+        let grid = two_nodes();
         grid.deploy(&app(lib, server_nodes, speed));
         let servers: Vec<String> = (1..=server_nodes.len())
             .map(|i| format!("MediaServer-{i}"))

@@ -25,6 +25,67 @@ fn exe(name: &str) -> String {
     grid_testkit::bin(name).display().to_string()
 }
 
+/// Waits for `id`'s readiness report, with its per-spawn token; the URL of its one adapter.
+async fn ready(node: &mut FakeNode, id: &str) -> String {
+    let report = node.next_report().await;
+    assert_eq!(report.server, id);
+    assert_eq!(report.body["token"], format!("token-of-{id}"));
+    let endpoints = report.body["endpoints"].as_object().unwrap();
+    assert_eq!(endpoints.keys().collect::<Vec<_>>(), ["Adapter"]);
+    endpoints["Adapter"].as_str().unwrap().to_owned()
+}
+
+/// Asserts `GET {base}/v1/health` names `server`.
+async fn healthy(base: &str, server: &str) {
+    assert_eq!(
+        get_json(&format!("{base}/v1/health")).await,
+        json!({ "status": "ok", "server": server })
+    );
+}
+
+/// `exe` as server `id` under a node that refuses its report: it exits non-zero saying so; its
+/// output.
+async fn refused(exe_name: &str, id: &str) -> String {
+    let mut node = FakeNode::start(StatusCode::UNAUTHORIZED).await;
+    let dir = tempfile::tempdir().unwrap();
+    let process = Process::spawn(&exe(exe_name), &[], &grid_env(id, &node.url), dir.path());
+    node.next_report().await;
+    let (status, stdout) = process.exit().await;
+    assert!(!status.success(), "{stdout}");
+    assert!(stdout.contains(&format!("{id} failed")), "{stdout}");
+    stdout
+}
+
+/// `exe` run by hand (no node) with `args`, which make it write `addr` in `dir`: it and where it
+/// listens, once its health route names `server`.
+async fn by_hand(
+    exe_name: &str,
+    args: &[&str],
+    dir: &std::path::Path,
+    server: &str,
+) -> (Process, String) {
+    let addr_file = dir.join("addr");
+    let process = Process::spawn(&exe(exe_name), args, &[], dir);
+    let bound = wait_for("the address file", || {
+        std::fs::read_to_string(&addr_file).ok()
+    })
+    .await;
+    healthy(&format!("http://{bound}"), server).await;
+    (process, bound)
+}
+
+/// Sends `signal` and waits: it exits 0 saying `{server} stopping ({signal})`; its output.
+async fn stops(process: Process, signal: Signal, server: &str) -> String {
+    process.signal(signal);
+    let (status, stdout) = process.exit().await;
+    assert!(status.success(), "{status}\n{stdout}");
+    assert!(
+        stdout.contains(&format!("{server} stopping ({})", signal.as_str())),
+        "{stdout}"
+    );
+    stdout
+}
+
 #[tokio::test]
 async fn media_server_reports_ready_serves_and_stops_on_sigterm() {
     let mut node = FakeNode::start(StatusCode::OK).await;
@@ -45,54 +106,28 @@ async fn media_server_reports_ready_serves_and_stops_on_sigterm() {
         dir.path(),
     );
 
-    let report = node.next_report().await;
-    assert_eq!(report.server, "MediaServer-7");
-    assert_eq!(report.body["token"], "token-of-MediaServer-7");
-    let endpoints = report.body["endpoints"].as_object().unwrap();
-    assert_eq!(endpoints.keys().collect::<Vec<_>>(), ["Adapter"]);
-    let endpoint = endpoints["Adapter"].as_str().unwrap().to_owned();
+    let endpoint = ready(&mut node, "MediaServer-7").await;
     let bound = std::fs::read_to_string(dir.path().join("addr")).unwrap();
     assert_eq!(endpoint, format!("http://{bound}"));
     assert!(bound.starts_with("127.0.0.1:"), "{bound}");
-
-    assert_eq!(
-        get_json(&format!("{endpoint}/v1/health")).await,
-        json!({ "status": "ok", "server": "MediaServer-7" })
-    );
+    healthy(&endpoint, "MediaServer-7").await;
     assert_eq!(
         get_json(&format!("{endpoint}/v1/info")).await,
         json!({ "server": "MediaServer-7", "kind": "media-server", "library": "lib", "tracks": 2, "streams": 0 })
     );
 
-    server.signal(Signal::SIGTERM);
-    let (status, stdout) = server.exit().await;
-    assert!(status.success(), "{status}\n{stdout}");
+    let stdout = stops(server, Signal::SIGTERM, "MediaServer-7").await;
     assert!(
         stdout.contains(&format!(
             "MediaServer-7 listening on {endpoint}, library lib (2 tracks)"
         )),
         "{stdout}"
     );
-    assert!(
-        stdout.contains("MediaServer-7 stopping (SIGTERM)"),
-        "{stdout}"
-    );
 }
 
 #[tokio::test]
 async fn media_server_a_refused_report_makes_it_exit_non_zero() {
-    let mut node = FakeNode::start(StatusCode::UNAUTHORIZED).await;
-    let dir = tempfile::tempdir().unwrap();
-    let server = Process::spawn(
-        &exe("media-server"),
-        &[],
-        &grid_env("MediaServer-8", &node.url),
-        dir.path(),
-    );
-    node.next_report().await;
-    let (status, stdout) = server.exit().await;
-    assert!(!status.success(), "{stdout}");
-    assert!(stdout.contains("MediaServer-8 failed"), "{stdout}");
+    let stdout = refused("media-server", "MediaServer-8").await;
     assert!(stdout.contains("wrong readiness token"), "{stdout}");
     // The missing default library is only a warning.
     assert!(stdout.contains("library media (0 tracks)"), "{stdout}");
@@ -101,25 +136,9 @@ async fn media_server_a_refused_report_makes_it_exit_non_zero() {
 #[tokio::test]
 async fn media_server_run_by_hand_it_serves_and_stops_on_sigint() {
     let dir = tempfile::tempdir().unwrap();
-    let addr_file = dir.path().join("addr");
-    let server = Process::spawn(
-        &exe("media-server"),
-        &["--listen", "127.0.0.1:0", "--addr-file", "addr"],
-        &[],
-        dir.path(),
-    );
-    let bound = wait_for("the address file", || {
-        std::fs::read_to_string(&addr_file).ok()
-    })
-    .await;
-    assert_eq!(
-        get_json(&format!("http://{bound}/v1/health")).await,
-        json!({ "status": "ok", "server": "MediaServer" })
-    );
-    server.signal(Signal::SIGINT);
-    let (status, stdout) = server.exit().await;
-    assert!(status.success(), "{status}\n{stdout}");
-    assert!(stdout.contains("MediaServer stopping (SIGINT)"), "{stdout}");
+    let args = ["--listen", "127.0.0.1:0", "--addr-file", "addr"];
+    let (server, _) = by_hand("media-server", &args, dir.path(), "MediaServer").await;
+    stops(server, Signal::SIGINT, "MediaServer").await;
 }
 
 #[tokio::test]
@@ -133,76 +152,35 @@ async fn media_render_reports_ready_serves_and_stops_on_sigterm() {
     ));
     let render = Process::spawn(&exe("media-render"), &[], &env, dir.path());
 
-    let report = node.next_report().await;
-    assert_eq!(report.server, "MediaRender-7");
-    assert_eq!(report.body["token"], "token-of-MediaRender-7");
-    let endpoints = report.body["endpoints"].as_object().unwrap();
-    assert_eq!(endpoints.keys().collect::<Vec<_>>(), ["Adapter"]);
-    let endpoint = endpoints["Adapter"].as_str().unwrap().to_owned();
+    let endpoint = ready(&mut node, "MediaRender-7").await;
     assert!(endpoint.starts_with("http://127.0.0.1:"), "{endpoint}");
-    assert_eq!(
-        get_json(&format!("{endpoint}/v1/health")).await,
-        json!({ "status": "ok", "server": "MediaRender-7" })
-    );
+    healthy(&endpoint, "MediaRender-7").await;
 
-    render.signal(Signal::SIGTERM);
-    let (status, stdout) = render.exit().await;
-    assert!(status.success(), "{status}\n{stdout}");
+    let stdout = stops(render, Signal::SIGTERM, "MediaRender-7").await;
     assert!(
         stdout.contains(&format!(
             "MediaRender-7 listening on {endpoint}; MediaServers: MediaServerGroup via registry http://127.0.0.1:4061"
         )),
         "{stdout}"
     );
-    assert!(
-        stdout.contains("MediaRender-7 stopping (SIGTERM)"),
-        "{stdout}"
-    );
 }
 
 #[tokio::test]
 async fn media_render_a_refused_report_makes_it_exit_non_zero() {
-    let mut node = FakeNode::start(StatusCode::UNAUTHORIZED).await;
-    let dir = tempfile::tempdir().unwrap();
-    let render = Process::spawn(
-        &exe("media-render"),
-        &[],
-        &grid_env("MediaRender-8", &node.url),
-        dir.path(),
-    );
-    node.next_report().await;
-    let (status, stdout) = render.exit().await;
-    assert!(!status.success(), "{stdout}");
-    assert!(stdout.contains("MediaRender-8 failed"), "{stdout}");
+    refused("media-render", "MediaRender-8").await;
 }
 
 #[tokio::test]
 async fn media_render_run_by_hand_it_takes_the_registry_flag_and_stops_on_sigint() {
     let dir = tempfile::tempdir().unwrap();
-    let addr_file = dir.path().join("addr");
-    let render = Process::spawn(
-        &exe("media-render"),
-        &["--registry", "http://127.0.0.1:9", "--addr-file", "addr"],
-        &[],
-        dir.path(),
-    );
-    let bound = wait_for("the address file", || {
-        std::fs::read_to_string(&addr_file).ok()
-    })
-    .await;
+    let args = ["--registry", "http://127.0.0.1:9", "--addr-file", "addr"];
+    let (render, bound) = by_hand("media-render", &args, dir.path(), "MediaRender").await;
     assert!(bound.starts_with("127.0.0.1:"), "{bound}");
-    assert_eq!(
-        get_json(&format!("http://{bound}/v1/health")).await,
-        json!({ "status": "ok", "server": "MediaRender" })
-    );
-    render.signal(Signal::SIGINT);
-    let (status, stdout) = render.exit().await;
-    assert!(status.success(), "{status}\n{stdout}");
+    let stdout = stops(render, Signal::SIGINT, "MediaRender").await;
     assert!(
         stdout.contains(&format!(
             "MediaRender listening on http://{bound}; MediaServers: MediaServerGroup via registry http://127.0.0.1:9"
         )),
         "{stdout}"
     );
-    assert!(stdout.contains("MediaRender stopping (SIGINT)"), "{stdout}");
 }

@@ -1,24 +1,10 @@
-use grid_proto::api::{HostInfo, Load, ServerRuntime};
+use grid_proto::api::{HostInfo, Load};
 use grid_proto::descriptor::{Activation, AdapterDescriptor};
 
 use super::*;
 
 fn view(state: ServerState, pid: Option<u32>) -> ServerView {
-    ServerView {
-        id: "MediaServer-1".into(),
-        application: "Spotifice".into(),
-        node: "node1".into(),
-        node_up: true,
-        activation: Activation::Always,
-        enabled: true,
-        stopped: false,
-        runtime: ServerRuntime {
-            id: "MediaServer-1".into(),
-            state,
-            pid,
-            ..ServerRuntime::default()
-        },
-    }
+    grid_testkit::views::server_view("MediaServer-1", state, pid)
 }
 
 #[test]
