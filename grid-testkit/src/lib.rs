@@ -11,6 +11,7 @@
 pub mod app;
 mod bins;
 pub mod grid;
+pub mod metrics;
 pub mod process;
 pub mod views;
 pub mod wait;

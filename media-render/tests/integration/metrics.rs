@@ -3,22 +3,14 @@
 
 use grid_proto::media::PlayState;
 use grid_proto::scrape::Scrape;
+use grid_testkit::metrics::assert_values;
 
 use crate::helper::{LONG, Rig, wait_until};
 use crate::render::{kill_current, start};
 
 fn scrape(rig: &Rig) -> Scrape {
-    let url = format!("{}{}", rig.render_url, grid_proto::paths::METRICS);
-    let text = rig.rt.block_on(async {
-        let resp = rig.http.get(&url).send().await.expect("GET /metrics");
-        assert_eq!(resp.status(), 200);
-        assert_eq!(
-            resp.headers()["content-type"],
-            grid_proto::metrics::CONTENT_TYPE
-        );
-        resp.text().await.expect("the body")
-    });
-    Scrape::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+    rig.rt
+        .block_on(grid_testkit::metrics::scrape(&rig.render_url))
 }
 
 fn state(s: &Scrape) -> Vec<&'static str> {
@@ -34,12 +26,14 @@ fn metrics_show_the_state_the_buffer_and_a_failover() {
     start(&mut rig, "20", &[]);
     let idle = scrape(&rig);
     assert_eq!(state(&idle), ["idle"]);
-    assert_eq!(
-        idle.value("mediarender_failovers", &[("playing", "track")]),
-        Some(0.0)
+    assert_values(
+        &idle,
+        &[
+            ("mediarender_failovers", &[("playing", "track")], 0.0),
+            ("mediarender_underruns", &[], 0.0),
+            ("mediarender_buffered_seconds", &[], 0.0),
+        ],
     );
-    assert_eq!(idle.value("mediarender_underruns", &[]), Some(0.0));
-    assert_eq!(idle.value("mediarender_buffered_seconds", &[]), Some(0.0));
     assert_eq!(
         idle.histogram("mediarender_failover_gap_seconds", &[])
             .map(|h| h.count),
@@ -57,13 +51,12 @@ fn metrics_show_the_state_the_buffer_and_a_failover() {
 
     let gap_ms = kill_current(&mut rig);
     let s = scrape(&rig);
-    assert_eq!(
-        s.value("mediarender_failovers", &[("playing", "track")]),
-        Some(1.0)
-    );
-    assert_eq!(
-        s.value("mediarender_failovers", &[("playing", "channel")]),
-        Some(0.0)
+    assert_values(
+        &s,
+        &[
+            ("mediarender_failovers", &[("playing", "track")], 1.0),
+            ("mediarender_failovers", &[("playing", "channel")], 0.0),
+        ],
     );
     let gaps = s
         .histogram("mediarender_failover_gap_seconds", &[])
@@ -77,11 +70,13 @@ fn metrics_show_the_state_the_buffer_and_a_failover() {
     rig.wait_event("track_exhausted", 1);
     let status = rig.wait_status("the track over", |s| s.state != PlayState::Playing);
     let s = scrape(&rig);
-    assert_eq!(
-        s.value("mediarender_underruns", &[]),
-        Some(f64::from(status.underruns))
+    assert_values(
+        &s,
+        &[
+            ("mediarender_underruns", &[], f64::from(status.underruns)),
+            ("mediarender_buffered_seconds", &[], 0.0),
+        ],
     );
-    assert_eq!(s.value("mediarender_buffered_seconds", &[]), Some(0.0));
     assert_eq!(state(&s).len(), 1, "one state at a time");
     assert_eq!(s.kind("mediarender_underruns").as_deref(), Some("counter"));
 }

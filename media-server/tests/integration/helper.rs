@@ -467,14 +467,7 @@ impl Live {
 
 /// `GET /metrics`, checked to be OpenMetrics text and parsed.
 pub async fn scrape(server: &Server) -> grid_proto::scrape::Scrape {
-    let resp = server.get(grid_proto::paths::METRICS).await;
-    assert_eq!(resp.status(), 200);
-    assert_eq!(
-        resp.headers()["content-type"],
-        grid_proto::metrics::CONTENT_TYPE
-    );
-    let text = resp.text().await.unwrap();
-    grid_proto::scrape::Scrape::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+    grid_testkit::metrics::scrape(&server.base).await
 }
 
 /// `GET /v1/channels/{name}`.

@@ -89,6 +89,17 @@ pub async fn fake_registry(assignment: Assignment) -> (String, Shared) {
     (url, seen)
 }
 
+/// A fake registry assigning `servers` (serial 1), and test `tag`'s environment against it.
+pub async fn assigned(tag: &str, servers: Vec<AssignedServer>) -> (Env, Shared) {
+    let (url, seen) = fake_registry(Assignment { serial: 1, servers }).await;
+    (Env::new(tag, url), seen)
+}
+
+/// Waits for `id` to be active on `node`; its runtime.
+pub async fn wait_active(node: &Client, id: &str) -> ServerRuntime {
+    wait_for(&format!("{id} active"), async || active(node, id).await).await
+}
+
 /// A `/bin/sh -c` server without adapters.
 pub fn sh(id: &str, script: &str, deactivation_ms: u64) -> AssignedServer {
     AssignedServer {

@@ -2,24 +2,17 @@
 //! (a SIGKILL, a server that exits four times), the backoff in force while it waits, servers
 //! by state, and the start latency of a server that reports ready.
 
+use grid_testkit::metrics::assert_values;
 use std::collections::BTreeMap;
 
 use crate::helper::*;
-use grid_proto::api::{Assignment, ReadyReport};
+use grid_proto::api::ReadyReport;
 use grid_proto::client::Client;
 use grid_proto::descriptor::AdapterDescriptor;
-use grid_proto::paths;
 use grid_proto::scrape::Scrape;
 
 async fn scrape(node: &Client) -> Scrape {
-    let resp = reqwest::get(node.url(paths::METRICS)).await.unwrap();
-    assert_eq!(resp.status(), 200);
-    assert_eq!(
-        resp.headers()["content-type"],
-        grid_proto::metrics::CONTENT_TYPE
-    );
-    let text = resp.text().await.unwrap();
-    Scrape::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+    grid_testkit::metrics::scrape(&node.url("")).await
 }
 
 fn restarts(s: &Scrape, server: &str, reason: &str) -> Option<f64> {
@@ -46,12 +39,11 @@ async fn metrics_count_restarts_backoff_and_start_latency() {
         id: "Ad.Adapter".into(),
         replica_group: None,
     }];
-    let (url, _seen) = fake_registry(Assignment {
-        serial: 1,
-        servers: vec![sh("Loop", "exec sleep 1000", 1000), crash, ad],
-    })
+    let (mut env, _seen) = assigned(
+        "metrics",
+        vec![sh("Loop", "exec sleep 1000", 1000), crash, ad],
+    )
     .await;
-    let mut env = Env::new("metrics", url);
     let node = env.start_node().await;
 
     let waiting = wait_for("Crash in backoff", async || {
@@ -68,10 +60,7 @@ async fn metrics_count_restarts_backoff_and_start_latency() {
         Some(0.0)
     );
 
-    let pid = wait_for("Loop active", async || active(&node, "Loop").await)
-        .await
-        .pid
-        .unwrap();
+    let pid = wait_active(&node, "Loop").await.pid.unwrap();
     sigkill(pid);
     wait_for("Loop restarted", async || {
         active(&node, "Loop").await.filter(|r| r.pid != Some(pid))
@@ -104,15 +93,14 @@ async fn metrics_count_restarts_backoff_and_start_latency() {
     assert_eq!(restarts(&s, "Crash", "exit"), Some(4.0));
     assert_eq!(restarts(&s, "Loop", "signal"), Some(1.0));
     assert_eq!(s.series("gridnode_server_restarts", &[]), 2);
-    assert_eq!(
-        s.value("gridnode_servers", &[("state", "active")]),
-        Some(3.0)
+    assert_values(
+        &s,
+        &[
+            ("gridnode_servers", &[("state", "active")], 3.0),
+            ("gridnode_servers", &[("state", "inactive")], 0.0),
+            ("gridnode_servers_in_backoff", &[], 0.0),
+        ],
     );
-    assert_eq!(
-        s.value("gridnode_servers", &[("state", "inactive")]),
-        Some(0.0)
-    );
-    assert_eq!(s.value("gridnode_servers_in_backoff", &[]), Some(0.0));
     assert_eq!(s.sum("gridnode_server_backoff_seconds", &[]), 0.0);
     let started = s
         .histogram(

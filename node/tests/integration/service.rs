@@ -4,16 +4,10 @@ use std::ffi::OsStr;
 use std::process::Command;
 
 use crate::helper::*;
-use grid_proto::api::Assignment;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_stop_leave_keeps_servers_running_for_the_next_node_to_adopt() {
-    let (url, _seen) = fake_registry(Assignment {
-        serial: 1,
-        servers: vec![sh("Keep", "exec sleep 1000", 2000)],
-    })
-    .await;
-    let mut env = Env::new("leave", url);
+    let (mut env, _seen) = assigned("leave", vec![sh("Keep", "exec sleep 1000", 2000)]).await;
     let config = env.dir.path().join("node.toml");
     std::fs::write(
         &config,
@@ -23,10 +17,7 @@ async fn on_stop_leave_keeps_servers_running_for_the_next_node_to_adopt() {
     let with_config = [OsStr::new("--config"), config.as_os_str()];
 
     let node = env.start_node_with(&with_config).await;
-    let pid = wait_for("Keep active", async || active(&node, "Keep").await)
-        .await
-        .pid
-        .unwrap();
+    let pid = wait_active(&node, "Keep").await.pid.unwrap();
     let started = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     let status = env.terminate_node().await;
     assert!(status.success(), "{status:?}\n{}", env.node_log());

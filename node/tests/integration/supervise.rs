@@ -12,14 +12,9 @@ use grid_proto::client::Client;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_always_server_is_restarted_with_a_new_pid() {
-    let (url, seen) = fake_registry(Assignment {
-        serial: 1,
-        servers: vec![sh("Loop", "exec sleep 1000", 2000)],
-    })
-    .await;
-    let mut env = Env::new("restart", url);
+    let (mut env, seen) = assigned("restart", vec![sh("Loop", "exec sleep 1000", 2000)]).await;
     let node = env.start_node().await;
-    let first = wait_for("Loop active", async || active(&node, "Loop").await).await;
+    let first = wait_active(&node, "Loop").await;
     let pid1 = first.pid.unwrap();
     sigkill(pid1);
     let second = wait_for("Loop restarted", async || {
@@ -51,14 +46,9 @@ async fn killed_always_server_is_restarted_with_a_new_pid() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_ignoring_sigterm_is_killed_with_its_grandchild() {
     let script = "trap '' TERM; sleep 1000 & echo $! > gc.pid; wait";
-    let (url, seen) = fake_registry(Assignment {
-        serial: 1,
-        servers: vec![sh("Stubborn", script, 1000)],
-    })
-    .await;
-    let mut env = Env::new("stubborn", url);
+    let (mut env, seen) = assigned("stubborn", vec![sh("Stubborn", script, 1000)]).await;
     let node = env.start_node().await;
-    let rt = wait_for("Stubborn active", async || active(&node, "Stubborn").await).await;
+    let rt = wait_active(&node, "Stubborn").await;
     let leader = rt.pid.unwrap();
     let gc_file = env.work().join("gc.pid");
     let grandchild: u32 = wait_for("the grandchild's pid", async || {
@@ -115,12 +105,7 @@ fn announced_delay(failure: &str) -> Option<f64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_loop_backs_off_with_growing_delays() {
-    let (url, seen) = fake_registry(Assignment {
-        serial: 1,
-        servers: vec![sh("Crash", "exit 3", 1000)],
-    })
-    .await;
-    let mut env = Env::new("crash", url);
+    let (mut env, seen) = assigned("crash", vec![sh("Crash", "exit 3", 1000)]).await;
     let node = env.start_node().await;
     let rt = wait_for("five restarts", async || {
         runtime(&node, "Crash")
@@ -167,14 +152,9 @@ async fn crash_loop_backs_off_with_growing_delays() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_killed_and_restarted_adopts_its_server() {
-    let (url, seen) = fake_registry(Assignment {
-        serial: 1,
-        servers: vec![sh("Keep", "exec sleep 1000", 2000)],
-    })
-    .await;
-    let mut env = Env::new("adopt", url);
+    let (mut env, seen) = assigned("adopt", vec![sh("Keep", "exec sleep 1000", 2000)]).await;
     let node = env.start_node().await;
-    let rt = wait_for("Keep active", async || active(&node, "Keep").await).await;
+    let rt = wait_active(&node, "Keep").await;
     let pid = rt.pid.unwrap();
 
     env.kill_node();
@@ -220,19 +200,10 @@ async fn node_killed_and_restarted_adopts_its_server() {
 async fn assignment_changes_keep_unchanged_pids() {
     let a = sh("A", "echo hello-A; exec sleep 1000", 2000);
     let b = sh("B", "exec sleep 1000", 2000);
-    let (url, seen) = fake_registry(Assignment {
-        serial: 1,
-        servers: vec![a.clone(), b.clone()],
-    })
-    .await;
-    let mut env = Env::new("diff", url);
+    let (mut env, seen) = assigned("diff", vec![a.clone(), b.clone()]).await;
     let node = env.start_node().await;
-    let pa = wait_for("A active", async || active(&node, "A").await)
-        .await
-        .pid;
-    let pb = wait_for("B active", async || active(&node, "B").await)
-        .await
-        .pid;
+    let pa = wait_active(&node, "A").await.pid;
+    let pb = wait_active(&node, "B").await.pid;
 
     let mut b2 = b.clone();
     b2.descriptor.args[1] = "exec sleep 999".into();
@@ -304,12 +275,7 @@ async fn adapters_become_active_on_ready_or_fail_on_timeout() {
         id: "Ad.Adapter".into(),
         replica_group: None,
     }];
-    let (url, _seen) = fake_registry(Assignment {
-        serial: 1,
-        servers: vec![s],
-    })
-    .await;
-    let mut env = Env::new("ready", url);
+    let (mut env, _seen) = assigned("ready", vec![s]).await;
     let node = env.start_node().await;
     // The first spawn never reports: it fails activation and is restarted.
     let rt = wait_for("an activation timeout", async || {
@@ -363,10 +329,7 @@ async fn sigterm_stops_servers_and_cache_restarts_them_without_registry() {
     .await;
     let mut env = Env::new("cache", url);
     let node = env.start_node().await;
-    let pid = wait_for("Cached active", async || active(&node, "Cached").await)
-        .await
-        .pid
-        .unwrap();
+    let pid = wait_active(&node, "Cached").await.pid.unwrap();
 
     let status = env.terminate_node().await;
     assert!(status.success(), "{status:?}\n{}", env.node_log());

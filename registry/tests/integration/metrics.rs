@@ -12,20 +12,7 @@ use grid_proto::api::{
 use grid_proto::client::Client;
 use grid_proto::paths;
 use grid_proto::scrape::Scrape;
-
-async fn scrape(url: &str) -> Scrape {
-    let resp = reqwest::get(format!("{url}{}", paths::METRICS))
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    assert_eq!(
-        resp.headers()["content-type"],
-        grid_proto::metrics::CONTENT_TYPE
-    );
-    let text = resp.text().await.unwrap();
-    assert!(text.ends_with("# EOF\n"), "{text}");
-    Scrape::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
-}
+use grid_testkit::metrics::{assert_values, scrape};
 
 /// Scrapes until `cond` holds, for at most 20 s.
 async fn scrape_until(url: &str, what: &str, cond: impl Fn(&Scrape) -> bool) -> Scrape {
@@ -70,16 +57,15 @@ async fn metrics_count_what_the_registry_does() {
     let admin = login(&reg.url, "admin").await.unwrap();
     let _ = add(&admin, APP).await;
     let s = scrape(&reg.url).await;
-    assert_eq!(
-        s.value("gridregistry_logins", &[("result", "ok")]),
-        Some(1.0)
+    assert_values(
+        &s,
+        &[
+            ("gridregistry_logins", &[("result", "ok")], 1.0),
+            ("gridregistry_logins", &[("result", "denied")], 1.0),
+            ("gridregistry_sessions", &[], 1.0),
+            ("gridregistry_applications", &[], 1.0),
+        ],
     );
-    assert_eq!(
-        s.value("gridregistry_logins", &[("result", "denied")]),
-        Some(1.0)
-    );
-    assert_eq!(s.value("gridregistry_sessions", &[]), Some(1.0));
-    assert_eq!(s.value("gridregistry_applications", &[]), Some(1.0));
     assert_eq!(servers(&s, "inactive"), Some(2.0));
 
     // node1 reports MediaServer-1 active and keeps beating; node2 reports MediaServer-2
@@ -179,8 +165,13 @@ async fn metrics_count_what_the_registry_does() {
     let first = events.chunk().await.unwrap().unwrap();
     assert!(String::from_utf8_lossy(&first).contains("snapshot"));
     let s = scrape(&reg.url).await;
-    assert_eq!(s.value("gridregistry_event_subscribers", &[]), Some(1.0));
-    assert_eq!(s.value("gridregistry_events_sent", &[]), Some(1.0));
+    assert_values(
+        &s,
+        &[
+            ("gridregistry_event_subscribers", &[], 1.0),
+            ("gridregistry_events_sent", &[], 1.0),
+        ],
+    );
     drop(events);
     scrape_until(&reg.url, "the subscriber gone", |s| {
         s.value("gridregistry_event_subscribers", &[]) == Some(0.0)
