@@ -7,10 +7,9 @@
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
-use std::process::Child;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::BytesMut;
 use grid_proto::icy::{self, Decoder, IcyReply, Item, Metadata, Protocol};
@@ -19,7 +18,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-use crate::fake::FakeGrid;
+use crate::fake::Base;
 use grid_testkit::wait_until;
 
 /// Nothing here waits this long when things work.
@@ -160,34 +159,29 @@ async fn serve(mut sock: TcpStream, tag: u8, title: &Mutex<String>) -> std::io::
 }
 
 struct Rig {
-    rt: tokio::runtime::Runtime,
-    dir: tempfile::TempDir,
-    fake: Arc<FakeGrid>,
-    fake_url: String,
+    base: Base,
     servers: Vec<FakeLive>,
-    render: Option<Child>,
-    render_url: String,
-    http: reqwest::Client,
+}
+
+impl std::ops::Deref for Rig {
+    type Target = Base;
+    fn deref(&self) -> &Base {
+        &self.base
+    }
+}
+
+impl std::ops::DerefMut for Rig {
+    fn deref_mut(&mut self) -> &mut Base {
+        &mut self.base
+    }
 }
 
 impl Rig {
     /// Fake live servers with these (id, tag, title), located in this order, and the render.
     fn new(servers: &[(&str, u8, &str)]) -> Self {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let (fake, fake_url) = FakeGrid::start(&rt);
         let mut rig = Self {
-            rt,
-            dir: tempfile::tempdir().expect("tempdir"),
-            fake,
-            fake_url,
+            base: Base::new(),
             servers: Vec::new(),
-            render: None,
-            render_url: String::new(),
-            http: reqwest::Client::new(),
         };
         for (id, tag, title) in servers {
             rig.add_server(id, *tag, title);
@@ -220,26 +214,9 @@ impl Rig {
     }
 
     fn start_render(&mut self) {
-        let (child, url) = crate::fake::spawn_render(
-            self.dir.path(),
-            &self.fake_url,
-            &["--sink".into(), format!("file:{}", self.out().display())],
-            &self.dir.path().join("render.log"),
-            LONG,
-        );
-        self.render = Some(child);
-        self.render_url = url;
-    }
-
-    fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<serde_json::Value>,
-    ) -> (u16, serde_json::Value) {
-        let url = format!("{}{path}", self.render_url);
-        self.rt
-            .block_on(crate::fake::call(&self.http, method, &url, body))
+        let args = ["--sink".into(), format!("file:{}", self.out().display())];
+        let log = self.dir.path().join("render.log");
+        self.base.start_render(&args, &log);
     }
 
     fn join(&self, name: &str) -> (u16, serde_json::Value) {
@@ -294,17 +271,8 @@ impl Rig {
 
 impl Drop for Rig {
     fn drop(&mut self) {
-        if let Some(mut r) = self.render.take() {
-            if let Some(pid) = rustix::process::Pid::from_raw(r.id() as i32) {
-                let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-            }
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while matches!(r.try_wait(), Ok(None)) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            let _ = r.kill();
-            let _ = r.wait();
-        }
+        // The render first, so that it does not fail over while its servers go.
+        self.base.stop_render();
         for s in &self.servers {
             s.kill();
         }

@@ -126,3 +126,89 @@ async fn event(
     fake.events.lock().unwrap().push(ev.payload);
     Json(serde_json::json!({}))
 }
+
+/// What both rigs hold: a runtime, a folder, the fake registry-and-node, and the render.
+pub struct Base {
+    pub rt: tokio::runtime::Runtime,
+    pub dir: tempfile::TempDir,
+    pub fake: Arc<FakeGrid>,
+    pub fake_url: String,
+    render: Option<std::process::Child>,
+    pub render_url: String,
+    pub http: reqwest::Client,
+}
+
+impl Base {
+    /// The runtime, a fresh folder and the fake; no render yet.
+    pub fn new() -> Self {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let (fake, fake_url) = FakeGrid::start(&rt);
+        Self {
+            rt,
+            dir: tempfile::tempdir().expect("tempdir"),
+            fake,
+            fake_url,
+            render: None,
+            render_url: String::new(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Starts the render with `args`, its stdout in `log`, as the fake node would.
+    pub fn start_render(&mut self, args: &[String], log: &Path) {
+        let (child, url) = spawn_render(
+            self.dir.path(),
+            &self.fake_url,
+            args,
+            log,
+            Duration::from_secs(60),
+        );
+        self.render = Some(child);
+        self.render_url = url;
+    }
+
+    pub fn render_pid(&self) -> u32 {
+        self.render.as_ref().expect("render").id()
+    }
+
+    /// SIGTERM to the render, and SIGKILL if it has not exited within 10 s. Its exit status, if
+    /// it was running.
+    pub fn stop_render(&mut self) -> Option<std::process::ExitStatus> {
+        let mut r = self.render.take()?;
+        grid_testkit::process::term(r.id());
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match r.try_wait() {
+                Ok(Some(status)) => return Some(status),
+                Ok(None) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                _ => {
+                    grid_testkit::kill9(r.id());
+                    return r.wait().ok();
+                }
+            }
+        }
+    }
+
+    /// `METHOD path` on the render with an optional JSON body: status and JSON answer.
+    pub fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let url = format!("{}{path}", self.render_url);
+        self.rt.block_on(call(&self.http, method, &url, body))
+    }
+}
+
+impl Drop for Base {
+    fn drop(&mut self) {
+        self.stop_render();
+    }
+}

@@ -4,14 +4,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::OnceLock;
+use std::time::Duration;
 
 use grid_proto::media::{RenderStatus, TrackInfo};
 use media_synth::mp3;
 use sha2::{Digest, Sha256};
 
-use crate::fake::FakeGrid;
+use crate::fake::Base;
 
 /// Nothing here waits this long when things work.
 pub const LONG: Duration = Duration::from_secs(60);
@@ -114,17 +114,24 @@ pub struct MediaServer {
 
 /// A render with its MediaServers.
 pub struct Rig {
-    pub rt: tokio::runtime::Runtime,
-    pub dir: tempfile::TempDir,
-    fake: Arc<FakeGrid>,
-    fake_url: String,
+    base: Base,
     pub servers: Vec<MediaServer>,
     next_server: usize,
     /// Extra arguments of every MediaServer started from now on.
     pub server_args: Vec<String>,
-    render: Option<Child>,
-    pub render_url: String,
-    pub http: reqwest::Client,
+}
+
+impl std::ops::Deref for Rig {
+    type Target = Base;
+    fn deref(&self) -> &Base {
+        &self.base
+    }
+}
+
+impl std::ops::DerefMut for Rig {
+    fn deref_mut(&mut self) -> &mut Base {
+        &mut self.base
+    }
 }
 
 impl Rig {
@@ -132,23 +139,11 @@ impl Rig {
     pub fn new(servers: usize) -> Self {
         let lib = library();
         assert!(lib.exists());
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let (fake, fake_url) = FakeGrid::start(&rt);
         let mut rig = Self {
-            rt,
-            dir: tempfile::tempdir().expect("tempdir"),
-            fake,
-            fake_url,
+            base: Base::new(),
             servers: Vec::new(),
             next_server: 1,
             server_args: Vec::new(),
-            render: None,
-            render_url: String::new(),
-            http: reqwest::Client::new(),
         };
         for _ in 0..servers {
             rig.start_server();
@@ -217,19 +212,8 @@ impl Rig {
     /// its events to the fake node.
     pub fn start_render(&mut self, args: &[&str]) {
         let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-        let (child, url) = crate::fake::spawn_render(
-            self.dir.path(),
-            &self.fake_url,
-            &args,
-            &self.log_path(),
-            LONG,
-        );
-        self.render = Some(child);
-        self.render_url = url;
-    }
-
-    pub fn render_pid(&self) -> u32 {
-        self.render.as_ref().expect("render").id()
+        let log = self.log_path();
+        self.base.start_render(&args, &log);
     }
 
     pub fn log_path(&self) -> PathBuf {
@@ -247,18 +231,6 @@ impl Rig {
     /// What the `file:` sink holds.
     pub fn played(&self) -> Vec<u8> {
         std::fs::read(self.out()).unwrap_or_default()
-    }
-
-    /// `METHOD path` on the render with an optional JSON body: status and JSON answer.
-    pub fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<serde_json::Value>,
-    ) -> (u16, serde_json::Value) {
-        let url = format!("{}{path}", self.render_url);
-        self.rt
-            .block_on(crate::fake::call(&self.http, method, &url, body))
     }
 
     /// POST and expect success.
@@ -325,30 +297,6 @@ impl Rig {
     }
 }
 
-impl Rig {
-    /// Stops the render as a node would (SIGTERM), so it stops what it started; SIGKILL if it
-    /// has not exited within 10 s. Its exit status, if it was running.
-    pub fn stop_render(&mut self) -> Option<std::process::ExitStatus> {
-        let mut r = self.render.take()?;
-        if let Some(pid) = rustix::process::Pid::from_raw(r.id() as i32) {
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            match r.try_wait() {
-                Ok(Some(status)) => return Some(status),
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                _ => {
-                    let _ = r.kill();
-                    return r.wait().ok();
-                }
-            }
-        }
-    }
-}
-
 /// Kills a process by pid when dropped (one the render started, should the test fail before
 /// the render stops it).
 pub struct KillOnDrop(pub u32);
@@ -368,7 +316,8 @@ impl Drop for KillOnDrop {
 
 impl Drop for Rig {
     fn drop(&mut self) {
-        self.stop_render();
+        // The render first, so that it does not fail over while its servers go.
+        self.base.stop_render();
         for s in &mut self.servers {
             let _ = s.child.kill();
             let _ = s.child.wait();
