@@ -26,6 +26,16 @@ pub(crate) fn start(rig: &mut Rig, speed: &str, extra: &[&str]) {
     rig.start_render(&args);
 }
 
+/// A render at `speed` over `servers` MediaServers, playing `file`.
+fn playing(servers: usize, speed: &str, file: &str) -> (Rig, grid_proto::media::TrackInfo) {
+    let mut rig = Rig::new(servers);
+    start(&mut rig, speed, &[]);
+    let track = rig.track(file);
+    rig.load(&track);
+    rig.act("play");
+    (rig, track)
+}
+
 /// Collects what `GET /listen` sends until `want` bytes have arrived.
 fn listen(rig: &Rig, want: usize) -> tokio::task::JoinHandle<Vec<u8>> {
     let url = format!("{}/listen", rig.render_url);
@@ -130,11 +140,7 @@ pub(crate) fn kill_current(rig: &mut Rig) -> f64 {
 
 #[test]
 fn a_killed_server_is_replaced_without_losing_a_byte() {
-    let mut rig = Rig::new(2);
-    start(&mut rig, "20", &[]);
-    let track = rig.track("long.mp3");
-    rig.load(&track);
-    rig.act("play");
+    let (mut rig, _) = playing(2, "20", "long.mp3");
     let gap = kill_current(&mut rig);
     rig.wait_event("track_exhausted", 1);
     assert_eq!(sha(&rig.played()), sha(&source("long.mp3")));
@@ -147,11 +153,7 @@ fn a_killed_server_is_replaced_without_losing_a_byte() {
 
 #[test]
 fn ten_kills_in_one_track_lose_nothing() {
-    let mut rig = Rig::new(2);
-    start(&mut rig, "10", &[]);
-    let track = rig.track("long.mp3");
-    rig.load(&track);
-    rig.act("play");
+    let (mut rig, _) = playing(2, "10", "long.mp3");
     let gaps: Vec<f64> = (0..10).map(|_| kill_current(&mut rig)).collect();
     rig.wait_event("track_exhausted", 1);
     assert_eq!(sha(&rig.played()), sha(&source("long.mp3")));
@@ -164,11 +166,7 @@ fn ten_kills_in_one_track_lose_nothing() {
 
 #[test]
 fn with_every_replica_dead_it_retries_holding_its_place() {
-    let mut rig = Rig::new(2);
-    start(&mut rig, "10", &[]);
-    let track = rig.track("long.mp3");
-    rig.load(&track);
-    rig.act("play");
+    let (mut rig, _) = playing(2, "10", "long.mp3");
     rig.wait_status("streaming", |s| s.bytes_received > 200_000);
     for id in ["MediaServer-1", "MediaServer-2"] {
         rig.kill_server(id);
