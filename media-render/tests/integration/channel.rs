@@ -5,7 +5,6 @@
 //! collects the render's events; the render is the real binary.
 
 use std::collections::HashMap;
-use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -163,19 +162,6 @@ struct Rig {
     servers: Vec<FakeLive>,
 }
 
-impl std::ops::Deref for Rig {
-    type Target = Base;
-    fn deref(&self) -> &Base {
-        &self.base
-    }
-}
-
-impl std::ops::DerefMut for Rig {
-    fn deref_mut(&mut self) -> &mut Base {
-        &mut self.base
-    }
-}
-
 impl Rig {
     /// Fake live servers with these (id, tag, title), located in this order, and the render.
     fn new(servers: &[(&str, u8, &str)]) -> Self {
@@ -191,13 +177,14 @@ impl Rig {
     }
 
     fn add_server(&mut self, id: &str, tag: u8, title: &str) {
-        let s = self.rt.block_on(FakeLive::start(id, tag, title));
+        let s = self.base.rt.block_on(FakeLive::start(id, tag, title));
         self.servers.push(s);
         self.publish();
     }
 
     fn publish(&self) {
-        self.fake
+        self.base
+            .fake
             .publish(self.servers.iter().map(|s| (s.id.as_str(), s.url.as_str())));
     }
 
@@ -206,21 +193,21 @@ impl Rig {
     }
 
     fn out(&self) -> PathBuf {
-        self.dir.path().join("out.mp3")
+        self.base.dir.path().join("out.mp3")
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("render.log")).unwrap_or_default()
+        std::fs::read_to_string(self.base.dir.path().join("render.log")).unwrap_or_default()
     }
 
     fn start_render(&mut self) {
         let args = ["--sink".into(), format!("file:{}", self.out().display())];
-        let log = self.dir.path().join("render.log");
+        let log = self.base.dir.path().join("render.log");
         self.base.start_render(&args, &log);
     }
 
     fn join(&self, name: &str) -> (u16, serde_json::Value) {
-        self.call(
+        self.base.call(
             reqwest::Method::POST,
             "/v1/channel",
             Some(serde_json::json!({ "name": name })),
@@ -228,7 +215,7 @@ impl Rig {
     }
 
     fn status(&self) -> RenderStatus {
-        let (code, s) = self.call(reqwest::Method::GET, "/v1/status", None);
+        let (code, s) = self.base.call(reqwest::Method::GET, "/v1/status", None);
         assert_eq!(code, 200);
         serde_json::from_value(s).expect("a status")
     }
@@ -238,7 +225,8 @@ impl Rig {
     }
 
     fn events(&self, name: &str) -> Vec<serde_json::Value> {
-        self.fake
+        self.base
+            .fake
             .events()
             .into_iter()
             .filter(|e| e["event"] == name)
@@ -282,23 +270,12 @@ impl Drop for Rig {
 /// What `/listen` gives a player that sends `Icy-MetaData: 1`: headers, then titles parsed
 /// with the ICY decoder until `want` shows up.
 fn listen_for_title(rig: &Rig, want: &str) -> (reqwest::header::HeaderMap, usize) {
-    let url = format!("{}/listen", rig.render_url);
-    let http = rig.http.clone();
+    let render_url = rig.base.render_url.clone();
+    let http = rig.base.http.clone();
     let want = want.to_owned();
-    rig.rt.block_on(async move {
-        let mut resp = http
-            .get(&url)
-            .header("Icy-MetaData", "1")
-            .send()
-            .await
-            .expect("GET /listen");
+    rig.base.rt.block_on(async move {
+        let (mut resp, mut decoder) = crate::fake::listen_icy(&http, &render_url).await;
         let headers = resp.headers().clone();
-        let metaint: NonZeroUsize = headers["icy-metaint"]
-            .to_str()
-            .unwrap()
-            .parse()
-            .expect("icy-metaint");
-        let mut decoder = Decoder::body(Some(metaint));
         let mut audio = 0;
         let found = tokio::time::timeout(LONG, async {
             loop {
@@ -403,7 +380,7 @@ fn joins_a_channel_follows_its_titles_and_fails_over_at_the_live_edge() {
 
     // stop leaves the channel: the server sees its listener go, nothing more is played.
     assert_eq!(rig.server("MediaServer-2").listeners(), 1);
-    let (code, s) = rig.call(
+    let (code, s) = rig.base.call(
         reqwest::Method::POST,
         "/v1/stop",
         Some(serde_json::json!({})),
@@ -456,7 +433,7 @@ fn unknown_channels_and_bad_names_are_refused_and_a_track_load_that_fails_keeps_
     assert!(e["error"].as_str().unwrap().contains("jazz"), "{e}");
     let (code, e) = rig.join("Not A Name");
     assert_eq!(code, 400, "{e}");
-    let (code, e) = rig.call(
+    let (code, e) = rig.base.call(
         reqwest::Method::POST,
         "/v1/channel",
         Some(serde_json::json!({ "channel": "lounge" })),
@@ -468,7 +445,7 @@ fn unknown_channels_and_bad_names_are_refused_and_a_track_load_that_fails_keeps_
     assert_eq!(code, 200);
     rig.wait_played(0xa1, METAINT);
     // A load that finds no track leaves the channel playing.
-    let (code, e) = rig.call(
+    let (code, e) = rig.base.call(
         reqwest::Method::POST,
         "/v1/load",
         Some(serde_json::json!({ "track_id": "0123456789abcdef" })),
@@ -478,7 +455,7 @@ fn unknown_channels_and_bad_names_are_refused_and_a_track_load_that_fails_keeps_
     assert_eq!(s.state, PlayState::Playing);
     assert!(s.channel.is_some());
     // A live channel cannot be paused.
-    let (code, e) = rig.call(
+    let (code, e) = rig.base.call(
         reqwest::Method::POST,
         "/v1/pause",
         Some(serde_json::json!({})),
@@ -489,9 +466,9 @@ fn unknown_channels_and_bad_names_are_refused_and_a_track_load_that_fails_keeps_
         "{e}"
     );
     // A plain /listen gets plain audio.
-    let url = format!("{}/listen", rig.render_url);
-    let headers = rig.rt.block_on(async {
-        let resp = rig.http.get(&url).send().await.expect("GET /listen");
+    let url = format!("{}/listen", rig.base.render_url);
+    let headers = rig.base.rt.block_on(async {
+        let resp = rig.base.http.get(&url).send().await.expect("GET /listen");
         resp.headers().clone()
     });
     assert_eq!(headers["content-type"], "audio/mpeg");

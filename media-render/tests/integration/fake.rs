@@ -64,6 +64,26 @@ pub async fn call(
     (status, json)
 }
 
+/// `GET {render_url}/listen` as a player asking for ICY metadata: the response, and a decoder
+/// for its body at the `icy-metaint` it announced.
+pub async fn listen_icy(
+    http: &reqwest::Client,
+    render_url: &str,
+) -> (reqwest::Response, grid_proto::icy::Decoder) {
+    let resp = http
+        .get(format!("{render_url}/listen"))
+        .header("Icy-MetaData", "1")
+        .send()
+        .await
+        .expect("GET /listen");
+    let metaint: std::num::NonZeroUsize = resp.headers()["icy-metaint"]
+        .to_str()
+        .expect("icy-metaint is text")
+        .parse()
+        .expect("icy-metaint");
+    (resp, grid_proto::icy::Decoder::body(Some(metaint)))
+}
+
 /// The fake registry and node, serving on a free loopback port.
 #[derive(Default)]
 pub struct FakeGrid {

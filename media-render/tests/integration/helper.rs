@@ -114,24 +114,11 @@ pub struct MediaServer {
 
 /// A render with its MediaServers.
 pub struct Rig {
-    base: Base,
+    pub base: Base,
     pub servers: Vec<MediaServer>,
     next_server: usize,
     /// Extra arguments of every MediaServer started from now on.
     pub server_args: Vec<String>,
-}
-
-impl std::ops::Deref for Rig {
-    type Target = Base;
-    fn deref(&self) -> &Base {
-        &self.base
-    }
-}
-
-impl std::ops::DerefMut for Rig {
-    fn deref_mut(&mut self) -> &mut Base {
-        &mut self.base
-    }
 }
 
 impl Rig {
@@ -156,8 +143,9 @@ impl Rig {
         let n = self.next_server;
         self.next_server += 1;
         let id = format!("MediaServer-{n}");
-        let addr_file = self.dir.path().join(format!("{id}.addr"));
-        let log = std::fs::File::create(self.dir.path().join(format!("{id}.log"))).expect("log");
+        let addr_file = self.base.dir.path().join(format!("{id}.addr"));
+        let log =
+            std::fs::File::create(self.base.dir.path().join(format!("{id}.log"))).expect("log");
         let child = Command::new(bin("media-server"))
             .arg("--library")
             .arg(library())
@@ -186,7 +174,8 @@ impl Rig {
 
     /// The located list: every server still running.
     fn publish(&self) {
-        self.fake
+        self.base
+            .fake
             .publish(self.servers.iter().map(|s| (s.id.as_str(), s.url.as_str())));
     }
 
@@ -217,7 +206,7 @@ impl Rig {
     }
 
     pub fn log_path(&self) -> PathBuf {
-        self.dir.path().join("mediarender1.log")
+        self.base.dir.path().join("mediarender1.log")
     }
 
     pub fn log(&self) -> String {
@@ -225,7 +214,7 @@ impl Rig {
     }
 
     pub fn out(&self) -> PathBuf {
-        self.dir.path().join("out.mp3")
+        self.base.dir.path().join("out.mp3")
     }
 
     /// What the `file:` sink holds.
@@ -235,7 +224,7 @@ impl Rig {
 
     /// POST and expect success.
     pub fn post_ok(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
-        let (code, answer) = self.call(reqwest::Method::POST, path, Some(body));
+        let (code, answer) = self.base.call(reqwest::Method::POST, path, Some(body));
         assert_eq!(code, 200, "POST {path}: {answer}");
         answer
     }
@@ -250,7 +239,7 @@ impl Rig {
     }
 
     pub fn status(&self) -> RenderStatus {
-        let (code, s) = self.call(reqwest::Method::GET, "/v1/status", None);
+        let (code, s) = self.base.call(reqwest::Method::GET, "/v1/status", None);
         assert_eq!(code, 200);
         serde_json::from_value(s).expect("a status")
     }
@@ -262,8 +251,9 @@ impl Rig {
     /// The library as the first server lists it.
     pub fn tracks(&self) -> Vec<TrackInfo> {
         let url = format!("{}/v1/tracks", self.servers[0].url);
-        self.rt.block_on(async {
-            self.http
+        self.base.rt.block_on(async {
+            self.base
+                .http
                 .get(&url)
                 .send()
                 .await
@@ -283,7 +273,7 @@ impl Rig {
 
     /// The events the render posted so far.
     pub fn events(&self) -> Vec<serde_json::Value> {
-        self.fake.events()
+        self.base.fake.events()
     }
 
     /// Waits for the `n`th event named `name` (1-based).

@@ -9,8 +9,9 @@ use crate::helper::{LONG, Rig, wait_until};
 use crate::render::{kill_current, start};
 
 fn scrape(rig: &Rig) -> Scrape {
-    rig.rt
-        .block_on(grid_testkit::metrics::scrape(&rig.render_url))
+    rig.base
+        .rt
+        .block_on(grid_testkit::metrics::scrape(&rig.base.render_url))
 }
 
 fn state(s: &Scrape) -> Vec<&'static str> {

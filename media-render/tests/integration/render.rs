@@ -38,10 +38,10 @@ fn playing(servers: usize, speed: &str, file: &str) -> (Rig, grid_proto::media::
 
 /// Collects what `GET /listen` sends until `want` bytes have arrived.
 fn listen(rig: &Rig, want: usize) -> tokio::task::JoinHandle<Vec<u8>> {
-    let url = format!("{}/listen", rig.render_url);
-    let http = rig.http.clone();
+    let url = format!("{}/listen", rig.base.render_url);
+    let http = rig.base.http.clone();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    let task = rig.rt.spawn(async move {
+    let task = rig.base.rt.spawn(async move {
         let mut resp = http.get(&url).send().await.expect("GET /listen");
         assert_eq!(resp.headers()["content-type"], "audio/mpeg");
         assert_eq!(resp.headers()["cache-control"], "no-cache");
@@ -82,7 +82,7 @@ fn plays_a_track_byte_for_byte_and_logs_the_seed_flow() {
     assert_eq!(exhausted["bytes"], track.size);
 
     assert_eq!(sha(&rig.played()), sha(&source("medium.mp3")));
-    let heard = rig.rt.block_on(listener).expect("listener");
+    let heard = rig.base.rt.block_on(listener).expect("listener");
     assert_eq!(
         sha(&heard),
         sha(&source("medium.mp3")),
@@ -235,7 +235,7 @@ fn pause_resume_stop_next_and_the_queue() {
         std::thread::sleep(Duration::from_millis(40));
         assert_eq!(rig.status().position_ms, held, "paused");
     }
-    let (code, err) = rig.call(Method::POST, "/v1/pause", Some(json!({})));
+    let (code, err) = rig.base.call(Method::POST, "/v1/pause", Some(json!({})));
     assert_eq!(code, 409, "{err}");
     assert!(err["error"].as_str().unwrap().contains("paused"), "{err}");
     rig.act("resume");
@@ -247,7 +247,7 @@ fn pause_resume_stop_next_and_the_queue() {
     for t in [&a, &b] {
         rig.post_ok("/v1/queue", json!({ "track_id": t.id }));
     }
-    let (_, list) = rig.call(Method::GET, "/v1/queue", None);
+    let (_, list) = rig.base.call(Method::GET, "/v1/queue", None);
     let ids: Vec<&str> = list
         .as_array()
         .unwrap()
@@ -255,7 +255,7 @@ fn pause_resume_stop_next_and_the_queue() {
         .map(|t| t["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, [a.id.as_str(), b.id.as_str()]);
-    let (code, cleared) = rig.call(Method::DELETE, "/v1/queue", None);
+    let (code, cleared) = rig.base.call(Method::DELETE, "/v1/queue", None);
     assert_eq!((code, cleared), (200, json!([])));
     for t in [&a, &b] {
         rig.post_ok("/v1/queue", json!({ "track_id": t.id }));
@@ -273,7 +273,7 @@ fn pause_resume_stop_next_and_the_queue() {
         s.state == PlayState::Stopped
     });
     assert_eq!(s.track.map(|t| t.id), Some(b.id.clone()));
-    let (_, list) = rig.call(Method::GET, "/v1/queue", None);
+    let (_, list) = rig.base.call(Method::GET, "/v1/queue", None);
     assert_eq!(list, json!([]), "the queue was consumed");
     let played = rig.played();
     let medium_src = source("medium.mp3");
@@ -321,7 +321,7 @@ fn pause_resume_stop_next_and_the_queue() {
 fn bad_requests_get_clear_errors() {
     let mut rig = Rig::new(1);
     start(&mut rig, "0", &[]);
-    let post = |path: &str, body: serde_json::Value| rig.call(Method::POST, path, Some(body));
+    let post = |path: &str, body: serde_json::Value| rig.base.call(Method::POST, path, Some(body));
 
     let (code, err) = post("/v1/load", json!({ "track_id": "../../etc/passwd" }));
     assert_eq!(code, 400, "{err}");
@@ -368,7 +368,7 @@ fn bad_requests_get_clear_errors() {
         (Method::DELETE, "/v1/status"),
         (Method::PUT, "/v1/queue"),
     ] {
-        let (code, err) = rig.call(method.clone(), path, None);
+        let (code, err) = rig.base.call(method.clone(), path, None);
         assert_eq!(code, 405, "{method} {path}: {err}");
         assert!(
             err["error"].as_str().unwrap().contains("not allowed"),
@@ -390,7 +390,7 @@ fn an_idle_render_stays_small() {
     let mut rig = Rig::new(0);
     start(&mut rig, "1", &[]);
     let _ = rig.status();
-    let rollup = std::fs::read_to_string(format!("/proc/{}/smaps_rollup", rig.render_pid()))
+    let rollup = std::fs::read_to_string(format!("/proc/{}/smaps_rollup", rig.base.render_pid()))
         .expect("smaps_rollup");
     let field = |name: &str| -> u64 {
         rollup
@@ -411,8 +411,9 @@ fn an_idle_render_stays_small() {
 
 /// GET on a MediaServer, with a deadline: the status code.
 fn get_code(rig: &Rig, url: &str) -> u16 {
-    rig.rt.block_on(async {
-        rig.http
+    rig.base.rt.block_on(async {
+        rig.base
+            .http
             .get(url)
             .timeout(Duration::from_secs(5))
             .send()
@@ -441,13 +442,13 @@ fn an_exec_player_that_never_reads_holds_up_nothing_and_is_stopped_at_exit() {
     let _guard = KillOnDrop(pid);
 
     // The status API answers all along (each call within a deadline), and the track plays on.
-    let url = format!("{}/v1/status", rig.render_url);
+    let url = format!("{}/v1/status", rig.base.render_url);
     wait_until("the track to end", LONG, || {
         assert_eq!(get_code(&rig, &url), 200, "the status API answers");
         let done = rig.events().iter().any(|e| e["event"] == "track_exhausted");
         done.then_some(())
     });
-    let heard = rig.rt.block_on(listener).expect("listener");
+    let heard = rig.base.rt.block_on(listener).expect("listener");
     assert_eq!(
         sha(&heard),
         sha(&source("medium.mp3")),
@@ -460,7 +461,7 @@ fn an_exec_player_that_never_reads_holds_up_nothing_and_is_stopped_at_exit() {
     );
 
     // At exit the render closes its input and, as it does not end, kills it.
-    let status = rig.stop_render().expect("the render ran");
+    let status = rig.base.stop_render().expect("the render ran");
     assert!(status.success(), "{status:?}");
     assert!(
         !std::path::Path::new(&format!("/proc/{pid}")).exists(),
@@ -555,21 +556,14 @@ fn listen_with_icy_metadata_names_the_track() {
     let mut rig = Rig::new(1);
     start(&mut rig, "50", &[]);
     let track = rig.track("medium.mp3");
-    let url = format!("{}/listen", rig.render_url);
-    let http = rig.http.clone();
+    let render_url = rig.base.render_url.clone();
+    let http = rig.base.http.clone();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let want = format!("{} - {}", track.artist, track.title);
-    let task = rig.rt.spawn(async move {
-        let mut resp = http
-            .get(&url)
-            .header("Icy-MetaData", "1")
-            .send()
-            .await
-            .expect("GET /listen");
+    let task = rig.base.rt.spawn(async move {
+        let (mut resp, mut decoder) = crate::fake::listen_icy(&http, &render_url).await;
         let headers = resp.headers().clone();
         let _ = ready_tx.send(());
-        let metaint = headers["icy-metaint"].to_str().unwrap().parse().unwrap();
-        let mut decoder = grid_proto::icy::Decoder::body(Some(metaint));
         let mut audio = Vec::new();
         loop {
             let Ok(Some(chunk)) = resp.chunk().await else {
@@ -590,7 +584,7 @@ fn listen_with_icy_metadata_names_the_track() {
     ready_rx.recv_timeout(LONG).expect("the listener connected");
     rig.load(&track);
     rig.act("play");
-    let (headers, title, audio) = rig.rt.block_on(task).expect("listener");
+    let (headers, title, audio) = rig.base.rt.block_on(task).expect("listener");
     assert_eq!(headers["icy-name"], "MediaRender-1");
     assert_eq!(headers["icy-metaint"], "16000");
     assert_eq!(title.as_deref(), Some(want.as_str()));
@@ -602,7 +596,7 @@ fn listen_with_icy_metadata_names_the_track() {
 #[test]
 fn a_render_on_a_real_live_channel_fails_over_to_a_replica() {
     let mut rig = Rig::new(0);
-    let channels = rig.dir.path().join("channels.toml");
+    let channels = rig.base.dir.path().join("channels.toml");
     std::fs::write(
         &channels,
         "[[channel]]\nname = \"lounge\"\nplaylist = [\"medium.mp3\"]\nburst_ms = 1000\n",
