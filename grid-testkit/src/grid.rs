@@ -283,20 +283,24 @@ impl Grid {
         }
     }
 
+    /// `gridadmin -u admin -p admin --registry URL`, with no stdin, to add a command to.
+    pub fn admin_command(&self) -> Command {
+        let mut c = Command::new(self.bin("gridadmin"));
+        c.args(["-u", "admin", "-p", "admin", "--registry", &self.url])
+            .stdin(Stdio::null());
+        c
+    }
+
     /// Runs `gridadmin -u admin -p admin -e cmd` against the registry.
     pub fn admin(&self, cmd: &str) -> Output {
-        Command::new(self.bin("gridadmin"))
-            .args([
-                "-u",
-                "admin",
-                "-p",
-                "admin",
-                "--registry",
-                &self.url,
-                "-e",
-                cmd,
-            ])
-            .stdin(Stdio::null())
+        self.admin_with(&[], cmd)
+    }
+
+    /// Runs `gridadmin -u admin -p admin FLAGS -e cmd` against the registry.
+    pub fn admin_with(&self, flags: &[&str], cmd: &str) -> Output {
+        self.admin_command()
+            .args(flags)
+            .args(["-e", cmd])
             .output()
             .expect("gridadmin runs")
     }

@@ -272,6 +272,18 @@ fn run(home: &std::path::Path, args: &[&str]) -> Output {
     gridadmin(home, args).output().expect("gridadmin runs")
 }
 
+/// Asserts gridadmin's exit code, and its stdout and stderr to the byte.
+fn assert_output(out: &Output, code: i32, stdout: &str, stderr: &str) {
+    assert_eq!(
+        (
+            out.status.code(),
+            text(&out.stdout).as_str(),
+            text(&out.stderr).as_str()
+        ),
+        (Some(code), stdout, stderr)
+    );
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -280,9 +292,7 @@ fn text(bytes: &[u8]) -> String {
 fn server_state_prints_exactly_the_state_line() {
     let reg = FakeRegistry::start();
     let out = reg.as_admin(&["-e", "server state MediaServer-1"]);
-    assert_eq!(text(&out.stderr), "");
-    assert_eq!(text(&out.stdout), "active (pid 4321)\n");
-    assert_eq!(out.status.code(), Some(0));
+    assert_output(&out, 0, "active (pid 4321)\n", "");
 }
 
 #[test]
@@ -301,9 +311,7 @@ fn wrong_password_is_one_error_line() {
             "server list",
         ],
     );
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(text(&out.stdout), "");
-    assert_eq!(text(&out.stderr), "error: wrong user name or password\n");
+    assert_output(&out, 1, "", "error: wrong user name or password\n");
 }
 
 #[test]
@@ -358,9 +366,12 @@ fn several_commands_stop_at_the_first_failure() {
         "-e",
         "application list",
     ]);
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(text(&out.stdout), "active (pid 4321)\n");
-    assert_eq!(text(&out.stderr), "error: unknown server 'Nope'\n");
+    assert_output(
+        &out,
+        1,
+        "active (pid 4321)\n",
+        "error: unknown server 'Nope'\n",
+    );
 }
 
 #[test]
@@ -447,9 +458,7 @@ fn the_shell_reads_commands_from_a_pipe() {
         &["-u", "admin", "-p", "admin"],
         "application list\nexit\nserver list\n",
     );
-    assert_eq!(text(&out.stderr), "");
-    assert_eq!(text(&out.stdout), "Spotifice\n");
-    assert_eq!(out.status.code(), Some(0));
+    assert_output(&out, 0, "Spotifice\n", "");
     assert!(
         !reg.home().join(".gridadmin_history").exists(),
         "no history without a terminal"
@@ -481,9 +490,7 @@ fn the_shell_survives_errors_and_asks_for_credentials() {
 fn the_shell_quits_on_a_wrong_password() {
     let reg = FakeRegistry::start();
     let out = reg.shell(&["-u", "admin", "-p", "wrong"], "application list\n");
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(text(&out.stdout), "");
-    assert_eq!(text(&out.stderr), "error: wrong user name or password\n");
+    assert_output(&out, 1, "", "error: wrong user name or password\n");
 }
 
 #[test]

@@ -3,13 +3,13 @@
 //! application deploys with its warnings on stderr and in `--json`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 use grid_proto::api::ServerState;
 
 use crate::media::library;
-use grid_testkit::{Grid, bin, wait_until};
+use grid_testkit::{Grid, wait_until};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -132,19 +132,7 @@ const DEMO: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 "#;
 
 fn admin_json(grid: &Grid, cmd: &str) -> Output {
-    Command::new(bin("gridadmin"))
-        .args([
-            "-u",
-            "admin",
-            "-p",
-            "admin",
-            "--registry",
-            grid.url(),
-            "--json",
-        ])
-        .args(["-e", cmd])
-        .output()
-        .unwrap()
+    grid.admin_with(&["--json"], cmd)
 }
 
 #[test]
