@@ -29,12 +29,25 @@ activation = "manual"
 deactivation-timeout = 0.5
 "#;
 
-#[test]
-fn expands_templates_and_defaults() {
-    let app = ApplicationDescriptor::parse(SAMPLE)
+/// `text` parsed and expanded.
+fn expanded(text: &str) -> ExpandedApplication {
+    ApplicationDescriptor::parse(text)
         .unwrap()
         .expand()
-        .unwrap();
+        .unwrap()
+}
+
+/// The error expanding `text` gives (it parses).
+fn expand_err(text: &str) -> DescriptorError {
+    ApplicationDescriptor::parse(text)
+        .unwrap()
+        .expand()
+        .unwrap_err()
+}
+
+#[test]
+fn expands_templates_and_defaults() {
+    let app = expanded(SAMPLE);
     let ids: Vec<_> = app.servers.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(ids, ["MediaServer-1", "MediaServer-2", "Plain"]);
     let s1 = &app.servers[0];
@@ -63,10 +76,7 @@ fn errors_name_the_field() {
         "template = \"MediaServer\"\nparameters = { index = \"1\" }",
         "template = \"Nope\"",
     );
-    let err = ApplicationDescriptor::parse(&bad)
-        .unwrap()
-        .expand()
-        .unwrap_err();
+    let err = expand_err(&bad);
     assert_eq!(err.field, "nodes.node1.server-instances[0].template");
     assert!(err.reason.contains("unknown template 'Nope'"));
 
@@ -74,17 +84,11 @@ fn errors_name_the_field() {
         "replica-group = \"MediaServerGroup\"",
         "replica-group = \"G\"",
     );
-    let err = ApplicationDescriptor::parse(&bad)
-        .unwrap()
-        .expand()
-        .unwrap_err();
+    let err = expand_err(&bad);
     assert!(err.reason.contains("unknown replica group 'G'"), "{err}");
 
     let bad = SAMPLE.replace("parameters = { index = \"1\" }", "parameters = { }");
-    let err = ApplicationDescriptor::parse(&bad)
-        .unwrap()
-        .expand()
-        .unwrap_err();
+    let err = expand_err(&bad);
     assert_eq!(
         err.field,
         "nodes.node1.server-instances[0].parameters.index"
@@ -95,24 +99,15 @@ fn errors_name_the_field() {
     assert!(err.field.contains("line"), "{err}");
 
     let bad = SAMPLE.replace("\"mediaserver${index}.log\"", "\"${nope}.log\"");
-    let err = ApplicationDescriptor::parse(&bad)
-        .unwrap()
-        .expand()
-        .unwrap_err();
+    let err = expand_err(&bad);
     assert!(err.reason.contains("undefined variable '${nope}'"), "{err}");
 
     let bad = SAMPLE.replace("id = \"Plain\"", "id = \"MediaServer-1\"");
-    let err = ApplicationDescriptor::parse(&bad)
-        .unwrap()
-        .expand()
-        .unwrap_err();
+    let err = expand_err(&bad);
     assert!(err.reason.contains("used twice"), "{err}");
 
     let bad = SAMPLE.replace("deactivation-timeout = 0.5", "deactivation-timeout = -1");
-    let err = ApplicationDescriptor::parse(&bad)
-        .unwrap()
-        .expand()
-        .unwrap_err();
+    let err = expand_err(&bad);
     assert!(err.field.ends_with("deactivation-timeout"), "{err}");
 }
 
@@ -135,10 +130,7 @@ fn variables_and_parameters_may_refer_to_variables() {
             "index = \"2\", extra = \"y\"",
             "index = \"2\", extra = \"${literal}\"",
         );
-    let app = ApplicationDescriptor::parse(&text)
-        .unwrap()
-        .expand()
-        .unwrap();
+    let app = expanded(&text);
     assert_eq!(app.servers[0].args, ["--library", "/srv/node1/media", "x"]);
     assert_eq!(
         app.servers[1].args,
@@ -149,10 +141,7 @@ fn variables_and_parameters_may_refer_to_variables() {
         "library = \"media\"",
         "library = \"${a}\"\na = \"${library}\"",
     );
-    let err = ApplicationDescriptor::parse(&cyclic)
-        .unwrap()
-        .expand()
-        .unwrap_err();
+    let err = expand_err(&cyclic);
     assert_eq!(err.field, "variables.a");
     assert_eq!(
         err.reason,

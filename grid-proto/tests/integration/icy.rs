@@ -182,23 +182,9 @@ fn decode(
 
 /// Joins the audio pieces of each segment, so that items of different splits compare.
 fn normalise(items: Vec<Item>) -> Vec<Item> {
-    let mut out: Vec<Item> = Vec::new();
+    let mut out = Vec::new();
     for item in items {
-        if let (
-            Some(Item::Audio {
-                segment: s0,
-                data: d0,
-            }),
-            Item::Audio { segment, data },
-        ) = (out.last_mut(), &item)
-            && s0 == segment
-        {
-            let mut joined = d0.to_vec();
-            joined.extend_from_slice(data);
-            *d0 = Bytes::from(joined);
-            continue;
-        }
-        out.push(item);
+        crate::icy_fuzz::push(&mut out, item);
     }
     out
 }

@@ -81,7 +81,7 @@ fn decode(mode: u8, metaint: usize, input: &[u8], pieces: &mut dyn Iterator<Item
 }
 
 /// Appends an item, joining audio pieces of one segment so that splits compare.
-fn push(items: &mut Vec<Item>, item: Item) {
+pub fn push(items: &mut Vec<Item>, item: Item) {
     if let (
         Some(Item::Audio {
             segment: s0,
