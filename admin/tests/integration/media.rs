@@ -1,4 +1,4 @@
-//! The media plane on a real grid: the seed's playback flow driven by `media-control`, the
+//! The media plane on a real grid: browse, load and play driven by `media-control`, the
 //! render's controls and queue, events on the registry's stream, and failover when MediaServers
 //! are killed (once, ten times, all at once), each ending with a `file:` sink byte-identical to
 //! the source track.
@@ -190,7 +190,7 @@ fn get_status(grid: &Grid, url: &str) -> (u16, Vec<u8>) {
 }
 
 #[test]
-fn the_seed_flow_through_media_control_with_queue_and_controls() {
+fn browse_load_and_play_through_media_control_with_queue_and_controls() {
     let m = Media::start(&["node1", "node2"], 20);
     let mut events = m.grid.events();
 

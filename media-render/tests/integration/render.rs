@@ -1,4 +1,4 @@
-//! The render against real MediaServers: the seed's flow byte for byte (stream and chunk
+//! The render against real MediaServers: a track played byte for byte (stream and chunk
 //! fetching, `/listen`), failover when its server is killed once, ten times and all at once,
 //! the transport controls and the queue, and clear errors for bad requests.
 
@@ -60,7 +60,7 @@ fn listen(rig: &Rig, want: usize) -> tokio::task::JoinHandle<Vec<u8>> {
 }
 
 #[test]
-fn plays_a_track_byte_for_byte_and_logs_the_seed_flow() {
+fn plays_a_track_byte_for_byte_and_logs_each_step() {
     let mut rig = Rig::new(1);
     start(&mut rig, "50", &[]);
     let track = rig.track("medium.mp3");
