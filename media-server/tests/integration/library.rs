@@ -126,7 +126,7 @@ async fn sighup_and_the_api_rescan() {
     let rest = server.get("/v1/streams/r/data").await;
     assert_eq!(rest.status(), 200);
     assert!(rest.bytes().await.unwrap() == removed_content);
-    assert!(server.log().contains("rescan of"), "{}", server.log());
+    server.assert_logged("rescan of");
 }
 
 #[tokio::test]
@@ -214,11 +214,7 @@ async fn malformed_files_do_not_fail_a_scan() {
     let files: Vec<&str> = tracks.iter().map(|t| t.file.as_str()).collect();
     for skipped in ["random.mp3", "cut in the tag.mp3", "empty.mp3"] {
         assert!(!files.contains(&skipped), "{skipped} in {files:?}");
-        assert!(
-            server.log().contains(skipped),
-            "{skipped}: {}",
-            server.log()
-        );
+        server.assert_logged(skipped);
     }
     // A rescan with them still there succeeds too.
     let rescan = server
