@@ -81,6 +81,11 @@ pub fn content_id(path: &Path) -> String {
     hex::encode(digest)[..16].to_owned()
 }
 
+/// A track file's content and the id it should get.
+pub fn read_track(path: &Path) -> (Vec<u8>, String) {
+    (std::fs::read(path).unwrap(), content_id(path))
+}
+
 /// A running `media-server`.
 pub struct Server {
     child: Child,

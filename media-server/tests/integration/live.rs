@@ -287,13 +287,7 @@ async fn a_relay_follows_its_upstream_and_plays_silence_while_it_is_gone() {
     let live = Live::new("");
     let mut upstream = live.start().await;
     let upstream_addr = upstream.addr.clone();
-    let relay_file = live.write_channels(
-        "relay.toml",
-        &format!(
-            "[[channel]]\nname = \"relay\"\nsource = \"http://{upstream_addr}/live/test\"\nmetaint = 3000\nburst_ms = 500\nlag_ms = 3000\n"
-        ),
-    );
-    let relay = live.start_on(&relay_file).await;
+    let relay = live.start_relay(&upstream_addr, 3000).await;
     wait_source(&relay, "relay", SourceState::Playing).await;
     let (mut l, reply) = Listener::connect(&relay, "/live/relay", true).await;
     assert_eq!(reply.metaint().unwrap(), NonZeroUsize::new(3000));

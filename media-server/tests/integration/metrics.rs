@@ -8,7 +8,7 @@ use grid_proto::live::SourceState;
 use grid_proto::scrape::Scrape;
 use tokio::io::AsyncWriteExt;
 
-use crate::helper::{DEADLINE, Live, scrape, stats, wait_source, wait_until};
+use crate::helper::{DEADLINE, Live, Server, scrape, stats, wait_source, wait_until};
 use crate::live::Listener;
 
 fn channel(name: &str) -> [(&'static str, &str); 1] {
@@ -23,19 +23,17 @@ fn assert_channel(s: &Scrape, name: &str, want: &[(&str, f64)]) {
     }
 }
 
+/// The length of `GET path`'s body.
+async fn body_len(server: &Server, path: &str) -> usize {
+    server.get(path).await.bytes().await.unwrap().len()
+}
+
 #[tokio::test]
 async fn metrics_count_stream_reads_and_a_relay_channel() {
     let live = Live::new("");
     let mut upstream = live.start().await;
     let upstream_addr = upstream.addr.clone();
-    let relay_file = live.write_channels(
-        "relay.toml",
-        &format!(
-            "[[channel]]\nname = \"relay\"\nsource = \"http://{upstream_addr}/live/test\"\n\
-             metaint = 3000\nburst_ms = 500\nlag_ms = 1000\n"
-        ),
-    );
-    let relay = live.start_on(&relay_file).await;
+    let relay = live.start_relay(&upstream_addr, 1000).await;
 
     let fresh = scrape(&relay).await;
     assert_eq!(fresh.value("mediaserver_streams_open", &[]), Some(0.0));
@@ -51,22 +49,12 @@ async fn metrics_count_stream_reads_and_a_relay_channel() {
     let track = relay.tracks().await[0].id.clone();
     assert_eq!(relay.open(&track, "r1", 0).await.status(), 200);
     for _ in 0..2 {
-        let body = relay
-            .get("/v1/streams/r1/chunk?size=1000")
-            .await
-            .bytes()
-            .await
-            .unwrap();
-        assert_eq!(body.len(), 1000);
+        let body = body_len(&relay, "/v1/streams/r1/chunk?size=1000").await;
+        assert_eq!(body, 1000);
     }
     assert_eq!(relay.get("/v1/streams/nobody/chunk").await.status(), 404);
-    let data = relay
-        .get("/v1/streams/r1/data?offset=2000&limit=3000")
-        .await
-        .bytes()
-        .await
-        .unwrap();
-    assert_eq!(data.len(), 3000);
+    let data = body_len(&relay, "/v1/streams/r1/data?offset=2000&limit=3000").await;
+    assert_eq!(data, 3000);
     let audio = relay
         .http
         .get(relay.url(&format!("/v1/tracks/{track}/audio")))

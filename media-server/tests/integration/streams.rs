@@ -6,7 +6,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use grid_proto::media::StreamOpened;
 
-use crate::helper::{Fixture, Server, content_id, read_raw, wait_until};
+use crate::helper::{Fixture, Server, content_id, read_raw, read_track, wait_until};
 
 /// Reads chunks without an offset until the empty one; checks sizes and `x-offset`.
 async fn drain_chunks(server: &Server, render: &str, from: u64) -> Vec<u8> {
@@ -45,8 +45,7 @@ async fn drain_chunks(server: &Server, render: &str, from: u64) -> Vec<u8> {
 async fn chunks_reassemble_the_file_and_reopening_continues_exactly() {
     let fixture = Fixture::new();
     let server = Server::start(fixture.path(), &[]).await;
-    let content = std::fs::read(&fixture.cbr.0).unwrap();
-    let id = content_id(&fixture.cbr.0);
+    let (content, id) = read_track(&fixture.cbr.0);
 
     let opened = server.open(&id, "render-1", 0).await;
     assert_eq!(opened.status(), 200);
@@ -131,8 +130,7 @@ async fn chunks_reassemble_the_file_and_reopening_continues_exactly() {
 async fn data_bodies_reassemble_the_rest_from_an_offset() {
     let fixture = Fixture::new();
     let server = Server::start(fixture.path(), &[]).await;
-    let content = std::fs::read(&fixture.cbr.0).unwrap();
-    let id = content_id(&fixture.cbr.0);
+    let (content, id) = read_track(&fixture.cbr.0);
 
     for (offset, size) in [
         (0u64, 4096usize),
@@ -257,8 +255,7 @@ async fn a_running_body_keeps_its_stream_and_a_replaced_stream_cuts_it() {
     let fixture = Fixture::new();
     // Far more than the socket buffers hold while nobody reads.
     let big = fixture.big_track();
-    let content = std::fs::read(&big).unwrap();
-    let id = content_id(&big);
+    let (content, id) = read_track(&big);
     let server = Server::start(fixture.path(), &["--stream-idle-ms", "300"]).await;
 
     assert_eq!(server.open(&id, "slow", 0).await.status(), 200);
@@ -375,8 +372,7 @@ async fn a_failed_chunk_read_is_a_500_and_keeps_the_position() {
     let fixture = Fixture::new();
     let server = Server::start(fixture.path(), &[]).await;
     let path = &fixture.untagged.0;
-    let content = std::fs::read(path).unwrap();
-    let id = content_id(path);
+    let (content, id) = read_track(path);
     assert_eq!(server.open(&id, "r", 0).await.status(), 200);
     let chunk = || async { server.get("/v1/streams/r/chunk?size=100").await };
     let first = chunk().await;

@@ -61,6 +61,19 @@ impl Live {
         Server::start(&self.lib(), &["--channels", channels]).await
     }
 
+    /// Starts a server whose one channel, `relay` (metaint 3000, bursts of 500 ms), relays the
+    /// `test` channel of the server at `upstream` (`127.0.0.1:PORT`) with a lag of `lag_ms`.
+    pub async fn start_relay(&self, upstream: &str, lag_ms: u32) -> Server {
+        let channels = self.write_channels(
+            "relay.toml",
+            &format!(
+                "[[channel]]\nname = \"relay\"\nsource = \"http://{upstream}/live/test\"\n\
+                 metaint = 3000\nburst_ms = 500\nlag_ms = {lag_ms}\n"
+            ),
+        );
+        self.start_on(&channels).await
+    }
+
     /// Starts a server with the fixture's channels at `listen` (to bring one back on its port).
     pub async fn start_at(&self, listen: &str) -> Server {
         Server::start_at(&self.lib(), listen, &["--channels", &self.channels()]).await
