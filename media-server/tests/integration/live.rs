@@ -23,6 +23,17 @@ pub(crate) struct Listener {
     pub(crate) recorded: Option<Vec<u8>>,
 }
 
+/// Sends an ICY `GET path` from a socket with a tiny receive buffer, to be left unread: a
+/// listener the server must cut off.
+pub(crate) async fn stalled_listener(server: &Server, path: &str) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stalled = socket.connect(server.addr.parse().unwrap()).await.unwrap();
+    let request = format!("GET {path} HTTP/1.0\r\nIcy-MetaData: 1\r\n\r\n");
+    stalled.write_all(request.as_bytes()).await.unwrap();
+    stalled
+}
+
 impl Listener {
     /// `GET path` as `HTTP/1.0` with `Icy-MetaData: 1` (or plain `HTTP/1.1` without it).
     pub(crate) async fn connect(server: &Server, path: &str, icy: bool) -> (Self, IcyReply) {
@@ -242,14 +253,7 @@ async fn ffprobe_reads_the_title() {
 async fn a_listener_that_stops_reading_is_cut_off_and_the_others_go_on() {
     let live = Live::new("");
     let server = live.start().await;
-    // A socket with a tiny receive buffer that never reads.
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    let mut stalled = socket.connect(server.addr.parse().unwrap()).await.unwrap();
-    stalled
-        .write_all(b"GET /live/test HTTP/1.0\r\nIcy-MetaData: 1\r\n\r\n")
-        .await
-        .unwrap();
+    let mut stalled = stalled_listener(&server, "/live/test").await;
     let (mut reader, _) = Listener::connect(&server, "/live/test", true).await;
     let started = Instant::now();
     let deadline = started + 2 * DEADLINE;

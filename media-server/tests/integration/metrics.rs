@@ -6,10 +6,9 @@ use std::time::{Duration, Instant};
 
 use grid_proto::live::SourceState;
 use grid_proto::scrape::Scrape;
-use tokio::io::AsyncWriteExt;
 
 use crate::helper::{DEADLINE, Live, Server, scrape, stats, wait_source, wait_until};
-use crate::live::Listener;
+use crate::live::{Listener, stalled_listener};
 
 fn channel(name: &str) -> [(&'static str, &str); 1] {
     [("channel", name)]
@@ -84,13 +83,7 @@ async fn metrics_count_stream_reads_and_a_relay_channel() {
     // One listener that reads, one that never does: it is cut off, the other stays.
     wait_source(&relay, "relay", SourceState::Playing).await;
     let (mut reader, _) = Listener::connect(&relay, "/live/relay", true).await;
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    let mut stalled = socket.connect(relay.addr.parse().unwrap()).await.unwrap();
-    stalled
-        .write_all(b"GET /live/relay HTTP/1.0\r\nIcy-MetaData: 1\r\n\r\n")
-        .await
-        .unwrap();
+    let _stalled = stalled_listener(&relay, "/live/relay").await;
     let deadline = Instant::now() + 2 * DEADLINE;
     let mut heard = 0;
     let s = loop {
