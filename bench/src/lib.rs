@@ -16,7 +16,8 @@ mod metrics;
 mod stats;
 pub mod tree;
 
-use std::path::PathBuf;
+use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -51,10 +52,33 @@ pub struct Cli {
     pub metrics_seconds: u64,
 }
 
+/// The `main` of a benchmark binary: parses its command line, then runs `run` on `runtime`.
+pub fn bin_main<C, F>(
+    mut runtime: tokio::runtime::Builder,
+    run: impl FnOnce(C) -> F,
+) -> anyhow::Result<()>
+where
+    C: clap::Parser,
+    F: Future<Output = anyhow::Result<()>>,
+{
+    let cli = C::parse();
+    runtime.enable_all().build()?.block_on(run(cli))
+}
+
+/// `path` made absolute; an error naming it when it does not exist.
+pub(crate) fn existing(path: &Path) -> anyhow::Result<PathBuf> {
+    std::fs::canonicalize(path).with_context(|| format!("{} not found", path.display()))
+}
+
+/// The media library at `path` made absolute; an error saying how to make it when it is not there.
+pub(crate) fn media_library(path: &Path) -> anyhow::Result<PathBuf> {
+    std::fs::canonicalize(path)
+        .with_context(|| format!("{} not found: run scripts/make-media.sh", path.display()))
+}
+
 /// Runs every benchmark and prints the figures.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let bin_dir = std::fs::canonicalize(&cli.bin_dir)
-        .with_context(|| format!("{} not found", cli.bin_dir.display()))?;
+    let bin_dir = existing(&cli.bin_dir)?;
     let mut grid = Grid::start(&bin_dir).await?;
     grid.deploy().await?;
     grid.wait_all_active(Duration::from_secs(30)).await?;

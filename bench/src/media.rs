@@ -80,14 +80,8 @@ fn application(library: &Path) -> String {
 
 /// Runs every media benchmark and prints the figures.
 pub async fn run(cli: MediaCli) -> anyhow::Result<()> {
-    let bin_dir = std::fs::canonicalize(&cli.bin_dir)
-        .with_context(|| format!("{} not found", cli.bin_dir.display()))?;
-    let library = std::fs::canonicalize(&cli.library).with_context(|| {
-        format!(
-            "{} not found: run scripts/make-media.sh",
-            cli.library.display()
-        )
-    })?;
+    let bin_dir = crate::existing(&cli.bin_dir)?;
+    let library = crate::media_library(&cli.library)?;
     let http = reqwest::Client::builder().tcp_nodelay(true).build()?;
 
     chunk_api(&bin_dir, &library, &http, cli.chunk_seconds).await?;

@@ -456,14 +456,8 @@ struct Heals {
 }
 
 async fn run(cli: &TreeCli, dir: &Path) -> anyhow::Result<()> {
-    let bin = std::fs::canonicalize(cli.bin_dir.join("media-server"))
-        .with_context(|| format!("{}/media-server not found", cli.bin_dir.display()))?;
-    let library = std::fs::canonicalize(&cli.library).with_context(|| {
-        format!(
-            "{} not found: run scripts/make-media.sh",
-            cli.library.display()
-        )
-    })?;
+    let bin = crate::existing(&cli.bin_dir.join("media-server"))?;
+    let library = crate::media_library(&cli.library)?;
     let n = usize::try_from(cli.relays)?;
     let root_file = dir.join("root.toml");
     std::fs::write(

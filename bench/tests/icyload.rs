@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use grid_bench::icysource::{self, Mode, Source};
-use grid_bench::listeners::{self, LoadConfig};
+use grid_bench::listeners::{self, LoadConfig, LoadReport};
 use tokio::net::TcpListener;
 
 const TICK: Duration = Duration::from_millis(50);
@@ -16,6 +16,16 @@ async fn serve(src: Arc<Source>, mode: Mode, delay: Duration) -> String {
         .await
         .unwrap();
     format!("http://{addr}/live/test")
+}
+
+/// `listeners` listeners for `window` seconds on a fresh source serving `mode` without delay.
+async fn load(mode: Mode, listeners: usize, window: f64) -> LoadReport {
+    let url = serve(Source::new(), mode, Duration::ZERO).await;
+    let r = listeners::run_load(&config(url, listeners, window))
+        .await
+        .unwrap();
+    println!("{}", r.line());
+    r
 }
 
 fn config(url: String, listeners: usize, window: f64) -> LoadConfig {
@@ -35,9 +45,7 @@ fn config(url: String, listeners: usize, window: f64) -> LoadConfig {
 
 #[tokio::test]
 async fn holds_listeners_and_parses_every_block() {
-    let url = serve(Source::new(), Mode::Normal, Duration::ZERO).await;
-    let r = listeners::run_load(&config(url, 200, 2.5)).await.unwrap();
-    println!("{}", r.line());
+    let r = load(Mode::Normal, 200, 2.5).await;
     assert_eq!((r.connected, r.alive, r.failed, r.stalls), (200, 200, 0, 0));
     assert_eq!((r.stalls_in_window, r.slow_joins), (0, 0));
     assert!(
@@ -65,9 +73,7 @@ async fn holds_listeners_and_parses_every_block() {
 
 #[tokio::test]
 async fn chunked_bodies_are_decoded() {
-    let url = serve(Source::new(), Mode::Chunked, Duration::ZERO).await;
-    let r = listeners::run_load(&config(url, 20, 1.5)).await.unwrap();
-    println!("{}", r.line());
+    let r = load(Mode::Chunked, 20, 1.5).await;
     assert_eq!((r.connected, r.failed, r.stalls), (20, 0, 0));
     assert!((115.0..145.0).contains(&r.bitrate_p1_kbps));
     assert!(r.titled_blocks >= 20, "{} titled blocks", r.titled_blocks);
@@ -79,9 +85,7 @@ async fn a_silence_over_two_seconds_is_a_stall() {
         after: Duration::from_millis(200),
         pause: Duration::from_millis(2600),
     };
-    let url = serve(Source::new(), mode, Duration::ZERO).await;
-    let r = listeners::run_load(&config(url, 10, 3.5)).await.unwrap();
-    println!("{}", r.line());
+    let r = load(mode, 10, 3.5).await;
     assert_eq!((r.connected, r.failed, r.stalls), (10, 0, 10));
     assert_eq!(r.stalls_in_window, 10);
     assert!(r.max_gap_ms > 2500.0, "max gap {}", r.max_gap_ms);
@@ -93,31 +97,19 @@ async fn a_silence_at_the_end_of_the_window_is_a_stall() {
         after: Duration::from_millis(1000),
         pause: Duration::from_secs(30),
     };
-    let url = serve(Source::new(), mode, Duration::ZERO).await;
-    let r = listeners::run_load(&config(url, 5, 3.5)).await.unwrap();
+    let r = load(mode, 5, 3.5).await;
     assert_eq!((r.connected, r.alive, r.stalls), (5, 5, 5));
 }
 
 #[tokio::test]
 async fn failures_are_counted_by_cause() {
-    let closing = serve(
-        Source::new(),
-        Mode::Close(Duration::from_millis(300)),
-        Duration::ZERO,
-    )
-    .await;
-    let r = listeners::run_load(&config(closing, 10, 1.0))
-        .await
-        .unwrap();
+    let r = load(Mode::Close(Duration::from_millis(300)), 10, 1.0).await;
     assert_eq!(
         (r.connected, r.alive, r.failed, r.failures.closed),
         (10, 0, 10, 10)
     );
 
-    let missing = serve(Source::new(), Mode::NotFound, Duration::ZERO).await;
-    let r = listeners::run_load(&config(missing, 10, 0.2))
-        .await
-        .unwrap();
+    let r = load(Mode::NotFound, 10, 0.2).await;
     assert_eq!((r.connected, r.failed, r.failures.status), (0, 10, 10));
     assert!(r.first_error.unwrap().contains("404"));
 

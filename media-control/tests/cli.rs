@@ -187,38 +187,62 @@ async fn run(registry: &str, args: &[&str], stdin: &str) -> Run {
     }
 }
 
+/// Like [`run`], checked to exit 0.
+async fn run_ok(registry: &str, args: &[&str], stdin: &str) -> Run {
+    let r = run(registry, args, stdin).await;
+    assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+    r
+}
+
+/// Like [`run`], checked to exit 1 (a failure, not a usage error).
+async fn run_failing(registry: &str, args: &[&str], stdin: &str) -> Run {
+    let r = run(registry, args, stdin).await;
+    assert_eq!(r.code, 1, "{args:?}: {}", r.stderr);
+    r
+}
+
+impl Run {
+    /// Asserts that it printed `text`.
+    #[track_caller]
+    fn out_has(&self, text: &str) {
+        assert!(
+            self.stdout.contains(text),
+            "{text:?} not in:\n{}",
+            self.stdout
+        );
+    }
+
+    /// Asserts that it printed `text` on stderr.
+    #[track_caller]
+    fn err_has(&self, text: &str) {
+        assert!(
+            self.stderr.contains(text),
+            "{text:?} not in:\n{}",
+            self.stderr
+        );
+    }
+}
+
 #[tokio::test]
 async fn library_and_renders() {
     let fake = start().await;
-    let r = run(&fake.base, &["library"], "").await;
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run_ok(&fake.base, &["library"], "").await;
     let mut lines = r.stdout.lines();
     assert_eq!(
         lines.next(),
         Some("ID                TITLE           ARTIST         ALBUM          DURATION  KBPS  VBR")
     );
-    assert!(
-        r.stdout
-            .contains("00000000000000a2  Glass Avenue    Vega Lines"),
-        "{}",
-        r.stdout
-    );
+    r.out_has("00000000000000a2  Glass Avenue    Vega Lines");
 
-    let r = run(&fake.base, &["renders"], "").await;
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stdout.contains("MediaRender-1  node1"), "{}", r.stdout);
-    assert!(
-        r.stdout.contains("playing Vega Lines - Night Transit"),
-        "{}",
-        r.stdout
-    );
-    assert!(r.stdout.contains("MediaRender-2  node2  -"), "{}", r.stdout);
-    assert!(r.stdout.contains("not running"), "{}", r.stdout);
+    let r = run_ok(&fake.base, &["renders"], "").await;
+    r.out_has("MediaRender-1  node1");
+    r.out_has("playing Vega Lines - Night Transit");
+    r.out_has("MediaRender-2  node2  -");
+    r.out_has("not running");
 
     // --json (like --registry, which run() puts first) goes before or after the command.
     for args in [&["--json", "library"], &["library", "--json"]] {
-        let r = run(&fake.base, args, "").await;
-        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+        let r = run_ok(&fake.base, args, "").await;
         let v: Value = serde_json::from_str(&r.stdout).unwrap();
         assert_eq!(v.as_array().map(Vec::len), Some(4), "{args:?}");
     }
@@ -227,44 +251,36 @@ async fn library_and_renders() {
 #[tokio::test]
 async fn a_shell_line_takes_its_own_json() {
     let fake = start().await;
-    let r = run(&fake.base, &[], "library --json\n").await;
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run_ok(&fake.base, &[], "library --json\n").await;
     let v: Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(v.as_array().map(Vec::len), Some(4));
     // Only that line: the next one prints the table again.
     let r = run(&fake.base, &[], "library --json\nlibrary\n").await;
-    assert!(r.stdout.contains("ID                TITLE"), "{}", r.stdout);
+    r.out_has("ID                TITLE");
 }
 
 #[tokio::test]
 async fn load_play_status_queue() {
     let fake = start().await;
-    let r = run(
+    let r = run_ok(
         &fake.base,
         &["load", "MediaRender-1", "night", "TRANSIT"],
         "",
     )
     .await;
-    assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(
         r.stdout,
         "MediaRender-1: loaded Vega Lines - Night Transit (00000000000000a1) at 0:01.2\n"
     );
     // The render name in another case is the same render.
-    let r = run(&fake.base, &["play", "mediarender-1"], "").await;
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let r = run(
+    run_ok(&fake.base, &["play", "mediarender-1"], "").await;
+    let r = run_ok(
         &fake.base,
         &["queue", "MediaRender-1", "add", "00000000000000A2"],
         "",
     )
     .await;
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(
-        r.stdout.contains("queued Vega Lines - Glass Avenue"),
-        "{}",
-        r.stdout
-    );
+    r.out_has("queued Vega Lines - Glass Avenue");
     assert_eq!(
         *fake.calls.lock().unwrap(),
         [
@@ -274,49 +290,31 @@ async fn load_play_status_queue() {
         ]
     );
 
-    let r = run(&fake.base, &["status", "MediaRender-1"], "").await;
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stdout.contains("state: playing\n"), "{}", r.stdout);
-    assert!(
-        r.stdout.contains("position: 0:01.2 / 1:01\n"),
-        "{}",
-        r.stdout
-    );
-    assert!(
-        r.stdout
-            .contains("server: MediaServer-1 http://127.0.0.1:1\n"),
-        "{}",
-        r.stdout
-    );
+    let r = run_ok(&fake.base, &["status", "MediaRender-1"], "").await;
+    r.out_has("state: playing\n");
+    r.out_has("position: 0:01.2 / 1:01\n");
+    r.out_has("server: MediaServer-1 http://127.0.0.1:1\n");
 }
 
 #[tokio::test]
 async fn errors_are_one_line_and_exit_1() {
     let fake = start().await;
-    let r = run(&fake.base, &["status", "MediaRender-9"], "").await;
-    assert_eq!(r.code, 1);
+    let r = run_failing(&fake.base, &["status", "MediaRender-9"], "").await;
     assert_eq!(
         r.stderr,
         "media-control: no render named MediaRender-9 (renders: MediaRender-1, MediaRender-2)\n"
     );
-    let r = run(&fake.base, &["play", "MediaRender-2"], "").await;
-    assert_eq!(r.code, 1);
-    assert!(
-        r.stderr.contains("render MediaRender-2 is not running"),
-        "{}",
-        r.stderr
-    );
+    let r = run_failing(&fake.base, &["play", "MediaRender-2"], "").await;
+    r.err_has("render MediaRender-2 is not running");
 
-    let r = run(&fake.base, &["load", "MediaRender-1", "lights"], "").await;
-    assert_eq!(r.code, 1);
+    let r = run_failing(&fake.base, &["load", "MediaRender-1", "lights"], "").await;
     assert_eq!(
         r.stderr,
         "media-control: 'lights' matches 2 tracks: \
          Slow Meridian - Harbour Lights (00000000000000a3); \
          Slow Meridian - Lights Out (00000000000000a4)\n"
     );
-    let r = run(&fake.base, &["load", "MediaRender-1", "polka"], "").await;
-    assert_eq!(r.code, 1);
+    let r = run_failing(&fake.base, &["load", "MediaRender-1", "polka"], "").await;
     assert!(
         r.stderr
             .starts_with("media-control: no track matches 'polka'"),
@@ -333,8 +331,7 @@ async fn errors_are_one_line_and_exit_1() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         format!("http://{}", l.local_addr().unwrap())
     };
-    let r = run(&gone, &["renders"], "").await;
-    assert_eq!(r.code, 1);
+    let r = run_failing(&gone, &["renders"], "").await;
     assert!(
         r.stderr.starts_with(&format!(
             "media-control: cannot list the renders: registry at {gone} is unreachable"
@@ -346,64 +343,49 @@ async fn errors_are_one_line_and_exit_1() {
 
     let r = run(&fake.base, &["load", "MediaRender-1"], "").await;
     assert_ne!(r.code, 0, "a missing TRACK is a usage error");
-    let r = run("ftp://x", &["library"], "").await;
-    assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("bad --registry"), "{}", r.stderr);
+    let r = run_failing("ftp://x", &["library"], "").await;
+    r.err_has("bad --registry");
 }
 
 #[tokio::test]
 async fn the_shell_runs_lines_until_exit() {
     let fake = start().await;
-    let r = run(
+    let r = run_ok(
         &fake.base,
         &[],
         "renders\nstatus NoSuchRender\nload 'unbalanced\npause MediaRender-1\nexit\nlibrary\n",
     )
     .await;
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stdout.contains("MediaRender-1  node1"), "{}", r.stdout);
-    assert!(r.stdout.contains("MediaRender-1: paused"), "{}", r.stdout);
+    r.out_has("MediaRender-1  node1");
+    r.out_has("MediaRender-1: paused");
     assert!(
         !r.stdout.contains("Glass Avenue"),
         "nothing runs after exit: {}",
         r.stdout
     );
-    assert!(
-        r.stderr
-            .contains("media-control: no render named NoSuchRender"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr.contains("media-control: unbalanced quotes"),
-        "{}",
-        r.stderr
-    );
+    r.err_has("media-control: no render named NoSuchRender");
+    r.err_has("media-control: unbalanced quotes");
 }
 
 #[tokio::test]
 async fn channels_and_joining_one() {
     let fake = start().await;
-    let r = run(&fake.base, &["channels"], "").await;
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run_ok(&fake.base, &["channels"], "").await;
     assert_eq!(
         r.stdout,
         "NAME    KIND      LISTENERS  TITLE\nlounge  playlist  2          Vega Lines - Night Transit\n"
     );
-    let r = run(&fake.base, &["--json", "channels"], "").await;
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run_ok(&fake.base, &["--json", "channels"], "").await;
     let v: Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(v[0]["listeners_peak"], 4);
 
-    let r = run(&fake.base, &["channel", "MediaRender-1", "lounge"], "").await;
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run_ok(&fake.base, &["channel", "MediaRender-1", "lounge"], "").await;
     assert_eq!(
         r.stdout,
         "MediaRender-1: playing channel lounge: Vega Lines - Night Transit (from MediaServer-1)\n"
     );
-    let r = run(&fake.base, &["channel", "MediaRender-1", "jazz"], "").await;
-    assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("no such channel: jazz"), "{}", r.stderr);
+    let r = run_failing(&fake.base, &["channel", "MediaRender-1", "jazz"], "").await;
+    r.err_has("no such channel: jazz");
     assert_eq!(
         *fake.calls.lock().unwrap(),
         ["channel lounge", "channel jazz"]

@@ -1,10 +1,8 @@
 //! `treebench`: the live channels' distribution tree benchmark. See `scripts/bench-tree.sh`.
-use clap::Parser;
 
 fn main() -> anyhow::Result<()> {
-    let cli = grid_bench::tree::TreeCli::parse();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(grid_bench::tree::main(cli))
+    grid_bench::bin_main(
+        tokio::runtime::Builder::new_multi_thread(),
+        grid_bench::tree::main,
+    )
 }

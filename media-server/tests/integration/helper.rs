@@ -7,12 +7,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use grid_proto::live::ChannelStats;
 use grid_proto::media::TrackInfo;
 use media_synth::mp3::{self, Encoding};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use sha2::{Digest, Sha256};
+
+mod channels;
+pub use channels::{Live, METAINT, scrape, stats, wait_source};
 
 /// How long any awaited condition may take.
 pub const DEADLINE: Duration = Duration::from_secs(10);
@@ -77,6 +79,11 @@ fn encode(path: &Path, seconds: f64, cbr_kbps: Option<u32>, tags: &Tags<'_>) -> 
 pub fn content_id(path: &Path) -> String {
     let digest = Sha256::digest(std::fs::read(path).unwrap());
     hex::encode(digest)[..16].to_owned()
+}
+
+/// A track file's content and the id it should get.
+pub fn read_track(path: &Path) -> (Vec<u8>, String) {
+    (std::fs::read(path).unwrap(), content_id(path))
 }
 
 /// A running `media-server`.
@@ -187,6 +194,13 @@ impl Server {
     /// What it logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Asserts that it logged `text`.
+    #[track_caller]
+    pub fn assert_logged(&self, text: &str) {
+        let log = self.log();
+        assert!(log.contains(text), "{text:?} is not in the log:\n{log}");
     }
 
     /// Sends it a signal.
@@ -410,72 +424,4 @@ impl Fixture {
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
-}
-
-/// The fixture channel's `metaint`.
-pub const METAINT: usize = 4000;
-
-/// Two 2.5 s CBR tracks, "Artist A - One" and "Artist A - Two", and a channels file with a
-/// playlist of both (`test`), plus `more` lines.
-pub struct Live {
-    pub dir: tempfile::TempDir,
-}
-
-impl Live {
-    pub fn new(more: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("lib")).unwrap();
-        for (file, title) in [("1.mp3", "One"), ("2.mp3", "Two")] {
-            make_mp3(
-                &dir.path().join("lib").join(file),
-                2.5,
-                false,
-                &Tags {
-                    title: Some(title),
-                    artist: Some("Artist A"),
-                    album: Some("Album"),
-                },
-            );
-        }
-        std::fs::write(
-            dir.path().join("channels.toml"),
-            format!(
-                "[[channel]]\nname = \"test\"\ngenre = \"Testing\"\ndescription = \"A test\"\n\
-                 playlist = [\"One\", \"Two\"]\nmetaint = {METAINT}\nburst_ms = 500\nlag_ms = 1500\n{more}"
-            ),
-        )
-        .unwrap();
-        Live { dir }
-    }
-
-    pub fn channels(&self) -> String {
-        self.dir.path().join("channels.toml").display().to_string()
-    }
-
-    pub async fn start(&self) -> Server {
-        self.start_with(&[]).await
-    }
-
-    /// Like [`Live::start`], with more arguments.
-    pub async fn start_with(&self, extra: &[&str]) -> Server {
-        let channels = self.channels();
-        let mut args = vec!["--channels", &channels];
-        args.extend_from_slice(extra);
-        Server::start(&self.dir.path().join("lib"), &args).await
-    }
-}
-
-/// `GET /metrics`, checked to be OpenMetrics text and parsed.
-pub async fn scrape(server: &Server) -> grid_proto::scrape::Scrape {
-    grid_testkit::metrics::scrape(&server.base).await
-}
-
-/// `GET /v1/channels/{name}`.
-pub async fn stats(server: &Server, name: &str) -> ChannelStats {
-    server
-        .get(&format!("/v1/channels/{name}"))
-        .await
-        .json()
-        .await
-        .unwrap()
 }

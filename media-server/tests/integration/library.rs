@@ -4,7 +4,7 @@
 use grid_proto::media::TrackInfo;
 use nix::sys::signal::Signal;
 
-use crate::helper::{Fixture, Server, Tags, content_id, make_mp3, wait_until};
+use crate::helper::{Fixture, Server, Tags, content_id, make_mp3, read_track, wait_until};
 
 fn by_file<'a>(tracks: &'a [TrackInfo], file: &str) -> &'a TrackInfo {
     tracks
@@ -105,8 +105,7 @@ async fn sighup_and_the_api_rescan() {
     .await;
     assert_eq!(server.tracks().await.len(), 4);
 
-    let removed_id = content_id(&fixture.vbr.0);
-    let removed_content = std::fs::read(&fixture.vbr.0).unwrap();
+    let (removed_content, removed_id) = read_track(&fixture.vbr.0);
     assert_eq!(server.open(&removed_id, "r", 0).await.status(), 200);
     std::fs::remove_file(&fixture.vbr.0).unwrap();
     let reply: serde_json::Value = server
@@ -126,7 +125,7 @@ async fn sighup_and_the_api_rescan() {
     let rest = server.get("/v1/streams/r/data").await;
     assert_eq!(rest.status(), 200);
     assert!(rest.bytes().await.unwrap() == removed_content);
-    assert!(server.log().contains("rescan of"), "{}", server.log());
+    server.assert_logged("rescan of");
 }
 
 #[tokio::test]
@@ -214,11 +213,7 @@ async fn malformed_files_do_not_fail_a_scan() {
     let files: Vec<&str> = tracks.iter().map(|t| t.file.as_str()).collect();
     for skipped in ["random.mp3", "cut in the tag.mp3", "empty.mp3"] {
         assert!(!files.contains(&skipped), "{skipped} in {files:?}");
-        assert!(
-            server.log().contains(skipped),
-            "{skipped}: {}",
-            server.log()
-        );
+        server.assert_logged(skipped);
     }
     // A rescan with them still there succeeds too.
     let rescan = server

@@ -9,7 +9,9 @@ use grid_proto::live::{ChannelStats, SourceState};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::helper::{DEADLINE, Live, METAINT, Server, Tags, make_mp3, stats, wait_until};
+use crate::helper::{
+    DEADLINE, Live, METAINT, Server, Tags, make_mp3, stats, wait_source, wait_until,
+};
 
 /// A listener reading with the ICY decoder.
 pub(crate) struct Listener {
@@ -19,6 +21,17 @@ pub(crate) struct Listener {
     audio: usize,
     /// The audio itself, when recording.
     pub(crate) recorded: Option<Vec<u8>>,
+}
+
+/// Sends an ICY `GET path` from a socket with a tiny receive buffer, to be left unread: a
+/// listener the server must cut off.
+pub(crate) async fn stalled_listener(server: &Server, path: &str) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stalled = socket.connect(server.addr.parse().unwrap()).await.unwrap();
+    let request = format!("GET {path} HTTP/1.0\r\nIcy-MetaData: 1\r\n\r\n");
+    stalled.write_all(request.as_bytes()).await.unwrap();
+    stalled
 }
 
 impl Listener {
@@ -164,11 +177,7 @@ async fn icy_framing_carries_the_titles_and_changes_them_with_the_track() {
     assert_eq!(s.source.state, SourceState::Playing);
     let all: Vec<ChannelStats> = server.get("/v1/channels").await.json().await.unwrap();
     assert_eq!(all.len(), 1);
-    assert!(
-        server.log().contains("test: now 'Artist A - "),
-        "{}",
-        server.log()
-    );
+    server.assert_logged("test: now 'Artist A - ");
 
     // Unknown channels are a 404.
     assert_eq!(server.raw_status("/live/nope"), 404);
@@ -244,14 +253,7 @@ async fn ffprobe_reads_the_title() {
 async fn a_listener_that_stops_reading_is_cut_off_and_the_others_go_on() {
     let live = Live::new("");
     let server = live.start().await;
-    // A socket with a tiny receive buffer that never reads.
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    let mut stalled = socket.connect(server.addr.parse().unwrap()).await.unwrap();
-    stalled
-        .write_all(b"GET /live/test HTTP/1.0\r\nIcy-MetaData: 1\r\n\r\n")
-        .await
-        .unwrap();
+    let mut stalled = stalled_listener(&server, "/live/test").await;
     let (mut reader, _) = Listener::connect(&server, "/live/test", true).await;
     let started = Instant::now();
     let deadline = started + 2 * DEADLINE;
@@ -269,11 +271,7 @@ async fn a_listener_that_stops_reading_is_cut_off_and_the_others_go_on() {
     // it, so a loaded machine's late ticks do not count against it), not held up by the other.
     let due = 16_000.0 * started.elapsed().as_secs_f64() / 2.0;
     assert!(got as f64 > due, "{got} bytes, {due} due");
-    assert!(
-        server.log().contains("test: 1 listener cut off"),
-        "{}",
-        server.log()
-    );
+    server.assert_logged("test: 1 listener cut off");
     // The stalled socket was closed: reading it drains to its end.
     let mut sink = vec![0u8; 1 << 16];
     let end = tokio::time::timeout(DEADLINE, async {
@@ -293,23 +291,8 @@ async fn a_relay_follows_its_upstream_and_plays_silence_while_it_is_gone() {
     let live = Live::new("");
     let mut upstream = live.start().await;
     let upstream_addr = upstream.addr.clone();
-    let relay_file = live.dir.path().join("relay.toml");
-    std::fs::write(
-        &relay_file,
-        format!(
-            "[[channel]]\nname = \"relay\"\nsource = \"http://{upstream_addr}/live/test\"\nmetaint = 3000\nburst_ms = 500\nlag_ms = 3000\n"
-        ),
-    )
-    .unwrap();
-    let relay = Server::start(
-        &live.dir.path().join("lib"),
-        &["--channels", &relay_file.display().to_string()],
-    )
-    .await;
-    wait_until("the relay to connect", || async {
-        stats(&relay, "relay").await.source.state == SourceState::Playing
-    })
-    .await;
+    let relay = live.start_relay(&upstream_addr, 3000).await;
+    wait_source(&relay, "relay", SourceState::Playing).await;
     let (mut l, reply) = Listener::connect(&relay, "/live/relay", true).await;
     assert_eq!(reply.metaint().unwrap(), NonZeroUsize::new(3000));
     // The upstream's titles, as its tracks change.
@@ -328,30 +311,18 @@ async fn a_relay_follows_its_upstream_and_plays_silence_while_it_is_gone() {
 
     // The upstream dies: the listener keeps receiving (silence) while the relay reconnects.
     upstream.kill_hard();
-    wait_until("the relay to notice", || async {
-        stats(&relay, "relay").await.source.state == SourceState::Reconnecting
-    })
-    .await;
+    wait_source(&relay, "relay", SourceState::Reconnecting).await;
     let got = l.read_for(Duration::from_millis(2500)).await;
     assert!(got > 20_000, "{got} bytes in 2.5 s of silence");
     // Back on the same port: the relay reconnects and the titles flow again.
-    let upstream = Server::start_at(
-        &live.dir.path().join("lib"),
-        &upstream_addr,
-        &["--channels", &live.channels()],
-    )
-    .await;
+    let upstream = live.start_at(&upstream_addr).await;
     wait_until("the relay to reconnect", || async {
         let s = stats(&relay, "relay").await;
         s.source.state == SourceState::Playing && s.source.reconnects >= 1
     })
     .await;
     l.until_title("Artist A - One").await;
-    assert!(
-        relay.log().contains("relay: relay reconnected to"),
-        "{}",
-        relay.log()
-    );
+    relay.assert_logged("relay: relay reconnected to");
     drop(upstream);
 }
 

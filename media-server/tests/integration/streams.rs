@@ -6,7 +6,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use grid_proto::media::StreamOpened;
 
-use crate::helper::{Fixture, Server, content_id, read_raw, wait_until};
+use crate::helper::{Fixture, Server, content_id, read_raw, read_track, wait_until};
 
 /// Reads chunks without an offset until the empty one; checks sizes and `x-offset`.
 async fn drain_chunks(server: &Server, render: &str, from: u64) -> Vec<u8> {
@@ -45,8 +45,7 @@ async fn drain_chunks(server: &Server, render: &str, from: u64) -> Vec<u8> {
 async fn chunks_reassemble_the_file_and_reopening_continues_exactly() {
     let fixture = Fixture::new();
     let server = Server::start(fixture.path(), &[]).await;
-    let content = std::fs::read(&fixture.cbr.0).unwrap();
-    let id = content_id(&fixture.cbr.0);
+    let (content, id) = read_track(&fixture.cbr.0);
 
     let opened = server.open(&id, "render-1", 0).await;
     assert_eq!(opened.status(), 200);
@@ -131,8 +130,7 @@ async fn chunks_reassemble_the_file_and_reopening_continues_exactly() {
 async fn data_bodies_reassemble_the_rest_from_an_offset() {
     let fixture = Fixture::new();
     let server = Server::start(fixture.path(), &[]).await;
-    let content = std::fs::read(&fixture.cbr.0).unwrap();
-    let id = content_id(&fixture.cbr.0);
+    let (content, id) = read_track(&fixture.cbr.0);
 
     for (offset, size) in [
         (0u64, 4096usize),
@@ -209,37 +207,39 @@ async fn data_bodies_reassemble_the_rest_from_an_offset() {
     );
 }
 
+/// How many streams the server holds (`/v1/info`).
+async fn open_streams(server: &Server) -> u64 {
+    let info: serde_json::Value = server.get("/v1/info").await.json().await.unwrap();
+    info["streams"].as_u64().unwrap()
+}
+
+/// A server on a fresh fixture that reaps streams idle for `idle_ms`, with the VBR track's
+/// stream open for `render`. The fixture is returned to keep its library alive.
+async fn one_stream(idle_ms: &str, render: &str) -> (Fixture, Server) {
+    let fixture = Fixture::new();
+    let server = Server::start(fixture.path(), &["--stream-idle-ms", idle_ms]).await;
+    let id = content_id(&fixture.vbr.0);
+    assert_eq!(server.open(&id, render, 0).await.status(), 200);
+    (fixture, server)
+}
+
 #[tokio::test]
 async fn idle_streams_are_reaped() {
-    let fixture = Fixture::new();
-    let server = Server::start(fixture.path(), &["--stream-idle-ms", "300"]).await;
-    let id = content_id(&fixture.vbr.0);
-    assert_eq!(server.open(&id, "gone", 0).await.status(), 200);
-    let streams = || async {
-        let info: serde_json::Value = server.get("/v1/info").await.json().await.unwrap();
-        info["streams"].as_u64().unwrap()
-    };
-    assert_eq!(streams().await, 1);
+    let (_fixture, server) = one_stream("300", "gone").await;
+    assert_eq!(open_streams(&server).await, 1);
     wait_until("the idle stream to be reaped", || async {
-        streams().await == 0
+        open_streams(&server).await == 0
     })
     .await;
     let after = server.get("/v1/streams/gone/chunk").await;
     assert_eq!(after.status(), 404);
-    assert!(
-        server.log().contains("reaped the stream of render gone"),
-        "{}",
-        server.log()
-    );
+    server.assert_logged("reaped the stream of render gone");
 }
 
 #[tokio::test]
 async fn streams_in_use_are_kept() {
-    let fixture = Fixture::new();
     // Margins wide enough for a loaded machine: a chunk every 100 ms, reaped after 1.5 s idle.
-    let server = Server::start(fixture.path(), &["--stream-idle-ms", "1500"]).await;
-    let id = content_id(&fixture.vbr.0);
-    assert_eq!(server.open(&id, "busy", 0).await.status(), 200);
+    let (_fixture, server) = one_stream("1500", "busy").await;
     let mut ticks = tokio::time::interval(Duration::from_millis(100));
     for _ in 0..40 {
         ticks.tick().await;
@@ -255,26 +255,21 @@ async fn a_running_body_keeps_its_stream_and_a_replaced_stream_cuts_it() {
     let fixture = Fixture::new();
     // Far more than the socket buffers hold while nobody reads.
     let big = fixture.big_track();
-    let content = std::fs::read(&big).unwrap();
-    let id = content_id(&big);
+    let (content, id) = read_track(&big);
     let server = Server::start(fixture.path(), &["--stream-idle-ms", "300"]).await;
-    let streams = || async {
-        let info: serde_json::Value = server.get("/v1/info").await.json().await.unwrap();
-        info["streams"].as_u64().unwrap()
-    };
 
     assert_eq!(server.open(&id, "slow", 0).await.status(), 200);
     let held = server.stalled_get("/v1/streams/slow/data").await;
     // Four idle periods pass with the body stalled: the stream stays.
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    let open = streams().await;
+    let open = open_streams(&server).await;
     assert_eq!(open, 1, "{}", server.log());
     let reply = read_raw(held).await;
     assert!(reply.head.starts_with("HTTP/1.1 200"), "{}", reply.head);
     assert!(reply.clean_end);
     assert!(reply.body == content, "the body differs from the file");
     wait_until("the stream to be reaped once its body ended", || async {
-        streams().await == 0
+        open_streams(&server).await == 0
     })
     .await;
 
@@ -342,11 +337,7 @@ async fn the_stream_table_is_bounded() {
     assert_eq!(server.open(&id, "r3", 0).await.status(), 200);
     assert_eq!(chunk("r2").await, 404);
     assert_eq!((chunk("r1").await, chunk("r3").await), (200, 200));
-    assert!(
-        server.log().contains("reaped the stream of render r2"),
-        "{}",
-        server.log()
-    );
+    server.assert_logged("reaped the stream of render r2");
     // Replacing a render's own stream needs no room.
     assert_eq!(server.open(&id, "r3", 10).await.status(), 200);
 
@@ -381,8 +372,7 @@ async fn a_failed_chunk_read_is_a_500_and_keeps_the_position() {
     let fixture = Fixture::new();
     let server = Server::start(fixture.path(), &[]).await;
     let path = &fixture.untagged.0;
-    let content = std::fs::read(path).unwrap();
-    let id = content_id(path);
+    let (content, id) = read_track(path);
     assert_eq!(server.open(&id, "r", 0).await.status(), 200);
     let chunk = || async { server.get("/v1/streams/r/chunk?size=100").await };
     let first = chunk().await;

@@ -2,6 +2,11 @@
 
 use crate::helper::{Fixture, Server, content_id};
 
+/// Sends `request` asking for `range` of the body.
+async fn with_range(request: reqwest::RequestBuilder, range: &str) -> reqwest::Response {
+    request.header("range", range).send().await.unwrap()
+}
+
 /// Opens streams (each holds its track's file open) until the server runs out of file
 /// descriptors; returns the refused reply's status and error.
 async fn open_until_refused(server: &Server, id: &str) -> (u16, String, usize) {
@@ -47,13 +52,7 @@ async fn audio_serves_the_file_and_its_ranges() {
         ("bytes=1000-299999".to_owned(), 1000, 300_000.min(size)),
         (format!("bytes=100-{}", size + 50), 100, size),
     ] {
-        let part = server
-            .http
-            .get(&url)
-            .header("range", &range)
-            .send()
-            .await
-            .unwrap();
+        let part = with_range(server.http.get(&url), &range).await;
         assert_eq!(part.status(), 206, "{range}");
         assert_eq!(
             part.headers()["content-range"],
@@ -76,13 +75,7 @@ async fn audio_serves_the_file_and_its_ranges() {
         format!("bytes={}-{}", size + 1, size + 9),
         "bytes=-0".to_owned(),
     ] {
-        let refused = server
-            .http
-            .get(&url)
-            .header("range", &range)
-            .send()
-            .await
-            .unwrap();
+        let refused = with_range(server.http.get(&url), &range).await;
         assert_eq!(refused.status(), 416, "{range}");
         assert_eq!(
             refused.headers()["content-range"],
@@ -95,13 +88,7 @@ async fn audio_serves_the_file_and_its_ranges() {
     assert_eq!(head.headers()["content-length"], size.to_string().as_str());
     assert_eq!(head.headers()["accept-ranges"], "bytes");
     assert!(head.bytes().await.unwrap().is_empty());
-    let head = server
-        .http
-        .head(&url)
-        .header("range", "bytes=10-19")
-        .send()
-        .await
-        .unwrap();
+    let head = with_range(server.http.head(&url), "bytes=10-19").await;
     assert_eq!(head.status(), 206);
     assert_eq!(head.headers()["content-length"], "10");
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use grid_proto::live::{ChannelStats, SourceState};
 
-use crate::helper::{Live, Server, Tags, make_mp3, stats, wait_until};
+use crate::helper::{Live, Server, Tags, make_mp3, stats, wait_source, wait_until};
 use crate::live::Listener;
 
 /// Relays under the root in the tree test.
@@ -72,12 +72,10 @@ async fn relays_form_a_bounded_tree_and_heal_when_one_dies() {
     let live = Live::new("");
     // Bursts of 2 s: a heal well inside that is joined to what was passed on, on a slow
     // machine too.
-    let root_file = live.dir.path().join("root.toml");
-    std::fs::write(
-        &root_file,
+    let root_file = live.write_channels(
+        "root.toml",
         "[[channel]]\nname = \"test\"\nplaylist = [\"One\", \"Two\"]\nmetaint = 4000\nburst_ms = 2000\nlag_ms = 3000\n",
-    )
-    .unwrap();
+    );
     // Tracks of different lengths, so different audio: the fixture's two are the same sound,
     // and a repeat of it would not tell a spliced rejoin from a replayed burst.
     let lib = live.dir.path().join("tree-lib");
@@ -94,25 +92,17 @@ async fn relays_form_a_bounded_tree_and_heal_when_one_dies() {
             },
         );
     }
-    let root = Server::start(&lib, &["--channels", &root_file.display().to_string()]).await;
+    let root = Server::start(&lib, &["--channels", &root_file]).await;
     let root_url = root.url("/live/test");
-    let relay_file = live.dir.path().join("relay.toml");
-    std::fs::write(
-        &relay_file,
-        format!(
+    let relay_file = live.write_channels(
+        "relay.toml",
+        &format!(
             "[[channel]]\nname = \"test\"\nsource = \"{root_url}\"\nmetaint = 4000\nburst_ms = 2000\nlag_ms = 3000\n"
         ),
-    )
-    .unwrap();
+    );
     let mut relays = Vec::new();
     for _ in 0..RELAYS {
-        relays.push(
-            Server::start(
-                &live.dir.path().join("lib"),
-                &["--channels", &relay_file.display().to_string()],
-            )
-            .await,
-        );
+        relays.push(live.start_on(&relay_file).await);
     }
     wait_until("the relays to form one tree", || async {
         tree_problem(&root_url, &copies(&all(&root, &relays)).await).is_none()
@@ -183,16 +173,8 @@ async fn relays_form_a_bounded_tree_and_heal_when_one_dies() {
         "audio heard before the kill came again after it: {}",
         orphan.log()
     );
-    assert!(
-        orphan.log().contains("joined the new upstream's audio"),
-        "{}",
-        orphan.log()
-    );
-    assert!(
-        orphan.log().contains("relay reconnected to"),
-        "{}",
-        orphan.log()
-    );
+    orphan.assert_logged("joined the new upstream's audio");
+    orphan.assert_logged("relay reconnected to");
     assert!(
         root.log()
             .contains(&format!("relay child {doomed_url} left"))
@@ -221,21 +203,15 @@ async fn relays_that_would_feed_each_other_take_no_children() {
     // the server once it is up.
     let proxy = Proxy::start(String::new()).await;
     let addr = proxy.addr.clone();
-    let file = live.dir.path().join("loop.toml");
-    std::fs::write(
-        &file,
-        format!(
+    let file = live.write_channels(
+        "loop.toml",
+        &format!(
             "[[channel]]\nname = \"x\"\nsource = \"http://{addr}/live/y\"\n\
              [[channel]]\nname = \"y\"\nsource = \"http://{addr}/live/x\"\n\
              [[channel]]\nname = \"me\"\nsource = \"http://{addr}/live/me\"\n"
         ),
-    )
-    .unwrap();
-    let server = Server::start(
-        &live.dir.path().join("lib"),
-        &["--channels", &file.display().to_string()],
-    )
-    .await;
+    );
+    let server = live.start_on(&file).await;
     proxy.retarget(&server.addr);
     // Neither x nor y is connected upstream, so neither takes the other: no loop forms, no
     // second source; both keep retrying and play silence. A channel that names itself is a
@@ -347,33 +323,21 @@ async fn a_network_failure_of_three_and_a_half_seconds() {
     let live = Live::new("");
     let root = live.start().await;
     let proxy = Proxy::start(root.addr.clone()).await;
-    let file = live.dir.path().join("relay.toml");
-    std::fs::write(
-        &file,
-        format!(
+    let file = live.write_channels(
+        "relay.toml",
+        &format!(
             "[[channel]]\nname = \"test\"\nsource = \"http://{}/live/test\"\nmetaint = 4000\nburst_ms = 500\nlag_ms = 3000\n",
             proxy.addr
         ),
-    )
-    .unwrap();
-    let relay = Server::start(
-        &live.dir.path().join("lib"),
-        &["--channels", &file.display().to_string()],
-    )
-    .await;
-    wait_until("the relay to join", || async {
-        stats(&relay, "test").await.source.state == SourceState::Playing
-    })
-    .await;
+    );
+    let relay = live.start_on(&file).await;
+    wait_source(&relay, "test", SourceState::Playing).await;
     let (mut listener, _) = Listener::connect(&relay, "/live/test", true).await;
     listener.until_some_title().await;
 
     proxy.set_up(false);
     let failed_at = std::time::Instant::now();
-    wait_until("the relay to give its upstream up", || async {
-        stats(&relay, "test").await.source.state == SourceState::Reconnecting
-    })
-    .await;
+    wait_source(&relay, "test", SourceState::Reconnecting).await;
     // Not before 2 s of silence from upstream (whose last bytes came at most a tick before).
     assert!(failed_at.elapsed() >= Duration::from_millis(1500));
     // The listener stays connected and gets silence meanwhile.
@@ -389,27 +353,16 @@ async fn a_network_failure_of_three_and_a_half_seconds() {
     })
     .await;
     listener.until_some_title().await;
-    assert!(
-        relay.log().contains("upstream sent nothing for 2000 ms"),
-        "{}",
-        relay.log()
-    );
+    relay.assert_logged("upstream sent nothing for 2000 ms");
 }
 
 /// A server reached at another address than it is bound to names its copies by that address.
 #[tokio::test]
 async fn an_advertised_url_names_the_copies() {
     let live = Live::new("");
-    let server = Server::start(
-        &live.dir.path().join("lib"),
-        &[
-            "--channels",
-            &live.channels(),
-            "--advertise",
-            "http://relay.example:8000/",
-        ],
-    )
-    .await;
+    let server = live
+        .start_with(&["--advertise", "http://relay.example:8000/"])
+        .await;
     assert_eq!(
         stats(&server, "test").await.tree.url,
         "http://relay.example:8000/live/test"

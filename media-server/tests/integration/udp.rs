@@ -566,11 +566,7 @@ async fn a_udp_source_feeds_listeners_and_goes_silent_when_it_stops() {
         frames[before..].iter().filter(|f| is_silent(f)).count() >= 20
     })
     .await;
-    assert!(
-        server.log().contains("ingest: no datagram for 2000 ms"),
-        "{}",
-        server.log()
-    );
+    server.assert_logged("ingest: no datagram for 2000 ms");
 }
 
 #[tokio::test]
