@@ -59,6 +59,11 @@ impl Grid {
         self.inner.bin(name)
     }
 
+    /// `gridadmin -u admin -p admin --registry URL`, to add a command to.
+    pub fn admin_command(&self) -> std::process::Command {
+        self.inner.admin_command()
+    }
+
     /// The registry's URL.
     pub fn url(&self) -> &str {
         self.inner.url()

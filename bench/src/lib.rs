@@ -198,23 +198,11 @@ pub(crate) fn sse_events(
 }
 
 fn gridadmin_process(grid: &Grid, runs: usize) -> anyhow::Result<Summary> {
-    let exe = grid.bin("gridadmin");
     let mut samples = Vec::with_capacity(runs);
     // One warm-up: the registry verifies the argon2 hash once, then answers repeat logins cheaply.
     for i in 0..=runs {
         let t0 = Instant::now();
-        let out = std::process::Command::new(&exe)
-            .args([
-                "-u",
-                "admin",
-                "-p",
-                "admin",
-                "--registry",
-                grid.url(),
-                "-e",
-                "server list",
-            ])
-            .output()?;
+        let out = grid.admin_command().args(["-e", "server list"]).output()?;
         let took = t0.elapsed();
         anyhow::ensure!(
             out.status.success(),
