@@ -45,11 +45,6 @@ impl TrackId {
                 ..e
             })
     }
-
-    /// The id.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 impl FromStr for TrackId {
@@ -81,11 +76,6 @@ impl ChannelName {
             given: raw.to_owned(),
             ..e
         })
-    }
-
-    /// The name.
-    pub fn as_str(&self) -> &str {
-        &self.0
     }
 }
 
@@ -119,9 +109,16 @@ fn checked(
     }
 }
 
-/// The conversions both names share: from text by the wire rule, to text, displayed as text.
+/// What both names share: from text by the wire rule, to text, displayed as text.
 macro_rules! text_name {
     ($name:ident) => {
+        impl $name {
+            /// The name, as it travels on the wire.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
         impl TryFrom<&str> for $name {
             type Error = IdError;
 
