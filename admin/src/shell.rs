@@ -347,32 +347,28 @@ mod tests {
 
     #[test]
     fn completes_names() {
-        assert_eq!(
-            complete("server state MediaS").1,
-            ["MediaServer-1", "MediaServer-2"]
-        );
-        assert_eq!(complete("server log MediaR").1, ["MediaRender-1"]);
-        assert_eq!(complete("server log --tail 5 MediaR").1, ["MediaRender-1"]);
-        assert_eq!(complete("node show ").1, ["node1", "node2"]);
-        assert_eq!(complete("application describe S").1, ["Spotifice"]);
-        assert_eq!(complete("adapter endpoints M").1, ["MediaServerGroup"]);
+        let media_servers: &[&str] = &["MediaServer-1", "MediaServer-2"];
+        for (line, want) in [
+            ("server state MediaS", media_servers),
+            ("server log MediaR", &["MediaRender-1"]),
+            ("server log --tail 5 MediaR", &["MediaRender-1"]),
+            ("node show ", &["node1", "node2"]),
+            ("application describe S", &["Spotifice"]),
+            ("adapter endpoints M", &["MediaServerGroup"]),
+            ("server state MediaServer-1 ", &[]),
+            ("server signal MediaServer-1 ", &[]),
+            ("server log X --f", &["--follow"]),
+            ("channel ", &["list", "show"]),
+            ("channel show l", &["lounge"]),
+            ("channel show lounge --s", &["--server"]),
+            ("channel show lounge --server M", media_servers),
+            ("channel show --server MediaServer-1 r", &["relay-lounge"]),
+        ] {
+            assert_eq!(complete(line).1, want, "{line}");
+        }
         assert!(
             complete("application add conf").2,
             "a file is completed as a path"
-        );
-        assert!(complete("server state MediaServer-1 ").1.is_empty());
-        assert!(complete("server signal MediaServer-1 ").1.is_empty());
-        assert_eq!(complete("server log X --f").1, ["--follow"]);
-        assert_eq!(complete("channel ").1, ["list", "show"]);
-        assert_eq!(complete("channel show l").1, ["lounge"]);
-        assert_eq!(complete("channel show lounge --s").1, ["--server"]);
-        assert_eq!(
-            complete("channel show lounge --server M").1,
-            ["MediaServer-1", "MediaServer-2"]
-        );
-        assert_eq!(
-            complete("channel show --server MediaServer-1 r").1,
-            ["relay-lounge"]
         );
     }
 }

@@ -45,11 +45,6 @@ impl TrackId {
                 ..e
             })
     }
-
-    /// The id.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 impl FromStr for TrackId {
@@ -57,15 +52,9 @@ impl FromStr for TrackId {
 
     /// Exactly 16 lowercase hex digits, the form on the wire.
     fn from_str(id: &str) -> Result<Self, IdError> {
-        if id.len() == Self::LEN && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-            Ok(Self(id.to_owned()))
-        } else {
-            Err(IdError {
-                given: id.to_owned(),
-                what: "track id",
-                rule: "a track id is 16 lowercase hex digits",
-            })
-        }
+        let hex =
+            id.len() == Self::LEN && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        checked(id, hex, "track id", "a track id is 16 lowercase hex digits").map(Self)
     }
 }
 
@@ -88,36 +77,48 @@ impl ChannelName {
             ..e
         })
     }
-
-    /// The name.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 impl FromStr for ChannelName {
     type Err = IdError;
 
     fn from_str(name: &str) -> Result<Self, IdError> {
-        if (1..=Self::MAX_LEN).contains(&name.len())
+        let word = (1..=Self::MAX_LEN).contains(&name.len())
             && name
                 .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        {
-            Ok(Self(name.to_owned()))
-        } else {
-            Err(IdError {
-                given: name.to_owned(),
-                what: "channel name",
-                rule: Self::RULE,
-            })
-        }
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        checked(name, word, "channel name", Self::RULE).map(Self)
     }
 }
 
-/// The conversions both names share: from text by the wire rule, to text, displayed as text.
+/// `text`, owned, when it keeps the rule (`ok`); else why not.
+fn checked(
+    text: &str,
+    ok: bool,
+    what: &'static str,
+    rule: &'static str,
+) -> Result<String, IdError> {
+    if ok {
+        Ok(text.to_owned())
+    } else {
+        Err(IdError {
+            given: text.to_owned(),
+            what,
+            rule,
+        })
+    }
+}
+
+/// What both names share: from text by the wire rule, to text, displayed as text.
 macro_rules! text_name {
     ($name:ident) => {
+        impl $name {
+            /// The name, as it travels on the wire.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
         impl TryFrom<&str> for $name {
             type Error = IdError;
 

@@ -10,7 +10,8 @@ use prometheus_client::encoding::{
     DescriptorEncoder, EncodeGaugeValue, EncodeLabelSet, EncodeMetric,
 };
 use prometheus_client::metrics::MetricType;
-use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::{Registry, Unit};
 
@@ -44,6 +45,26 @@ pub fn encode_with(registry: &Registry, now: impl Collector) -> Result<String, s
 /// Buckets for latencies from 0.1 ms to about 6.5 s (doubling).
 pub fn latency_buckets() -> impl Iterator<Item = f64> {
     prometheus_client::metrics::histogram::exponential_buckets(0.000_1, 2.0, 17)
+}
+
+/// Registers a counter family with one label whose values are all known up front (so each
+/// series shows from the first scrape, at 0), and returns one counter per value, in their order,
+/// for the owner to count where the event happens.
+pub fn register_counters<const N: usize>(
+    registry: &mut Registry,
+    name: &str,
+    help: &str,
+    unit: Option<Unit>,
+    label: &'static str,
+    values: [&'static str; N],
+) -> [Counter; N] {
+    let family = Family::<[(&'static str, &'static str); 1], Counter>::default();
+    let counters = values.map(|value| family.get_or_create(&[(label, value)]).clone());
+    match unit {
+        Some(unit) => registry.register_with_unit(name, help, unit, family),
+        None => registry.register(name, help, family),
+    }
+    counters
 }
 
 /// Writes one gauge family of `(labels, value)` series found at scrape time.
@@ -106,8 +127,6 @@ pub fn counters<L: EncodeLabelSet>(
 
 #[cfg(test)]
 mod tests {
-    use prometheus_client::metrics::counter::Counter;
-
     use super::*;
 
     #[derive(Debug)]
@@ -164,6 +183,39 @@ mod tests {
             "depth_seconds 1.5",
             "hits_total{door=\"front\"} 7",
             "misses_total 2",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn registered_counters_show_every_value_from_the_start() {
+        let mut registry = Registry::default();
+        let [track, _channel] = register_counters(
+            &mut registry,
+            "failovers",
+            "Failovers.",
+            None,
+            "playing",
+            ["track", "channel"],
+        );
+        let [_, audio] = register_counters(
+            &mut registry,
+            "served",
+            "Bytes served.",
+            Some(Unit::Bytes),
+            "route",
+            ["chunk", "audio"],
+        );
+        track.inc();
+        audio.inc_by(10);
+        let text = encode(&registry).unwrap();
+        for line in [
+            "failovers_total{playing=\"track\"} 1",
+            "failovers_total{playing=\"channel\"} 0",
+            "# UNIT served_bytes bytes",
+            "served_bytes_total{route=\"chunk\"} 0",
+            "served_bytes_total{route=\"audio\"} 10",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
         }

@@ -5,7 +5,6 @@
 use grid_proto::media::{PlayState, RenderStatus};
 use grid_proto::metrics::prometheus_client::encoding::DescriptorEncoder;
 use grid_proto::metrics::prometheus_client::metrics::counter::Counter;
-use grid_proto::metrics::prometheus_client::metrics::family::Family;
 use grid_proto::metrics::prometheus_client::metrics::histogram::Histogram;
 use grid_proto::metrics::prometheus_client::registry::Registry;
 use grid_proto::metrics::{self, Collector};
@@ -31,13 +30,13 @@ pub struct RenderMetrics {
 impl Default for RenderMetrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("mediarender");
-        let failovers = Family::<[(&'static str, &'static str); 1], Counter>::default();
-        let track_failovers = failovers.get_or_create(&[("playing", "track")]).clone();
-        let channel_failovers = failovers.get_or_create(&[("playing", "channel")]).clone();
-        registry.register(
+        let [track_failovers, channel_failovers] = metrics::register_counters(
+            &mut registry,
             "failovers",
             "Failovers to another MediaServer, by what was playing (track, channel).",
-            failovers,
+            None,
+            "playing",
+            ["track", "channel"],
         );
         let gap_seconds = Histogram::new(metrics::latency_buckets());
         registry.register(

@@ -13,6 +13,7 @@ use grid_proto::descriptor::ApplicationDescriptor;
 use grid_proto::icegrid::{self, XmlError};
 use grid_proto::paths;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::emit;
@@ -42,23 +43,22 @@ pub async fn run(cmd: &ApplicationCmd, session: &mut Session, out: &Output) -> R
             })
         }
         ApplicationCmd::Add { file } => {
-            let file = read_descriptor(file)?;
-            file.print_warnings(out);
-            let v = session
-                .post(paths::APPLICATIONS, json!({ "source": file.source }))
-                .await?;
-            emit(out, file.with_warnings(out, v), |c: &ApplicationChanged| {
+            let send =
+                async |_: &DescriptorFile, body| session.post(paths::APPLICATIONS, body).await;
+            submit(file, out, send, |c: &ApplicationChanged| {
                 views::changed_text("added", c)
             })
+            .await
         }
         ApplicationCmd::Update { file } => {
-            let file = read_descriptor(file)?;
-            file.print_warnings(out);
-            let path = paths::fill(paths::APPLICATION, &[&file.descriptor.name]);
-            let v = session.put(&path, json!({ "source": file.source })).await?;
-            emit(out, file.with_warnings(out, v), |c: &ApplicationChanged| {
+            let send = async |file: &DescriptorFile, body| {
+                let path = paths::fill(paths::APPLICATION, &[&file.descriptor.name]);
+                session.put(&path, body).await
+            };
+            submit(file, out, send, |c: &ApplicationChanged| {
                 views::changed_text("updated", c)
             })
+            .await
         }
         ApplicationCmd::Remove { name } => {
             let v = session
@@ -69,16 +69,25 @@ pub async fn run(cmd: &ApplicationCmd, session: &mut Session, out: &Output) -> R
             })
         }
         ApplicationCmd::Diff { file } => {
-            let file = read_descriptor(file)?;
-            file.print_warnings(out);
-            let v = session
-                .post(paths::APPLICATIONS_DIFF, json!({ "source": file.source }))
-                .await?;
-            emit(out, file.with_warnings(out, v), |d: &ApplicationDiff| {
-                views::diff_text(d)
-            })
+            let send =
+                async |_: &DescriptorFile, body| session.post(paths::APPLICATIONS_DIFF, body).await;
+            submit(file, out, send, |d: &ApplicationDiff| views::diff_text(d)).await
         }
     }
+}
+
+/// Reads and checks a descriptor file, prints its warnings, sends its source with `send` and
+/// prints the reply (the warnings added to it in JSON mode).
+async fn submit<T: DeserializeOwned>(
+    file: &str,
+    out: &Output,
+    send: impl AsyncFnOnce(&DescriptorFile, Value) -> Result<Value>,
+    human: impl FnOnce(&T) -> String,
+) -> Result<()> {
+    let file = read_descriptor(file)?;
+    file.print_warnings(out);
+    let reply = send(&file, json!({ "source": file.source })).await?;
+    emit(out, file.with_warnings(out, reply), human)
 }
 
 /// A descriptor file, read and validated as the registry will.

@@ -92,20 +92,29 @@ fn read<T: serde::de::DeserializeOwned>(server: &str, v: Value) -> Result<T, Str
     serde_json::from_value(v).map_err(|e| format!("{server} answered something unreadable: {e}"))
 }
 
+/// `--json`: each server with its answer under `key`, or the error it gave instead.
+fn answers_json(
+    servers: &[LocatedEndpoint],
+    answers: impl IntoIterator<Item = Result<Value, ClientError>>,
+    key: &str,
+) -> Vec<Value> {
+    servers
+        .iter()
+        .zip(answers)
+        .map(|(s, r)| {
+            let (key, value) = match r {
+                Ok(v) => (key, v),
+                Err(e) => ("error", json!(e.to_string())),
+            };
+            json!({"server": s.server, "endpoint": s.endpoint, key: value})
+        })
+        .collect()
+}
+
 async fn list(out: &Output, servers: &[LocatedEndpoint]) -> Result<()> {
     let answers = ask_all(servers, paths::CHANNELS).await;
     if out.json {
-        let all: Vec<Value> = servers
-            .iter()
-            .zip(answers)
-            .map(|(s, r)| match r {
-                Ok(v) => json!({"server": s.server, "endpoint": s.endpoint, "channels": v}),
-                Err(e) => {
-                    json!({"server": s.server, "endpoint": s.endpoint, "error": e.to_string()})
-                }
-            })
-            .collect();
-        out.json(&all);
+        out.json(&answers_json(servers, answers, "channels"));
         return Ok(());
     }
     let rows: Vec<ServerChannels> = servers
@@ -155,22 +164,36 @@ async fn show(out: &Output, name: &str, servers: &[LocatedEndpoint]) -> Result<(
         bail!("no MediaServer answered: {}", why.join("; "));
     }
     if out.json {
-        let all: Vec<Value> = servers
-            .iter()
-            .zip(answers)
-            .map(|(s, r)| match r {
-                Ok(v) => json!({"server": s.server, "endpoint": s.endpoint, "channel": v}),
-                Err(e) if e.status() == Some(404) => {
-                    json!({"server": s.server, "endpoint": s.endpoint, "channel": null})
-                }
-                Err(e) => {
-                    json!({"server": s.server, "endpoint": s.endpoint, "error": e.to_string()})
-                }
-            })
-            .collect();
-        out.json(&all);
+        // A server without the channel answers it as null.
+        let answers = answers.into_iter().map(|r| match r {
+            Err(e) if e.status() == Some(404) => Ok(Value::Null),
+            other => other,
+        });
+        out.json(&answers_json(servers, answers, "channel"));
         return Ok(());
     }
     out.text(&views::channel_show(name, &rows));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_answers_name_each_server_with_its_answer_or_error() {
+        let server = |id: &str| LocatedEndpoint {
+            adapter: "MediaServerAdapter".into(),
+            server: id.into(),
+            endpoint: format!("http://{id}"),
+        };
+        let answers = [Ok(json!([])), Err(ClientError::Usage("refused".into()))];
+        assert_eq!(
+            answers_json(&[server("a"), server("b")], answers, "channels"),
+            [
+                json!({"server": "a", "endpoint": "http://a", "channels": []}),
+                json!({"server": "b", "endpoint": "http://b", "error": "refused"}),
+            ]
+        );
+    }
 }

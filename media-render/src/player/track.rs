@@ -225,15 +225,7 @@ impl Player {
                 c.name()
             )));
         }
-        let state = self.mode.transport();
-        if !self.set_paused(true) {
-            return Err(PlayError::State(format!(
-                "cannot pause: the render is {}, not playing",
-                state.as_str()
-            )));
-        }
-        let position_ms = self.position();
-        info!("pause {} at {} ms", self.track_id(), position_ms);
+        let position_ms = self.pause_or_resume(true)?;
         self.events.emit(RenderEvent::Paused {
             track_id: self.track_id(),
             position_ms,
@@ -242,21 +234,33 @@ impl Player {
     }
 
     pub(super) fn resume(&mut self) -> Result<(), PlayError> {
-        let state = self.mode.transport();
-        if !self.set_paused(false) {
-            return Err(PlayError::State(format!(
-                "cannot resume: the render is {}, not paused",
-                state.as_str()
-            )));
-        }
-        let position_ms = self.position();
-        info!("resume {} at {} ms", self.track_id(), position_ms);
+        let position_ms = self.pause_or_resume(false)?;
         self.events.emit(RenderEvent::Playing(Playing::Resumed {
             track_id: self.track_id(),
             resumed: true,
             position_ms,
         }));
         Ok(())
+    }
+
+    /// Pauses (`paused`) or resumes the track and logs it: the position it stands at, or why not
+    /// when the render is not playing (paused).
+    fn pause_or_resume(&mut self, paused: bool) -> Result<u64, PlayError> {
+        let (verb, want) = if paused {
+            ("pause", "playing")
+        } else {
+            ("resume", "paused")
+        };
+        let state = self.mode.transport();
+        if !self.set_paused(paused) {
+            return Err(PlayError::State(format!(
+                "cannot {verb}: the render is {}, not {want}",
+                state.as_str()
+            )));
+        }
+        let position_ms = self.position();
+        info!("{verb} {} at {} ms", self.track_id(), position_ms);
+        Ok(position_ms)
     }
 
     pub(super) async fn stop(&mut self) -> Result<(), PlayError> {

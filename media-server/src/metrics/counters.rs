@@ -1,10 +1,8 @@
 //! The counters of `GET /metrics` that are counted where their event happens.
 
+use grid_proto::metrics;
 use grid_proto::metrics::prometheus_client::metrics::counter::Counter;
-use grid_proto::metrics::prometheus_client::metrics::family::Family;
 use grid_proto::metrics::prometheus_client::registry::{Registry, Unit};
-
-type RouteLabel = [(&'static str, &'static str); 1];
 
 /// The counters, updated where their event happens.
 #[derive(Debug)]
@@ -40,23 +38,21 @@ impl Default for ServerMetrics {
             "Streams opened by open_stream (a render's new stream replaces its old one).",
             streams_opened.clone(),
         );
-        let requests = Family::<RouteLabel, Counter>::default();
-        let chunk_requests = requests.get_or_create(&[("route", "chunk")]).clone();
-        let data_requests = requests.get_or_create(&[("route", "data")]).clone();
-        registry.register(
+        let [chunk_requests, data_requests] = metrics::register_counters(
+            &mut registry,
             "stream_requests",
             "Stream reads by route: chunk (get_audio_chunk, one request per chunk) and data (one streamed body).",
-            requests,
+            None,
+            "route",
+            ["chunk", "data"],
         );
-        let bytes = Family::<RouteLabel, Counter>::default();
-        let chunk_bytes = bytes.get_or_create(&[("route", "chunk")]).clone();
-        let data_bytes = bytes.get_or_create(&[("route", "data")]).clone();
-        let audio_bytes = bytes.get_or_create(&[("route", "audio")]).clone();
-        registry.register_with_unit(
+        let [chunk_bytes, data_bytes, audio_bytes] = metrics::register_counters(
+            &mut registry,
             "served",
             "Track bytes served by route: chunk, data (the stream routes) and audio (a track with Range); live channels count theirs in mediaserver_channel_sent_bytes.",
-            Unit::Bytes,
-            bytes,
+            Some(Unit::Bytes),
+            "route",
+            ["chunk", "data", "audio"],
         );
         Self {
             registry,
