@@ -141,10 +141,15 @@ mod tests {
         let pid = child.id();
         assert!(alive(pid));
         let probe = format!("GRID_TESTKIT_PROBE={}", std::process::id());
-        assert_eq!(with_env(std::slice::from_ref(&probe)), [pid]);
+        let probe = [probe];
+        wait_until(
+            "the child in /proc with its environment",
+            Duration::from_secs(10),
+            || (with_env(&probe) == [pid]).then_some(()),
+        );
         assert!(rss_mb(pid) > 0.0);
         drop(Killed(child));
         assert!(!alive(pid));
-        assert!(with_env(&[probe]).is_empty());
+        assert!(with_env(&probe).is_empty());
     }
 }

@@ -144,6 +144,24 @@ fn lounge() -> serde_json::Value {
     })
 }
 
+/// Serves `app` on 127.0.0.1:0 from a thread of its own, for the life of the test process;
+/// where it listens.
+fn serve_in_thread(app: Router) -> SocketAddr {
+    let (tx, rx) = std::sync::mpsc::channel::<SocketAddr>();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    rx.recv().expect("the fake server started")
+}
+
 /// A fake MediaServer with one channel, `lounge` (no login: MediaServers have none).
 fn start_media_server() -> String {
     MEDIA_SERVER
@@ -163,22 +181,7 @@ fn start_media_server() -> String {
                         }
                     }),
                 );
-            let (tx, rx) = std::sync::mpsc::channel::<SocketAddr>();
-            std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                rt.block_on(async move {
-                    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                    tx.send(listener.local_addr().unwrap()).unwrap();
-                    axum::serve(listener, app).await.unwrap();
-                });
-            });
-            format!(
-                "http://{}",
-                rx.recv().expect("the fake MediaServer started")
-            )
+            format!("http://{}", serve_in_thread(app))
         })
         .clone()
 }
@@ -213,19 +216,7 @@ impl FakeRegistry {
             )
             .layer(middleware::from_fn_with_state(counters.clone(), gate))
             .with_state(counters.clone());
-        let (tx, rx) = std::sync::mpsc::channel::<SocketAddr>();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                tx.send(listener.local_addr().unwrap()).unwrap();
-                axum::serve(listener, app).await.unwrap();
-            });
-        });
-        let addr = rx.recv().expect("the fake registry did not start");
+        let addr = serve_in_thread(app);
         Self {
             url: format!("http://{addr}"),
             counters,

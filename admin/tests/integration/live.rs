@@ -13,7 +13,7 @@ use grid_proto::live::{ChannelStats, SourceState};
 use grid_proto::media::SERVER_GROUP;
 use grid_proto::media::{PlayState, RenderStatus, TrackInfo};
 
-use crate::media::{library, two_nodes};
+use crate::media::{library, media_control_ok, two_nodes};
 use grid_testkit::app::{self, App};
 use grid_testkit::{Grid, Killed, bin, free_port, kill9, wait_until};
 
@@ -338,21 +338,7 @@ fn channels_on_the_grid_gridadmin_and_a_render_that_rejoins() {
     assert!(!grid.admin("channel show nosuch").status.success());
 
     // A render joins the channel through media-control.
-    let control = |args: &[&str]| {
-        let out = Command::new(bin("media-control"))
-            .arg("--registry")
-            .arg(grid.url())
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("media-control");
-        assert!(
-            out.status.success(),
-            "media-control {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let control = |args: &[&str]| media_control_ok(&grid, args);
     control(&["channel", "MediaRender-1", "lounge"]);
     let render = grid.locate("MediaRender-1.Adapter").remove(0);
     let server = grid.locate("MediaServerGroup").remove(0);

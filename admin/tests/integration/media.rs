@@ -45,6 +45,28 @@ pub fn library() -> &'static Path {
     })
 }
 
+/// `media-control --registry URL args...`.
+pub fn media_control(grid: &Grid, args: &[&str]) -> Output {
+    Command::new(bin("media-control"))
+        .arg("--registry")
+        .arg(grid.url())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running media-control")
+}
+
+/// [`media_control`], which must succeed: its stdout.
+pub fn media_control_ok(grid: &Grid, args: &[&str]) -> String {
+    let out = media_control(grid, args);
+    assert!(
+        out.status.success(),
+        "media-control {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn sha(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
@@ -132,25 +154,12 @@ impl Media {
         wait_until(what, LONG, || Some(self.status()).filter(|s| pred(s)))
     }
 
-    /// `media-control --registry URL args...`.
     fn control(&self, args: &[&str]) -> Output {
-        Command::new(bin("media-control"))
-            .arg("--registry")
-            .arg(self.grid.url())
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("running media-control")
+        media_control(&self.grid, args)
     }
 
     fn control_ok(&self, args: &[&str]) -> String {
-        let out = self.control(args);
-        assert!(
-            out.status.success(),
-            "media-control {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        media_control_ok(&self.grid, args)
     }
 
     /// What the render's `file:` sink holds.

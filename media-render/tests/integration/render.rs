@@ -26,10 +26,16 @@ pub(crate) fn start(rig: &mut Rig, speed: &str, extra: &[&str]) {
     rig.start_render(&args);
 }
 
-/// A render at `speed` over `servers` MediaServers, playing `file`.
-fn playing(servers: usize, speed: &str, file: &str) -> (Rig, grid_proto::media::TrackInfo) {
+/// A render at `speed` over `servers` MediaServers.
+fn started(servers: usize, speed: &str) -> Rig {
     let mut rig = Rig::new(servers);
     start(&mut rig, speed, &[]);
+    rig
+}
+
+/// A render at `speed` over `servers` MediaServers, playing `file`.
+fn playing(servers: usize, speed: &str, file: &str) -> (Rig, grid_proto::media::TrackInfo) {
+    let rig = started(servers, speed);
     let track = rig.track(file);
     rig.load(&track);
     rig.act("play");
@@ -61,8 +67,7 @@ fn listen(rig: &Rig, want: usize) -> tokio::task::JoinHandle<Vec<u8>> {
 
 #[test]
 fn plays_a_track_byte_for_byte_and_logs_each_step() {
-    let mut rig = Rig::new(1);
-    start(&mut rig, "50", &[]);
+    let rig = started(1, "50");
     let track = rig.track("medium.mp3");
     let listener = listen(&rig, track.size as usize);
 
@@ -217,8 +222,7 @@ fn with_every_replica_dead_it_retries_holding_its_place() {
 
 #[test]
 fn pause_resume_stop_next_and_the_queue() {
-    let mut rig = Rig::new(1);
-    start(&mut rig, "4", &[]);
+    let rig = started(1, "4");
     let medium = rig.track("medium.mp3");
     let a = rig.track("short-a.mp3");
     let b = rig.track("short-b.mp3");
@@ -319,8 +323,7 @@ fn pause_resume_stop_next_and_the_queue() {
 
 #[test]
 fn bad_requests_get_clear_errors() {
-    let mut rig = Rig::new(1);
-    start(&mut rig, "0", &[]);
+    let rig = started(1, "0");
     let post = |path: &str, body: serde_json::Value| rig.base.call(Method::POST, path, Some(body));
 
     let (code, err) = post("/v1/load", json!({ "track_id": "../../etc/passwd" }));
@@ -387,8 +390,7 @@ fn bad_requests_get_clear_errors() {
 
 #[test]
 fn an_idle_render_stays_small() {
-    let mut rig = Rig::new(0);
-    start(&mut rig, "1", &[]);
+    let rig = started(0, "1");
     let _ = rig.status();
     let rollup = std::fs::read_to_string(format!("/proc/{}/smaps_rollup", rig.base.render_pid()))
         .expect("smaps_rollup");
@@ -471,8 +473,7 @@ fn an_exec_player_that_never_reads_holds_up_nothing_and_is_stopped_at_exit() {
 
 #[test]
 fn a_track_with_garbage_in_the_middle_still_plays_to_the_end() {
-    let mut rig = Rig::new(1);
-    start(&mut rig, "50", &[]);
+    let rig = started(1, "50");
     let track = rig.track(GARBLED);
     rig.load(&track);
     rig.act("play");
@@ -490,8 +491,7 @@ fn a_track_with_garbage_in_the_middle_still_plays_to_the_end() {
 
 #[test]
 fn at_speed_0_the_stream_is_closed_when_the_track_ends() {
-    let mut rig = Rig::new(1);
-    start(&mut rig, "0", &[]);
+    let rig = started(1, "0");
     let a = rig.track("short-a.mp3");
     let b = rig.track("short-b.mp3");
     rig.post_ok("/v1/queue", json!({ "track_id": b.id }));
@@ -553,8 +553,7 @@ fn a_failed_queue_advance_keeps_the_track() {
 
 #[test]
 fn listen_with_icy_metadata_names_the_track() {
-    let mut rig = Rig::new(1);
-    start(&mut rig, "50", &[]);
+    let rig = started(1, "50");
     let track = rig.track("medium.mp3");
     let render_url = rig.base.render_url.clone();
     let http = rig.base.http.clone();
