@@ -271,6 +271,13 @@ impl Rig {
             .expect("track in the library")
     }
 
+    /// Loads `track`, plays it, and waits until its position is past `ms`.
+    pub fn play_past(&self, track: &TrackInfo, ms: u64) {
+        self.load(track);
+        self.act("play");
+        self.wait_status("position moving", |s| s.position_ms > ms);
+    }
+
     /// The events the render posted so far.
     pub fn events(&self) -> Vec<serde_json::Value> {
         self.base.fake.events()

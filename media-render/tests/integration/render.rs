@@ -228,9 +228,7 @@ fn pause_resume_stop_next_and_the_queue() {
     let b = rig.track("short-b.mp3");
 
     // Pause holds the position; resume moves it again.
-    rig.load(&medium);
-    rig.act("play");
-    rig.wait_status("position moving", |s| s.position_ms > 1000);
+    rig.play_past(&medium, 1000);
     let paused = rig.act("pause");
     assert_eq!(paused.state, PlayState::Paused);
     rig.wait_event("paused", 1);
@@ -295,9 +293,7 @@ fn pause_resume_stop_next_and_the_queue() {
     );
 
     // stop ends a track early and closes its stream; next with an empty queue stays stopped.
-    rig.load(&medium);
-    rig.act("play");
-    rig.wait_status("position moving", |s| s.position_ms > 500);
+    rig.play_past(&medium, 500);
     let stopped = rig.act("stop");
     assert_eq!(stopped.state, PlayState::Stopped);
     rig.wait_event("stopped", 1);

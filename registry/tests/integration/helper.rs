@@ -57,6 +57,15 @@ pub fn start(data: &Path, listen: &str, node_timeout_ms: u64) -> Registry {
     Registry::started(child, &addr_file)
 }
 
+/// A registry over a fresh data folder on a free port: the folder's owner, the data folder and
+/// the registry.
+pub fn fresh(node_timeout_ms: u64) -> (tempfile::TempDir, PathBuf, Registry) {
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    let data = data_dir(&tmp);
+    let reg = start(&data, "127.0.0.1:0", node_timeout_ms);
+    (tmp, data, reg)
+}
+
 pub fn rand_suffix() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

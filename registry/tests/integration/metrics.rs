@@ -28,9 +28,7 @@ fn servers(s: &Scrape, state: &str) -> Option<f64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_what_the_registry_does() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = data_dir(&tmp);
-    let reg = start(&data, "127.0.0.1:0", 1500);
+    let (_tmp, data, reg) = fresh(1500);
 
     let fresh = scrape(&reg.url).await;
     for (family, kind) in [

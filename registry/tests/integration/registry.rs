@@ -14,9 +14,7 @@ use crate::helper::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_validation_and_persistence_across_kill_9() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = data_dir(&tmp);
-    let reg = start(&data, "127.0.0.1:0", 60_000);
+    let (_tmp, data, reg) = fresh(60_000);
 
     // A wrong password is a 401 with a clear message.
     let err = login(&reg.url, "wrong").await.unwrap_err();
@@ -95,9 +93,7 @@ async fn sessions_validation_and_persistence_across_kill_9() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn locate_follows_node_reports_and_liveness() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = data_dir(&tmp);
-    let reg = start(&data, "127.0.0.1:0", 400);
+    let (_tmp, data, reg) = fresh(400);
     let admin = login(&reg.url, "admin").await.unwrap();
     let _ = add(&admin, APP).await;
     let node = as_node(&reg.url, &data);

@@ -101,8 +101,13 @@ async fn login_accepts_the_admin_and_refuses_a_wrong_password() {
     let app = router(tmp.path()).await;
 
     let (status, body) = login(&app, "wrong").await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(body, json!({ "error": "wrong user name or password" }));
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::UNAUTHORIZED,
+            json!({ "error": "wrong user name or password" })
+        )
+    );
 
     let (status, body) = login(&app, "admin").await;
     assert_eq!(status, StatusCode::OK);
@@ -123,8 +128,13 @@ async fn login_accepts_the_admin_and_refuses_a_wrong_password() {
     .await;
     assert_eq!((status, body), (StatusCode::OK, json!([])));
     let (status, body) = call(&app, Method::GET, paths::APPLICATIONS, &[], None).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(body, json!({ "error": "log in first: no session token" }));
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::UNAUTHORIZED,
+            json!({ "error": "log in first: no session token" })
+        )
+    );
 }
 
 #[tokio::test]
@@ -203,10 +213,12 @@ async fn an_added_application_reads_back() {
     let (status, body) = admin
         .post(paths::APPLICATIONS, json!({ "source": APP }))
         .await;
-    assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(
-        body,
-        json!({ "error": "application 'Spotifice' already exists; use update" })
+        (status, body),
+        (
+            StatusCode::CONFLICT,
+            json!({ "error": "application 'Spotifice' already exists; use update" })
+        )
     );
 }
 
@@ -216,10 +228,12 @@ async fn locating_an_unknown_id_is_a_404() {
     let app = router(tmp.path()).await;
     let path = paths::fill(paths::LOCATE, &["Nowhere"]);
     let (status, body) = call(&app, Method::GET, &path, &[], None).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(
-        body,
-        json!({ "error": "unknown adapter or replica group 'Nowhere'" })
+        (status, body),
+        (
+            StatusCode::NOT_FOUND,
+            json!({ "error": "unknown adapter or replica group 'Nowhere'" })
+        )
     );
 }
 
@@ -232,8 +246,13 @@ async fn a_node_route_needs_the_cluster_secret() {
     for headers in [vec![], vec![(grid_proto::SECRET_HEADER, "wrong")]] {
         let (status, body) =
             call(&app, Method::POST, &path, &headers, Some(register.clone())).await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED);
-        assert_eq!(body, json!({ "error": "unknown cluster secret" }));
+        assert_eq!(
+            (status, body),
+            (
+                StatusCode::UNAUTHORIZED,
+                json!({ "error": "unknown cluster secret" })
+            )
+        );
     }
     // With the secret the node registers and gets its (empty) server set.
     let (status, body) = call(
@@ -244,9 +263,11 @@ async fn a_node_route_needs_the_cluster_secret() {
         Some(register),
     )
     .await;
-    assert_eq!(status, StatusCode::OK);
     assert_eq!(
-        body,
-        json!({ "assignment": { "serial": 0, "servers": [] }, "heartbeat_ms": 100 })
+        (status, body),
+        (
+            StatusCode::OK,
+            json!({ "assignment": { "serial": 0, "servers": [] }, "heartbeat_ms": 100 })
+        )
     );
 }
