@@ -1,4 +1,4 @@
-//! `icyload`: the live channels load generator (issue 4, `scripts/bench-listeners.sh`).
+//! `icyload`: the live channels load generator (`scripts/bench-listeners.sh`).
 //!
 //! **Load** (`icyload URL --listeners N`): opens N ICY listeners on one channel at a join rate,
 //! each `GET /live/NAME HTTP/1.1` with `Icy-MetaData: 1`, and parses the reply and every segment

@@ -397,7 +397,7 @@ impl Drop for Standalone {
     }
 }
 
-/// One client against one MediaServer: the seed's chunk loop, chunks in flight, the `/data` body.
+/// One client against one MediaServer: the one-chunk-at-a-time loop, chunks in flight, the `/data` body.
 async fn chunk_api(
     bin_dir: &Path,
     library: &Path,
@@ -452,7 +452,7 @@ async fn chunk_api(
             .send()
     };
 
-    // The seed's loop: one 4096-byte chunk at a time, the offset carried by the server.
+    // One 4096-byte chunk at a time, the offset carried by the server.
     open(0).await?.error_for_status()?;
     let chunk_url = format!("{base}/v1/streams/bench/chunk?size=4096");
     let (mut chunks, t0) = (0u64, Instant::now());

@@ -1,4 +1,4 @@
-//! `treebench`: Casty's distribution tree (seed 001, `docs/live.md`), from the release binaries
+//! `treebench`: Casty's distribution tree (`docs/live.md`), from the release binaries
 //! (`scripts/bench-tree.sh`). A root media-server plays a channel; N relay media-servers relay it
 //! from the root and form a tree of `max_children` (2) children per node. Printed:
 //! - tree formation: spawning the first relay → every relay playing, listed by exactly its

@@ -259,7 +259,7 @@ proptest! {
         prop_assert_eq!(items, vec![Item::Request(req.clone())]);
         prop_assert_eq!(d.rest(), &bytes[head_len..]);
 
-        // The seed's style: feed the same pieces to continuations.
+        // Incremental parsing: feed the same pieces to continuations.
         let mut outcome = icy::request(&[]);
         let mut from = 0;
         for to in cuts(head_len, &points) {

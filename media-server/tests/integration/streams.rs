@@ -1,4 +1,4 @@
-//! The seed's streams: chunks reassemble the file byte for byte, `/data` bodies too, reopening
+//! Streams of tracks: chunks reassemble the file byte for byte, `/data` bodies too, reopening
 //! at an offset continues exactly, bad requests are refused, idle streams are reaped.
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! The distribution tree of seed 001: relays of one channel take at most `max_children` relay
+//! The distribution tree of relays: relays of one channel take at most `max_children` relay
 //! children each and redirect the rest down the tree, alternating; when a relay dies, its
 //! children rejoin from the root; a relay that would feed itself is refused.
 
@@ -314,7 +314,7 @@ async fn forward(
     }
 }
 
-/// Seed 001's question: what a network failure of 3 to 4 s does to a relay of the tree. The
+/// What a network failure of 3 to 4 s does to a relay of the tree. The
 /// relay takes its silent upstream for dead after 2 s and plays silence to its listeners (who
 /// stay connected) while it rejoins; once the network is back it is in the tree again, and the
 /// parent holds it once (whether the old connection's end or the new join reaches it first).

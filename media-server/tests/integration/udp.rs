@@ -1,4 +1,4 @@
-//! Seed 002 against the real binary: the control port's commands and errors, UDP datagrams of
+//! The control port against the real binary: its commands and errors, UDP datagrams of
 //! whole MP3 frames that stop on pause and on every kind of disconnect, two clients at once,
 //! ffmpeg as a real UDP receiver, and a channel fed by ffmpeg over UDP.
 

@@ -63,6 +63,11 @@ async fn call(
     (status, json)
 }
 
+/// The answer of a refused request: `status` and the error `message`.
+fn refused(status: StatusCode, message: &str) -> (StatusCode, Value) {
+    (status, json!({ "error": message }))
+}
+
 /// `POST /v1/sessions` as admin with `password`.
 async fn login(app: &Router, password: &str) -> (StatusCode, Value) {
     let body = json!({ "user": "admin", "password": password });
@@ -103,10 +108,7 @@ async fn login_accepts_the_admin_and_refuses_a_wrong_password() {
     let (status, body) = login(&app, "wrong").await;
     assert_eq!(
         (status, body),
-        (
-            StatusCode::UNAUTHORIZED,
-            json!({ "error": "wrong user name or password" })
-        )
+        refused(StatusCode::UNAUTHORIZED, "wrong user name or password")
     );
 
     let (status, body) = login(&app, "admin").await;
@@ -130,10 +132,7 @@ async fn login_accepts_the_admin_and_refuses_a_wrong_password() {
     let (status, body) = call(&app, Method::GET, paths::APPLICATIONS, &[], None).await;
     assert_eq!(
         (status, body),
-        (
-            StatusCode::UNAUTHORIZED,
-            json!({ "error": "log in first: no session token" })
-        )
+        refused(StatusCode::UNAUTHORIZED, "log in first: no session token")
     );
 }
 
@@ -215,9 +214,9 @@ async fn an_added_application_reads_back() {
         .await;
     assert_eq!(
         (status, body),
-        (
+        refused(
             StatusCode::CONFLICT,
-            json!({ "error": "application 'Spotifice' already exists; use update" })
+            "application 'Spotifice' already exists; use update"
         )
     );
 }
@@ -230,9 +229,9 @@ async fn locating_an_unknown_id_is_a_404() {
     let (status, body) = call(&app, Method::GET, &path, &[], None).await;
     assert_eq!(
         (status, body),
-        (
+        refused(
             StatusCode::NOT_FOUND,
-            json!({ "error": "unknown adapter or replica group 'Nowhere'" })
+            "unknown adapter or replica group 'Nowhere'"
         )
     );
 }
@@ -248,10 +247,7 @@ async fn a_node_route_needs_the_cluster_secret() {
             call(&app, Method::POST, &path, &headers, Some(register.clone())).await;
         assert_eq!(
             (status, body),
-            (
-                StatusCode::UNAUTHORIZED,
-                json!({ "error": "unknown cluster secret" })
-            )
+            refused(StatusCode::UNAUTHORIZED, "unknown cluster secret")
         );
     }
     // With the secret the node registers and gets its (empty) server set.
