@@ -1,4 +1,5 @@
-//! `config/spotifice.toml`, the default application, is valid and places a MediaServer and a MediaRender on each of two nodes.
+//! `config/spotifice.toml`, the default application, is valid and places a MediaServer and a
+//! MediaRender on each of two nodes.
 
 use grid_proto::descriptor::{Activation, ApplicationDescriptor};
 
