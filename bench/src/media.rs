@@ -397,7 +397,8 @@ impl Drop for Standalone {
     }
 }
 
-/// One client against one MediaServer: the one-chunk-at-a-time loop, chunks in flight, the `/data` body.
+/// One client against one MediaServer: one chunk at a time, chunks in flight, the `/data`
+/// body.
 async fn chunk_api(
     bin_dir: &Path,
     library: &Path,
