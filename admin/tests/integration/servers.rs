@@ -74,16 +74,15 @@ async fn by_hand(
     (process, bound)
 }
 
-/// Sends `signal` and waits: it exits 0 saying `{server} stopping ({signal})`; its output.
-async fn stops(process: Process, signal: Signal, server: &str) -> String {
+/// Sends `signal` and waits: it exits 0 having said `started` and then
+/// `{server} stopping ({signal})`.
+async fn stops(process: Process, signal: Signal, server: &str, started: &str) {
     process.signal(signal);
     let (status, stdout) = process.exit().await;
     assert!(status.success(), "{status}\n{stdout}");
-    assert!(
-        stdout.contains(&format!("{server} stopping ({})", signal.as_str())),
-        "{stdout}"
-    );
-    stdout
+    for line in [started, &format!("{server} stopping ({})", signal.as_str())] {
+        assert!(stdout.contains(line), "{line:?} not in {stdout}");
+    }
 }
 
 #[tokio::test]
@@ -116,13 +115,8 @@ async fn media_server_reports_ready_serves_and_stops_on_sigterm() {
         json!({ "server": "MediaServer-7", "kind": "media-server", "library": "lib", "tracks": 2, "streams": 0 })
     );
 
-    let stdout = stops(server, Signal::SIGTERM, "MediaServer-7").await;
-    assert!(
-        stdout.contains(&format!(
-            "MediaServer-7 listening on {endpoint}, library lib (2 tracks)"
-        )),
-        "{stdout}"
-    );
+    let started = format!("MediaServer-7 listening on {endpoint}, library lib (2 tracks)");
+    stops(server, Signal::SIGTERM, "MediaServer-7", &started).await;
 }
 
 #[tokio::test]
@@ -137,8 +131,9 @@ async fn media_server_a_refused_report_makes_it_exit_non_zero() {
 async fn media_server_run_by_hand_it_serves_and_stops_on_sigint() {
     let dir = tempfile::tempdir().unwrap();
     let args = ["--listen", "127.0.0.1:0", "--addr-file", "addr"];
-    let (server, _) = by_hand("media-server", &args, dir.path(), "MediaServer").await;
-    stops(server, Signal::SIGINT, "MediaServer").await;
+    let (server, bound) = by_hand("media-server", &args, dir.path(), "MediaServer").await;
+    let started = format!("MediaServer listening on http://{bound}");
+    stops(server, Signal::SIGINT, "MediaServer", &started).await;
 }
 
 #[tokio::test]
@@ -156,13 +151,10 @@ async fn media_render_reports_ready_serves_and_stops_on_sigterm() {
     assert!(endpoint.starts_with("http://127.0.0.1:"), "{endpoint}");
     healthy(&endpoint, "MediaRender-7").await;
 
-    let stdout = stops(render, Signal::SIGTERM, "MediaRender-7").await;
-    assert!(
-        stdout.contains(&format!(
-            "MediaRender-7 listening on {endpoint}; MediaServers: MediaServerGroup via registry http://127.0.0.1:4061"
-        )),
-        "{stdout}"
+    let started = format!(
+        "MediaRender-7 listening on {endpoint}; MediaServers: MediaServerGroup via registry http://127.0.0.1:4061"
     );
+    stops(render, Signal::SIGTERM, "MediaRender-7", &started).await;
 }
 
 #[tokio::test]
@@ -176,11 +168,8 @@ async fn media_render_run_by_hand_it_takes_the_registry_flag_and_stops_on_sigint
     let args = ["--registry", "http://127.0.0.1:9", "--addr-file", "addr"];
     let (render, bound) = by_hand("media-render", &args, dir.path(), "MediaRender").await;
     assert!(bound.starts_with("127.0.0.1:"), "{bound}");
-    let stdout = stops(render, Signal::SIGINT, "MediaRender").await;
-    assert!(
-        stdout.contains(&format!(
-            "MediaRender listening on http://{bound}; MediaServers: MediaServerGroup via registry http://127.0.0.1:9"
-        )),
-        "{stdout}"
+    let started = format!(
+        "MediaRender listening on http://{bound}; MediaServers: MediaServerGroup via registry http://127.0.0.1:9"
     );
+    stops(render, Signal::SIGINT, "MediaRender", &started).await;
 }
