@@ -14,6 +14,7 @@ Examples:
   gridadmin -u admin -p admin -e \"server state MediaServer-1\"
   gridadmin -u admin -p admin -e \"application add config/spotifice.toml\" -e \"server list\"
   gridadmin -u admin -p admin -e \"channel list\" -e \"channel show lounge\"
+  gridadmin -e watch --json
   gridadmin -e \"help server\"";
 
 /// gridadmin: administer a Spotifice Grid.
@@ -74,6 +75,8 @@ pub enum Command {
     /// Live channels of the MediaServers (MediaServerGroup): list, show.
     #[command(subcommand)]
     Channel(ChannelCmd),
+    /// Follow the grid's events, one line each, until Ctrl-C (resumes after a registry restart).
+    Watch,
 }
 
 impl Command {

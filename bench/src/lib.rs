@@ -173,20 +173,21 @@ async fn kill_to_active(grid: &Grid, runs: usize) -> anyhow::Result<Summary> {
 pub(crate) fn sse_events(
     resp: reqwest::Response,
 ) -> impl futures_util::Stream<Item = anyhow::Result<Event>> {
-    let mut buf = String::new();
+    let mut decoder = grid_proto::sse::SseDecoder::new();
     resp.bytes_stream().flat_map(move |chunk| {
         let mut out = Vec::new();
         match chunk {
             Ok(bytes) => {
-                buf.push_str(&String::from_utf8_lossy(&bytes));
-                while let Some(end) = buf.find("\n\n") {
-                    let block: String = buf.drain(..end + 2).collect();
-                    for line in block.lines() {
-                        if let Some(data) = line.strip_prefix("data:") {
-                            out.push(
-                                serde_json::from_str::<Event>(data.trim())
-                                    .map_err(anyhow::Error::from),
-                            );
+                decoder.feed(&bytes);
+                loop {
+                    match decoder.next_event() {
+                        Ok(Some(e)) => out.push(
+                            serde_json::from_str::<Event>(&e.data).map_err(anyhow::Error::from),
+                        ),
+                        Ok(None) => break,
+                        Err(e) => {
+                            out.push(Err(e.into()));
+                            break;
                         }
                     }
                 }

@@ -41,6 +41,7 @@ pub mod secret;
 pub mod server_env;
 pub mod shutdown;
 pub mod splice;
+pub mod sse;
 pub mod telemetry;
 
 /// Sent in the `x-grid-protocol` header by every client; a mismatch is logged.

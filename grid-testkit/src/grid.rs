@@ -15,6 +15,7 @@ use grid_proto::api::{
     ApplicationChanged, DescriptorSource, LocateReply, LoginReply, ServerState, ServerView,
 };
 use grid_proto::client::{Client, ClientError};
+use grid_proto::sse::SseDecoder;
 use grid_proto::{paths, server_env};
 
 use crate::bins;
@@ -389,7 +390,7 @@ impl Grid {
         Events {
             grid: self,
             resp,
-            buf: String::new(),
+            decoder: SseDecoder::new(),
         }
     }
 }
@@ -404,7 +405,7 @@ impl Default for Grid {
 pub struct Events<'a> {
     grid: &'a Grid,
     resp: reqwest::Response,
-    buf: String,
+    decoder: SseDecoder,
 }
 
 impl Events<'_> {
@@ -416,14 +417,11 @@ impl Events<'_> {
     ) -> serde_json::Value {
         let deadline = Instant::now() + timeout;
         loop {
-            while let Some(end) = self.buf.find("\n\n") {
-                let block: String = self.buf.drain(..end + 2).collect();
-                if let Some(data) = block.lines().find_map(|l| l.strip_prefix("data:")) {
-                    let v: serde_json::Value =
-                        serde_json::from_str(data.trim()).expect("an event is JSON");
-                    if pred(&v) {
-                        return v;
-                    }
+            while let Some(event) = self.decoder.next_event().expect("a well-formed stream") {
+                let v: serde_json::Value =
+                    serde_json::from_str(&event.data).expect("an event is JSON");
+                if pred(&v) {
+                    return v;
                 }
             }
             let left = deadline.saturating_duration_since(Instant::now());
@@ -434,7 +432,7 @@ impl Events<'_> {
                 .expect("no matching event before the deadline")
                 .expect("the event stream reads")
                 .expect("the event stream ended");
-            self.buf.push_str(&String::from_utf8_lossy(&chunk));
+            self.decoder.feed(&chunk);
         }
     }
 }

@@ -26,6 +26,11 @@ pub fn term(pid: u32) {
     signal(i64::from(pid), Signal::SIGTERM);
 }
 
+/// SIGINT to one process (Ctrl-C).
+pub fn interrupt(pid: u32) {
+    signal(i64::from(pid), Signal::SIGINT);
+}
+
 /// SIGKILL to the process group `pid` leads (a server and what it started).
 pub fn kill_group(pid: u32) {
     signal(-i64::from(pid), Signal::SIGKILL);

@@ -6,6 +6,7 @@ mod channel;
 mod node;
 mod registry;
 mod server;
+mod watch;
 
 use anyhow::{Result, anyhow};
 use serde::de::DeserializeOwned;
@@ -24,6 +25,13 @@ pub async fn run(cmd: &Command, session: &mut Session, out: &Output) -> Result<(
         Command::Adapter(c) => adapter::run(c, session, out).await,
         Command::Registry(c) => registry::run(c, session, out).await,
         Command::Channel(c) => channel::run(c, session, out).await,
+        Command::Watch => {
+            // Until Ctrl-C or SIGTERM, which end the watch, not gridadmin's shell.
+            tokio::select! {
+                r = watch::run(session, out) => r,
+                _ = grid_proto::shutdown::shutdown_signal() => Ok(()),
+            }
+        }
     }
 }
 

@@ -9,3 +9,4 @@ mod icegrid;
 mod live;
 mod media;
 mod servers;
+mod watch;

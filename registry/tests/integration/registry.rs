@@ -9,6 +9,7 @@ use grid_proto::api::{
 };
 use grid_proto::client::Client;
 use grid_proto::paths;
+use grid_proto::sse::SseDecoder;
 
 use crate::helper::*;
 
@@ -153,29 +154,25 @@ async fn locate_follows_node_reports_and_liveness() {
 /// Reads server-sent events until `n` have arrived (each the JSON of its `data:` line).
 async fn next_events(
     resp: &mut reqwest::Response,
-    buf: &mut String,
+    decoder: &mut SseDecoder,
     n: usize,
 ) -> Vec<serde_json::Value> {
     let mut out = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while out.len() < n {
-        while let Some(end) = buf.find("\n\n") {
-            let block: String = buf.drain(..end + 2).collect();
-            if let Some(data) = block.lines().find_map(|l| l.strip_prefix("data:")) {
-                out.push(serde_json::from_str(data.trim()).unwrap());
-            }
+    loop {
+        while let Some(event) = decoder.next_event().unwrap() {
+            out.push(serde_json::from_str(&event.data).unwrap());
         }
         if out.len() >= n {
-            break;
+            return out;
         }
         let chunk = tokio::time::timeout_at(deadline, resp.chunk())
             .await
             .expect("no event in time")
             .unwrap()
             .expect("stream ended");
-        buf.push_str(&String::from_utf8_lossy(&chunk));
+        decoder.feed(&chunk);
     }
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -187,7 +184,7 @@ async fn events_start_with_a_snapshot_then_follow_every_change() {
         .await
         .unwrap();
     assert_eq!(resp.headers()["content-type"], "text/event-stream");
-    let mut buf = String::new();
+    let mut buf = SseDecoder::new();
     let first = next_events(&mut resp, &mut buf, 1).await;
     assert_eq!(first[0]["type"], "snapshot");
     let base = first[0]["serial"].as_u64().unwrap();
