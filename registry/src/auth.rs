@@ -185,6 +185,25 @@ impl Auth {
             .count()
     }
 
+    /// Ends a session (a console's logout); unknown tokens are ignored.
+    pub fn logout(&self, token: &str) {
+        self.sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(token);
+    }
+
+    /// The CSRF token of session `token`: what a page of that session sends back with each
+    /// change it asks for. Derived with the registry's key, so a page elsewhere cannot make it.
+    pub fn csrf_token(&self, token: &str) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(self.key);
+        h.update(b"csrf\0");
+        h.update(token.as_bytes());
+        hex::encode(h.finalize())
+    }
+
     /// The user of a live session.
     pub fn session_user(&self, token: &str) -> Option<String> {
         let sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());

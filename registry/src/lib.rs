@@ -13,6 +13,7 @@
 pub mod api;
 pub mod auth;
 pub mod cli;
+pub mod console;
 pub mod liveness;
 pub mod metrics;
 pub mod model;

@@ -19,6 +19,9 @@ pub enum ApiError {
     /// 401.
     #[error("{0}")]
     Unauthorized(String),
+    /// 403: a session, but a request it did not make (no CSRF token).
+    #[error("{0}")]
+    Forbidden(String),
     /// 404.
     #[error("{0}")]
     NotFound(String),
@@ -90,6 +93,7 @@ impl IntoResponse for ApiError {
         let (status, detail) = match &self {
             Self::BadRequest(_, d) => (StatusCode::BAD_REQUEST, d.clone()),
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, None),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, None),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, None),
             Self::Conflict(_) => (StatusCode::CONFLICT, None),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, None),

@@ -44,16 +44,57 @@ impl FromRequestParts<AppState> for Admin {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = parts
+        let bearer = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| ApiError::Unauthorized("log in first: no session token".into()))?;
-        state.auth().session_user(token).map(Admin).ok_or_else(|| {
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let (token, by_cookie) = match bearer {
+            Some(t) => (t.to_owned(), false),
+            None => (
+                session_cookie(&parts.headers).ok_or_else(|| {
+                    ApiError::Unauthorized("log in first: no session token".into())
+                })?,
+                true,
+            ),
+        };
+        let user = state.auth().session_user(&token).ok_or_else(|| {
             ApiError::Unauthorized("the session has expired or is unknown; log in again".into())
-        })
+        })?;
+        // A browser sends the cookie with any request, so a change asked with it must also carry
+        // the token only the console's own pages know.
+        if by_cookie && !parts.method.is_safe() {
+            let given = parts
+                .headers
+                .get(CSRF_HEADER)
+                .map(|v| v.as_bytes())
+                .unwrap_or_default();
+            if !grid_proto::secret::eq(given, state.auth().csrf_token(&token).as_bytes()) {
+                return Err(ApiError::Forbidden(format!(
+                    "refused: a change from the console needs its CSRF token ({CSRF_HEADER})"
+                )));
+            }
+        }
+        Ok(Admin(user))
     }
+}
+
+/// The cookie that holds a console's session token.
+pub const SESSION_COOKIE: &str = "grid_session";
+/// The header a console page sends its CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The session token of a console's cookie, if the request has one.
+pub fn session_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| {
+            let (k, v) = kv.trim().split_once('=')?;
+            (k == SESSION_COOKIE && !v.is_empty()).then(|| v.to_owned())
+        })
 }
 
 /// A node that presented the cluster secret.

@@ -3,7 +3,7 @@
 mod applications;
 pub mod error;
 mod events;
-mod extract;
+pub(crate) mod extract;
 mod locator;
 mod metrics;
 mod nodes;
@@ -49,6 +49,7 @@ pub fn app(state: AppState) -> Router {
         .route(paths::LOCATE, get(locator::locate))
         .route(paths::EVENTS, get(events::stream))
         .route(paths::METRICS, get(metrics::scrape))
+        .merge(crate::console::routes())
         .fallback(|| async { error::ApiError::NotFound("no such route".into()) })
         .with_state(state)
 }

@@ -2,6 +2,7 @@
 //! port (`registry`, `config`, `metrics`), and its router in process (`routes`).
 
 mod config;
+mod console;
 mod helper;
 mod metrics;
 mod registry;

@@ -1,0 +1,159 @@
+//! The web console at `/`: a login page, and for a session the operator's live view of the grid,
+//! fed by `GET /v1/events`. The session token lives in an HttpOnly, SameSite=Strict cookie; the
+//! API accepts it in place of a bearer token, and every change asked with it must carry the
+//! session's CSRF token (`api::extract`). Its assets are compiled into the binary.
+
+mod page;
+
+use axum::Router;
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use serde::Deserialize;
+
+use crate::api::extract::{CSRF_HEADER, SESSION_COOKIE, session_cookie};
+use crate::auth::{AuthError, SESSION_TTL};
+use crate::state::AppState;
+
+/// The console's routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", axum::routing::post(logout))
+        .route("/static/console.js", get(script))
+        .route("/static/console.css", get(style))
+}
+
+/// Why the login page is shown.
+#[derive(Debug, Deserialize)]
+struct Shown {
+    #[serde(default)]
+    expired: Option<String>,
+    #[serde(default)]
+    ended: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Credentials {
+    user: String,
+    password: String,
+}
+
+/// The console for a session, else the login page.
+async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(token) = session_cookie(&headers) else {
+        return Redirect::to("/login").into_response();
+    };
+    match state.auth().session_user(&token) {
+        Some(user) => page::html(page::console(&user, &state.auth().csrf_token(&token))),
+        None => Redirect::to("/login?expired=1").into_response(),
+    }
+}
+
+async fn login_page(Query(shown): Query<Shown>) -> Response {
+    let note = if shown.expired.is_some() {
+        Some("Your session has expired; log in again.")
+    } else if shown.ended.is_some() {
+        Some("Logged out.")
+    } else {
+        None
+    };
+    page::html(page::login(None, note))
+}
+
+/// Checks the form's user and password, opens a session and sets its cookie.
+async fn login(State(state): State<AppState>, Form(form): Form<Credentials>) -> Response {
+    match state
+        .auth()
+        .login(state.store(), &form.user, &form.password)
+        .await
+    {
+        Ok(token) => {
+            state.metrics().login(true);
+            tracing::info!(user = %form.user, "console session opened");
+            let cookie = format!(
+                "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
+                SESSION_TTL.as_secs()
+            );
+            with_cookie(Redirect::to("/").into_response(), &cookie)
+        }
+        Err(AuthError::Denied) => {
+            state.metrics().login(false);
+            tracing::warn!(user = %form.user, "console login refused");
+            let page = page::login(Some(&AuthError::Denied.to_string()), None);
+            (StatusCode::UNAUTHORIZED, page::html(page)).into_response()
+        }
+        Err(AuthError::Internal(e)) => {
+            tracing::error!(cause = %e, "console login failed");
+            let page = page::login(Some("the registry could not check the password"), None);
+            (StatusCode::INTERNAL_SERVER_ERROR, page::html(page)).into_response()
+        }
+    }
+}
+
+/// Ends the session (its CSRF token in the form or header) and clears the cookie.
+async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Some(token) = session_cookie(&headers) {
+        // The form's `csrf` field: a hex token, so it needs no decoding.
+        let field = std::str::from_utf8(&body).ok().and_then(|b| {
+            b.split('&')
+                .find_map(|kv| kv.strip_prefix("csrf="))
+                .map(str::as_bytes)
+        });
+        let given = headers
+            .get(CSRF_HEADER)
+            .map(|v| v.as_bytes())
+            .or(field)
+            .unwrap_or_default();
+        if !grid_proto::secret::eq(given, state.auth().csrf_token(&token).as_bytes()) {
+            let message =
+                format!("refused: logging out needs the page's CSRF token ({CSRF_HEADER})");
+            return (
+                StatusCode::FORBIDDEN,
+                page::html(page::login(Some(&message), None)),
+            )
+                .into_response();
+        }
+        state.auth().logout(&token);
+    }
+    let cookie = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+    with_cookie(Redirect::to("/login?ended=1").into_response(), &cookie)
+}
+
+fn with_cookie(mut resp: Response, cookie: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(cookie) {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+async fn script() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("assets/console.js"),
+    )
+}
+
+async fn style() -> Response {
+    asset(
+        "text/css; charset=utf-8",
+        include_str!("assets/console.css"),
+    )
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
