@@ -5,6 +5,8 @@
 const csrf = document.querySelector('meta[name="csrf-token"]').content;
 const state = { nodes: new Map(), servers: new Map(), applications: [] };
 let everConnected = false;
+// Set while the page itself re-subscribes (for a fresh snapshot), so it does not report a loss.
+let quiet = false;
 
 const el = (tag, text, cls) => {
   const e = document.createElement(tag);
@@ -139,7 +141,10 @@ function apply(ev) {
     default:
       // Application changes bring new servers: a fresh snapshot is the simplest truth.
       note(ev.type + " " + (ev.name || ev.server || ""));
-      if (ev.type.startsWith("application-")) reconnect();
+      if (ev.type.startsWith("application-")) {
+        quiet = true;
+        reconnect();
+      }
   }
 }
 
@@ -148,13 +153,16 @@ function connect() {
   source = new EventSource("/v1/events");
   source.onopen = () => {
     live("live", "on");
-    if (everConnected) note("reconnected to the registry: a fresh snapshot");
+    if (everConnected && !quiet) note("reconnected to the registry: a fresh snapshot");
     everConnected = true;
+    quiet = false;
     say("");
     registryInfo();
   };
   source.onerror = () => {
     live("registry unreachable, reconnecting…", "off");
+    // The browser retries a dropped stream by itself, but gives up on an error answer.
+    if (source.readyState === EventSource.CLOSED) setTimeout(reconnect, 1000);
   };
   source.onmessage = (m) => apply(JSON.parse(m.data));
   for (const t of ["snapshot", "server-state", "node-up", "node-down", "application-added",
