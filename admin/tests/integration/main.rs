@@ -3,6 +3,7 @@
 
 mod cli;
 mod cluster;
+mod console;
 mod fake_node;
 mod hosts;
 mod icegrid;
