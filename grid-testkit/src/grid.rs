@@ -12,7 +12,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use grid_proto::api::{
-    ApplicationChanged, DescriptorSource, LocateReply, LoginReply, ServerState, ServerView,
+    ApplicationChanged, DescriptorSource, LocateReply, LoginReply, NodeView, ServerState,
+    ServerView,
 };
 use grid_proto::client::{Client, ClientError};
 use grid_proto::sse::SseDecoder;
@@ -353,6 +354,22 @@ impl Grid {
     pub fn servers(&self) -> Option<Vec<ServerView>> {
         self.block_on(async { self.login().await?.get(paths::SERVERS).await })
             .ok()
+    }
+
+    /// Every node the registry knows, or `None` while it does not answer.
+    pub fn nodes(&self) -> Option<Vec<NodeView>> {
+        self.block_on(async { self.login().await?.get(paths::NODES).await })
+            .ok()
+    }
+
+    /// Waits until the registry has node `name` up.
+    pub fn wait_node_up(&self, name: &str) {
+        wait_until(&format!("{name} up"), Duration::from_secs(30), || {
+            self.nodes()?
+                .iter()
+                .any(|n| n.name == name && n.up)
+                .then_some(())
+        });
     }
 
     /// One server.

@@ -150,6 +150,18 @@ pub fn addr_file(child: &mut Child, file: &Path, timeout: Duration) -> String {
 pub struct Killed(pub Child);
 
 impl Killed {
+    /// Starts `cmd` with no stdin and its output discarded; panics naming `what` if it cannot.
+    pub fn quiet(cmd: &mut std::process::Command, what: &str) -> Self {
+        use std::process::Stdio;
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{what} does not start: {e}"));
+        Self(child)
+    }
+
     /// Its pid.
     pub fn id(&self) -> u32 {
         self.0.id()

@@ -3,7 +3,7 @@
 //! shows comes from the registry's event stream.
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -43,14 +43,9 @@ impl Browser {
             return None;
         };
         let port = free_port();
-        let driver = Killed(
-            Command::new(driver)
-                .arg(format!("--port={port}"))
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("chromedriver starts"),
+        let driver = Killed::quiet(
+            Command::new(driver).arg(format!("--port={port}")),
+            "chromedriver starts",
         );
         wait_until("chromedriver listening", LONG, || {
             std::net::TcpStream::connect(("127.0.0.1", port)).ok()
@@ -85,6 +80,14 @@ impl Browser {
                     .connect(&format!("http://127.0.0.1:{port}")),
             )
             .expect("a chromium session");
+        // A script whose page navigates away never answers: give up on it soon and try again.
+        let timeouts = fantoccini::wd::TimeoutConfiguration::new(
+            Some(Duration::from_secs(5)),
+            Some(LONG),
+            None,
+        );
+        rt.block_on(client.update_timeouts(timeouts))
+            .expect("the session's timeouts");
         Some(Self {
             rt,
             client: Some(client),
@@ -110,20 +113,24 @@ impl Browser {
             .to_string()
     }
 
-    /// Runs `script` in the page (it may `await`); its value.
-    fn run(&self, script: &str) -> Value {
+    /// Runs `script` in the page (it may `await`); its value, or the browser's error.
+    fn try_run(&self, script: &str) -> Result<Value, fantoccini::error::CmdError> {
         let body = format!(
             "const done = arguments[0]; (async () => {{ {script} }})().then(done, e => done('error: ' + e));"
         );
-        self.rt
-            .block_on(self.client().execute_async(&body, vec![]))
-            .expect("the script runs")
+        self.rt.block_on(self.client().execute_async(&body, vec![]))
     }
 
-    /// Waits until `script` gives something other than null (or false); that value.
+    /// Runs `script` in the page; its value.
+    fn run(&self, script: &str) -> Value {
+        self.try_run(script).expect("the script runs")
+    }
+
+    /// Waits until `script` gives something other than null (or false); that value. A page
+    /// still loading (after a form is sent) counts as not yet.
     fn wait(&self, what: &str, script: &str) -> Value {
         wait_until(what, LONG, || {
-            let v = self.run(script);
+            let v = self.try_run(script).ok()?;
             (!v.is_null() && v != Value::Bool(false)).then_some(v)
         })
     }

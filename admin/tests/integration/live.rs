@@ -76,17 +76,13 @@ fn icecast(dir: &Path) -> (Killed, u16) {
 
 /// ffmpeg feeding `track` in a loop, in real time, to the Icecast mount `/live.mp3`.
 fn feed(track: &Path, port: u16) -> Killed {
-    Killed(
+    Killed::quiet(
         Command::new("ffmpeg")
             .args(["-v", "error", "-nostdin", "-re", "-stream_loop", "-1", "-i"])
             .arg(track)
             .args(["-c", "copy", "-content_type", "audio/mpeg", "-f", "mp3"])
-            .arg(format!("icecast://source:hackme@127.0.0.1:{port}/live.mp3"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("ffmpeg"),
+            .arg(format!("icecast://source:hackme@127.0.0.1:{port}/live.mp3")),
+        "ffmpeg",
     )
 }
 

@@ -45,6 +45,7 @@ fn json(line: &str) -> serde_json::Value {
 fn watch_prints_each_event_and_resumes_after_a_registry_restart() {
     let mut grid = Grid::new();
     grid.start_node("node1");
+    grid.wait_node_up("node1");
     let spawn = |flags: &[&str]| {
         let mut child = grid
             .admin_command()

@@ -9,7 +9,7 @@ mod metrics;
 mod nodes;
 mod read;
 mod servers;
-mod sessions;
+pub(crate) mod sessions;
 
 use axum::Router;
 use axum::routing::{get, post};

@@ -14,26 +14,35 @@ pub(crate) async fn login(
     State(state): State<AppState>,
     Body(req): Body<LoginRequest>,
 ) -> Result<Json<LoginReply>, ApiError> {
-    match state
-        .auth()
-        .login(state.store(), &req.user, &req.password)
-        .await
-    {
-        Ok(token) => {
+    match open(&state, &req.user, &req.password).await {
+        Ok(token) => Ok(Json(LoginReply {
+            token,
+            expires_in_s: SESSION_TTL.as_secs(),
+        })),
+        Err(AuthError::Denied) => Err(ApiError::Unauthorized(AuthError::Denied.to_string())),
+        Err(AuthError::Internal(e)) => Err(ApiError::Internal(anyhow::anyhow!(e))),
+    }
+}
+
+/// Opens a session for `user` (the API's login and the console's), counted and logged; its token.
+pub(crate) async fn open(
+    state: &AppState,
+    user: &str,
+    password: &str,
+) -> Result<String, AuthError> {
+    let opened = state.auth().login(state.store(), user, password).await;
+    match &opened {
+        Ok(_) => {
             state.metrics().login(true);
-            tracing::debug!(user = %req.user, "session opened");
-            Ok(Json(LoginReply {
-                token,
-                expires_in_s: SESSION_TTL.as_secs(),
-            }))
+            tracing::debug!(%user, "session opened");
         }
         Err(AuthError::Denied) => {
             state.metrics().login(false);
-            tracing::warn!(user = %req.user, "login refused");
-            Err(ApiError::Unauthorized(AuthError::Denied.to_string()))
+            tracing::warn!(%user, "login refused");
         }
-        Err(AuthError::Internal(e)) => Err(ApiError::Internal(anyhow::anyhow!(e))),
+        Err(AuthError::Internal(e)) => tracing::error!(cause = %e, "login failed"),
     }
+    opened
 }
 
 /// What the registry is and holds.

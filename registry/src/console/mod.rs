@@ -65,14 +65,8 @@ async fn login_page(Query(shown): Query<Shown>) -> Response {
 
 /// Checks the form's user and password, opens a session and sets its cookie.
 async fn login(State(state): State<AppState>, Form(form): Form<Credentials>) -> Response {
-    match state
-        .auth()
-        .login(state.store(), &form.user, &form.password)
-        .await
-    {
+    match crate::api::sessions::open(&state, &form.user, &form.password).await {
         Ok(token) => {
-            state.metrics().login(true);
-            tracing::info!(user = %form.user, "console session opened");
             let cookie = format!(
                 "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
                 SESSION_TTL.as_secs()
@@ -80,13 +74,10 @@ async fn login(State(state): State<AppState>, Form(form): Form<Credentials>) -> 
             with_cookie(Redirect::to("/").into_response(), &cookie)
         }
         Err(AuthError::Denied) => {
-            state.metrics().login(false);
-            tracing::warn!(user = %form.user, "console login refused");
             let page = page::login(Some(&AuthError::Denied.to_string()), None);
             (StatusCode::UNAUTHORIZED, page::html(page)).into_response()
         }
-        Err(AuthError::Internal(e)) => {
-            tracing::error!(cause = %e, "console login failed");
+        Err(AuthError::Internal(_)) => {
             let page = page::login(Some("the registry could not check the password"), None);
             (StatusCode::INTERNAL_SERVER_ERROR, page::html(page)).into_response()
         }

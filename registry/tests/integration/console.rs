@@ -16,20 +16,33 @@ fn browser() -> reqwest::Client {
         .unwrap()
 }
 
+/// The login form sent as admin with `password`.
+async fn post_login(http: &reqwest::Client, url: &str, password: &str) -> reqwest::Response {
+    http.post(format!("{url}/login"))
+        .form(&[("user", "admin"), ("password", password)])
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Logs in through the form: the `grid_session=...` pair of the cookie it sets, and the whole
 /// `Set-Cookie` line.
 async fn log_in(http: &reqwest::Client, url: &str) -> (String, String) {
-    let resp = http
-        .post(format!("{url}/login"))
-        .form(&[("user", "admin"), ("password", "admin")])
-        .send()
-        .await
-        .unwrap();
+    let resp = post_login(http, url, "admin").await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert_eq!(resp.headers()[LOCATION], "/");
     let set = resp.headers()[SET_COOKIE].to_str().unwrap().to_owned();
     let pair = set.split(';').next().unwrap().to_owned();
     (pair, set)
+}
+
+/// `GET url`, with the session `cookie` if one is given.
+async fn get(http: &reqwest::Client, url: String, cookie: Option<&str>) -> reqwest::Response {
+    let mut req = http.get(url);
+    if let Some(c) = cookie {
+        req = req.header(COOKIE, c);
+    }
+    req.send().await.unwrap()
 }
 
 /// The CSRF token the console page carries.
@@ -48,10 +61,10 @@ async fn login_cookie_csrf_and_logout() {
     let url = &reg.url;
 
     // Without a session: the login page, the assets, and nothing of the grid.
-    let home = http.get(format!("{url}/")).send().await.unwrap();
+    let home = get(&http, format!("{url}/"), None).await;
     assert_eq!(home.status(), StatusCode::SEE_OTHER);
     assert_eq!(home.headers()[LOCATION], "/login");
-    let page = http.get(format!("{url}/login")).send().await.unwrap();
+    let page = get(&http, format!("{url}/login"), None).await;
     assert_eq!(page.status(), StatusCode::OK);
     assert_eq!(page.headers()[CONTENT_TYPE], "text/html; charset=utf-8");
     assert!(
@@ -64,11 +77,7 @@ async fn login_cookie_csrf_and_logout() {
         ("console.js", "text/javascript"),
         ("console.css", "text/css"),
     ] {
-        let r = http
-            .get(format!("{url}/static/{asset}"))
-            .send()
-            .await
-            .unwrap();
+        let r = get(&http, format!("{url}/static/{asset}"), None).await;
         assert_eq!(r.status(), StatusCode::OK, "{asset}");
         assert!(
             r.headers()[CONTENT_TYPE]
@@ -77,20 +86,11 @@ async fn login_cookie_csrf_and_logout() {
                 .starts_with(kind)
         );
     }
-    let servers = http
-        .get(format!("{url}{}", paths::SERVERS))
-        .send()
-        .await
-        .unwrap();
+    let servers = get(&http, format!("{url}{}", paths::SERVERS), None).await;
     assert_eq!(servers.status(), StatusCode::UNAUTHORIZED);
 
     // A wrong password: the page again, with the message.
-    let wrong = http
-        .post(format!("{url}/login"))
-        .form(&[("user", "admin"), ("password", "nope")])
-        .send()
-        .await
-        .unwrap();
+    let wrong = post_login(&http, url, "nope").await;
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     assert!(wrong.headers().get(SET_COOKIE).is_none());
     let text = wrong.text().await.unwrap();
@@ -110,12 +110,7 @@ async fn login_cookie_csrf_and_logout() {
     for attr in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=3600"] {
         assert!(set.split("; ").any(|a| a == attr), "{attr} in {set}");
     }
-    let page = http
-        .get(format!("{url}/"))
-        .header(COOKIE, &cookie)
-        .send()
-        .await
-        .unwrap();
+    let page = get(&http, format!("{url}/"), Some(&cookie)).await;
     assert_eq!(page.status(), StatusCode::OK);
     assert_eq!(page.headers()["cache-control"], "no-store");
     let page = page.text().await.unwrap();
@@ -123,12 +118,7 @@ async fn login_cookie_csrf_and_logout() {
     let csrf = csrf_of(&page);
 
     // The cookie opens the API for reading; a change needs the page's CSRF token too.
-    let read = http
-        .get(format!("{url}{}", paths::SERVERS))
-        .header(COOKIE, &cookie)
-        .send()
-        .await
-        .unwrap();
+    let read = get(&http, format!("{url}{}", paths::SERVERS), Some(&cookie)).await;
     assert_eq!(read.status(), StatusCode::OK);
     let add = |token: Option<&str>| {
         let mut req = http
@@ -177,18 +167,9 @@ async fn login_cookie_csrf_and_logout() {
         cleared.starts_with("grid_session=;") && cleared.contains("Max-Age=0"),
         "{cleared}"
     );
-    let after = http
-        .get(format!("{url}/"))
-        .header(COOKIE, &cookie)
-        .send()
-        .await
-        .unwrap();
+    let after = get(&http, format!("{url}/"), Some(&cookie)).await;
     assert_eq!(after.headers()[LOCATION], "/login?expired=1");
-    let expired = http
-        .get(format!("{url}/login?expired=1"))
-        .send()
-        .await
-        .unwrap();
+    let expired = get(&http, format!("{url}/login?expired=1"), None).await;
     assert!(
         expired
             .text()
@@ -196,11 +177,6 @@ async fn login_cookie_csrf_and_logout() {
             .unwrap()
             .contains("Your session has expired; log in again.")
     );
-    let gone = http
-        .get(format!("{url}{}", paths::SERVERS))
-        .header(COOKIE, &cookie)
-        .send()
-        .await
-        .unwrap();
+    let gone = get(&http, format!("{url}{}", paths::SERVERS), Some(&cookie)).await;
     assert_eq!(gone.status(), StatusCode::UNAUTHORIZED);
 }

@@ -157,22 +157,24 @@ async fn next_events(
     decoder: &mut SseDecoder,
     n: usize,
 ) -> Vec<serde_json::Value> {
-    let mut out = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        while let Some(event) = decoder.next_event().unwrap() {
-            out.push(serde_json::from_str(&event.data).unwrap());
+    let mut out: Vec<serde_json::Value> = Vec::new();
+    let mut take = |decoder: &mut SseDecoder| {
+        out.extend(
+            std::iter::from_fn(|| decoder.next_event().unwrap())
+                .map(|e| serde_json::from_str::<serde_json::Value>(&e.data).unwrap()),
+        );
+        out.len()
+    };
+    while take(decoder) < n {
+        match tokio::time::timeout_at(deadline, resp.chunk()).await {
+            Ok(Ok(Some(chunk))) => decoder.feed(&chunk),
+            Ok(Ok(None)) => panic!("the stream ended"),
+            Ok(Err(e)) => panic!("the stream broke: {e}"),
+            Err(_) => panic!("no event in time"),
         }
-        if out.len() >= n {
-            return out;
-        }
-        let chunk = tokio::time::timeout_at(deadline, resp.chunk())
-            .await
-            .expect("no event in time")
-            .unwrap()
-            .expect("stream ended");
-        decoder.feed(&chunk);
     }
+    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
