@@ -198,6 +198,7 @@ $(channel_urls)
 $(control_line)
 
 Administer it:
+  $registry_url/   (the web console: log in as admin / admin)
   target/release/gridadmin -u admin -p admin
   (or export PATH="\$PWD/target/release:\$PATH" and run gridadmin -u admin -p admin)
 Server logs: mediaserver1.log, mediaserver2.log, mediarender1.log, mediarender2.log
