@@ -282,6 +282,9 @@ pub struct ApplicationDetail {
     pub source: String,
     /// The expanded servers.
     pub servers: Vec<ServerDescriptor>,
+    /// Its replica groups with their policies.
+    #[serde(default)]
+    pub replica_groups: BTreeMap<String, crate::descriptor::ReplicaGroup>,
 }
 
 /// Body of add, update and diff: the descriptor text (TOML, or JSON).

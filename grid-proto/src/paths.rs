@@ -36,6 +36,9 @@ pub const NODE_ACTION: &str = "/v1/nodes/{name}/{action}";
 pub const ADAPTERS: &str = "/v1/adapters";
 /// `GET` locate an adapter id or replica-group id.
 pub const LOCATE: &str = "/v1/locate/{id}";
+/// Any method: a request to a server's own API (an adapter id or a replica group), forwarded by
+/// the registry for a session (the web console's way to the renders and the library).
+pub const GATEWAY: &str = "/v1/gateway/{id}/{*path}";
 /// `GET` server-sent events.
 pub const EVENTS: &str = "/v1/events";
 /// `GET` Prometheus metrics (OpenMetrics text), on every process's HTTP port, unauthenticated.

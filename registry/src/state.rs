@@ -38,6 +38,7 @@ struct Inner {
     started: Instant,
     token: tokio_util::sync::CancellationToken,
     nodes_client: grid_proto::client::Client,
+    gateway_client: reqwest::Client,
     metrics: RegistryMetrics,
 }
 
@@ -58,6 +59,9 @@ impl AppState {
             Duration::from_secs(30),
         )?
         .secret(&secret)?;
+        let gateway_client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .build()?;
         Ok(Self {
             inner: Arc::new(Inner {
                 model,
@@ -68,6 +72,7 @@ impl AppState {
                 started: Instant::now(),
                 token,
                 nodes_client,
+                gateway_client,
                 metrics,
             }),
         })
@@ -111,6 +116,11 @@ impl AppState {
     /// Seconds since start.
     pub fn uptime(&self) -> Duration {
         self.inner.started.elapsed()
+    }
+
+    /// The client the gateway forwards requests with.
+    pub fn gateway_client(&self) -> &reqwest::Client {
+        &self.inner.gateway_client
     }
 
     /// A client for one node's API, sharing one connection pool.

@@ -36,7 +36,8 @@ pub(crate) async fn locate(
     reply.map(Json)
 }
 
-async fn answer(state: &AppState, id: String) -> Result<LocateReply, ApiError> {
+/// The live endpoints of `id`, starting an on-demand server first.
+pub(super) async fn answer(state: &AppState, id: String) -> Result<LocateReply, ApiError> {
     let located = state.model().locate(&id)?;
     let endpoints = match located.on_demand {
         None => located.endpoints,

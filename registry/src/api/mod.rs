@@ -4,6 +4,7 @@ mod applications;
 pub mod error;
 mod events;
 pub(crate) mod extract;
+mod gateway;
 mod locator;
 mod metrics;
 mod nodes;
@@ -12,7 +13,7 @@ mod servers;
 pub(crate) mod sessions;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use grid_proto::api::{ApplicationDetail, ApplicationSummary, NodeView, ServerDetail, ServerView};
 use grid_proto::paths;
 
@@ -47,6 +48,7 @@ pub fn app(state: AppState) -> Router {
         .route(paths::NODE_ACTION, post(nodes::action))
         .route(paths::ADAPTERS, get(locator::adapters))
         .route(paths::LOCATE, get(locator::locate))
+        .route(paths::GATEWAY, any(gateway::forward))
         .route(paths::EVENTS, get(events::stream))
         .route(paths::METRICS, get(metrics::scrape))
         .merge(crate::console::routes())

@@ -22,8 +22,7 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(home))
         .route("/login", get(login_page).post(login))
         .route("/logout", axum::routing::post(logout))
-        .route("/static/console.js", get(script))
-        .route("/static/console.css", get(style))
+        .route("/static/{file}", get(asset))
 }
 
 /// Why the login page is shown.
@@ -124,27 +123,29 @@ fn with_cookie(mut resp: Response, cookie: &str) -> Response {
     resp
 }
 
-async fn script() -> Response {
-    asset(
-        "text/javascript; charset=utf-8",
-        include_str!("assets/console.js"),
-    )
-}
+/// The page's files, compiled in: (name, content type, text).
+const ASSETS: [(&str, &str, &str); 7] = [
+    ("console.js", JS, include_str!("assets/console.js")),
+    ("core.js", JS, include_str!("assets/core.js")),
+    ("overview.js", JS, include_str!("assets/overview.js")),
+    ("servers.js", JS, include_str!("assets/servers.js")),
+    ("applications.js", JS, include_str!("assets/applications.js")),
+    ("listener.js", JS, include_str!("assets/listener.js")),
+    ("console.css", "text/css; charset=utf-8", include_str!("assets/console.css")),
+];
 
-async fn style() -> Response {
-    asset(
-        "text/css; charset=utf-8",
-        include_str!("assets/console.css"),
-    )
-}
+const JS: &str = "text/javascript; charset=utf-8";
 
-fn asset(content_type: &'static str, body: &'static str) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        body,
-    )
-        .into_response()
+async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
+    match ASSETS.iter().find(|(name, ..)| *name == file) {
+        Some((_, content_type, body)) => (
+            [
+                (header::CONTENT_TYPE, *content_type),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            *body,
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "no such file").into_response(),
+    }
 }

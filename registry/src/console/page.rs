@@ -65,29 +65,100 @@ pub fn login(error: Option<&str>, note: Option<&str>) -> String {
     )
 }
 
-/// The console for `user`; `csrf` goes with every change the page asks for.
+/// The views, in the order of the tabs: (id, tab label).
+const VIEWS: [(&str, &str); 7] = [
+    ("overview", "Overview"),
+    ("applications", "Applications"),
+    ("servers", "Servers"),
+    ("adapters", "Adapters"),
+    ("channels", "Channels"),
+    ("renders", "Renders"),
+    ("library", "Library"),
+];
+
+/// The console for `user`; `csrf` goes with every change the page asks for. The views are
+/// empty frames the script fills in from the event stream.
 pub fn console(user: &str, csrf: &str) -> String {
+    let tabs: String = VIEWS
+        .iter()
+        .map(|(id, label)| format!("<a href=\"#{id}\" id=\"tab-{id}\">{label}</a>"))
+        .collect();
     format!(
         "{}<meta name=\"csrf-token\" content=\"{csrf}\">\
-         <script src=\"/static/console.js\" defer></script></head><body>\
+         <script type=\"module\" src=\"/static/console.js\"></script></head><body>\
          <header><h1>Spotifice Grid</h1><span id=\"live\" class=\"live\">connecting…</span>\
          <form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
          <span class=\"user\">{}</span> <button type=\"submit\" id=\"logout\">Log out</button></form></header>\
+         <nav id=\"tabs\">{tabs}</nav>\
+         <div id=\"player\" hidden><span id=\"player-what\"></span> \
+         <audio id=\"audio\" controls preload=\"none\"></audio> \
+         <button id=\"player-stop\">Stop listening</button></div>\
          <p id=\"message\" class=\"error\" role=\"alert\" hidden></p>\
-         <main>\
-         <section id=\"overview\"><h2>Overview</h2><dl id=\"registry\"></dl><p id=\"counts\"></p></section>\
-         <section><h2>Nodes</h2><table id=\"nodes\"><thead><tr><th>Node</th><th>State</th>\
-         <th>Host</th><th>OS</th><th>CPUs</th><th>Load</th><th>Last heartbeat</th></tr></thead>\
-         <tbody></tbody></table></section>\
-         <section><h2>Servers</h2><table id=\"servers\"><thead><tr><th>Server</th>\
-         <th>Application</th><th>Node</th><th>State</th><th>Pid</th><th>Restarts</th>\
-         <th>Last exit</th><th>Activation</th><th></th></tr></thead><tbody></tbody></table></section>\
-         <section><h2>Recent events</h2><ol id=\"events\" reversed></ol></section>\
-         </main></body></html>\n",
+         <main>{OVERVIEW}{APPLICATIONS}{SERVERS}{ADAPTERS}{CHANNELS}{RENDERS}{LIBRARY}</main>\
+         </body></html>\n",
         head("Spotifice Grid"),
         escape(user)
     )
 }
+
+const OVERVIEW: &str = "<div class=\"view\" id=\"view-overview\">\
+    <section><h2>Registry</h2><dl id=\"registry\"></dl><p id=\"counts\"></p></section>\
+    <section><h2>Nodes</h2><table id=\"nodes\"><thead><tr><th>Node</th><th>State</th>\
+    <th>Host</th><th>OS</th><th>CPUs</th><th>Load</th><th>Memory</th><th>Last heartbeat</th>\
+    </tr></thead><tbody></tbody></table></section>\
+    <section><h2>Recent events</h2><ol id=\"events\" reversed></ol></section></div>";
+
+const APPLICATIONS: &str = "<div class=\"view\" id=\"view-applications\" hidden>\
+    <section><h2>Applications</h2><table id=\"applications\"><thead><tr><th>Application</th>\
+    <th>Serial</th><th>Servers</th><th>Last update</th><th></th></tr></thead><tbody></tbody>\
+    </table><p id=\"app-confirm\" class=\"confirm\" hidden></p></section>\
+    <section id=\"app-detail\" hidden><h2 id=\"app-detail-title\"></h2>\
+    <div id=\"app-detail-servers\"></div><pre id=\"app-source\" class=\"source\"></pre></section>\
+    <section><h2 id=\"app-edit-title\">Add or update an application</h2>\
+    <p>Paste a descriptor (TOML, JSON or IceGrid XML) or pick a file; the change is shown \
+    before it is applied.</p><input type=\"file\" id=\"app-file\" accept=\".toml,.json,.xml,text/*\">\
+    <textarea id=\"app-text\" rows=\"12\" spellcheck=\"false\"></textarea>\
+    <p><button id=\"app-preview\">Show the change</button></p>\
+    <div id=\"app-diff\" hidden></div></section></div>";
+
+const SERVERS: &str = "<div class=\"view\" id=\"view-servers\" hidden>\
+    <section><h2>Servers</h2><p class=\"tools\"><input id=\"server-filter\" type=\"search\" \
+    placeholder=\"filter: id, application, node, state\"> <span id=\"server-shown\"></span></p>\
+    <table id=\"servers\"><thead><tr><th data-sort=\"id\">Server</th>\
+    <th data-sort=\"application\">Application</th><th data-sort=\"node\">Node</th>\
+    <th data-sort=\"state\">State</th><th data-sort=\"pid\">Pid</th>\
+    <th data-sort=\"uptime\">Uptime</th><th data-sort=\"restarts\">Restarts</th>\
+    <th>Last exit</th><th data-sort=\"activation\">Activation</th><th></th></tr></thead>\
+    <tbody></tbody></table></section>\
+    <section id=\"log\" hidden><h2 id=\"log-title\"></h2><p class=\"tools\">\
+    <label><input type=\"checkbox\" id=\"log-stderr\"> stderr</label> \
+    <button id=\"log-close\">Close</button> <span id=\"log-state\"></span></p>\
+    <pre id=\"log-text\" class=\"source\"></pre></section></div>";
+
+const ADAPTERS: &str = "<div class=\"view\" id=\"view-adapters\" hidden>\
+    <section><h2>Replica groups</h2><table id=\"groups\"><thead><tr><th>Group</th>\
+    <th>Application</th><th>Policy</th><th>Replicas</th><th>Live endpoints</th></tr></thead>\
+    <tbody></tbody></table></section>\
+    <section><h2>Adapters</h2><table id=\"adapters\"><thead><tr><th>Adapter</th><th>Server</th>\
+    <th>Node</th><th>Replica group</th><th>Endpoint</th></tr></thead><tbody></tbody></table>\
+    </section></div>";
+
+const CHANNELS: &str = "<div class=\"view\" id=\"view-channels\" hidden>\
+    <section><h2>Channels</h2><p class=\"tools\"><button id=\"channels-refresh\">Refresh</button> \
+    <span id=\"channels-state\"></span></p><table id=\"channels\"><thead><tr><th>MediaServer</th>\
+    <th>Channel</th><th>Source</th><th>Listeners</th><th>Peak</th><th>Title</th><th>Children</th>\
+    <th></th></tr></thead><tbody></tbody></table></section></div>";
+
+const RENDERS: &str = "<div class=\"view\" id=\"view-renders\" hidden>\
+    <section><h2>Renders</h2><div id=\"renders\" class=\"cards\"></div></section>\
+</div>";
+
+const LIBRARY: &str = "<div class=\"view\" id=\"view-library\" hidden>\
+    <section><h2>Library</h2><p class=\"tools\"><input id=\"library-search\" type=\"search\" \
+    placeholder=\"search title or artist\"> <label>Render <select id=\"library-render\"></select>\
+    </label> <span id=\"library-shown\"></span></p><table id=\"library\"><thead><tr><th>Title</th>\
+    <th>Artist</th><th>Album</th><th>Duration</th><th>Bitrate</th><th></th></tr></thead>\
+    <tbody></tbody></table></section></div>";
 
 #[cfg(test)]
 mod tests {

@@ -147,6 +147,7 @@ impl Live {
             updated_ms: app.stored.updated_ms,
             source: app.stored.source.clone(),
             servers: app.servers.clone(),
+            replica_groups: app.groups.clone(),
         })
     }
 
