@@ -485,6 +485,15 @@ pub enum EventKind {
         /// New run-time state.
         runtime: ServerRuntime,
     },
+    /// An admin enabled, disabled, started or stopped a server: its persisted flags changed.
+    ServerFlags {
+        /// Server id.
+        server: String,
+        /// May it run at all?
+        enabled: bool,
+        /// Stopped by an admin (stays down until started)?
+        stopped: bool,
+    },
     /// An application was added.
     ApplicationAdded {
         /// Name.

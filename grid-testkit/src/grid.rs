@@ -12,8 +12,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use grid_proto::api::{
-    ApplicationChanged, DescriptorSource, LocateReply, LoginReply, NodeView, ServerState,
-    ServerView,
+    ApplicationChanged, ApplicationSummary, DescriptorSource, LocateReply, LoginReply, NodeView,
+    ServerState, ServerView,
 };
 use grid_proto::client::{Client, ClientError};
 use grid_proto::sse::SseDecoder;
@@ -353,6 +353,12 @@ impl Grid {
     /// Every server, or `None` while the registry does not answer.
     pub fn servers(&self) -> Option<Vec<ServerView>> {
         self.block_on(async { self.login().await?.get(paths::SERVERS).await })
+            .ok()
+    }
+
+    /// The applications, or `None` while the registry does not answer.
+    pub fn applications(&self) -> Option<Vec<ApplicationSummary>> {
+        self.block_on(async { self.login().await?.get(paths::APPLICATIONS).await })
             .ok()
     }
 

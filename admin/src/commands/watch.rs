@@ -105,6 +105,15 @@ pub fn line(event: &Event) -> String {
                 runtime.state.as_str()
             )
         }
+        EventKind::ServerFlags {
+            server,
+            enabled,
+            stopped,
+        } => format!(
+            "server-flags {server} {}{}",
+            if *enabled { "enabled" } else { "disabled" },
+            if *stopped { ", stopped" } else { "" }
+        ),
         EventKind::ApplicationAdded { name, serial } => {
             format!("application-added {name} (serial {serial})")
         }

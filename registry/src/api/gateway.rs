@@ -107,7 +107,10 @@ fn relay(answer: reqwest::Response) -> Response {
             headers.insert(name, v.clone());
         }
     }
-    headers.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
     let mut resp = Response::new(Body::from_stream(answer.bytes_stream()));
     *resp.status_mut() = status;
     *resp.headers_mut() = headers;

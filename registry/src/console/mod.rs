@@ -129,9 +129,17 @@ const ASSETS: [(&str, &str, &str); 7] = [
     ("core.js", JS, include_str!("assets/core.js")),
     ("overview.js", JS, include_str!("assets/overview.js")),
     ("servers.js", JS, include_str!("assets/servers.js")),
-    ("applications.js", JS, include_str!("assets/applications.js")),
+    (
+        "applications.js",
+        JS,
+        include_str!("assets/applications.js"),
+    ),
     ("listener.js", JS, include_str!("assets/listener.js")),
-    ("console.css", "text/css; charset=utf-8", include_str!("assets/console.css")),
+    (
+        "console.css",
+        "text/css; charset=utf-8",
+        include_str!("assets/console.css"),
+    ),
 ];
 
 const JS: &str = "text/javascript; charset=utf-8";

@@ -2,6 +2,8 @@
 
 use std::collections::BTreeSet;
 
+use grid_proto::api::EventKind;
+
 use super::error::ModelError;
 use super::handle::{Model, Push};
 use crate::store;
@@ -71,6 +73,11 @@ impl Model {
             live.flags.insert(server.to_owned(), new);
             live.assignment_serial = serial;
         }
+        self.publish(EventKind::ServerFlags {
+            server: server.to_owned(),
+            enabled: new.enabled,
+            stopped: new.stopped,
+        });
         let push = Push::new(BTreeSet::from([node.clone()]), writer);
         Ok((node, push))
     }

@@ -39,6 +39,11 @@ function apply(ev) {
       refreshAdapters();
       break;
     }
+    case "server-flags": {
+      const s = grid.servers.get(ev.server);
+      if (s) { s.enabled = ev.enabled; s.stopped = ev.stopped; }
+      break;
+    }
     case "node-up":
     case "node-down": {
       const up = ev.type === "node-up";
@@ -79,7 +84,7 @@ function connect() {
     if (source.readyState === EventSource.CLOSED) setTimeout(reconnect, 1000);
   };
   source.onmessage = (m) => apply(JSON.parse(m.data));
-  for (const t of ["snapshot", "server-state", "node-up", "node-down", "application-added",
+  for (const t of ["snapshot", "server-state", "server-flags", "node-up", "node-down", "application-added",
     "application-updated", "application-removed", "server"]) {
     source.addEventListener(t, (m) => apply(JSON.parse(m.data)));
   }

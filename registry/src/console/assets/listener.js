@@ -42,6 +42,8 @@ function trackOptions(select) {
 function channelOptions(select) {
   const names = [...new Set(channels.map((c) => c.name))].sort();
   select.replaceChildren(...names.map((n) => el("option", n)));
+  // No channel on the grid: nothing to offer.
+  select.parentNode.hidden = !names.length;
 }
 
 function buildCard(id) {
@@ -63,7 +65,7 @@ function buildCard(id) {
     button("play now", () => loadTrack(id, tracks.value, true), "play-track"),
     button("add to queue", () => enqueue(id, tracks.value), "enqueue"));
   const chans = f("select", "channels");
-  const live = el("p", undefined, "controls");
+  const live = el("p", undefined, "controls channel");
   live.append(chans, button("play channel", () => control(id, "/v1/channel", { name: chans.value }), "channel"));
   const queue = el("div", undefined, "queue");
   queue.append(el("span", "Queue "), button("clear", () => clearQueue(id), "clear-queue"), f("ol", "queue"));
@@ -118,7 +120,8 @@ function moveBar(e) {
   const bar = field(e.card, "progress");
   const time = field(e.card, "time");
   if (!s.track) {
-    bar.removeAttribute("value");
+    bar.max = 1;
+    bar.value = 0;
     time.textContent = "";
     return;
   }

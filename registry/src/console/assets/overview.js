@@ -94,6 +94,9 @@ onEvent((ev) => {
       renderCounts();
       note(ev.node + (ev.type === "node-up" ? " up" : " down"));
       break;
+    case "server-flags":
+      note(ev.server + (ev.enabled ? " enabled" : " disabled") + (ev.stopped ? ", stopped" : ""));
+      break;
     case "server":
       note(serverNote(ev));
       break;

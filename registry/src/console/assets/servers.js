@@ -226,7 +226,8 @@ onEvent((ev) => {
       renderServers();
       readGroups();
       break;
-    case "server-state": {
+    case "server-state":
+    case "server-flags": {
       const s = grid.servers.get(ev.server);
       const row = document.getElementById("server-" + ev.server);
       if (s && row) row.replaceWith(serverRow(s, filterWords()));
