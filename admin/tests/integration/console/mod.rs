@@ -53,7 +53,6 @@ fn the_console_logs_in_follows_the_grid_live_and_guards_its_changes() {
         let state = browser.wait(&format!("{id} on the page"), &cell(id, "state"));
         assert_eq!(state, "active", "{id}");
     }
-    browser.screenshot("console-overview.png");
 
     // Stop from the page: it shows inactive.
     browser.run("document.querySelector('#server-MediaServer-1 button[data-action=stop]').click(); return 1;",
@@ -78,6 +77,8 @@ fn the_console_logs_in_follows_the_grid_live_and_guards_its_changes() {
             cell_fn("MediaServer-2", "pid")
         ),
     );
+    browser.show("overview");
+    browser.screenshot("console-overview.png");
     let events = browser
         .run("return window.unreloaded === true && document.getElementById('events').textContent;");
     let events = events.as_str().expect("the page was not reloaded");

@@ -101,7 +101,7 @@ function showCard(id) {
   const mark = e.marks[e.marks.length - 1];
   const m = field(c, "failover");
   m.textContent = mark ? "failover " + mark.from + " → " + mark.to + ", gap " +
-    mark.gap_ms.toFixed(1) + " ms, at " + clock(mark.at_ms) : "";
+    mark.gap_ms.toFixed(1) + " ms, seam at " + clock(mark.at_ms) + " of the track" : "";
   m.classList.toggle("fresh", Boolean(mark) && Date.now() - mark.seen < 10000);
   const ticks = field(c, "ticks");
   ticks.replaceChildren(...(t ? e.marks.filter((k) => k.track === t.id).map((k) => {

@@ -26,7 +26,11 @@ function showRegistry() {
   dl.replaceChildren(...rows.flatMap(([k, v]) => [el("dt", k), el("dd", String(v))]));
   dl.lastChild.id = "uptime";
 }
-setInterval(showRegistry, 1000);
+// Down nodes' last heartbeats grow older without events.
+setInterval(() => {
+  showRegistry();
+  if ([...grid.nodes.values()].some((n) => !n.up)) renderNodes();
+}, 1000);
 
 function renderCounts() {
   const by = {};
@@ -50,7 +54,7 @@ function renderNodes() {
       tr.append(el("td", n.name), el("td", n.up ? "up" : "down", n.up ? "up" : "down"),
         el("td", n.host.hostname), el("td", n.host.os + " " + n.host.kernel),
         el("td", String(n.host.cpus)), el("td", n.load.load1.toFixed(2)), el("td", mem),
-        el("td", ago(n.last_seen_ms_ago)));
+        el("td", n.up ? "within the timeout" : ago(Date.now() - n.seenAt)));
       return tr;
     }));
 }
@@ -80,6 +84,7 @@ function serverNote(ev) {
 onEvent((ev) => {
   switch (ev.type) {
     case "snapshot":
+      for (const n of grid.nodes.values()) n.seenAt = Date.now() - n.last_seen_ms_ago;
       renderNodes();
       renderCounts();
       readRegistry();
@@ -89,11 +94,15 @@ onEvent((ev) => {
       note(ev.server + " " + ev.runtime.state + (ev.runtime.pid ? " (pid " + ev.runtime.pid + ")" : ""));
       break;
     case "node-up":
-    case "node-down":
+    case "node-down": {
+      const n = grid.nodes.get(ev.node);
+      // Down means it missed its heartbeats: the last one came about a timeout ago.
+      if (n && ev.type === "node-up") n.seenAt = Date.now();
       renderNodes();
       renderCounts();
       note(ev.node + (ev.type === "node-up" ? " up" : " down"));
       break;
+    }
     case "server-flags":
       note(ev.server + (ev.enabled ? " enabled" : " disabled") + (ev.stopped ? ", stopped" : ""));
       break;
