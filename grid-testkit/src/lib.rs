@@ -3,13 +3,16 @@
 //! - [`wait`]: polling a condition with a deadline, never a bare sleep;
 //! - [`process`]: processes killed by pid (never by name), and what `/proc` tells of them;
 //! - [`grid`]: a registry and nodes of real binaries in a temporary directory;
-//! - [`app`]: application descriptors built in code, and the ones the suites share.
+//! - [`app`]: application descriptors built in code, and the ones the suites share;
+//! - `browser` (feature `browser`): a headless chromium over WebDriver.
 //!
 //! Everything here panics on failure: it runs only in tests and benchmarks, where a panic with a
 //! clear message is the report.
 
 pub mod app;
 mod bins;
+#[cfg(feature = "browser")]
+pub mod browser;
 pub mod grid;
 pub mod metrics;
 pub mod process;

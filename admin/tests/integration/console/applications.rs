@@ -7,7 +7,7 @@ use grid_proto::media::SERVER_GROUP;
 use grid_testkit::Grid;
 use grid_testkit::app::{App, four_servers, media_render, media_server};
 
-use super::Browser;
+use grid_testkit::browser::Browser;
 
 /// Four servers whose renders buffer less than `four_servers`'s.
 fn updated() -> App {

@@ -5,7 +5,7 @@
 use grid_testkit::{Grid, kill9};
 use serde_json::Value;
 
-use super::Browser;
+use grid_testkit::browser::Browser;
 
 const RENDER: &str = "#render-MediaRender-1";
 
@@ -120,7 +120,7 @@ fn a_track_from_the_library_plays_on_a_render_and_its_failover_is_marked() {
         field("ticks")
     ));
     assert_eq!(ticks, 1, "one mark on the progress bar");
-    browser.screenshot("console-render.png");
+    browser.screenshot(&super::picture("console-render.png"));
     // Its own status: still playing, the failover counted, the position moving on.
     let status = |browser: &Browser| {
         browser.run(

@@ -3,11 +3,15 @@
 //! shows comes from the registry's event stream.
 
 mod applications;
-mod browser;
 mod listener;
 mod servers;
 
-use browser::Browser;
+use grid_testkit::browser::Browser;
+
+/// Where a screenshot for the README goes (copied into `docs/` by hand, after a look).
+fn picture(name: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name)
+}
 use grid_testkit::{Grid, kill9};
 
 /// The text of server `id`'s cell `field` (`state`, `pid`), or null while there is no row.
@@ -78,7 +82,7 @@ fn the_console_logs_in_follows_the_grid_live_and_guards_its_changes() {
         ),
     );
     browser.show("overview");
-    browser.screenshot("console-overview.png");
+    browser.screenshot(&picture("console-overview.png"));
     let events = browser
         .run("return window.unreloaded === true && document.getElementById('events').textContent;");
     let events = events.as_str().expect("the page was not reloaded");

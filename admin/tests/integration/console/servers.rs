@@ -3,7 +3,7 @@
 
 use grid_testkit::Grid;
 
-use super::Browser;
+use grid_testkit::browser::Browser;
 
 /// The ids of the rows shown, in order.
 const SHOWN: &str = "return [...document.querySelectorAll('#servers tbody tr')].filter(r => !r.hidden).map(r => r.children[0].textContent).join(' ');";

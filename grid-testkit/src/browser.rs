@@ -1,11 +1,12 @@
-//! A headless chromium driven over WebDriver by its chromedriver, for the console's tests.
+//! A headless chromium driven over WebDriver by its chromedriver (Debian's `chromium` and
+//! `chromium-driver`), for the console's tests and benchmark: a fresh profile each, no network.
 
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
+use crate::{Killed, free_port, kill9, wait_until};
 use fantoccini::{Client, ClientBuilder, Locator};
-use grid_testkit::{Killed, free_port, kill9, wait_until};
 use serde_json::{Value, json};
 
 pub const LONG: Duration = Duration::from_secs(30);
@@ -32,6 +33,11 @@ impl Browser {
     /// The browser, or `None` (with a line saying so) where chromium is not installed; in CI it
     /// must be (`.ci/run` installs it).
     pub fn start() -> Option<Self> {
+        Self::start_with(&[])
+    }
+
+    /// [`Browser::start`] with more chromium flags (`--enable-precise-memory-info`).
+    pub fn start_with(flags: &[&str]) -> Option<Self> {
         let (Some(driver), Some(chromium)) = (on_path("chromedriver"), on_path("chromium")) else {
             assert!(
                 std::env::var_os("CI").is_none(),
@@ -63,6 +69,10 @@ impl Browser {
                 ],
             },
         });
+        let mut caps = caps;
+        if let Some(args) = caps["goog:chromeOptions"]["args"].as_array_mut() {
+            args.extend(flags.iter().map(|f| Value::from(*f)));
+        }
         let Value::Object(caps) = caps else {
             unreachable!("a JSON object")
         };
@@ -195,14 +205,13 @@ impl Browser {
             .expect("the login form is filled in");
     }
 
-    /// A picture of the page, for the README.
-    pub fn screenshot(&self, name: &str) {
+    /// A picture of the page, written to `path`.
+    pub fn screenshot(&self, path: &std::path::Path) {
         let png = self
             .rt
             .block_on(self.client().screenshot())
             .expect("a screenshot");
-        let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
-        std::fs::write(&path, png).expect("the screenshot is written");
+        std::fs::write(path, png).expect("the screenshot is written");
         eprintln!("screenshot: {}", path.display());
     }
 }
@@ -216,7 +225,7 @@ impl Drop for Browser {
                 .rt
                 .block_on(async { tokio::time::timeout(LONG, c.close()).await });
         }
-        for pid in grid_testkit::process::descendants(self.driver.id()) {
+        for pid in crate::process::descendants(self.driver.id()) {
             kill9(pid);
         }
     }
