@@ -8,6 +8,7 @@
 //! - `GET /metrics` of a registry holding 1,000 more servers: one scrape's time, the registry's
 //!   CPU per scrape, and its CPU use over 30 s with a scrape every second against none.
 
+pub mod console;
 mod grid;
 pub mod icysource;
 pub mod listeners;

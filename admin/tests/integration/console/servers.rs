@@ -68,6 +68,7 @@ fn servers_are_filtered_sorted_signalled_and_their_log_followed() {
         "the log's first lines",
         "return document.getElementById('log-text').textContent.includes('listening');",
     );
+    browser.click("#server-MediaServer-1 button[data-action=signal-pick]");
     browser.run("document.querySelector('#server-MediaServer-1 select[data-action=signal-name]').value = 'SIGHUP'; return 1;");
     browser.click("#server-MediaServer-1 button[data-action=signal]");
     browser.wait(

@@ -114,24 +114,41 @@ const showHooks = new Map();
 export function onEvent(fn) { eventHooks.push(fn); }
 export function emit(ev) { for (const fn of eventHooks) fn(ev); }
 export function onShow(view, fn) { showHooks.set(view, fn); }
-export function shown(view) { const fn = showHooks.get(view); if (fn) fn(); }
+export function shown(view) {
+  if (ADAPTER_VIEWS.includes(view)) freshAdapters();
+  const fn = showHooks.get(view);
+  if (fn) fn();
+}
 export function visible(view) {
   return !document.getElementById("view-" + view).hidden;
 }
 
-// Reads the adapters again, at most once per 100 ms however many servers change at once.
+// Reads the adapters again, at most once per 100 ms however many servers change at once, and
+// only while a view that shows them is on screen; the others read them when shown.
+const ADAPTER_VIEWS = ["adapters", "channels", "renders", "library"];
 let adaptersDue = null;
+let adaptersStale = true;
 export function refreshAdapters() {
+  if (!ADAPTER_VIEWS.some(visible)) {
+    adaptersStale = true;
+    return Promise.resolve();
+  }
   if (adaptersDue) return adaptersDue;
   adaptersDue = new Promise((resolve) => setTimeout(async () => {
     adaptersDue = null;
     try {
       grid.adapters = await call("GET", "/v1/adapters");
+      adaptersStale = false;
       emit({ type: "adapters" });
     } catch (_) { /* the stream says when the registry is away */ }
     resolve();
   }, 100));
   return adaptersDue;
+}
+
+// For a view just shown: the adapters, read again if they changed while it was hidden.
+export function freshAdapters() {
+  return adaptersStale ? refreshAdapters() : Promise.resolve();
 }
 
 // A render is a server whose own adapter is outside any replica group and whose name says so;

@@ -50,13 +50,16 @@ function cell(text, field, cls) {
   return td;
 }
 
+// A select per row would weigh on a page of a thousand servers: it appears when asked for.
 function signalControl(id) {
-  const pick = el("select");
-  pick.dataset.action = "signal-name";
-  for (const s of SIGNALS) pick.append(el("option", s));
-  const send = button("signal", () => act(id, "signal", { signal: pick.value }), "signal");
   const span = el("span", undefined, "signal");
-  span.append(pick, send);
+  span.append(button("signal…", () => {
+    const pick = el("select");
+    pick.dataset.action = "signal-name";
+    for (const s of SIGNALS) pick.append(el("option", s));
+    span.replaceChildren(pick, button("send", () => act(id, "signal", { signal: pick.value }), "signal"));
+    pick.focus();
+  }, "signal-pick"));
   return span;
 }
 
