@@ -157,6 +157,13 @@ impl Browser {
         }
     }
 
+    /// Resizes the window (a phone is 375 px wide).
+    pub fn resize(&self, width: u32, height: u32) {
+        self.rt
+            .block_on(self.client().set_window_size(width, height))
+            .expect("the window is resized");
+    }
+
     /// Shows one of the console's views (`renders`, `library`, ...).
     pub fn show(&self, view: &str) {
         self.run(&format!("location.hash = '#{view}'; return 1;"));

@@ -101,6 +101,41 @@ fn the_console_logs_in_follows_the_grid_live_and_guards_its_changes() {
         Some(grid_proto::api::ServerState::Inactive)
     );
 
+    // On a phone's width every view fits: wide tables scroll inside their own box.
+    browser.resize(375, 800);
+    for view in [
+        "overview",
+        "applications",
+        "servers",
+        "adapters",
+        "channels",
+        "renders",
+        "library",
+    ] {
+        browser.show(view);
+        let fits = browser.wait(
+            &format!("the {view} view at 375 px"),
+            "return window.innerWidth < 500 && [document.documentElement.scrollWidth, window.innerWidth];",
+        );
+        assert!(fits[0].as_u64() <= fits[1].as_u64(), "{view}: {fits}");
+    }
+    browser.show("servers");
+    browser.screenshot(&picture("console-phone.png"));
+    browser.resize(1280, 800);
+
+    // The registry restarts: the page reconnects by itself, takes the new snapshot, says so.
+    let addr = grid.registry_addr().to_owned();
+    grid.kill_registry();
+    browser.wait(
+        "the page to see the registry gone",
+        "return document.getElementById('live').classList.contains('off');",
+    );
+    grid.start_registry(&addr);
+    browser.wait(
+        "the reconnection said",
+        "return document.getElementById('live').classList.contains('on') && document.getElementById('events').textContent.includes('reconnected to the registry');",
+    );
+
     // Logged out: back to the login page, and no data for the old cookie.
     browser.run("document.getElementById('logout').click(); return 1;");
     browser.wait(
