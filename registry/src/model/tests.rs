@@ -83,18 +83,27 @@ async fn durable_changes_keep_flags_serials_and_events_in_step() {
     let summaries = |m: &Model| serde_json::to_value(m.view().app_summaries()).unwrap();
     assert_eq!(summaries(&again), summaries(&model));
 
-    // Flag changes publish no event; deploys do, one each, in serial order.
-    let first = events.recv().await.unwrap();
-    let second = events.recv().await.unwrap();
+    // Each deploy and each flag change that changed something publishes one event, in order.
+    let mut kinds = Vec::new();
+    for _ in 0..4 {
+        kinds.push(events.recv().await.unwrap());
+    }
     assert!(
-        matches!(&first.kind, EventKind::ApplicationAdded { name, serial: 1 } if name == "Spotifice")
+        matches!(&kinds[0].kind, EventKind::ApplicationAdded { name, serial: 1 } if name == "Spotifice")
     );
+    assert!(matches!(
+        &kinds[1].kind,
+        EventKind::ServerFlags { server, enabled: true, stopped: true } if server == "MediaServer-2"
+    ));
+    assert!(matches!(
+        &kinds[2].kind,
+        EventKind::ServerFlags { server, enabled: false, stopped: false } if server == "MediaServer-1"
+    ));
     assert!(
-        matches!(&second.kind, EventKind::ApplicationUpdated { name, serial: 2 } if name == "Spotifice")
+        matches!(&kinds[3].kind, EventKind::ApplicationUpdated { name, serial: 2 } if name == "Spotifice")
     );
-    assert_eq!(
-        (first.serial, second.serial, model.event_serial()),
-        (1, 2, 2)
-    );
-    assert_eq!(published.get(), 2);
+    let serials: Vec<u64> = kinds.iter().map(|e| e.serial).collect();
+    assert_eq!(serials, [1, 2, 3, 4]);
+    assert_eq!(model.event_serial(), 4);
+    assert_eq!(published.get(), 4);
 }
