@@ -1,7 +1,7 @@
 //! A headless chromium driven over WebDriver by its chromedriver (Debian's `chromium` and
 //! `chromium-driver`), for the console's tests and benchmark: a fresh profile each, no network.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -29,48 +29,91 @@ fn on_path(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// Headless chromium as root: no sandbox, no background networking (the machine has none).
+fn chromium_caps(binary: &Path, profile: &Path) -> Value {
+    json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": binary,
+            "args": [
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-background-networking",
+                "--disable-gpu",
+                "--window-size=1280,800",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+        },
+    })
+}
+
+/// Headless Firefox with its own profile and nothing that calls home.
+fn firefox_caps(binary: &Path, profile: &Path) -> Value {
+    json!({
+        "browserName": "firefox",
+        "moz:firefoxOptions": {
+            "binary": binary,
+            "args": ["-headless", "-profile", profile, "--width=1280", "--height=800"],
+            "prefs": {
+                "app.update.auto": false,
+                "app.normandy.enabled": false,
+                "browser.safebrowsing.malware.enabled": false,
+                "browser.safebrowsing.phishing.enabled": false,
+                "browser.shell.checkDefaultBrowser": false,
+                "datareporting.policy.dataSubmissionEnabled": false,
+                "extensions.update.enabled": false,
+                "network.captive-portal-service.enabled": false,
+                "network.connectivity-service.enabled": false,
+                "toolkit.telemetry.enabled": false,
+            },
+        },
+    })
+}
+
 impl Browser {
-    /// The browser, or `None` (with a line saying so) where chromium is not installed; in CI it
-    /// must be (`.ci/run` installs it).
+    /// The browser, or `None` (with a line saying so) where it is not installed; in CI it
+    /// must be (`.ci/run` installs chromium). `GRID_BROWSER=firefox` runs Firefox instead
+    /// (`firefox-esr` and a `geckodriver` on the PATH).
     pub fn start() -> Option<Self> {
         Self::start_with(&[])
     }
 
-    /// [`Browser::start`] with more chromium flags (`--enable-precise-memory-info`).
+    /// [`Browser::start`] with more browser flags (`--enable-precise-memory-info`).
     pub fn start_with(flags: &[&str]) -> Option<Self> {
-        let (Some(driver), Some(chromium)) = (on_path("chromedriver"), on_path("chromium")) else {
+        let firefox = std::env::var("GRID_BROWSER").is_ok_and(|b| b == "firefox");
+        let (driver, browser) = if firefox {
+            ("geckodriver", "firefox-esr")
+        } else {
+            ("chromedriver", "chromium")
+        };
+        let (Some(driver), Some(binary)) = (on_path(driver), on_path(browser)) else {
             assert!(
-                std::env::var_os("CI").is_none(),
+                firefox || std::env::var_os("CI").is_none(),
                 "chromium and chromium-driver must be installed in CI"
             );
-            eprintln!("console tests skipped: chromium and chromium-driver are not installed");
+            eprintln!("console tests skipped: {browser} and {driver} are not installed");
             return None;
         };
         let port = free_port();
         let driver = Killed::quiet(
             Command::new(driver).arg(format!("--port={port}")),
-            "chromedriver starts",
+            "the WebDriver server starts",
         );
-        wait_until("chromedriver listening", LONG, || {
+        wait_until("the WebDriver server listening", LONG, || {
             std::net::TcpStream::connect(("127.0.0.1", port)).ok()
         });
         let profile = tempfile::tempdir().expect("a profile folder");
-        let caps = json!({
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": chromium,
-                "args": [
-                    "--headless=new",
-                    "--no-sandbox",
-                    "--disable-background-networking",
-                    "--disable-gpu",
-                    "--window-size=1280,800",
-                    format!("--user-data-dir={}", profile.path().display()),
-                ],
-            },
-        });
-        let mut caps = caps;
-        if let Some(args) = caps["goog:chromeOptions"]["args"].as_array_mut() {
+        let mut caps = if firefox {
+            firefox_caps(&binary, profile.path())
+        } else {
+            chromium_caps(&binary, profile.path())
+        };
+        let options = if firefox {
+            "moz:firefoxOptions"
+        } else {
+            "goog:chromeOptions"
+        };
+        if let Some(args) = caps[options]["args"].as_array_mut() {
             args.extend(flags.iter().map(|f| Value::from(*f)));
         }
         let Value::Object(caps) = caps else {
@@ -87,7 +130,7 @@ impl Browser {
                     .capabilities(caps)
                     .connect(&format!("http://127.0.0.1:{port}")),
             )
-            .expect("a chromium session");
+            .expect("a browser session");
         // A script whose page navigates away never answers: give up on it soon and try again.
         let timeouts = fantoccini::wd::TimeoutConfiguration::new(
             Some(Duration::from_secs(5)),
@@ -184,6 +227,15 @@ impl Browser {
             &format!("const e = document.querySelector('{css}'); if (!e) return null; e.click(); return 1;"),
         );
         assert_eq!(found, 1);
+    }
+
+    /// Clicks the element `css` as a person would (a user gesture: a page may then play
+    /// audio); it must be on screen.
+    pub fn press(&self, css: &str) {
+        let c = self.client();
+        self.rt
+            .block_on(async { c.find(Locator::Css(css)).await?.click().await })
+            .unwrap_or_else(|e| panic!("pressing {css}: {e}"));
     }
 
     /// The text of the element `css`, once there is one.

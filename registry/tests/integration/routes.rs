@@ -205,6 +205,9 @@ async fn an_added_application_reads_back() {
             "updated_ms": null,
             "source": APP,
             "servers": servers,
+            "replica_groups": {
+                "MediaServerGroup": { "load-balancing": "ordered", "n-replicas": 0 },
+            },
         })
     );
 

@@ -2,12 +2,17 @@
 //! render, its progress bar moving, and the failover mark when its MediaServer is killed while
 //! playback goes on.
 
-use grid_testkit::{Grid, kill9};
+use grid_proto::descriptor::LoadBalancing;
+use grid_proto::media::SERVER_GROUP;
+use grid_testkit::{App, Grid, kill9};
 use serde_json::Value;
 
 use grid_testkit::browser::Browser;
 
 const RENDER: &str = "#render-MediaRender-1";
+
+/// One playlist channel on every MediaServer.
+const CHANNELS: &str = "[[channel]]\nname = \"lounge\"\ndescription = \"Ambient\"\nplaylist = [\"Harbour Lights\"]\n";
 
 /// The render card's field `name`.
 fn field(name: &str) -> String {
@@ -46,7 +51,17 @@ fn a_track_from_the_library_plays_on_a_render_and_its_failover_is_marked() {
     let Some(browser) = Browser::start() else {
         return;
     };
-    grid.deploy(&grid_testkit::app::four_servers(&library).toml());
+    std::fs::write(grid.dir().join("channels.toml"), CHANNELS).expect("the channels file");
+    let media = grid_testkit::app::media_server(&["--library", &library, "--channels", "channels.toml"]);
+    let app = App::new("Spotifice")
+        .group(SERVER_GROUP, LoadBalancing::RoundRobin)
+        .template("MediaServer", media)
+        .template("MediaRender", grid_testkit::app::media_render(&[]))
+        .instance("node1", "MediaServer", 1)
+        .instance("node1", "MediaRender", 1)
+        .instance("node2", "MediaServer", 2)
+        .instance("node2", "MediaRender", 2);
+    grid.deploy(&app.toml());
     for id in [
         "MediaServer-1",
         "MediaRender-1",
@@ -138,4 +153,27 @@ fn a_track_from_the_library_plays_on_a_render_and_its_failover_is_marked() {
         ),
     );
     assert!(moved > first);
+
+    // The channels of both MediaServers; one played on MediaRender-2, and here in the page.
+    browser.show("channels");
+    for server in ["MediaServer-1", "MediaServer-2"] {
+        let row = browser.text(&format!("#channel-{server}-lounge"));
+        assert!(row.contains("lounge (playlist)") && row.contains("playing"), "{row}");
+    }
+    browser.show("renders");
+    browser.wait(
+        "the channel offered to MediaRender-2",
+        "const s = document.querySelector('#render-MediaRender-2 [data-field=channels]'); return s && s.options.length === 1;",
+    );
+    browser.click("#render-MediaRender-2 button[data-action=channel]");
+    browser.wait(
+        "MediaRender-2 on the channel",
+        "const t = document.querySelector('#render-MediaRender-2 [data-field=track]'); return t.textContent.startsWith('channel lounge');",
+    );
+    browser.show("channels");
+    browser.press("#channel-MediaServer-1-lounge button[data-action=listen]");
+    browser.wait(
+        "the channel playing in the page",
+        "const a = document.getElementById('audio'); return !a.paused && a.currentTime > 1;",
+    );
 }
