@@ -209,7 +209,13 @@ impl Browser {
 
     /// Shows one of the console's views (`renders`, `library`, ...).
     pub fn show(&self, view: &str) {
-        self.run(&format!("location.hash = '#{view}'; return 1;"));
+        self.wait(
+            &format!("the {view} view"),
+            &format!(
+                "const v = document.getElementById('view-{view}'); if (!v) return null; \
+                 location.hash = '#{view}'; return !v.hidden;"
+            ),
+        );
     }
 
     /// Sets a text field and lets the page know, as typing would.
@@ -247,7 +253,9 @@ impl Browser {
         v.as_str().unwrap_or_default().to_owned()
     }
 
+    /// Fills in the login form as `admin` and sends it; returns once the answer's page loaded.
     pub fn log_in(&self, password: &str) {
+        self.run("window.beforeLogin = true; return 1;");
         let c = self.client();
         self.rt
             .block_on(async {
@@ -262,6 +270,10 @@ impl Browser {
                 c.find(Locator::Css("#login button")).await?.click().await
             })
             .expect("the login form is filled in");
+        self.wait(
+            "the page after logging in",
+            "return window.beforeLogin === undefined && document.readyState === 'complete';",
+        );
     }
 
     /// A picture of the page, written to `path`.

@@ -12,7 +12,8 @@ use grid_testkit::browser::Browser;
 const RENDER: &str = "#render-MediaRender-1";
 
 /// One playlist channel on every MediaServer.
-const CHANNELS: &str = "[[channel]]\nname = \"lounge\"\ndescription = \"Ambient\"\nplaylist = [\"Harbour Lights\"]\n";
+const CHANNELS: &str =
+    "[[channel]]\nname = \"lounge\"\ndescription = \"Ambient\"\nplaylist = [\"Harbour Lights\"]\n";
 
 /// The render card's field `name`.
 fn field(name: &str) -> String {
@@ -52,7 +53,8 @@ fn a_track_from_the_library_plays_on_a_render_and_its_failover_is_marked() {
         return;
     };
     std::fs::write(grid.dir().join("channels.toml"), CHANNELS).expect("the channels file");
-    let media = grid_testkit::app::media_server(&["--library", &library, "--channels", "channels.toml"]);
+    let media =
+        grid_testkit::app::media_server(&["--library", &library, "--channels", "channels.toml"]);
     let app = App::new("Spotifice")
         .group(SERVER_GROUP, LoadBalancing::RoundRobin)
         .template("MediaServer", media)
@@ -158,7 +160,10 @@ fn a_track_from_the_library_plays_on_a_render_and_its_failover_is_marked() {
     browser.show("channels");
     for server in ["MediaServer-1", "MediaServer-2"] {
         let row = browser.text(&format!("#channel-{server}-lounge"));
-        assert!(row.contains("lounge (playlist)") && row.contains("playing"), "{row}");
+        assert!(
+            row.contains("lounge (playlist)") && row.contains("playing"),
+            "{row}"
+        );
     }
     browser.show("renders");
     browser.wait(
