@@ -192,7 +192,7 @@ impl Browser {
                 // What the page says, to tell why.
                 let page = self.try_run(
                     "const m = document.getElementById('message'); const v = document.querySelector('.view:not([hidden])'); \
-                     return 'message: ' + (m ? m.textContent : '-') + '\\nview: ' + (v ? v.innerText.slice(0, 2000) : '-');",
+                     return location.href + ' message: ' + (m ? m.textContent : '-') + '\\nview: ' + (v ? v.innerText.slice(0, 2000) : document.body.innerText.slice(0, 500));",
                 );
                 panic!("timed out after {LONG:?} waiting for {what}; the page: {page:?}");
             }

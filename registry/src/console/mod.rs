@@ -89,7 +89,9 @@ async fn logout(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Some(token) = session_cookie(&headers) {
+    // An unknown or expired session has nothing to end: only the cookie goes.
+    if let Some(token) = session_cookie(&headers).filter(|t| state.auth().session_user(t).is_some())
+    {
         // The form's `csrf` field: a hex token, so it needs no decoding.
         let field = std::str::from_utf8(&body).ok().and_then(|b| {
             b.split('&')

@@ -110,6 +110,18 @@ fn a_track_from_the_library_plays_on_a_render_and_its_failover_is_marked() {
     let first = position(&browser);
     let moved = wait_position_past(&browser, first + 1500.0);
 
+    // A track added to its queue is listed on the card.
+    browser.wait(
+        "the library in the card's track list",
+        &format!("const s = document.querySelector('{}'); s.value = s.options[0] && s.options[0].value; return Boolean(s.value);", field("tracks")),
+    );
+    browser.click(&format!("{RENDER} button[data-action=enqueue]"));
+    let queued = browser.wait(
+        "one track queued",
+        &format!("const q = document.querySelectorAll('{} li'); return q.length === 1 ? q[0].textContent : null;", field("queue")),
+    );
+    assert_eq!(queued, "Basement Hours by Floor Theory");
+
     // kill -9 the MediaServer it plays from: the failover is marked and playback goes on.
     let server = browser.text(&field("server"));
     let from = server
@@ -155,6 +167,14 @@ fn a_track_from_the_library_plays_on_a_render_and_its_failover_is_marked() {
         ),
     );
     assert!(moved > first);
+    browser.click(&format!("{RENDER} button[data-action=clear-queue]"));
+    browser.wait(
+        "the queue cleared",
+        &format!(
+            "return document.querySelectorAll('{} li').length === 0;",
+            field("queue")
+        ),
+    );
 
     // The channels of both MediaServers; one played on MediaRender-2, and here in the page.
     browser.show("channels");

@@ -104,7 +104,7 @@ onEvent((ev) => {
       break;
     }
     case "server-flags":
-      note(ev.server + (ev.enabled ? " enabled" : " disabled") + (ev.stopped ? ", stopped" : ""));
+      note(ev.server + (!ev.enabled ? " disabled" : ev.stopped ? " held stopped" : " free to run"));
       break;
     case "server":
       note(serverNote(ev));
