@@ -175,8 +175,11 @@ async fn pump(
 /// Installed in the page: each server row replaced notes its pid and the time.
 const OBSERVE: &str = "window.__seen = []; \
     new MutationObserver((ms) => { const t = Date.now(); for (const m of ms) for (const n of m.addedNodes) { \
-    const c = n.querySelector && n.querySelector('td[data-field=pid]'); if (c) window.__seen.push([Number(c.textContent), t]); } }) \
-    .observe(document.querySelector('#servers tbody'), { childList: true }); return 1;";
+    const c = n.querySelector && n.querySelector('[data-field=pid]'); if (c) window.__seen.push([Number(c.textContent), t]); } }) \
+    .observe(document.querySelector('#servers .body'), { childList: true }); \
+    window.__long = [0, 0, 0]; new PerformanceObserver((l) => { for (const e of l.getEntries()) { \
+    __long[0]++; __long[1] += e.duration; __long[2] = Math.max(__long[2], e.duration); } }).observe({ entryTypes: ['longtask'] }); \
+    return 1;";
 
 const DRAIN: &str = "const s = window.__seen; window.__seen = []; return s;";
 
@@ -245,7 +248,7 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
         let v = browser.wait(
             "the snapshot in the DOM",
             "const m = performance.getEntriesByName('grid:snapshot')[0]; const n = performance.getEntriesByType('navigation')[0]; \
-             return m && n ? [n.domContentLoadedEventEnd, m.startTime, document.querySelectorAll('#servers tbody tr').length] : null;",
+             return m && n ? [n.domContentLoadedEventEnd, m.startTime, document.querySelectorAll('#servers .body .row').length] : null;",
         );
         dcl.push(v[0].as_f64().unwrap_or(f64::NAN));
         rows.push(v[1].as_f64().unwrap_or(f64::NAN));
@@ -305,6 +308,7 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
         let _ = pumping.await;
         let _ = heartbeats.await;
     });
+    let long = browser.run("return window.__long;");
     let sent = sent.lock().map(|s| s.len()).unwrap_or_default();
     let heap = browser.run(HEAP).as_f64().unwrap_or_default() / 1e6;
     println!(
@@ -313,6 +317,12 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
             &format!("event to DOM at {} events/s ({sent} sent)", cli.rate),
             latencies
         )
+    );
+    println!(
+        "tasks over 50 ms on the page's main thread: {} ({:.0} ms in all, the longest {:.0} ms)",
+        long[0],
+        long[1].as_f64().unwrap_or_default(),
+        long[2].as_f64().unwrap_or_default()
     );
     println!(
         "JS heap after {:.1} min of events: {heap:.1} MB",

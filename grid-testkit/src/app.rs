@@ -160,10 +160,15 @@ parameters = { index = "2" }
 /// A MediaServer serving `library` and a MediaRender on each of node1 and node2, the group
 /// round-robin.
 pub fn four_servers(library: &str) -> App {
+    four_servers_of(media_server(&["--library", library]), media_render(&[]))
+}
+
+/// [`four_servers`] from these two templates.
+pub fn four_servers_of(server: ServerSpec, render: ServerSpec) -> App {
     App::new("Spotifice")
         .group(SERVER_GROUP, LoadBalancing::RoundRobin)
-        .template("MediaServer", media_server(&["--library", library]))
-        .template("MediaRender", media_render(&[]))
+        .template("MediaServer", server)
+        .template("MediaRender", render)
         .instance("node1", "MediaServer", 1)
         .instance("node1", "MediaRender", 1)
         .instance("node2", "MediaServer", 2)

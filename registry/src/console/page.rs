@@ -124,12 +124,17 @@ const APPLICATIONS: &str = "<div class=\"view\" id=\"view-applications\" hidden>
 const SERVERS: &str = "<div class=\"view\" id=\"view-servers\" hidden>\
     <section><h2>Servers</h2><p class=\"tools\"><input id=\"server-filter\" type=\"search\" \
     placeholder=\"filter: id, application, node, state\"> <span id=\"server-shown\"></span></p>\
-    <table id=\"servers\"><thead><tr><th data-sort=\"id\">Server</th>\
-    <th data-sort=\"application\">Application</th><th data-sort=\"node\">Node</th>\
-    <th data-sort=\"state\">State</th><th data-sort=\"pid\">Pid</th>\
-    <th data-sort=\"uptime\">Uptime</th><th data-sort=\"restarts\">Restarts</th>\
-    <th>Last exit</th><th data-sort=\"activation\">Activation</th><th></th></tr></thead>\
-    <tbody></tbody></table></section>\
+    <div id=\"servers\" class=\"rows\" role=\"table\"><div class=\"row head\" role=\"row\">\
+    <span role=\"columnheader\" data-sort=\"id\">Server</span>\
+    <span role=\"columnheader\" data-sort=\"application\">Application</span>\
+    <span role=\"columnheader\" data-sort=\"node\">Node</span>\
+    <span role=\"columnheader\" data-sort=\"state\">State</span>\
+    <span role=\"columnheader\" data-sort=\"pid\">Pid</span>\
+    <span role=\"columnheader\" data-sort=\"uptime\">Uptime</span>\
+    <span role=\"columnheader\" data-sort=\"restarts\">Restarts</span>\
+    <span role=\"columnheader\">Last exit</span>\
+    <span role=\"columnheader\" data-sort=\"activation\">Activation</span>\
+    <span role=\"columnheader\"></span></div><div class=\"body\" role=\"rowgroup\"></div></div></section>\
     <section id=\"log\" hidden><h2 id=\"log-title\"></h2><p class=\"tools\">\
     <label><input type=\"checkbox\" id=\"log-stderr\"> stderr</label> \
     <button id=\"log-close\">Close</button> <span id=\"log-state\"></span></p>\

@@ -2,23 +2,24 @@
 //! before it is applied, an update as a line diff and the servers it restarts, a bad one as the
 //! registry's message, and removal only after a confirmation.
 
-use grid_proto::descriptor::LoadBalancing;
-use grid_proto::media::SERVER_GROUP;
-use grid_testkit::Grid;
-use grid_testkit::app::{App, four_servers, media_render, media_server};
+use grid_testkit::App;
+use grid_testkit::app::{four_servers, four_servers_of, media_render, media_server};
 
 use grid_testkit::browser::Browser;
 
 /// Four servers whose renders buffer less than `four_servers`'s.
 fn updated() -> App {
-    App::new("Spotifice")
-        .group(SERVER_GROUP, LoadBalancing::RoundRobin)
-        .template("MediaServer", media_server(&["--library", "media"]))
-        .template("MediaRender", media_render(&["--buffer-ms", "2000"]))
-        .instance("node1", "MediaServer", 1)
-        .instance("node1", "MediaRender", 1)
-        .instance("node2", "MediaServer", 2)
-        .instance("node2", "MediaRender", 2)
+    four_servers_of(
+        media_server(&["--library", "media"]),
+        media_render(&["--buffer-ms", "2000"]),
+    )
+}
+
+/// The change the page shows for `source`, nothing applied yet.
+fn preview(browser: &Browser, source: &str) -> String {
+    browser.type_into("#app-text", source);
+    browser.click("#app-preview");
+    diff_text(browser)
 }
 
 fn diff_text(browser: &Browser) -> String {
@@ -31,10 +32,7 @@ fn diff_text(browser: &Browser) -> String {
 
 #[test]
 fn applications_are_added_updated_and_removed_with_the_change_shown_first() {
-    let mut grid = Grid::new();
-    grid.start_node("node1");
-    grid.start_node("node2");
-    let Some(browser) = Browser::start() else {
+    let Some((grid, browser)) = super::two_nodes() else {
         return;
     };
     browser.goto(&format!("{}/", grid.url()));
@@ -53,9 +51,7 @@ fn applications_are_added_updated_and_removed_with_the_change_shown_first() {
     assert!(!message.contains('{'), "no raw JSON: {message}");
 
     // Added: the four servers listed before, deployed after.
-    browser.type_into("#app-text", &four_servers("media").toml());
-    browser.click("#app-preview");
-    let change = diff_text(&browser);
+    let change = preview(&browser, &four_servers("media").toml());
     assert!(change.starts_with("Add Spotifice"), "{change}");
     assert!(
         change.contains("4 added: MediaServer-1, MediaRender-1, MediaServer-2, MediaRender-2"),
@@ -81,9 +77,7 @@ fn applications_are_added_updated_and_removed_with_the_change_shown_first() {
         "the source in the editor",
         "return document.getElementById('app-text').value.includes('Spotifice');",
     );
-    browser.type_into("#app-text", &updated().toml());
-    browser.click("#app-preview");
-    let change = diff_text(&browser);
+    let change = preview(&browser, &updated().toml());
     assert!(change.starts_with("Update Spotifice"), "{change}");
     assert!(
         change.contains("2 changed (restarted): MediaRender-1, MediaRender-2"),

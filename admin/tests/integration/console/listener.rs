@@ -2,9 +2,8 @@
 //! render, its progress bar moving, and the failover mark when its MediaServer is killed while
 //! playback goes on.
 
-use grid_proto::descriptor::LoadBalancing;
-use grid_proto::media::SERVER_GROUP;
-use grid_testkit::{App, Grid, kill9};
+use grid_testkit::app::{four_servers_of, media_render, media_server};
+use grid_testkit::kill9;
 use serde_json::Value;
 
 use grid_testkit::browser::Browser;
@@ -46,33 +45,14 @@ fn wait_position_past(browser: &Browser, past: f64) -> f64 {
 #[test]
 fn a_track_from_the_library_plays_on_a_render_and_its_failover_is_marked() {
     let library = crate::media::library().display().to_string();
-    let mut grid = Grid::new();
-    grid.start_node("node1");
-    grid.start_node("node2");
-    let Some(browser) = Browser::start() else {
+    let channels = super::scratch("console-channels.toml");
+    std::fs::write(&channels, CHANNELS).expect("the channels file");
+    let channels = channels.display().to_string();
+    let media = media_server(&["--library", &library, "--channels", &channels]);
+    let app = four_servers_of(media, media_render(&[]));
+    let Some((grid, browser)) = super::four_servers_up(&app.toml()) else {
         return;
     };
-    std::fs::write(grid.dir().join("channels.toml"), CHANNELS).expect("the channels file");
-    let media =
-        grid_testkit::app::media_server(&["--library", &library, "--channels", "channels.toml"]);
-    let app = App::new("Spotifice")
-        .group(SERVER_GROUP, LoadBalancing::RoundRobin)
-        .template("MediaServer", media)
-        .template("MediaRender", grid_testkit::app::media_render(&[]))
-        .instance("node1", "MediaServer", 1)
-        .instance("node1", "MediaRender", 1)
-        .instance("node2", "MediaServer", 2)
-        .instance("node2", "MediaRender", 2);
-    grid.deploy(&app.toml());
-    for id in [
-        "MediaServer-1",
-        "MediaRender-1",
-        "MediaServer-2",
-        "MediaRender-2",
-    ] {
-        grid.wait_active(id, None);
-    }
-    browser.goto(&format!("{}/", grid.url()));
     browser.log_in("admin");
 
     // The library browser: search, then play on MediaRender-1.
@@ -149,7 +129,7 @@ fn a_track_from_the_library_plays_on_a_render_and_its_failover_is_marked() {
         field("ticks")
     ));
     assert_eq!(ticks, 1, "one mark on the progress bar");
-    browser.screenshot(&super::picture("console-render.png"));
+    browser.screenshot(&super::scratch("console-render.png"));
     // Its own status: still playing, the failover counted, the position moving on.
     let status = |browser: &Browser| {
         browser.run(

@@ -8,8 +8,37 @@ mod servers;
 
 use grid_testkit::browser::Browser;
 
-/// Where a screenshot for the README goes (copied into `docs/` by hand, after a look).
-fn picture(name: &str) -> std::path::PathBuf {
+/// The servers of `four_servers`.
+const FOUR: [&str; 4] = [
+    "MediaServer-1",
+    "MediaRender-1",
+    "MediaServer-2",
+    "MediaRender-2",
+];
+
+/// A registry with two nodes, and a browser (`None` where there is none).
+fn two_nodes() -> Option<(Grid, Browser)> {
+    let mut grid = Grid::new();
+    grid.start_node("node1");
+    grid.start_node("node2");
+    let browser = Browser::start()?;
+    Some((grid, browser))
+}
+
+/// [`two_nodes`] running `app`'s four servers, all active, the browser on the console's address.
+fn four_servers_up(app: &str) -> Option<(Grid, Browser)> {
+    let (grid, browser) = two_nodes()?;
+    grid.deploy(app);
+    for id in FOUR {
+        grid.wait_active(id, None);
+    }
+    browser.goto(&format!("{}/", grid.url()));
+    Some((grid, browser))
+}
+
+/// Where a file of the console tests goes: the screenshots for the README (copied into `docs/`
+/// by hand, after a look).
+fn scratch(name: &str) -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name)
 }
 use grid_testkit::{Grid, kill9};
@@ -17,32 +46,20 @@ use grid_testkit::{Grid, kill9};
 /// The text of server `id`'s cell `field` (`state`, `pid`), or null while there is no row.
 fn cell(id: &str, field: &str) -> String {
     format!(
-        "const c = document.querySelector('#server-{id} td[data-field={field}]'); return c ? c.textContent : null;"
+        "const c = document.querySelector('#server-{id} [data-field={field}]'); return c ? c.textContent : null;"
     )
 }
 
 #[test]
 fn the_console_logs_in_follows_the_grid_live_and_guards_its_changes() {
-    let mut grid = Grid::new();
-    grid.start_node("node1");
-    grid.start_node("node2");
-    let Some(browser) = Browser::start() else {
+    let Some((mut grid, browser)) =
+        four_servers_up(&grid_testkit::app::four_servers("media").toml())
+    else {
         return;
     };
-    grid.deploy(&grid_testkit::app::four_servers("media").toml());
-    let ids = [
-        "MediaServer-1",
-        "MediaRender-1",
-        "MediaServer-2",
-        "MediaRender-2",
-    ];
-    for id in ids {
-        grid.wait_active(id, None);
-    }
     let url = grid.url().to_owned();
 
     // No session: the login page; a wrong password is said there.
-    browser.goto(&format!("{url}/"));
     assert_eq!(browser.url(), format!("{url}/login"));
     browser.log_in("wrong");
     let error = browser.wait(
@@ -53,7 +70,7 @@ fn the_console_logs_in_follows_the_grid_live_and_guards_its_changes() {
 
     // Logged in: the four servers active, from the snapshot.
     browser.log_in("admin");
-    for id in ids {
+    for id in FOUR {
         let state = browser.wait(&format!("{id} on the page"), &cell(id, "state"));
         assert_eq!(state, "active", "{id}");
     }
@@ -82,7 +99,7 @@ fn the_console_logs_in_follows_the_grid_live_and_guards_its_changes() {
         ),
     );
     browser.show("overview");
-    browser.screenshot(&picture("console-overview.png"));
+    browser.screenshot(&scratch("console-overview.png"));
     let events = browser
         .run("return window.unreloaded === true && document.getElementById('events').textContent;");
     let events = events.as_str().expect("the page was not reloaded");
@@ -120,7 +137,7 @@ fn the_console_logs_in_follows_the_grid_live_and_guards_its_changes() {
         assert!(fits[0].as_u64() <= fits[1].as_u64(), "{view}: {fits}");
     }
     browser.show("servers");
-    browser.screenshot(&picture("console-phone.png"));
+    browser.screenshot(&scratch("console-phone.png"));
     browser.resize(1280, 800);
 
     // The registry restarts: the page reconnects by itself, takes the new snapshot, says so.

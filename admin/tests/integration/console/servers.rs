@@ -1,36 +1,23 @@
 //! The servers and adapters views on a real grid: filter and sort, disable and enable, a signal
 //! sent from the page and the log tail that follows what the server writes after it.
 
-use grid_testkit::Grid;
-
 use grid_testkit::browser::Browser;
 
 /// The ids of the rows shown, in order.
-const SHOWN: &str = "return [...document.querySelectorAll('#servers tbody tr')].filter(r => !r.hidden).map(r => r.children[0].textContent).join(' ');";
+const SHOWN: &str = "return [...document.querySelectorAll('#servers .body .row')].filter(r => !r.hidden).map(r => r.children[0].textContent).join(' ');";
 
 #[test]
 fn servers_are_filtered_sorted_signalled_and_their_log_followed() {
-    let mut grid = Grid::new();
-    grid.start_node("node1");
-    grid.start_node("node2");
-    let Some(browser) = Browser::start() else {
+    let Some((grid, browser)) =
+        super::four_servers_up(&grid_testkit::app::four_servers("media").toml())
+    else {
         return;
     };
-    grid.deploy(&grid_testkit::app::four_servers("media").toml());
-    for id in [
-        "MediaServer-1",
-        "MediaRender-1",
-        "MediaServer-2",
-        "MediaRender-2",
-    ] {
-        grid.wait_active(id, None);
-    }
-    browser.goto(&format!("{}/", grid.url()));
     browser.log_in("admin");
     browser.show("servers");
     browser.wait(
         "four rows",
-        "return document.querySelectorAll('#servers tbody tr').length === 4;",
+        "return document.querySelectorAll('#servers .body .row').length === 4;",
     );
 
     // Filter by words of any column; sort by clicking a header, twice to reverse.
@@ -41,8 +28,8 @@ fn servers_are_filtered_sorted_signalled_and_their_log_followed() {
     );
     assert_eq!(browser.text("#server-shown"), "1 of 4 servers");
     browser.type_into("#server-filter", "");
-    browser.click("#servers th[data-sort=node]");
-    browser.click("#servers th[data-sort=node]");
+    browser.click("#servers [data-sort=node]");
+    browser.click("#servers [data-sort=node]");
     let order = browser.run(SHOWN);
     assert_eq!(
         order,
@@ -53,13 +40,13 @@ fn servers_are_filtered_sorted_signalled_and_their_log_followed() {
     browser.click("#server-MediaRender-2 button[data-action=disable]");
     browser.wait(
         "MediaRender-2 disabled",
-        "const c = document.querySelector('#server-MediaRender-2 td[data-field=state]'); return c && c.textContent.endsWith('(disabled)');",
+        "const c = document.querySelector('#server-MediaRender-2 [data-field=state]'); return c && c.textContent.endsWith('(disabled)');",
     );
     assert_eq!(grid.server("MediaRender-2").map(|s| s.enabled), Some(false));
     browser.click("#server-MediaRender-2 button[data-action=enable]");
     browser.wait(
         "MediaRender-2 enabled",
-        "const c = document.querySelector('#server-MediaRender-2 td[data-field=state]'); return c && c.textContent === 'active';",
+        "const c = document.querySelector('#server-MediaRender-2 [data-field=state]'); return c && c.textContent === 'active';",
     );
 
     // The log tail follows what a SIGHUP makes MediaServer-1 write.

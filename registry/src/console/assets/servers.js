@@ -1,7 +1,7 @@
 // The servers: a table kept live from the event stream, filtered and sorted on the page, with
 // the registry's server actions and a log tail; and the adapters and replica groups.
 import {
-  grid, el, button, say, since, call, attempt, onEvent, onShow, visible,
+  grid, el, button, say, call, attempt, onEvent, onShow, visible,
 } from "./core.js";
 
 const SIGNALS = ["SIGHUP", "SIGINT", "SIGTERM", "SIGKILL", "SIGUSR1", "SIGUSR2"];
@@ -45,9 +45,10 @@ async function act(id, action, body) {
 }
 
 function cell(text, field, cls) {
-  const td = el("td", text, cls);
-  td.dataset.field = field;
-  return td;
+  const c = el("span", text, cls);
+  c.dataset.field = field;
+  c.setAttribute("role", "cell");
+  return c;
 }
 
 // A select per row would weigh on a page of a thousand servers: it appears when asked for.
@@ -64,11 +65,14 @@ function signalControl(id) {
 }
 
 function serverRow(s, words) {
-  const tr = el("tr");
+  // A grid row, not a table row: the browser can skip the layout of rows off screen.
+  const tr = el("div", undefined, "row");
+  tr.setAttribute("role", "row");
   tr.id = "server-" + s.id;
+  tr.dataset.id = s.id;
   const r = s.runtime;
   const state = r.state + (s.node_up ? "" : " (node down)") + (s.enabled ? "" : " (disabled)");
-  const actions = el("td", undefined, "actions");
+  const actions = cell(undefined, "actions", "actions");
   for (const a of ["start", "stop", "restart"]) actions.append(button(a, () => act(s.id, a), a));
   const toggle = s.enabled ? "disable" : "enable";
   actions.append(button(toggle, () => act(s.id, toggle), toggle), signalControl(s.id),
@@ -76,7 +80,7 @@ function serverRow(s, words) {
   const exit = r.failure ? r.failure : r.last_exit || "-";
   tr.append(cell(s.id, "id"), cell(s.application, "application"), cell(s.node, "node"),
     cell(state, "state", "state " + r.state), cell(r.pid == null ? "-" : String(r.pid), "pid"),
-    cell(since(r.state === "active" ? r.started_ms : null), "uptime"),
+    cell(uptime(s), "uptime"),
     cell(String(r.restart_count), "restarts"), cell(exit, "exit"),
     cell(s.activation, "activation"), actions);
   tr.hidden = !matches(s, words);
@@ -84,7 +88,7 @@ function serverRow(s, words) {
 }
 
 function showCount() {
-  const rows = document.querySelectorAll("#servers tbody tr");
+  const rows = document.querySelectorAll("#servers .body .row");
   const shown = [...rows].filter((r) => !r.hidden).length;
   document.getElementById("server-shown").textContent =
     shown === rows.length ? rows.length + " servers" : shown + " of " + rows.length + " servers";
@@ -92,9 +96,9 @@ function showCount() {
 
 function renderServers() {
   const words = filterWords();
-  document.querySelector("#servers tbody").replaceChildren(
+  document.querySelector("#servers .body").replaceChildren(
     ...[...grid.servers.values()].sort(compare).map((s) => serverRow(s, words)));
-  for (const th of document.querySelectorAll("#servers th[data-sort]")) {
+  for (const th of document.querySelectorAll("#servers [data-sort]")) {
     th.classList.toggle("sorted", th.dataset.sort === sortKey);
     th.classList.toggle("descending", th.dataset.sort === sortKey && !ascending);
   }
@@ -110,12 +114,29 @@ function applyFilter() {
   showCount();
 }
 
-// Only the uptimes move between events.
+// How long a server has run, as precise as is worth reading: seconds in its first minute,
+// minutes after, so most rows' text changes once a minute, not every second.
+function uptime(s) {
+  const started = s.runtime.state === "active" ? s.runtime.started_ms : null;
+  if (!started) return "-";
+  const secs = Math.max(0, Math.floor((Date.now() - started) / 1000));
+  if (secs < 60) return secs + " s";
+  const mins = Math.floor(secs / 60);
+  if (mins < 60) return mins + " min";
+  const hours = Math.floor(mins / 60);
+  return hours < 48 ? hours + " h " + (mins % 60) + " min" : Math.floor(hours / 24) + " d " + (hours % 24) + " h";
+}
+
+// Only the uptimes move between events; a cell is written only when its text changes, since a
+// write costs a layout of the table.
 function tick() {
   if (!visible("servers")) return;
-  for (const s of grid.servers.values()) {
-    const c = document.querySelector("#server-" + CSS.escape(s.id) + " td[data-field=uptime]");
-    if (c) c.textContent = since(s.runtime.state === "active" ? s.runtime.started_ms : null);
+  for (const row of document.querySelectorAll("#servers .body .row")) {
+    const s = grid.servers.get(row.dataset.id);
+    const cell = row.children[5];
+    if (!s || !cell) continue;
+    const text = uptime(s);
+    if (cell.textContent !== text) cell.textContent = text;
   }
 }
 setInterval(tick, 1000);
@@ -178,7 +199,7 @@ document.getElementById("log-stderr").addEventListener("change", () => {
   if (log.id) openLog(log.id);
 });
 document.getElementById("server-filter").addEventListener("input", applyFilter);
-for (const th of document.querySelectorAll("#servers th[data-sort]")) {
+for (const th of document.querySelectorAll("#servers [data-sort]")) {
   th.addEventListener("click", () => {
     if (sortKey === th.dataset.sort) ascending = !ascending;
     else { sortKey = th.dataset.sort; ascending = true; }
@@ -201,13 +222,19 @@ async function readGroups() {
   renderAdapters();
 }
 
+function td(text, field, cls) {
+  const c = el("td", text, cls);
+  c.dataset.field = field;
+  return c;
+}
+
 function renderAdapters() {
   const live = (a) => a.endpoint || "-";
   document.querySelector("#adapters tbody").replaceChildren(...grid.adapters.map((a) => {
     const tr = el("tr");
     tr.id = "adapter-" + a.id;
     tr.append(el("td", a.id), el("td", a.server), el("td", a.node), el("td", a.replica_group || "-"),
-      cell(live(a), "endpoint", a.endpoint ? "up" : "down"));
+      td(live(a), "endpoint", a.endpoint ? "up" : "down"));
     return tr;
   }));
   document.querySelector("#groups tbody").replaceChildren(...[...groups.entries()].sort()
@@ -218,7 +245,7 @@ function renderAdapters() {
       tr.id = "group-" + id;
       tr.append(el("td", id), el("td", g.app), el("td", g["load-balancing"] || "round-robin"),
         el("td", members.length + (g["n-replicas"] ? " (answers " + g["n-replicas"] + ")" : "")),
-        cell(up.length ? up.join(" ") : "none live", "endpoints", up.length ? "up" : "down"));
+        td(up.length ? up.join(" ") : "none live", "endpoints", up.length ? "up" : "down"));
       return tr;
     }));
 }
