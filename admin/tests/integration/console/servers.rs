@@ -1,8 +1,6 @@
 //! The servers and adapters views on a real grid: filter and sort, disable and enable, a signal
 //! sent from the page and the log tail that follows what the server writes after it.
 
-use grid_testkit::browser::Browser;
-
 /// The ids of the rows shown, in order.
 const SHOWN: &str = "return [...document.querySelectorAll('#servers .body .row')].filter(r => !r.hidden).map(r => r.children[0].textContent).join(' ');";
 
