@@ -151,10 +151,15 @@ impl Browser {
         self.client.as_ref().expect("the session is open")
     }
 
+    /// Loads `url`. A renderer busy when the navigation starts can make chromedriver give up
+    /// at once ("timed out receiving message from renderer"): that is tried again.
     pub fn goto(&self, url: &str) {
-        self.rt
-            .block_on(self.client().goto(url))
-            .expect("the page loads");
+        let mut tries = 0;
+        while let Err(e) = self.rt.block_on(self.client().goto(url)) {
+            tries += 1;
+            assert!(tries < 3, "loading {url}: {e}");
+            eprintln!("loading {url} again after: {e}");
+        }
     }
 
     pub fn url(&self) -> String {

@@ -100,5 +100,8 @@ function reconnect() {
 }
 
 window.addEventListener("hashchange", showView);
+// A stream left open while the next page loads holds one of the browser's few connections to the
+// registry (six per host over HTTP/1.1): close it as the page goes.
+window.addEventListener("pagehide", () => { if (source) source.close(); });
 showView();
 connect();
