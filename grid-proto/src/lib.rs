@@ -35,6 +35,7 @@ pub mod live;
 pub mod media;
 pub mod metrics;
 pub mod paths;
+pub mod private;
 #[cfg(feature = "scrape")]
 pub mod scrape;
 pub mod secret;
@@ -60,10 +61,8 @@ pub fn now_ms() -> u64 {
 }
 
 /// Writes `contents` to `path` through a temporary file and a rename, so a reader never sees
-/// half of it (`--addr-file`, caches, the cluster secret).
+/// half of it (`--addr-file`, caches, the cluster secret); the file is the grid user's alone
+/// ([`private::write_atomic`]).
 pub fn write_atomic(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    std::fs::write(&tmp, contents)?;
-    std::fs::rename(&tmp, path)
+    private::write_atomic(path, contents)
 }

@@ -244,9 +244,13 @@ impl Browser {
     /// audio); it must be on screen.
     pub fn press(&self, css: &str) {
         let c = self.client();
-        self.rt
-            .block_on(async { c.find(Locator::Css(css)).await?.click().await })
-            .unwrap_or_else(|e| panic!("pressing {css}: {e}"));
+        // A page that draws the element again between the find and the click makes it stale:
+        // find it again.
+        wait_until(&format!("{css} pressed"), LONG, || {
+            self.rt
+                .block_on(async { c.find(Locator::Css(css)).await?.click().await })
+                .ok()
+        });
     }
 
     /// The text of the element `css`, once there is one.

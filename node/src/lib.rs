@@ -40,8 +40,16 @@ pub async fn run(
         .context("cannot read the bound address")?;
     let endpoint = format!("http://{}", SocketAddr::new(config.address, local.port()));
     let run_dir = config.data_dir.join("run");
-    std::fs::create_dir_all(&run_dir)
+    // Run files hold each server's readiness token; the cache holds descriptors.
+    let loosened = grid_proto::private::dir(&run_dir)
+        .and_then(|mut l| {
+            l.extend(grid_proto::private::dir(&config.data_dir)?);
+            Ok(l)
+        })
         .with_context(|| format!("cannot create the data directory {}", run_dir.display()))?;
+    if !loosened.is_empty() {
+        tracing::warn!("{}", grid_proto::private::report(&loosened));
+    }
     std::fs::create_dir_all(&config.work_dir).with_context(|| {
         format!(
             "cannot create the work directory {}",

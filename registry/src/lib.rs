@@ -64,18 +64,22 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr().context("reading the bound address")?;
-    std::fs::create_dir_all(&config.data)
+    // The database holds the cluster secret and the users' password hashes.
+    let loosened = grid_proto::private::dir(&config.data)
         .with_context(|| format!("creating {}", config.data.display()))?;
+    if !loosened.is_empty() {
+        tracing::warn!("{}", grid_proto::private::report(&loosened));
+    }
     let store = store::Store::open(&config.data)
         .with_context(|| format!("opening the database in {}", config.data.display()))?;
+    // The files the database just created, where the process's umask let them be looser.
+    grid_proto::private::dir(&config.data)
+        .with_context(|| format!("protecting {}", config.data.display()))?;
     let secret = store.cluster_secret(|| auth::random_hex(32)).await?;
     let secret_file = config.data.join("cluster.secret");
     if std::fs::read_to_string(&secret_file).ok().as_deref() != Some(secret.as_str()) {
         grid_proto::write_atomic(&secret_file, secret.as_bytes())
             .with_context(|| format!("writing {}", secret_file.display()))?;
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o600))
-            .with_context(|| format!("protecting {}", secret_file.display()))?;
     }
     let auth = auth::Auth::new();
     auth.ensure_default_user(&store).await?;

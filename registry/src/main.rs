@@ -4,6 +4,9 @@ use anyhow::Context;
 fn main() -> anyhow::Result<()> {
     let cli: grid_registry::cli::Cli = grid_proto::config::parse();
     grid_proto::telemetry::init_tracing(cli.verbose);
+    // Everything the registry writes (its database above all) is its user's alone; it starts
+    // no other program that would inherit this.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -9,5 +9,6 @@ mod hosts;
 mod icegrid;
 mod live;
 mod media;
+mod secrets;
 mod servers;
 mod watch;

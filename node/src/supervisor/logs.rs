@@ -30,12 +30,13 @@ pub fn log_paths(work_dir: &Path, desc: &ServerDescriptor) -> (PathBuf, PathBuf)
     (work_dir.join(name), work_dir.join(stderr))
 }
 
-/// Opens a log for appending, creating it (and its directory).
+/// Opens a log for appending, creating it (and its directory); a new log is the grid user's
+/// alone.
 pub fn open_append(path: &Path) -> io::Result<File> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    OpenOptions::new().create(true).append(true).open(path)
+    grid_proto::private::append(path)
 }
 
 /// Copy-truncate rotation: the child keeps its O_APPEND descriptor, so the file is copied to `.1`
