@@ -48,6 +48,9 @@ pub struct Cli {
     /// Minutes of events in all: the heap is read each minute.
     #[arg(long, default_value_t = 10.0)]
     pub minutes: f64,
+    /// The console view on screen while the heap is read (`servers`, `overview`, ...).
+    #[arg(long, default_value = "servers")]
+    pub soak_view: String,
     /// Seconds at the start of them whose latency is measured.
     #[arg(long, default_value_t = 60.0)]
     pub latency_seconds: f64,
@@ -315,6 +318,7 @@ pub fn main(cli: Cli) -> anyhow::Result<()> {
             read_latencies(&browser, &sent, &mut latencies)?;
             if started.elapsed() >= observed {
                 browser.run(UNOBSERVE);
+                browser.show(&cli.soak_view);
                 observing = false;
                 println!(
                     "{}",
