@@ -45,7 +45,7 @@ else
   printf 'make-media: building media-synth (cargo build --release -p media-synth)\n'
   cargo build --release -p media-synth --manifest-path "$root/Cargo.toml" --quiet ||
     die "cargo could not build media-synth"
-  synth=$root/target/release/media-synth
+  synth=${CARGO_TARGET_DIR:-$root/target}/release/media-synth
   [[ -x $synth ]] || die "$synth is missing after the build"
 fi
 

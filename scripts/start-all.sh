@@ -12,7 +12,8 @@ host=${listen%:*}
 port=${listen##*:}
 case $host in 0.0.0.0 | "[::]" | "") host=127.0.0.1 ;; esac
 registry_url="http://$host:$port"
-bin=target/release
+# Where cargo put the binaries: ./target unless CARGO_TARGET_DIR says otherwise.
+bin=${CARGO_TARGET_DIR:-target}/release
 pids=run/grid.pids
 admin=("$bin/gridadmin" -u admin -p admin --registry "$registry_url")
 
