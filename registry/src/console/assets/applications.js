@@ -71,7 +71,7 @@ function confirmRemove(app) {
 }
 
 // A line diff (longest common subsequence), unchanged runs folded; null when too large.
-export function lineDiff(before, after) {
+function lineDiff(before, after) {
   const a = before.split("\n");
   const b = after.split("\n");
   if (a.length * b.length > 4e6) return null;

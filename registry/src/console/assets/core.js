@@ -51,10 +51,6 @@ export function clock(ms) {
   return hms[0] ? hms[0] + ":" + pad(hms[1]) + ":" + pad(hms[2]) : hms[1] + ":" + pad(hms[2]);
 }
 
-export function since(epochMs) {
-  return epochMs ? clock(Date.now() - epochMs) : "-";
-}
-
 export function bytes(n) {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let i = 0;
@@ -62,7 +58,7 @@ export function bytes(n) {
   return (i ? n.toFixed(1) : String(n)) + " " + units[i];
 }
 
-export class CallError extends Error {}
+class CallError extends Error {}
 
 // Calls the API; the answer's JSON, or a CallError whose message is the registry's own words.
 // A lost session goes back to the login page.
@@ -147,7 +143,7 @@ export function refreshAdapters() {
 }
 
 // For a view just shown: the adapters, read again if they changed while it was hidden.
-export function freshAdapters() {
+function freshAdapters() {
   return adaptersStale ? refreshAdapters() : Promise.resolve();
 }
 
