@@ -13,6 +13,11 @@ use crate::api::{ErrorBody, LocateReply};
 use crate::error::{http_cause, innermost};
 use crate::paths;
 
+/// How long a client keeps an idle connection for reuse: under the servers' idle close (the
+/// header timeout, 10 s by default), so a request never goes out on a connection the server
+/// is closing.
+pub const POOL_IDLE: Duration = Duration::from_secs(5);
+
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -93,7 +98,7 @@ impl Client {
             .connect_timeout(Duration::from_secs(2).min(timeout))
             .timeout(timeout)
             .tcp_nodelay(true)
-            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_idle_timeout(POOL_IDLE)
             .build()
             .map_err(|e| {
                 ClientError::Usage(format!("cannot build an HTTP client: {}", innermost(&e)))

@@ -18,6 +18,7 @@
 //! - [`telemetry`] and [`shutdown`]: the runtime helpers every daemon's `main` uses.
 //! - [`console`] (feature `console`): the command-line clients' printing and shell loop.
 //! - [`config`] (feature `config`): the daemons' `--config FILE`, keys named like their flags.
+//! - [`serve`] (feature `serve`): serving HTTP with bounded clients, for every listener.
 #![warn(missing_docs)]
 
 pub mod api;
@@ -39,6 +40,8 @@ pub mod private;
 #[cfg(feature = "scrape")]
 pub mod scrape;
 pub mod secret;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod server_env;
 pub mod shutdown;
 pub mod splice;

@@ -60,6 +60,8 @@ pub struct Cli {
     /// After binding, write the bound address here (for scripts and tests using port 0).
     #[arg(long, value_name = "PATH")]
     pub addr_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub limits: grid_proto::serve::LimitFlags,
     /// More logging (-v debug, -vv trace); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,

@@ -72,6 +72,8 @@ pub struct RenderConfig {
     pub grid: Option<ServerEnv>,
     /// Where to write the bound address.
     pub addr_file: Option<PathBuf>,
+    /// The bounds on the API's clients.
+    pub limits: grid_proto::serve::Limits,
 }
 
 impl RenderConfig {
@@ -110,6 +112,8 @@ impl RenderConfig {
             fetch: cli.fetch,
             grid,
             addr_file: cli.addr_file.clone(),
+            // Every answer is short.
+            limits: cli.limits.limits(std::time::Duration::from_secs(1)),
         })
     }
 }
@@ -175,11 +179,11 @@ pub async fn run(
         metrics,
     });
     let id = config.id.clone();
-    let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
+    let serve = grid_proto::serve::serve(listener, router, config.limits, async move {
         let why = shutdown.await;
         info!("{id} stopping ({why})");
         let _ = stopping_tx.send(true);
         player.shutdown().await;
     });
-    grid_proto::server_env::serve_as_member(config.grid.as_ref(), &url, serve.into_future()).await
+    grid_proto::server_env::serve_as_member(config.grid.as_ref(), &url, serve).await
 }

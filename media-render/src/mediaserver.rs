@@ -46,7 +46,7 @@ impl MediaClient {
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .tcp_nodelay(true)
-            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_idle_timeout(grid_proto::client::POOL_IDLE)
             .build()?;
         Ok(Self { http })
     }

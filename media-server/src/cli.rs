@@ -49,6 +49,8 @@ pub struct Cli {
     /// At most this many control connections at once; more are answered `ERR` and closed.
     #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
     pub control_max_clients: u64,
+    #[command(flatten)]
+    pub limits: grid_proto::serve::LimitFlags,
     /// More logging (-v debug, -vv trace); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,

@@ -4,19 +4,19 @@
 //! `GET /live/{name}` of a known channel is answered here and the socket handed to the channel's
 //! distributor: a live listener costs no HTTP connection, no task and no buffer. Anything else is
 //! handed to hyper with the bytes already read replayed first ([`Prefixed`]), served by the axum
-//! router. At the stop, accepting stops and HTTP connections get [`crate::STOP_GRACE`] to end.
+//! router, within the limits of [`grid_proto::serve`]. At the stop, accepting stops and HTTP
+//! connections get [`crate::STOP_GRACE`] to end.
 
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use axum::Router;
 use bytes::{Buf, Bytes, BytesMut};
 use grid_proto::icy::{Decoder, Item};
-use hyper_util::rt::TokioIo;
-use hyper_util::service::TowerToHyperService;
+use grid_proto::serve::{self, Limits, Peers};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
@@ -26,8 +26,6 @@ use tracing::{debug, warn};
 use crate::accept::{self, Dropped};
 use crate::live::Live;
 
-/// A client has this long to send its first request head.
-const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 /// The path prefix of live channels.
 const LIVE_PREFIX: &[u8] = b"GET /live/";
 
@@ -93,87 +91,105 @@ impl AsyncWrite for Prefixed {
 }
 
 /// Accepts until `stop` is cancelled; then tells HTTP connections to end after their current
-/// request, and returns once they have (or after `grace`, with a warning).
+/// request, and returns once they have (or, after `limits.grace`, drops them with a warning).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     live: Arc<Live>,
     stop: CancellationToken,
-    grace: Duration,
+    limits: Limits,
 ) {
     let tracker = TaskTracker::new();
-    accept::until_stopped(&listener, &stop, "", Dropped::Skip, |socket, _| {
-        tracker.spawn(connection(
-            socket,
-            router.clone(),
-            Arc::clone(&live),
-            stop.clone(),
-        ));
+    let force = CancellationToken::new();
+    let front = Arc::new(Front {
+        router,
+        live,
+        peers: Peers::new(limits.max_per_peer),
+        builder: serve::builder(&limits),
+        limits,
+        stop: stop.clone(),
+        force: force.clone(),
+    });
+    accept::until_stopped(&listener, &stop, "", Dropped::Skip, |socket, peer| {
+        tracker.spawn(Arc::clone(&front).connection(socket, peer));
     })
     .await;
     drop(listener);
     tracker.close();
-    if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+    if tokio::time::timeout(limits.grace, tracker.wait())
+        .await
+        .is_err()
+    {
         warn!(
             "connections still open {} ms after the stop; closing them",
-            grace.as_millis()
+            limits.grace.as_millis()
         );
+        force.cancel();
+        tracker.wait().await;
     }
 }
 
-/// One connection: a live listener, or HTTP.
-async fn connection(
-    mut socket: TcpStream,
+/// What every connection of the front shares.
+struct Front {
     router: Router,
     live: Arc<Live>,
+    peers: Arc<Peers>,
+    builder: hyper::server::conn::http1::Builder,
+    limits: Limits,
     stop: CancellationToken,
-) {
-    let mut seen = BytesMut::with_capacity(1024);
-    let mut decoder = Decoder::request();
-    let live_request = loop {
-        // Not a live request (or not one we can tell from its start): HTTP.
-        let prefix_len = seen.len().min(LIVE_PREFIX.len());
-        if seen[..prefix_len] != LIVE_PREFIX[..prefix_len] {
-            break None;
-        }
-        match decoder.next() {
-            Ok(Some(Item::Request(request))) => break Some(request),
-            Ok(Some(_)) => break None,
-            Ok(None) => {}
-            // A bad head: hyper answers it.
-            Err(_) => break None,
-        }
-        let before = seen.len();
-        match tokio::time::timeout(HEAD_TIMEOUT, socket.read_buf(&mut seen)).await {
-            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return,
-            Ok(Ok(_)) => decoder.feed(&seen[before..]),
-        }
-    };
-    if let Some(request) = live_request {
-        let target = request.path.split('?').next().unwrap_or_default();
-        let name = target.strip_prefix("/live/").unwrap_or_default();
-        if let Some(channel) = live.get(name) {
-            if let Err(e) = channel.join(socket, &request).await {
-                debug!("{name}: a listener failed at its join: {e}");
+    force: CancellationToken,
+}
+
+impl Front {
+    /// One connection: a live listener, or HTTP. Only HTTP connections count against the
+    /// per-peer cap: a live listener is the channel's, and holds no HTTP state.
+    async fn connection(self: Arc<Self>, mut socket: TcpStream, peer: SocketAddr) {
+        let mut seen = BytesMut::with_capacity(1024);
+        let mut decoder = Decoder::request();
+        // The whole first head within the timeout, not each read: a byte now and then holds
+        // nothing for long.
+        let deadline = tokio::time::Instant::now() + self.limits.header_timeout;
+        let live_request = loop {
+            // Not a live request (or not one we can tell from its start): HTTP.
+            let prefix_len = seen.len().min(LIVE_PREFIX.len());
+            if seen[..prefix_len] != LIVE_PREFIX[..prefix_len] {
+                break None;
             }
+            match decoder.next() {
+                Ok(Some(Item::Request(request))) => break Some(request),
+                Ok(Some(_)) => break None,
+                Ok(None) => {}
+                // A bad head: hyper answers it.
+                Err(_) => break None,
+            }
+            let before = seen.len();
+            match tokio::time::timeout_at(deadline, socket.read_buf(&mut seen)).await {
+                Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return,
+                Ok(Ok(_)) => decoder.feed(&seen[before..]),
+            }
+        };
+        if let Some(request) = live_request {
+            let target = request.path.split('?').next().unwrap_or_default();
+            let name = target.strip_prefix("/live/").unwrap_or_default();
+            if let Some(channel) = self.live.get(name) {
+                if let Err(e) = channel.join(socket, &request).await {
+                    debug!("{name}: a listener failed at its join: {e}");
+                }
+                return;
+            }
+        }
+        let Some(_place) = self.peers.admit(peer.ip()) else {
+            serve::refuse(socket, peer.ip(), self.limits.max_per_peer).await;
             return;
-        }
-    }
-    let io = TokioIo::new(Prefixed::new(seen.freeze(), socket));
-    let service = TowerToHyperService::new(router);
-    let conn = hyper::server::conn::http1::Builder::new().serve_connection(io, service);
-    tokio::pin!(conn);
-    tokio::select! {
-        result = conn.as_mut() => {
-            if let Err(e) = result {
-                debug!("connection failed: {e}");
-            }
-        }
-        () = stop.cancelled() => {
-            conn.as_mut().graceful_shutdown();
-            if let Err(e) = conn.await {
-                debug!("connection failed: {e}");
-            }
-        }
+        };
+        serve::connection(
+            Prefixed::new(seen.freeze(), socket),
+            peer,
+            self.router.clone(),
+            &self.builder,
+            &self.stop,
+            &self.force,
+        )
+        .await;
     }
 }

@@ -95,6 +95,8 @@ pub struct ServerConfig {
     pub control_addr_file: Option<PathBuf>,
     /// At most this many control connections.
     pub control_max_clients: usize,
+    /// The bounds on HTTP clients (live listeners are the channels' own).
+    pub limits: grid_proto::serve::Limits,
 }
 
 impl ServerConfig {
@@ -120,6 +122,7 @@ impl ServerConfig {
             control: cli.control.clone(),
             control_addr_file: cli.control_addr_file.clone(),
             control_max_clients: usize::try_from(cli.control_max_clients).unwrap_or(usize::MAX),
+            limits: cli.limits.limits(STOP_GRACE),
         }
     }
 }
@@ -326,7 +329,7 @@ pub async fn run(
         app(Arc::clone(&state)),
         Arc::clone(&state.live),
         stop,
-        STOP_GRACE,
+        config.limits,
     );
     let serve = async move {
         serve.await;

@@ -90,6 +90,9 @@ pub struct Cli {
     #[arg(long, value_enum, env = "GRID_NODE_ON_STOP", default_value_t = OnStop::Stop)]
     pub on_stop: OnStop,
 
+    #[command(flatten)]
+    pub limits: grid_proto::serve::LimitFlags,
+
     /// More logging (-v debug, -vv trace); RUST_LOG overrides.
     #[arg(short, long, action = ArgAction::Count)]
     pub verbose: u8,

@@ -34,6 +34,8 @@ pub struct Config {
     pub log_keep: u32,
     /// What a stop signal does to the servers.
     pub on_stop: OnStop,
+    /// The bounds on the API's clients.
+    pub limits: grid_proto::serve::Limits,
 }
 
 // The secret must never reach a log line, so Debug is written by hand.
@@ -50,6 +52,7 @@ impl std::fmt::Debug for Config {
             .field("log_max_bytes", &self.log_max_bytes)
             .field("log_keep", &self.log_keep)
             .field("on_stop", &self.on_stop)
+            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }
@@ -100,6 +103,8 @@ impl Config {
             log_max_bytes: cli.log_max_bytes.max(1),
             log_keep: cli.log_keep,
             on_stop: cli.on_stop,
+            // The API's stop comes after the servers' (which have their own bound).
+            limits: cli.limits.limits(std::time::Duration::from_secs(2)),
         })
     }
 }

@@ -13,7 +13,7 @@ pub mod metrics;
 pub mod session;
 pub mod supervisor;
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -127,11 +127,12 @@ pub async fn run(
         events,
         metrics,
     };
-    let server = tokio::spawn(
-        axum::serve(listener, api::app(state))
-            .with_graceful_shutdown(tasks.clone().cancelled_owned())
-            .into_future(),
-    );
+    let server = tokio::spawn(grid_proto::serve::serve(
+        listener,
+        api::app(state),
+        config.limits,
+        tasks.clone().cancelled_owned(),
+    ));
 
     // A signal follows --on-stop; the API's shutdown is an explicit request to stop everything.
     let leave = tokio::select! {

@@ -28,6 +28,13 @@ pub struct Cli {
     /// A node silent for this long is marked down, in ms.
     #[arg(long, env = "GRID_NODE_TIMEOUT_MS", default_value_t = 3500)]
     pub node_timeout_ms: u64,
+    /// The largest request body accepted (a descriptor, above all), in bytes; a larger one is
+    /// answered 413.
+    #[arg(long, value_name = "BYTES", env = "GRID_MAX_BODY", default_value_t = 2 * 1024 * 1024,
+          value_parser = clap::value_parser!(u64).range(1024..=1024 * 1024 * 1024))]
+    pub max_body: u64,
+    #[command(flatten)]
+    pub limits: grid_proto::serve::LimitFlags,
     /// More logging (-v debug, -vv trace); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,

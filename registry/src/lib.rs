@@ -33,6 +33,9 @@ use tracing::info;
 
 pub use api::app;
 
+/// How long open connections (event streams, say) get to end at the stop.
+const STOP_GRACE: Duration = Duration::from_secs(3);
+
 /// What `run` needs.
 #[derive(Debug, Clone)]
 pub struct RegistryConfig {
@@ -44,6 +47,10 @@ pub struct RegistryConfig {
     pub heartbeat: Duration,
     /// Silence after which a node is down.
     pub node_timeout: Duration,
+    /// The bounds on clients.
+    pub limits: grid_proto::serve::Limits,
+    /// The largest request body accepted, in bytes.
+    pub max_body: usize,
 }
 
 impl From<&cli::Cli> for RegistryConfig {
@@ -53,6 +60,8 @@ impl From<&cli::Cli> for RegistryConfig {
             addr_file: c.addr_file.clone(),
             heartbeat: Duration::from_millis(c.heartbeat_ms.max(10)),
             node_timeout: Duration::from_millis(c.node_timeout_ms.max(50)),
+            limits: c.limits.limits(STOP_GRACE),
+            max_body: usize::try_from(c.max_body).unwrap_or(usize::MAX),
         }
     }
 }
@@ -89,6 +98,7 @@ pub async fn run(
         node_timeout: config.node_timeout,
         listen: addr.to_string(),
         data_dir: config.data.display().to_string(),
+        max_body: config.max_body,
     };
     let state = state::AppState::new(store.clone(), auth, settings, secret, token.clone())?;
     if let Some(path) = &config.addr_file {
@@ -108,10 +118,14 @@ pub async fn run(
         let live = state.model().view();
         info!(%addr, data = %config.data.display(), applications = live.application_count(), servers = live.server_count(), "registry listening");
     }
-    axum::serve(listener, app(state.clone()))
-        .with_graceful_shutdown(token.clone().cancelled_owned())
-        .await
-        .context("serving the API")?;
+    grid_proto::serve::serve(
+        listener,
+        app(state.clone()),
+        config.limits,
+        token.clone().cancelled_owned(),
+    )
+    .await
+    .context("serving the API")?;
     token.cancel();
     tracker.close();
     if tokio::time::timeout(Duration::from_secs(5), tracker.wait())

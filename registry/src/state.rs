@@ -20,6 +20,8 @@ pub struct Settings {
     pub listen: String,
     /// The data directory (for `registry show`).
     pub data_dir: String,
+    /// The largest request body accepted, in bytes.
+    pub max_body: usize,
 }
 
 /// The handle every handler and background task holds.

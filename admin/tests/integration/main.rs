@@ -2,6 +2,7 @@
 //! (`cli`), and the real `gridregistry`, `gridnode`s, servers and `gridadmin` killed by pid.
 
 mod cli;
+mod clients;
 mod cluster;
 mod console;
 mod fake_node;

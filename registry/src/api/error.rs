@@ -28,6 +28,9 @@ pub enum ApiError {
     /// 409.
     #[error("{0}")]
     Conflict(String),
+    /// 413: a request body past `--max-body`.
+    #[error("{0}")]
+    TooLarge(String),
     /// 502/503: a node could not be reached or failed.
     #[error("{0}")]
     Unavailable(String),
@@ -96,6 +99,7 @@ impl IntoResponse for ApiError {
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, None),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, None),
             Self::Conflict(_) => (StatusCode::CONFLICT, None),
+            Self::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, None),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, None),
             Self::Internal(e) => {
                 tracing::error!(cause = %format!("{e:#}"), "internal error");

@@ -22,6 +22,11 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(v)) => Ok(Self(v)),
+            // A chunked body that ran past `--max-body`; one that said its length was refused
+            // before it was read.
+            Err(r) if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => Err(
+                ApiError::TooLarge(format!("request body too large: {}", r.body_text())),
+            ),
             Err(r) => Err(ApiError::BadRequest(
                 format!("bad request body: {}", r.body_text()),
                 None,

@@ -5,6 +5,7 @@ pub mod error;
 mod events;
 pub(crate) mod extract;
 mod gateway;
+mod limits;
 mod locator;
 mod metrics;
 mod nodes;
@@ -21,6 +22,7 @@ use crate::state::AppState;
 
 /// The whole API; tests drive it without a socket.
 pub fn app(state: AppState) -> Router {
+    let max_body = state.settings().max_body;
     Router::new()
         .route(paths::SESSIONS, post(sessions::login))
         .route(paths::REGISTRY, get(sessions::registry_info))
@@ -53,5 +55,7 @@ pub fn app(state: AppState) -> Router {
         .route(paths::METRICS, get(metrics::scrape))
         .merge(crate::console::routes())
         .fallback(|| async { error::ApiError::NotFound("no such route".into()) })
+        .layer(axum::middleware::from_fn_with_state(max_body, limits::body))
+        .layer(axum::extract::DefaultBodyLimit::max(max_body))
         .with_state(state)
 }
