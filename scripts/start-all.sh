@@ -15,7 +15,10 @@ registry_url="http://$host:$port"
 # Where cargo put the binaries: ./target unless CARGO_TARGET_DIR says otherwise.
 bin=${CARGO_TARGET_DIR:-target}/release
 pids=run/grid.pids
-admin=("$bin/gridadmin" -u admin -p admin --registry "$registry_url")
+# gridadmin logs in as GRID_USER with GRID_PASSWORD (admin/admin until you change it; then
+# run start-all with yours). Given in its environment, the password stays out of `ps`.
+admin=(env "GRID_USER=${GRID_USER:-admin}" "GRID_PASSWORD=${GRID_PASSWORD:-admin}"
+  "$bin/gridadmin" --registry "$registry_url")
 
 say() { printf '%s\n' "$*"; }
 die() {
@@ -199,8 +202,9 @@ $(channel_urls)
 $(control_line)
 
 Administer it:
-  $registry_url/   (the web console: log in as admin / admin)
-  target/release/gridadmin -u admin -p admin
+  $registry_url/   (the web console: log in as admin / admin, then choose your own password)
+  target/release/gridadmin -u admin -p admin   (the shell asks for a new password first)
+  (later runs of start-all: GRID_PASSWORD=yours scripts/start-all.sh)
   (or export PATH="\$PWD/target/release:\$PATH" and run gridadmin -u admin -p admin)
 Server logs: mediaserver1.log, mediaserver2.log, mediarender1.log, mediarender2.log
 (stderr in mediaserver1.stderr.log, ...). Stop everything: scripts/stop-all.sh

@@ -5,11 +5,12 @@
 //! - [`session`]: login and the authenticated registry client.
 //! - [`commands`]: one module per resource, each turning a command into registry calls.
 //! - [`shell`]: the rustyline loop, history and completion.
-//! - [`output`]: the only module that prints.
+//! - [`output`]: the only module that prints; [`prompt`]: reading a new password.
 
 pub mod cli;
 pub mod commands;
 pub mod output;
+pub mod prompt;
 pub mod session;
 pub mod shell;
 
@@ -34,6 +35,7 @@ pub fn run(cli: Cli) -> ExitCode {
     if cli.execute.is_empty() {
         shell::run(&rt, &mut session, &out)
     } else {
+        session.set_scripted(true);
         execute(&rt, &mut session, &out, &cli.execute)
     }
 }
@@ -45,6 +47,7 @@ fn execute(
     out: &Output,
     lines: &[String],
 ) -> ExitCode {
+    let mut warned = false;
     for line in lines {
         let (cmd, out) = match parse_line(line) {
             Ok(None) => continue,
@@ -68,10 +71,23 @@ fn execute(
             out.error(&format!("gridadmin -e needs {missing}"));
             return ExitCode::FAILURE;
         }
-        if let Err(e) = rt.block_on(commands::run(&cmd, session, &out)) {
+        let done = rt.block_on(commands::run(&cmd, session, &out));
+        if session.must_change_password() && !warned {
+            warned = true;
+            out.warning(&must_change_warning(session));
+        }
+        if let Err(e) = done {
             out.error(&format!("{e:#}"));
             return ExitCode::FAILURE;
         }
     }
     ExitCode::SUCCESS
+}
+
+/// What a script is told while its user still has a password they were given.
+pub fn must_change_warning(session: &Session) -> String {
+    format!(
+        "user '{}' still has the password it was given; choose another with `gridadmin -e \"user passwd\"` (the shell and the web console insist on it)",
+        session.user().unwrap_or_default()
+    )
 }

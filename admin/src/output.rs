@@ -3,6 +3,7 @@
 //!
 //! The renderings of each resource are pure functions in [`views`], so tests check them as strings.
 
+pub mod access;
 pub mod views;
 
 pub use grid_proto::console::{Output, table, table_of};

@@ -16,6 +16,8 @@ pub struct Session {
     user: Option<String>,
     password: Option<String>,
     client: Option<Client>,
+    must_change_password: bool,
+    scripted: bool,
 }
 
 impl Session {
@@ -26,7 +28,40 @@ impl Session {
             user,
             password,
             client: None,
+            must_change_password: false,
+            scripted: false,
         }
+    }
+
+    /// Marks the session as a script's (`-e`): secrets come from stdin, not a terminal.
+    pub fn set_scripted(&mut self, scripted: bool) {
+        self.scripted = scripted;
+    }
+
+    /// Is this a script's session?
+    pub fn scripted(&self) -> bool {
+        self.scripted
+    }
+
+    /// The user name, once known.
+    pub fn user(&self) -> Option<&str> {
+        self.user.as_deref()
+    }
+
+    /// The password this session logged in with.
+    pub fn password(&self) -> Option<&str> {
+        self.password.as_deref()
+    }
+
+    /// Did the last login say the user must choose a new password?
+    pub fn must_change_password(&self) -> bool {
+        self.must_change_password
+    }
+
+    /// The password was changed: later logins use the new one.
+    pub fn password_changed(&mut self, password: String) {
+        self.password = Some(password);
+        self.must_change_password = false;
     }
 
     /// The registry's URL.
@@ -79,6 +114,7 @@ impl Session {
                 },
             )
             .await?;
+        self.must_change_password = reply.must_change_password;
         Ok(self.client.insert(anonymous.bearer(&reply.token)?))
     }
 

@@ -221,6 +221,23 @@ fn ask(
     }
 }
 
+/// Makes the user of a terminal choose their own password before the shell opens; false if
+/// they gave up (end of input).
+fn change_given_password(rt: &Runtime, session: &mut Session, out: &Output) -> bool {
+    out.warning("you are using a password you were given: choose your own before going on");
+    let change = crate::cli::Command::User(crate::cli::UserCmd::Passwd { name: None });
+    loop {
+        match rt.block_on(commands::run(&change, session, out)) {
+            Ok(()) => return true,
+            Err(e) if e.downcast_ref::<std::io::Error>().is_some() => {
+                out.error(&format!("{e:#}"));
+                return false;
+            }
+            Err(e) => out.error(&format!("{e:#}")),
+        }
+    }
+}
+
 /// Runs the shell until `exit`, `quit` or end of input.
 pub fn run(rt: &Runtime, session: &mut Session, out: &Output) -> ExitCode {
     let Some(mut shell) = Shell::<Completion<ShellHelper>>::open(".gridadmin_history", out) else {
@@ -242,6 +259,13 @@ pub fn run(rt: &Runtime, session: &mut Session, out: &Output) -> ExitCode {
     if let Err(e) = rt.block_on(session.login()) {
         out.error(&format!("{e:#}"));
         return ExitCode::FAILURE;
+    }
+    if session.must_change_password() {
+        if !shell.interactive {
+            out.warning(&crate::must_change_warning(session));
+        } else if !change_given_password(rt, session, out) {
+            return ExitCode::FAILURE;
+        }
     }
 
     shell
@@ -331,7 +355,8 @@ mod tests {
         ] {
             assert!(words.contains(&w.to_owned()), "{w} missing from {words:?}");
         }
-        assert_eq!(complete("se").1, ["server"]);
+        assert_eq!(complete("se").1, ["server", "session"]);
+        assert_eq!(complete("us").1, ["user"]);
         assert_eq!(complete("server st").1, ["start", "state", "stop"]);
         assert_eq!(
             complete("server st"),

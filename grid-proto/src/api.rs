@@ -385,6 +385,13 @@ pub struct LoginReply {
     pub token: String,
     /// Seconds until it expires.
     pub expires_in_s: u64,
+    /// The user's role.
+    #[serde(default)]
+    pub role: crate::access::Role,
+    /// The user still has a password they were given (the default one, or one an admin set)
+    /// and should choose their own (`PUT /v1/users/{name}/password`).
+    #[serde(default)]
+    pub must_change_password: bool,
 }
 
 /// `GET /v1/registry`.

@@ -21,6 +21,7 @@
 //! - [`serve`] (feature `serve`): serving HTTP with bounded clients, for every listener.
 #![warn(missing_docs)]
 
+pub mod access;
 pub mod api;
 pub mod client;
 #[cfg(feature = "config")]

@@ -4,6 +4,18 @@
 
 /// `POST` user + password → session token.
 pub const SESSIONS: &str = "/v1/sessions";
+/// One session, by its public id (`DELETE` revokes it).
+pub const SESSION: &str = "/v1/sessions/{id}";
+/// Users: `GET` lists, `POST` adds.
+pub const USERS: &str = "/v1/users";
+/// One user: `DELETE` removes.
+pub const USER: &str = "/v1/users/{name}";
+/// `PUT` sets a user's password.
+pub const USER_PASSWORD: &str = "/v1/users/{name}/password";
+/// `PUT` sets a user's role.
+pub const USER_ROLE: &str = "/v1/users/{name}/role";
+/// The audit log: `GET ?since=MS&limit=N`.
+pub const AUDIT: &str = "/v1/audit";
 /// `GET` registry information.
 pub const REGISTRY: &str = "/v1/registry";
 /// `GET` list / `POST` add applications.

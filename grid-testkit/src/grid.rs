@@ -67,6 +67,9 @@ pub struct Options {
     pub registry_args: Vec<String>,
     /// Flags of every node after its name, registry, data folder, address and secret.
     pub node_args: Vec<String>,
+    /// The admin's first password given as `GRID_ADMIN_PASSWORD` (`admin`, chosen, so not one
+    /// to be changed at first login); `None` for a registry's own default, which must be.
+    pub admin_password: Option<String>,
 }
 
 impl Default for Options {
@@ -78,6 +81,7 @@ impl Default for Options {
                 .map(String::from)
                 .into(),
             node_args: ["--backoff-max-ms", "2000"].map(String::from).into(),
+            admin_password: Some("admin".into()),
         }
     }
 }
@@ -175,6 +179,13 @@ impl Grid {
             .arg("--addr-file")
             .arg(&addr)
             .args(&self.options.registry_args)
+            .env_remove("GRID_ADMIN_PASSWORD")
+            .envs(
+                self.options
+                    .admin_password
+                    .iter()
+                    .map(|p| ("GRID_ADMIN_PASSWORD", p)),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(self.log("registry.log"))

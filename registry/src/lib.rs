@@ -7,7 +7,7 @@
 //! - [`api`]: the HTTP/JSON API (admin, nodes, locator, events); handlers parse, call the model
 //!   and answer, and `api::error` maps every error to its status in one place.
 //! - [`node_link`]: calls to the nodes; [`liveness`]: marks silent nodes down.
-//! - [`auth`]: users, sessions, the secret check.
+//! - [`auth`]: users and roles, sessions, login throttling.
 //! - [`metrics`]: the counters of `GET /metrics` and the gauges read from the model.
 
 pub mod api;
@@ -90,8 +90,7 @@ pub async fn run(
         grid_proto::write_atomic(&secret_file, secret.as_bytes())
             .with_context(|| format!("writing {}", secret_file.display()))?;
     }
-    let auth = auth::Auth::new();
-    auth.ensure_default_user(&store).await?;
+    let auth = auth::Auth::open(store.clone()).await?;
     let token = CancellationToken::new();
     let settings = state::Settings {
         heartbeat: config.heartbeat,

@@ -1,5 +1,6 @@
 //! Runs one parsed [`Command`] against the registry: one module per resource.
 
+mod access;
 mod adapter;
 mod application;
 mod channel;
@@ -25,6 +26,9 @@ pub async fn run(cmd: &Command, session: &mut Session, out: &Output) -> Result<(
         Command::Adapter(c) => adapter::run(c, session, out).await,
         Command::Registry(c) => registry::run(c, session, out).await,
         Command::Channel(c) => channel::run(c, session, out).await,
+        Command::User(c) => access::user(c, session, out).await,
+        Command::Session(c) => access::session(c, session, out).await,
+        Command::Audit(a) => access::audit(a, session, out).await,
         Command::Watch => {
             // Until Ctrl-C or SIGTERM, which end the watch, not gridadmin's shell.
             tokio::select! {

@@ -70,6 +70,8 @@ async fn sessions(State(c): State<Arc<Counters>>, Json(req): Json<LoginRequest>)
     Json(LoginReply {
         token: format!("t{n}"),
         expires_in_s: 3600,
+        role: grid_proto::access::Role::Admin,
+        must_change_password: false,
     })
     .into_response()
 }

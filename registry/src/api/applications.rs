@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use grid_proto::api::{ApplicationChanged, ApplicationDiff, DescriptorSource};
 
 use super::error::ApiError;
-use super::extract::{Admin, Body};
+use super::extract::{Admin, Body, Viewer};
 use crate::model::{ModelError, Push};
 use crate::node_link;
 use crate::state::AppState;
@@ -13,7 +13,7 @@ use crate::state::AppState;
 /// `POST /v1/applications-diff`.
 pub(crate) async fn diff(
     State(state): State<AppState>,
-    _: Admin,
+    _: Viewer,
     Body(req): Body<DescriptorSource>,
 ) -> Result<Json<ApplicationDiff>, ApiError> {
     Ok(Json(state.model().diff(&req.source)?))

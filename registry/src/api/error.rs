@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use grid_proto::api::ErrorBody;
 use grid_proto::client::ClientError;
 
+use crate::auth::{AuthError, UserError};
 use crate::model::ModelError;
 use crate::node_link::LinkError;
 
@@ -31,6 +32,9 @@ pub enum ApiError {
     /// 413: a request body past `--max-body`.
     #[error("{0}")]
     TooLarge(String),
+    /// 429 with `retry-after` (whole seconds): repeated failed logins.
+    #[error("{0}")]
+    TooMany(String, u64),
     /// 502/503: a node could not be reached or failed.
     #[error("{0}")]
     Unavailable(String),
@@ -91,8 +95,38 @@ impl From<LinkError> for ApiError {
     }
 }
 
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Denied => Self::Unauthorized(e.to_string()),
+            AuthError::Throttled { retry_after_s, .. } => {
+                Self::TooMany(e.to_string(), retry_after_s)
+            }
+            AuthError::Internal(m) => Self::Internal(anyhow::anyhow!(m)),
+        }
+    }
+}
+
+impl From<UserError> for ApiError {
+    fn from(e: UserError) -> Self {
+        let message = e.to_string();
+        match e {
+            UserError::NoSuchUser(_) | UserError::NoSuchSession(_) => Self::NotFound(message),
+            UserError::Exists(_) | UserError::LastAdmin(_) => Self::Conflict(message),
+            UserError::Invalid(_) => Self::BadRequest(message, None),
+            UserError::WrongPassword | UserError::NotYours(_) => Self::Forbidden(message),
+            UserError::Throttled(a) => a.into(),
+            UserError::Internal(m) => Self::Internal(anyhow::anyhow!(m)),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let retry_after = match &self {
+            Self::TooMany(_, secs) => Some(*secs),
+            _ => None,
+        };
         let (status, detail) = match &self {
             Self::BadRequest(_, d) => (StatusCode::BAD_REQUEST, d.clone()),
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, None),
@@ -100,19 +134,26 @@ impl IntoResponse for ApiError {
             Self::NotFound(_) => (StatusCode::NOT_FOUND, None),
             Self::Conflict(_) => (StatusCode::CONFLICT, None),
             Self::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, None),
+            Self::TooMany(..) => (StatusCode::TOO_MANY_REQUESTS, None),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, None),
             Self::Internal(e) => {
                 tracing::error!(cause = %format!("{e:#}"), "internal error");
                 (StatusCode::INTERNAL_SERVER_ERROR, None)
             }
         };
-        (
+        let mut response = (
             status,
             Json(ErrorBody {
                 error: self.to_string(),
                 detail,
             }),
         )
-            .into_response()
+            .into_response();
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }

@@ -9,9 +9,10 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::Response;
+use grid_proto::access::Role;
 
 use super::error::ApiError;
-use super::extract::Admin;
+use super::extract::{Viewer, require};
 use crate::state::AppState;
 
 /// How long a server gets to answer a control request (a render's `load` locates a MediaServer
@@ -43,13 +44,20 @@ fn endless(path: &str) -> bool {
 /// Forwards the request to the first live endpoint of `id` that answers.
 pub(crate) async fn forward(
     State(state): State<AppState>,
-    _admin: Admin,
+    Viewer(caller): Viewer,
     Path((id, path)): Path<(String, String)>,
     method: Method,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    if !method.is_safe() {
+        require(
+            caller,
+            Role::Operator,
+            &format!("{method} through the gateway"),
+        )?;
+    }
     if !forwarded(&path) {
         return Err(ApiError::NotFound(format!(
             "the gateway forwards /v1/…, /listen and /live/… only, not /{path}"

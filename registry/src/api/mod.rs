@@ -1,6 +1,7 @@
 //! The registry's HTTP API: one module per resource, one router.
 
 mod applications;
+mod audit;
 pub mod error;
 mod events;
 pub(crate) mod extract;
@@ -12,9 +13,10 @@ mod nodes;
 mod read;
 mod servers;
 pub(crate) mod sessions;
+mod users;
 
 use axum::Router;
-use axum::routing::{any, get, post};
+use axum::routing::{any, delete, get, post, put};
 use grid_proto::api::{ApplicationDetail, ApplicationSummary, NodeView, ServerDetail, ServerView};
 use grid_proto::paths;
 
@@ -24,7 +26,13 @@ use crate::state::AppState;
 pub fn app(state: AppState) -> Router {
     let max_body = state.settings().max_body;
     Router::new()
-        .route(paths::SESSIONS, post(sessions::login))
+        .route(paths::SESSIONS, post(sessions::login).get(sessions::list))
+        .route(paths::SESSION, delete(sessions::revoke))
+        .route(paths::USERS, get(users::list).post(users::add))
+        .route(paths::USER, delete(users::remove))
+        .route(paths::USER_PASSWORD, put(users::password))
+        .route(paths::USER_ROLE, put(users::role))
+        .route(paths::AUDIT, get(audit::read))
         .route(paths::REGISTRY, get(sessions::registry_info))
         .route(
             paths::APPLICATIONS,
@@ -55,6 +63,10 @@ pub fn app(state: AppState) -> Router {
         .route(paths::METRICS, get(metrics::scrape))
         .merge(crate::console::routes())
         .fallback(|| async { error::ApiError::NotFound("no such route".into()) })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            audit::record,
+        ))
         .layer(axum::middleware::from_fn_with_state(max_body, limits::body))
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
         .with_state(state)

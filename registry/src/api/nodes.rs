@@ -3,6 +3,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
+use grid_proto::access::Role;
 use grid_proto::api::{
     ForwardedEvent, Heartbeat, HeartbeatReply, NodeRegister, NodeRegistered, NodeStatus,
     ServerRuntime,
@@ -10,14 +11,14 @@ use grid_proto::api::{
 use grid_proto::paths;
 
 use super::error::ApiError;
-use super::extract::{Admin, Body, NodeAuth};
+use super::extract::{Body, NodeAuth, Viewer, require};
 use crate::node_link;
 use crate::state::AppState;
 
 /// `POST /v1/nodes/{name}/{ping|shutdown}`.
 pub(crate) async fn action(
     State(state): State<AppState>,
-    Admin(user): Admin,
+    Viewer(caller): Viewer,
     Path((name, action)): Path<(String, String)>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let client = node_link::node_client(&state, &name)?;
@@ -32,7 +33,8 @@ pub(crate) async fn action(
             ))
         }
         "shutdown" => {
-            tracing::info!(node = %name, %user, "node shutdown requested");
+            let caller = require(caller, Role::Admin, &format!("shutting node {name} down"))?;
+            tracing::info!(node = %name, user = %caller.user, "node shutdown requested");
             let _: serde_json::Value = client
                 .post(paths::NODE_SHUTDOWN, &serde_json::json!({}))
                 .await

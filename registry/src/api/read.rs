@@ -8,7 +8,7 @@ use grid_proto::api::{ApplicationDetail, ApplicationSummary, NodeView, ServerDet
 use serde::Serialize;
 
 use super::error::ApiError;
-use super::extract::Admin;
+use super::extract::Viewer;
 use crate::model::{Live, ModelError};
 use crate::state::AppState;
 
@@ -25,14 +25,14 @@ pub(crate) trait Named: Serialize + Send + Sized + 'static {
 }
 
 /// Every item.
-pub(crate) async fn list<T: Listed>(State(state): State<AppState>, _: Admin) -> Json<Vec<T>> {
+pub(crate) async fn list<T: Listed>(State(state): State<AppState>, _: Viewer) -> Json<Vec<T>> {
     Json(T::list(&state.model().view()))
 }
 
 /// One item.
 pub(crate) async fn one<T: Named>(
     State(state): State<AppState>,
-    _: Admin,
+    _: Viewer,
     Path(name): Path<String>,
 ) -> Result<Json<T>, ApiError> {
     Ok(Json(T::get(&state.model().view(), &name)?))

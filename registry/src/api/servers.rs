@@ -7,14 +7,14 @@ use grid_proto::api::{LogReply, ServerView, SignalRequest};
 use grid_proto::paths;
 
 use super::error::ApiError;
-use super::extract::Admin;
+use super::extract::{Operator, Viewer};
 use crate::node_link;
 use crate::state::AppState;
 
 /// `POST /v1/servers/{id}/{action}`.
 pub(crate) async fn action(
     State(state): State<AppState>,
-    Admin(user): Admin,
+    Operator(caller): Operator,
     Path((id, action)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Json<ServerView>, ApiError> {
@@ -30,7 +30,7 @@ pub(crate) async fn action(
             } else {
                 "restart"
             };
-            tracing::info!(server = %id, %user, "{verb} requested");
+            tracing::info!(server = %id, user = %caller.user, "{verb} requested");
             Some(
                 node_link::call_node(&state, &node, &node_action(verb), &serde_json::json!({}))
                     .await?,
@@ -39,7 +39,7 @@ pub(crate) async fn action(
         "stop" => {
             let (node, push) = model.stop_server(&id).await?;
             node_link::push(&state, push).await;
-            tracing::info!(server = %id, %user, "stop requested");
+            tracing::info!(server = %id, user = %caller.user, "stop requested");
             Some(
                 node_link::call_node(&state, &node, &node_action("stop"), &serde_json::json!({}))
                     .await?,
@@ -48,7 +48,7 @@ pub(crate) async fn action(
         "enable" | "disable" => {
             let push = model.enable_server(&id, action == "enable").await?;
             node_link::push(&state, push).await;
-            tracing::info!(server = %id, %user, "{action}d");
+            tracing::info!(server = %id, user = %caller.user, "{action}d");
             None
         }
         "signal" => {
@@ -73,7 +73,7 @@ pub(crate) async fn action(
 /// `GET /v1/servers/{id}/log`: forwarded to the server's node.
 pub(crate) async fn log(
     State(state): State<AppState>,
-    _: Admin,
+    _: Viewer,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<LogReply>, ApiError> {

@@ -1,48 +1,86 @@
-//! `POST /v1/sessions` (login) and `GET /v1/registry`.
+//! `POST /v1/sessions` (login), the session list and revocation, and `GET /v1/registry`.
 
-use axum::Json;
-use axum::extract::State;
+use std::net::{IpAddr, Ipv4Addr};
+
+use axum::extract::{Path, State};
+use axum::{Extension, Json};
+use grid_proto::access::SessionView;
 use grid_proto::api::{LoginReply, LoginRequest, RegistryInfo};
+use grid_proto::serve::Peer;
 
 use super::error::ApiError;
-use super::extract::Body;
-use crate::auth::{AuthError, SESSION_TTL};
+use super::extract::{Body, Viewer};
+use crate::auth::{AuthError, Opened, SESSION_TTL};
 use crate::state::AppState;
 
 /// Checks user + password and opens a session.
 pub(crate) async fn login(
     State(state): State<AppState>,
+    peer: Option<Extension<Peer>>,
     Body(req): Body<LoginRequest>,
 ) -> Result<Json<LoginReply>, ApiError> {
-    match open(&state, &req.user, &req.password).await {
-        Ok(token) => Ok(Json(LoginReply {
-            token,
-            expires_in_s: SESSION_TTL.as_secs(),
-        })),
-        Err(AuthError::Denied) => Err(ApiError::Unauthorized(AuthError::Denied.to_string())),
-        Err(AuthError::Internal(e)) => Err(ApiError::Internal(anyhow::anyhow!(e))),
-    }
+    let opened = open(&state, &req.user, &req.password, peer_ip(peer)).await?;
+    let role = state
+        .auth()
+        .caller(&opened.token)
+        .map(|c| c.role)
+        .unwrap_or_default();
+    Ok(Json(LoginReply {
+        token: opened.token,
+        expires_in_s: SESSION_TTL.as_secs(),
+        role,
+        must_change_password: opened.must_change_password,
+    }))
 }
 
-/// Opens a session for `user` (the API's login and the console's), counted and logged; its token.
+/// The address a request came from; unspecified when it came some other way than a listener
+/// (a router driven in-process).
+pub(crate) fn peer_ip(peer: Option<Extension<Peer>>) -> IpAddr {
+    peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |Extension(Peer(a))| {
+        a.ip()
+    })
+}
+
+/// Opens a session for `user` (the API's login and the console's), counted and logged.
 pub(crate) async fn open(
     state: &AppState,
     user: &str,
     password: &str,
-) -> Result<String, AuthError> {
-    let opened = state.auth().login(state.store(), user, password).await;
+    peer: IpAddr,
+) -> Result<Opened, AuthError> {
+    let opened = state.auth().login(user, password, peer).await;
     match &opened {
-        Ok(_) => {
+        Ok(o) => {
             state.metrics().login(true);
-            tracing::debug!(%user, "session opened");
+            tracing::debug!(%user, %peer, must_change_password = o.must_change_password, "session opened");
         }
         Err(AuthError::Denied) => {
             state.metrics().login(false);
-            tracing::warn!(%user, "login refused");
+            tracing::warn!(%user, %peer, "login refused");
         }
+        // Logged once when the hold begins (auth); not once per attempt an attacker sends.
+        Err(AuthError::Throttled { .. }) => state.metrics().login(false),
         Err(AuthError::Internal(e)) => tracing::error!(cause = %e, "login failed"),
     }
     opened
+}
+
+/// `GET /v1/sessions`: an admin sees every live session, others their own.
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    Viewer(caller): Viewer,
+) -> Json<Vec<SessionView>> {
+    Json(state.auth().list_sessions(&caller))
+}
+
+/// `DELETE /v1/sessions/{id}`: ends one's own session, or anyone's for an admin.
+pub(crate) async fn revoke(
+    State(state): State<AppState>,
+    Viewer(caller): Viewer,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let user = state.auth().revoke_session(&caller, &id).await?;
+    Ok(Json(serde_json::json!({ "id": id, "user": user })))
 }
 
 /// What the registry is and holds.

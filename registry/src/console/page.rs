@@ -1,4 +1,4 @@
-//! The console's two HTML pages, written on the server; the console page fills itself in from
+//! The console's HTML pages (login, password, console), written on the server; the console page fills itself in from
 //! the event stream (`assets/console.js`).
 
 use axum::http::header;
@@ -65,6 +65,39 @@ pub fn login(error: Option<&str>, note: Option<&str>) -> String {
     )
 }
 
+/// The password page: `forced` when the user must choose a new password before going on.
+pub fn password(user: &str, csrf: &str, forced: bool, error: Option<&str>) -> String {
+    let error = error
+        .map(|e| {
+            format!(
+                "<p class=\"error\" role=\"alert\" id=\"error\">{}</p>",
+                escape(e)
+            )
+        })
+        .unwrap_or_default();
+    let why = if forced {
+        "<p class=\"note\" id=\"note\">You are using a password you were given. \
+         Choose your own before going on.</p>"
+    } else {
+        ""
+    };
+    format!(
+        "{}</head><body class=\"login\"><main><h1>Change the password of {}</h1>{error}{why}\
+         <form method=\"post\" action=\"/password\" id=\"password-form\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <label>Current password <input name=\"current\" id=\"current\" type=\"password\" \
+         autocomplete=\"current-password\" required></label>\
+         <label>New password <input name=\"password\" id=\"new-password\" type=\"password\" \
+         autocomplete=\"new-password\" minlength=\"{min}\" required></label>\
+         <label>Repeat it <input name=\"confirm\" id=\"confirm\" type=\"password\" \
+         autocomplete=\"new-password\" required></label>\
+         <button type=\"submit\">Change the password</button></form></main></body></html>\n",
+        head("Spotifice Grid: change password"),
+        escape(user),
+        min = grid_proto::access::MIN_PASSWORD,
+    )
+}
+
 /// The views, in the order of the tabs: (id, tab label).
 const VIEWS: [(&str, &str); 7] = [
     ("overview", "Overview"),
@@ -88,7 +121,8 @@ pub fn console(user: &str, csrf: &str) -> String {
          <script type=\"module\" src=\"/static/console.js\"></script></head><body>\
          <header><h1>Spotifice Grid</h1><span id=\"live\" class=\"live\">connecting…</span>\
          <form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-         <span class=\"user\">{}</span> <button type=\"submit\" id=\"logout\">Log out</button></form></header>\
+         <span class=\"user\">{}</span> <a href=\"/password\" id=\"change-password\">Change password</a> \
+         <button type=\"submit\" id=\"logout\">Log out</button></form></header>\
          <nav id=\"tabs\">{tabs}</nav>\
          <div id=\"player\" hidden><span id=\"player-what\"></span> \
          <audio id=\"audio\" controls preload=\"none\"></audio> \
@@ -177,5 +211,6 @@ mod tests {
         );
         assert!(login(Some("<script>"), None).contains("&lt;script&gt;"));
         assert!(console("<u>", "c0ffee").contains("&lt;u&gt;"));
+        assert!(password("<u>", "c0ffee", true, Some("<i>")).contains("&lt;i&gt;"));
     }
 }

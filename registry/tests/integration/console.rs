@@ -25,12 +25,12 @@ async fn post_login(http: &reqwest::Client, url: &str, password: &str) -> reqwes
         .unwrap()
 }
 
-/// Logs in through the form: the `grid_session=...` pair of the cookie it sets, and the whole
-/// `Set-Cookie` line.
+/// Logs in through the form with the default password, which leads to the password page: the
+/// `grid_session=...` pair of the cookie it sets, and the whole `Set-Cookie` line.
 async fn log_in(http: &reqwest::Client, url: &str) -> (String, String) {
     let resp = post_login(http, url, "admin").await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    assert_eq!(resp.headers()[LOCATION], "/");
+    assert_eq!(resp.headers()[LOCATION], "/password");
     let set = resp.headers()[SET_COOKIE].to_str().unwrap().to_owned();
     let pair = set.split(';').next().unwrap().to_owned();
     (pair, set)
@@ -52,6 +52,72 @@ fn csrf_of(page: &str) -> String {
         .expect("a csrf meta")
         + 27;
     page[at..at + 64].to_owned()
+}
+
+const NEW_PASSWORD: &str = "a password of my own";
+
+/// The given password must be changed before the console opens: the password page refuses a
+/// form without its CSRF token, differing new passwords, a wrong current one and a short one,
+/// then takes the change and goes on to the console.
+async fn choose_own_password(http: &reqwest::Client, url: &str, cookie: &str) {
+    let home = get(http, format!("{url}/"), Some(cookie)).await;
+    assert_eq!(home.headers()[LOCATION], "/password");
+    let page = get(http, format!("{url}/password"), Some(cookie)).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("Choose your own before going on."), "{page}");
+    let at = page.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
+    let csrf = page[at..at + 64].to_owned();
+    let send = |fields: [(&'static str, String); 4]| {
+        http.post(format!("{url}/password"))
+            .header(COOKIE, cookie)
+            .form(&fields)
+            .send()
+    };
+    let form = |csrf: &str, current: &str, new: &str, confirm: &str| {
+        [
+            ("csrf", csrf.to_owned()),
+            ("current", current.to_owned()),
+            ("password", new.to_owned()),
+            ("confirm", confirm.to_owned()),
+        ]
+    };
+    for (fields, status, message) in [
+        (
+            form("", "admin", NEW_PASSWORD, NEW_PASSWORD),
+            StatusCode::FORBIDDEN,
+            "needs the page&#39;s CSRF token",
+        ),
+        (
+            form(&csrf, "admin", NEW_PASSWORD, "something else"),
+            StatusCode::BAD_REQUEST,
+            "the two new passwords differ",
+        ),
+        (
+            form(&csrf, "not it", NEW_PASSWORD, NEW_PASSWORD),
+            StatusCode::FORBIDDEN,
+            "the current password is wrong",
+        ),
+        (
+            form(&csrf, "admin", "short", "short"),
+            StatusCode::BAD_REQUEST,
+            "it must be at least 8",
+        ),
+    ] {
+        let r = send(fields).await.unwrap();
+        assert_eq!(r.status(), status, "{message}");
+        let text = r.text().await.unwrap();
+        assert!(text.contains(message), "{message}: {text}");
+    }
+    let done = send(form(&csrf, "admin", NEW_PASSWORD, NEW_PASSWORD))
+        .await
+        .unwrap();
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    assert_eq!(done.headers()[LOCATION], "/");
+    assert!(
+        login(url, "admin").await.is_err(),
+        "the given password is gone"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -110,6 +176,7 @@ async fn login_cookie_csrf_and_logout() {
     for attr in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=3600"] {
         assert!(set.split("; ").any(|a| a == attr), "{attr} in {set}");
     }
+    choose_own_password(&http, url, &cookie).await;
     let page = get(&http, format!("{url}/"), Some(&cookie)).await;
     assert_eq!(page.status(), StatusCode::OK);
     assert_eq!(page.headers()["cache-control"], "no-store");
@@ -139,7 +206,7 @@ async fn login_cookie_csrf_and_logout() {
             "refused: a change from the console needs its CSRF token (x-csrf-token)"
         );
     }
-    let admin = login(url, "admin").await.unwrap();
+    let admin = login(url, NEW_PASSWORD).await.unwrap();
     let apps: Vec<serde_json::Value> = admin.get(paths::APPLICATIONS).await.unwrap();
     assert!(apps.is_empty(), "a refused change changed nothing");
     let added = add(Some(&csrf)).await.unwrap();

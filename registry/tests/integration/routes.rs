@@ -17,8 +17,7 @@ use crate::helper::{APP, register_body};
 /// A router over a fresh store in `dir`, with the default admin user.
 async fn router(dir: &std::path::Path) -> Router {
     let store = Store::open(dir).unwrap();
-    let auth = Auth::new();
-    auth.ensure_default_user(&store).await.unwrap();
+    let auth = Auth::open(store.clone()).await.unwrap();
     let settings = Settings {
         heartbeat: std::time::Duration::from_millis(100),
         node_timeout: std::time::Duration::from_secs(60),
@@ -115,6 +114,9 @@ async fn login_accepts_the_admin_and_refuses_a_wrong_password() {
     let (status, body) = login(&app, "admin").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["expires_in_s"], json!(3600));
+    assert_eq!(body["role"], json!("admin"));
+    // The registry's own default password is to be changed.
+    assert_eq!(body["must_change_password"], json!(true));
     let token = body["token"].as_str().unwrap();
     assert_eq!(token.len(), 48);
     assert!(token.chars().all(|c| c.is_ascii_hexdigit()), "{token}");

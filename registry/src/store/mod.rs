@@ -1,15 +1,20 @@
 //! Persistence: the only module that names sled.
 //!
-//! Trees: `applications` (name → [`StoredApplication`]), `users` (name → argon2 PHC hash),
-//! `flags` (server id → [`ServerFlags`]), `meta` (cluster secret, assignment serial).
+//! Trees: `applications` (name → [`StoredApplication`]), `flags` (server id →
+//! [`ServerFlags`]), `meta` (cluster secret, assignment serial), and, in [`access`], `users`,
+//! `sessions` and `audit`.
 //! Values are JSON with a `schema` field. Every change that spans trees is one transaction, and
 //! every write is flushed before the API answers, so an acknowledged change survives `kill -9`.
+
+mod access;
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+pub use access::{StoredSession, StoredUser};
 
 const SCHEMA: u32 = 1;
 const KEY_SECRET: &[u8] = b"cluster_secret";
@@ -67,18 +72,14 @@ impl Default for ServerFlags {
     }
 }
 
-#[derive(Serialize, Deserialize)]
-struct StoredUser {
-    schema: u32,
-    hash: String,
-}
-
 /// The registry's database.
 #[derive(Debug, Clone)]
 pub struct Store {
     db: sled::Db,
     applications: sled::Tree,
     users: sled::Tree,
+    sessions: sled::Tree,
+    audit: sled::Tree,
     flags: sled::Tree,
     meta: sled::Tree,
 }
@@ -122,6 +123,8 @@ impl Store {
         Ok(Self {
             applications: tree("applications")?,
             users: tree("users")?,
+            sessions: tree("sessions")?,
+            audit: tree("audit")?,
             flags: tree("flags")?,
             meta: tree("meta")?,
             db: sled_db,
@@ -234,37 +237,6 @@ impl Store {
         self.flush().await
     }
 
-    /// The argon2 hash of a user's password.
-    pub fn user_hash(&self, user: &str) -> Result<Option<String>> {
-        let Some(v) = self
-            .users
-            .get(user.as_bytes())
-            .map_err(db("reading a user"))?
-        else {
-            return Ok(None);
-        };
-        let u: StoredUser =
-            serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt("users", e))?;
-        Ok(Some(u.hash))
-    }
-
-    /// Is there any user?
-    pub fn has_users(&self) -> bool {
-        !self.users.is_empty()
-    }
-
-    /// Stores a user's password hash.
-    pub async fn put_user(&self, user: &str, hash: &str) -> Result<()> {
-        let v = to_json(&StoredUser {
-            schema: SCHEMA,
-            hash: hash.to_owned(),
-        });
-        self.users
-            .insert(user.as_bytes(), v)
-            .map_err(db("storing a user"))?;
-        self.flush().await
-    }
-
     /// The cluster secret, created on first use.
     pub async fn cluster_secret(&self, generate: impl FnOnce() -> String) -> Result<String> {
         if let Some(v) = self
@@ -327,7 +299,6 @@ mod tests {
                 .put_flags("S", flags_with(ServerFlags::default(), None, Some(true)), 8)
                 .await
                 .unwrap();
-            store.put_user("admin", "hash").await.unwrap();
             assert_eq!(store.cluster_secret(|| "s1".into()).await.unwrap(), "s1");
         }
         // sled's flusher thread lets go of the file lock shortly after the drop.
@@ -345,7 +316,6 @@ mod tests {
         assert_eq!(store.applications().unwrap()[0].name, "A");
         assert_eq!(store.assignment_serial().unwrap(), 8);
         assert!(store.flags().unwrap()[0].1.stopped);
-        assert_eq!(store.user_hash("admin").unwrap().as_deref(), Some("hash"));
         assert_eq!(store.cluster_secret(|| "other".into()).await.unwrap(), "s1");
         store
             .remove_application("A", &["S".into()], 9)

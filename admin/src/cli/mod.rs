@@ -1,13 +1,17 @@
 //! The command line and the shell's command language: one clap `Command` enum serves both.
 
+mod access;
+
 use clap::{ArgAction, Args, Parser, Subcommand};
 use grid_proto::console;
+
+pub use access::{AuditArgs, SessionCmd, UserCmd};
 
 /// The default registry URL, as in IceGrid's `SpotificeGrid/Locator:tcp -p 4061`.
 pub const DEFAULT_REGISTRY: &str = "http://127.0.0.1:4061";
 
 const EXAMPLES: &str = "\
-Commands (in the shell, or with -e): application, server, node, adapter, registry, channel; `-e help` lists them.
+Commands (in the shell, or with -e): application, server, node, adapter, registry, channel, user, session, audit; `-e help` lists them.
 
 Examples:
   gridadmin -u admin -p admin
@@ -15,6 +19,8 @@ Examples:
   gridadmin -u admin -p admin -e \"application add config/spotifice.toml\" -e \"server list\"
   gridadmin -u admin -p admin -e \"channel list\" -e \"channel show lounge\"
   gridadmin -e watch --json
+  echo 'a new password' | gridadmin -u admin -p admin -e \"user add alice --role operator\"
+  gridadmin -u admin -p admin -e \"audit --since 1h\"
   gridadmin -e \"help server\"";
 
 /// gridadmin: administer a Spotifice Grid.
@@ -77,6 +83,14 @@ pub enum Command {
     Channel(ChannelCmd),
     /// Follow the grid's events, one line each, until Ctrl-C (resumes after a registry restart).
     Watch,
+    /// Users and roles: list, add, passwd, role, remove.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Login sessions: list, revoke.
+    #[command(subcommand)]
+    Session(SessionCmd),
+    /// The audit log: every change asked of the registry (who, when, from where, what, result).
+    Audit(AuditArgs),
 }
 
 impl Command {
