@@ -190,7 +190,9 @@ Spotifice Grid is up.
 
 $("${admin[@]}" -e "server list")
 
-Play music (media-control finds renders and servers through the registry):
+Play music (media-control finds renders and servers through the registry; driving a render
+needs an operator's login, here the admin's):
+  export GRID_USER=admin GRID_PASSWORD=admin
   target/release/media-control library
   target/release/media-control load MediaRender-1 "night transit"
   target/release/media-control play MediaRender-1

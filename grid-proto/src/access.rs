@@ -150,6 +150,15 @@ pub struct RoleChange {
     pub role: Role,
 }
 
+/// `GET /v1/whoami`: the session's user, as a render checking a bearer token asks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WhoAmI {
+    /// User name.
+    pub user: String,
+    /// Their role now.
+    pub role: Role,
+}
+
 /// A session as listed: never its token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionView {

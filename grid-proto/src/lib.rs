@@ -55,6 +55,10 @@ pub const PROTOCOL_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const PROTOCOL_HEADER: &str = "x-grid-protocol";
 /// The header that carries the cluster secret on node → registry and registry → node calls.
 pub const SECRET_HEADER: &str = "x-grid-secret";
+/// The header a render sends its stream token in (`secret::token`, [`secret::Purpose::Stream`]).
+pub const STREAM_TOKEN_HEADER: &str = "x-grid-stream-token";
+/// The header the registry's gateway sends a render's control token in.
+pub const CONTROL_TOKEN_HEADER: &str = "x-grid-control-token";
 
 /// Milliseconds since the Unix epoch, the time unit of every timestamp on the wire.
 pub fn now_ms() -> u64 {

@@ -6,6 +6,8 @@
 pub const SESSIONS: &str = "/v1/sessions";
 /// One session, by its public id (`DELETE` revokes it).
 pub const SESSION: &str = "/v1/sessions/{id}";
+/// `GET`: the asking session's user and role.
+pub const WHOAMI: &str = "/v1/whoami";
 /// Users: `GET` lists, `POST` adds.
 pub const USERS: &str = "/v1/users";
 /// One user: `DELETE` removes.

@@ -26,6 +26,9 @@ pub const ADAPTERS: &str = "GRID_ADAPTERS";
 pub const READY_TOKEN: &str = "GRID_READY_TOKEN";
 /// The registry's URL, for locate and events.
 pub const REGISTRY_URL: &str = "GRID_REGISTRY_URL";
+/// The grid's service key (`crate::secret::service_key`): servers make and check each other's
+/// stream and control tokens with it.
+pub const SERVICE_KEY: &str = "GRID_SERVICE_KEY";
 
 /// What a server learns from its node.
 #[derive(Debug, Clone)]
@@ -44,6 +47,9 @@ pub struct ServerEnv {
     pub token: String,
     /// Registry URL.
     pub registry_url: Option<String>,
+    /// The grid's service key; none for a server run by hand, whose streams and controls are
+    /// then open to anyone.
+    pub service_key: Option<String>,
 }
 
 impl ServerEnv {
@@ -64,6 +70,7 @@ impl ServerEnv {
             adapters,
             token: get(READY_TOKEN).unwrap_or_default(),
             registry_url: get(REGISTRY_URL),
+            service_key: get(SERVICE_KEY),
         })
     }
 
@@ -248,6 +255,7 @@ mod tests {
             adapters: BTreeMap::new(),
             token: String::new(),
             registry_url: None,
+            service_key: None,
         }
     }
 

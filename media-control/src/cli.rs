@@ -38,6 +38,18 @@ pub struct Cli {
         global = true
     )]
     pub registry: String,
+    /// User to drive renders as (an operator or an admin of the registry).
+    #[arg(short = 'u', long, env = "GRID_USER", global = true)]
+    pub user: Option<String>,
+    /// That user's password.
+    #[arg(
+        short = 'p',
+        long,
+        env = "GRID_PASSWORD",
+        hide_env_values = true,
+        global = true
+    )]
+    pub password: Option<String>,
     /// Print the JSON replies instead of tables.
     #[arg(long, global = true)]
     pub json: bool,

@@ -32,7 +32,8 @@ pub fn run(cli: Cli) -> ExitCode {
     let Some(rt) = grid_proto::console::runtime(&out) else {
         return ExitCode::FAILURE;
     };
-    let grid = match Grid::new(&cli.registry) {
+    let credentials = cli.user.clone().zip(cli.password.clone());
+    let grid = match Grid::new(&cli.registry, credentials) {
         Ok(g) => g,
         Err(e) => {
             out.error(&format!("{e:#}"));
@@ -45,8 +46,23 @@ pub fn run(cli: Cli) -> ExitCode {
     match rt.block_on(commands::run(&cmd, &grid, &out)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            out.error(&format!("{e:#}"));
+            out.error(&explain(&e, &grid));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// An error as printed: with what to do when a render wanted a session and none was given.
+pub fn explain(e: &anyhow::Error, grid: &Grid) -> String {
+    let refused = e.chain().any(|c| {
+        c.downcast_ref::<grid_proto::client::ClientError>()
+            .is_some_and(|ce| ce.status() == Some(401))
+    });
+    if refused && !grid.has_credentials() {
+        format!(
+            "{e:#} (give media-control an operator's -u USER -p PASSWORD, or GRID_USER and GRID_PASSWORD)"
+        )
+    } else {
+        format!("{e:#}")
     }
 }

@@ -1,15 +1,17 @@
 //! Finding things through the registry: the renders (adapters of the MediaRender servers) and the
 //! MediaServers of `MediaServerGroup`, whose library is the same on every replica.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
-use grid_proto::api::{AdapterView, LocatedEndpoint};
+use grid_proto::api::{AdapterView, LocatedEndpoint, LoginReply, LoginRequest};
 use grid_proto::client::Client;
 use grid_proto::live::ChannelStats;
 use grid_proto::media::{SERVER_GROUP, TrackInfo};
 use grid_proto::paths;
 use serde::de::DeserializeOwned;
+use tokio::sync::Mutex;
 
 /// The name every server gives its adapter.
 const ADAPTER_SUFFIX: &str = ".Adapter";
@@ -35,7 +37,14 @@ pub struct RenderRef {
 #[derive(Debug, Clone)]
 pub struct Grid {
     registry: Client,
+    /// User and password to drive renders with; logged in at the first render asked for.
+    credentials: Option<(String, String)>,
+    /// The session opened with them, and when.
+    session: Arc<Mutex<Option<(String, Instant)>>>,
 }
+
+/// A session older than this is renewed before it is used (the registry's last an hour).
+const SESSION_RENEW: Duration = Duration::from_secs(50 * 60);
 
 /// True for the adapter of a render. The registry does not know what a server is; the
 /// application's naming does (`MediaRender-N.Adapter`, outside any replica group).
@@ -46,11 +55,45 @@ fn is_render(a: &AdapterView) -> bool {
 }
 
 impl Grid {
-    /// The grid whose registry is at `url`.
-    pub fn new(url: &str) -> anyhow::Result<Self> {
+    /// The grid whose registry is at `url`; renders are driven as the user of `credentials`
+    /// (a render started by a node refuses changes without an operator's session).
+    pub fn new(url: &str, credentials: Option<(String, String)>) -> anyhow::Result<Self> {
         let registry = Client::with_timeout(url, "registry", QUICK)
             .map_err(|e| anyhow!("bad --registry: {e}"))?;
-        Ok(Self { registry })
+        Ok(Self {
+            registry,
+            credentials,
+            session: Arc::default(),
+        })
+    }
+
+    /// Were a user and password given?
+    pub fn has_credentials(&self) -> bool {
+        self.credentials.is_some()
+    }
+
+    /// The session token to drive renders with: none without credentials.
+    async fn session(&self) -> anyhow::Result<Option<String>> {
+        let Some((user, password)) = &self.credentials else {
+            return Ok(None);
+        };
+        let mut session = self.session.lock().await;
+        if let Some((token, at)) = session.as_ref()
+            && at.elapsed() < SESSION_RENEW
+        {
+            return Ok(Some(token.clone()));
+        }
+        let body = LoginRequest {
+            user: user.clone(),
+            password: password.clone(),
+        };
+        let reply: LoginReply = self
+            .registry
+            .post(paths::SESSIONS, &body)
+            .await
+            .with_context(|| format!("cannot log in to the registry as {user}"))?;
+        *session = Some((reply.token.clone(), Instant::now()));
+        Ok(Some(reply.token))
     }
 
     /// The registry's URL.
@@ -107,8 +150,14 @@ impl Grid {
         let Some(ep) = reply.endpoints.first() else {
             bail!("render {id} is not running (the registry has no live endpoint for it)");
         };
-        let client = Client::with_timeout(&ep.endpoint, &format!("render {id}"), RENDER_TIMEOUT)
-            .map_err(|e| anyhow!("render {id} has a bad endpoint: {e}"))?;
+        let mut client =
+            Client::with_timeout(&ep.endpoint, &format!("render {id}"), RENDER_TIMEOUT)
+                .map_err(|e| anyhow!("render {id} has a bad endpoint: {e}"))?;
+        if let Some(token) = self.session().await? {
+            client = client
+                .bearer(&token)
+                .map_err(|e| anyhow!("the session token cannot be sent: {e}"))?;
+        }
         Ok((id, client))
     }
 
@@ -193,7 +242,7 @@ mod tests {
 
     #[test]
     fn a_bad_registry_url_is_an_error() {
-        let err = Grid::new("ftp://x").unwrap_err();
+        let err = Grid::new("ftp://x", None).unwrap_err();
         assert!(err.to_string().contains("bad --registry"), "{err}");
     }
 }

@@ -98,7 +98,7 @@ pub fn run(rt: &Runtime, grid: &Grid, out: &Output) -> ExitCode {
             }
             ShellCommand::Run(cmd) => {
                 if let Err(e) = run_command(rt, interactive, commands::run(&cmd, grid, &out)) {
-                    out.error(&format!("{e:#}"));
+                    out.error(&crate::explain(&e, grid));
                 }
             }
         }

@@ -50,6 +50,8 @@ pub struct AppState {
     pub stopping: watch::Receiver<bool>,
     /// The counters of `GET /metrics`.
     pub metrics: std::sync::Arc<crate::metrics::RenderMetrics>,
+    /// Who may drive the render.
+    pub control: std::sync::Arc<crate::control_auth::ControlAuth>,
 }
 
 /// The HTTP API, without a socket.
@@ -68,10 +70,14 @@ pub fn app(state: AppState) -> Router {
         .route(paths::METRICS, get(metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.control.clone(),
+            crate::control_auth::guard,
+        ))
         .with_state(state)
 }
 
-/// `GET /metrics`: open, like every route of a render.
+/// `GET /metrics`: open, like every read of a render.
 async fn metrics(State(state): State<AppState>) -> Response {
     match state.metrics.encode(state.player.status()) {
         Ok(text) => (

@@ -20,6 +20,7 @@ pub mod api;
 pub mod buffer;
 pub mod channel;
 pub mod cli;
+pub mod control_auth;
 pub mod error;
 pub mod events;
 pub mod fetch;
@@ -151,9 +152,21 @@ pub async fn run(
         config.chunk
     );
 
-    let client = mediaserver::MediaClient::new().context("building the HTTP client")?;
+    // The token MediaServers want for this render's stream, made from the key its node gave.
+    let stream_token = config.grid.as_ref().and_then(|g| {
+        let key = g.service_key.as_deref()?;
+        Some(grid_proto::secret::token(
+            key,
+            grid_proto::secret::Purpose::Stream,
+            &config.id,
+        ))
+    });
+    let client = mediaserver::MediaClient::new()
+        .context("building the HTTP client")?
+        .with_stream_token(stream_token);
     let locator = locate::Locator::new(config.registry.as_deref(), &config.group, &config.servers);
     let events = events::Events::new(config.grid.as_ref(), client.http().clone());
+    let client_http = client.http().clone();
     let sink = sink::Sink::parse(&config.sink).map_err(anyhow::Error::msg)?;
     let metrics = std::sync::Arc::new(metrics::RenderMetrics::default());
     let player = player::spawn(
@@ -172,11 +185,18 @@ pub async fn run(
         sink,
     );
     let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
+    let control = control_auth::ControlAuth::new(
+        &config.id,
+        config.grid.as_ref().and_then(|g| g.service_key.clone()),
+        config.registry.clone(),
+        client_http,
+    );
     let router = api::app(api::AppState {
         id: config.id.clone(),
         player: player.clone(),
         stopping,
         metrics,
+        control,
     });
     let id = config.id.clone();
     let serve = grid_proto::serve::serve(listener, router, config.limits, async move {

@@ -38,6 +38,8 @@ pub enum CallError {
 #[derive(Debug, Clone)]
 pub struct MediaClient {
     http: reqwest::Client,
+    /// Sent with every call on this render's stream, when the render has one.
+    stream_token: Option<String>,
 }
 
 impl MediaClient {
@@ -48,7 +50,25 @@ impl MediaClient {
             .tcp_nodelay(true)
             .pool_idle_timeout(grid_proto::client::POOL_IDLE)
             .build()?;
-        Ok(Self { http })
+        Ok(Self {
+            http,
+            stream_token: None,
+        })
+    }
+
+    /// Sends `token` with every call on the render's stream (a MediaServer started by a node
+    /// refuses them without it).
+    pub fn with_stream_token(mut self, token: Option<String>) -> Self {
+        self.stream_token = token;
+        self
+    }
+
+    /// `req` with the stream token, if any.
+    fn on_stream(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.stream_token {
+            Some(t) => req.header(grid_proto::STREAM_TOKEN_HEADER, t),
+            None => req,
+        }
     }
 
     /// The underlying client (the event forwarder shares its pool).
@@ -114,7 +134,7 @@ impl MediaClient {
         query: &str,
     ) -> reqwest::RequestBuilder {
         let url = Self::url(server, &paths::fill(route, &[render]));
-        self.http.get(format!("{url}?{query}"))
+        self.on_stream(self.http.get(format!("{url}?{query}")))
     }
 
     /// `get_track_info`: the track's information.
@@ -130,7 +150,8 @@ impl MediaClient {
         open: &OpenStream,
     ) -> Result<StreamOpened, CallError> {
         let url = Self::url(server, paths::MEDIA_STREAMS);
-        self.json(server, self.http.post(url).json(open)).await
+        self.json(server, self.on_stream(self.http.post(url).json(open)))
+            .await
     }
 
     /// `GET /live/{name}` with `Icy-MetaData: 1`: the reply once its head is in (a head slower
@@ -155,7 +176,9 @@ impl MediaClient {
     /// `close_stream`.
     pub async fn close_stream(&self, server: &ServerRef, render: &str) -> Result<(), CallError> {
         let url = Self::url(server, &paths::fill(paths::MEDIA_STREAM, &[render]));
-        let _: serde_json::Value = self.json(server, self.http.delete(url)).await?;
+        let _: serde_json::Value = self
+            .json(server, self.on_stream(self.http.delete(url)))
+            .await?;
         Ok(())
     }
 

@@ -17,6 +17,12 @@ pub enum ApiError {
     /// The request was malformed (400).
     #[error("{0}")]
     BadRequest(String),
+    /// A render's stream asked for without its stream token (401).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// A render's stream asked for with another's token (403).
+    #[error("{0}")]
+    Forbidden(String),
     /// The route exists, not with this method (405).
     #[error("{0}")]
     MethodNotAllowed(String),
@@ -70,6 +76,8 @@ impl ApiError {
         match self {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unsatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

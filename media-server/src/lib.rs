@@ -281,6 +281,12 @@ pub async fn run(
         None => None,
     };
     state.control = control.as_ref().map(|(c, _)| Arc::clone(c));
+    state.service_key = config.grid.as_ref().and_then(|g| g.service_key.clone());
+    if state.service_key.is_none() {
+        warn!(
+            "no service key (not started by a node): any client may open, read or close a render's stream"
+        );
+    }
     let state = Arc::new(state);
     if let Err(e) = rescan(&state).await {
         warn!("{e}; serving 0 tracks until a rescan succeeds");

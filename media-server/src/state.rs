@@ -33,6 +33,9 @@ pub struct AppState {
     pub control: Option<Arc<live::control::Control>>,
     /// The counters of `GET /metrics`.
     pub metrics: Arc<ServerMetrics>,
+    /// The grid's service key, which renders' stream tokens are checked with; none when run
+    /// by hand, and then every render's stream is open to anyone.
+    pub service_key: Option<String>,
 }
 
 /// The state as handlers hold it.
@@ -56,6 +59,7 @@ impl AppState {
             live: Arc::default(),
             control: None,
             metrics: Arc::default(),
+            service_key: None,
         }
     }
 

@@ -11,16 +11,18 @@ use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
 use axum::http::header::CONTENT_TYPE;
-use axum::http::{HeaderName, HeaderValue};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::Response;
+use grid_proto::STREAM_TOKEN_HEADER;
 use grid_proto::media::{CHUNK_SIZE, OpenStream, StreamOpened};
 use grid_proto::metrics::prometheus_client::metrics::counter::Counter;
+use grid_proto::secret::{self, Purpose};
 use tracing::{info, warn};
 
 use crate::error::ApiError;
 use crate::params::PathParam;
 use crate::pieces::Pieces;
-use crate::state::SharedState;
+use crate::state::{AppState, SharedState};
 use crate::stream_table::{Stream, lock};
 
 /// The largest chunk or piece a client may ask for.
@@ -97,6 +99,7 @@ fn check_render_id(render: &str) -> Result<(), ApiError> {
 /// `POST /v1/streams`: `open_stream`; replaces any stream of the render.
 pub async fn streams_open(
     State(state): State<SharedState>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<StreamOpened>, ApiError> {
     let open: OpenStream = serde_json::from_slice(&body).map_err(|e| {
@@ -105,6 +108,7 @@ pub async fn streams_open(
         ))
     })?;
     check_render_id(&open.render_id)?;
+    check_token(&state, &headers, &open.render_id)?;
     let track = state
         .snapshot()
         .get(&open.track_id)
@@ -155,8 +159,10 @@ pub async fn streams_open(
 pub async fn streams_chunk(
     State(state): State<SharedState>,
     PathParam(render): PathParam,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
+    check_token(&state, &headers, &render)?;
     state.metrics.chunk_requests.inc();
     let query = ChunkQuery::parse(query.as_deref())?;
     let stream = state.streams.get(&render)?;
@@ -218,8 +224,10 @@ pub async fn streams_chunk(
 pub async fn streams_data(
     State(state): State<SharedState>,
     PathParam(render): PathParam,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
+    check_token(&state, &headers, &render)?;
     let query = ChunkQuery::parse(query.as_deref())?;
     let stream = state.streams.get(&render)?;
     let size = stream.size();
@@ -330,7 +338,9 @@ impl Drop for DataBody {
 pub async fn streams_close(
     State(state): State<SharedState>,
     PathParam(render): PathParam,
-) -> Json<serde_json::Value> {
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    check_token(&state, &headers, &render)?;
     if let Some(stream) = state.streams.remove(&render) {
         info!(
             "close_stream: render {render} track {} at byte {}",
@@ -338,7 +348,24 @@ pub async fn streams_close(
             lock(&stream.position).offset
         );
     }
-    Json(serde_json::json!({}))
+    Ok(Json(serde_json::json!({})))
+}
+
+/// Refuses a request on `render`'s stream that lacks its stream token, when this server holds
+/// the grid's service key (it was started by a node).
+fn check_token(state: &AppState, headers: &HeaderMap, render: &str) -> Result<(), ApiError> {
+    let Some(key) = &state.service_key else {
+        return Ok(());
+    };
+    match headers.get(STREAM_TOKEN_HEADER) {
+        None => Err(ApiError::Unauthorized(format!(
+            "the stream of {render} needs its stream token ({STREAM_TOKEN_HEADER})"
+        ))),
+        Some(v) if secret::check(key, Purpose::Stream, render, v.as_bytes()) => Ok(()),
+        Some(_) => Err(ApiError::Forbidden(format!(
+            "refused: that is not the stream token of {render}"
+        ))),
+    }
 }
 
 #[cfg(test)]

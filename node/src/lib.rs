@@ -69,6 +69,7 @@ pub async fn run(
             node_url: endpoint.clone(),
             address: config.address.to_string(),
             registry_url: config.registry.clone(),
+            service_key: grid_proto::secret::service_key(&config.secret),
             work_dir: config.work_dir.clone(),
             exe_dir: std::env::current_exe()
                 .ok()

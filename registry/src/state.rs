@@ -37,6 +37,7 @@ struct Inner {
     auth: Auth,
     settings: Settings,
     secret: String,
+    service_key: String,
     started: Instant,
     token: tokio_util::sync::CancellationToken,
     nodes_client: grid_proto::client::Client,
@@ -70,6 +71,7 @@ impl AppState {
                 store,
                 auth,
                 settings,
+                service_key: grid_proto::secret::service_key(&secret),
                 secret,
                 started: Instant::now(),
                 token,
@@ -108,6 +110,11 @@ impl AppState {
     /// The cluster secret.
     pub fn secret(&self) -> &str {
         &self.inner.secret
+    }
+
+    /// The service key the servers' tokens are made with (from the cluster secret).
+    pub fn service_key(&self) -> &str {
+        &self.inner.service_key
     }
 
     /// The counters and histograms of `GET /metrics`.

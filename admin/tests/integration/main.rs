@@ -13,5 +13,6 @@ mod logins;
 mod media;
 mod secrets;
 mod servers;
+mod tokens;
 mod users;
 mod watch;

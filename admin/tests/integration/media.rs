@@ -45,12 +45,14 @@ pub fn library() -> &'static Path {
     })
 }
 
-/// `media-control --registry URL args...`.
+/// `media-control --registry URL args...`, as the admin.
 pub fn media_control(grid: &Grid, args: &[&str]) -> Output {
     Command::new(bin("media-control"))
         .arg("--registry")
         .arg(grid.url())
         .args(args)
+        .env("GRID_USER", "admin")
+        .env("GRID_PASSWORD", "admin")
         .stdin(Stdio::null())
         .output()
         .expect("running media-control")
@@ -283,11 +285,25 @@ fn browse_load_and_play_through_media_control_with_queue_and_controls() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no track matches '0123456789abcdef'"), "{err}");
-    // The render's own API, bypassing media-control's look-up: the MediaServer's 404 says why.
+    // The render's own API, bypassing media-control's look-up (as the admin): the
+    // MediaServer's 404 says why.
+    let token = m.grid.block_on(async {
+        let r: grid_proto::api::LoginReply = reqwest::Client::new()
+            .post(format!("{}/v1/sessions", m.grid.url()))
+            .json(&serde_json::json!({ "user": "admin", "password": "admin" }))
+            .send()
+            .await
+            .expect("login")
+            .json()
+            .await
+            .expect("a login reply");
+        r.token
+    });
     for (id, code) in [("0123456789abcdef", 404), ("../../etc/passwd", 400)] {
         let (status, body) = m.grid.block_on(async {
             let r = reqwest::Client::new()
                 .post(format!("{}/v1/load", m.render))
+                .bearer_auth(&token)
                 .json(&serde_json::json!({ "track_id": id }))
                 .send()
                 .await

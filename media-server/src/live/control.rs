@@ -1,8 +1,7 @@
 //! The control port and its UDP clients (`docs/live.md`).
 //!
-//! A client opens a TCP connection and sends line commands (`CONECTAR <udp-port> [channel]`,
-//! `INTERRUMPIR`, `CONTINUAR`, `DESCONECTAR`, or their English aliases), each answered `OK` or
-//! `ERR <reason>`. A connected, unpaused client gets its channel's audio as UDP datagrams of
+//! A client opens a TCP connection and sends line commands ([`super::command`]), each answered
+//! `OK` or `ERR <reason>`. A connected, unpaused client gets its channel's audio as UDP datagrams of
 //! whole MP3 frames at the TCP peer's address. The subscription lives exactly as long as the
 //! connection's session: `DESCONECTAR`, the connection closing or failing, or the server
 //! stopping all drop it, and dropping it removes the client from the channel's feed at once.
@@ -24,6 +23,7 @@ use tracing::{debug, info};
 
 use super::Live;
 use super::channel::Channel;
+use super::command::{self, Command};
 use crate::accept::{self, Dropped};
 
 /// `GET` the control port's address and clients: [`ControlInfo`].
@@ -183,8 +183,8 @@ impl Control {
     /// `CONECTAR <udp-port> [channel]`.
     fn connect(
         &self,
-        verb: &str,
-        args: &[&str],
+        port: u16,
+        name: Option<&str>,
         peer: SocketAddr,
         current: &mut Option<Subscription>,
     ) -> Reply {
@@ -194,22 +194,6 @@ impl Control {
                 s.channel.name()
             ));
         }
-        let (port, name) = match args {
-            [] => {
-                return Reply::Err(format!(
-                    "{verb} needs a UDP port: {verb} <udp-port> [channel]"
-                ));
-            }
-            [port] => (*port, None),
-            [port, name] => (*port, Some(*name)),
-            _ => {
-                return Reply::Err(format!("{verb} takes a UDP port and a channel, no more"));
-            }
-        };
-        let port = match port.parse::<u16>() {
-            Ok(p) if p > 0 => p,
-            _ => return Reply::Err(format!("bad UDP port '{port}': must be 1 to 65535")),
-        };
         let channel = match name {
             Some(name) => match self.live.get(name) {
                 Some(c) => c,
@@ -243,23 +227,15 @@ impl Control {
 
     /// One command line (without its newline).
     fn command(&self, line: &[u8], peer: SocketAddr, current: &mut Option<Subscription>) -> Reply {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let text = String::from_utf8_lossy(line);
-        let mut words = text.split_ascii_whitespace();
-        let Some(word) = words.next() else {
-            return Reply::Err("empty command".into());
+        let command = match command::parse(line) {
+            Ok(c) => c,
+            Err(reason) => return Reply::Err(reason),
         };
-        let args: Vec<&str> = words.collect();
-        let verb = word.to_ascii_uppercase();
-        let no_args =
-            || (!args.is_empty()).then(|| Reply::Err(format!("{verb} takes no arguments")));
-        match verb.as_str() {
-            "CONECTAR" | "CONNECT" => self.connect(&verb, &args, peer, current),
-            "INTERRUMPIR" | "PAUSE" | "CONTINUAR" | "RESUME" => {
-                if let Some(e) = no_args() {
-                    return e;
-                }
-                let pause = matches!(verb.as_str(), "INTERRUMPIR" | "PAUSE");
+        match command {
+            Command::Connect { port, channel } => {
+                self.connect(port, channel.as_deref(), peer, current)
+            }
+            Command::Pause(pause) => {
                 let Some(s) = current else {
                     return Reply::Err("not connected (CONECTAR first)".into());
                 };
@@ -279,22 +255,14 @@ impl Control {
                     }
                 }
             }
-            "DESCONECTAR" | "DISCONNECT" => {
-                if let Some(e) = no_args() {
-                    return e;
+            Command::Disconnect => match current.take() {
+                // Dropping the subscription stops the datagrams before the reply.
+                Some(s) => {
+                    drop(s);
+                    Reply::OkClose
                 }
-                match current.take() {
-                    // Dropping the subscription stops the datagrams before the reply.
-                    Some(s) => {
-                        drop(s);
-                        Reply::OkClose
-                    }
-                    None => Reply::Err("not connected (CONECTAR first)".into()),
-                }
-            }
-            _ => Reply::Err(format!(
-                "unknown command '{word}' (CONECTAR, INTERRUMPIR, CONTINUAR or DESCONECTAR)"
-            )),
+                None => Reply::Err("not connected (CONECTAR first)".into()),
+            },
         }
     }
 }

@@ -15,6 +15,7 @@
 //! and no buffer per listener. The routes are [`crate::channels`].
 
 pub mod channel;
+pub mod command;
 pub mod config;
 pub mod control;
 pub(crate) mod listeners;

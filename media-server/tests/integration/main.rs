@@ -1,6 +1,7 @@
 //! Integration tests of `media-server`: one test binary.
 
 mod default_application;
+mod fuzz_seeds;
 mod helper;
 mod library;
 mod live;

@@ -26,6 +26,8 @@ pub struct SpawnContext {
     pub address: String,
     /// Registry URL.
     pub registry_url: String,
+    /// The grid's service key (from the cluster secret), for the servers' tokens.
+    pub service_key: String,
     /// Node working directory.
     pub work_dir: PathBuf,
     /// Directory of the node's own executable, searched first for bare names.
@@ -144,7 +146,8 @@ pub fn spawn(ctx: &SpawnContext, desc: &ServerDescriptor) -> Result<Spawned, Str
         .env(server_env::HOST, &ctx.address)
         .env(server_env::ADAPTERS, adapters)
         .env(server_env::READY_TOKEN, &token)
-        .env(server_env::REGISTRY_URL, &ctx.registry_url);
+        .env(server_env::REGISTRY_URL, &ctx.registry_url)
+        .env(server_env::SERVICE_KEY, &ctx.service_key);
     let child = cmd
         .spawn()
         .map_err(|e| format!("{}: {e}", program.display()))?;

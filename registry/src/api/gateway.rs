@@ -10,6 +10,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::Response;
 use grid_proto::access::Role;
+use grid_proto::secret::{self, Purpose};
 
 use super::error::ApiError;
 use super::extract::{Viewer, require};
@@ -76,7 +77,12 @@ pub(crate) async fn forward(
             url.push('?');
             url.push_str(q);
         }
-        let mut req = state.gateway_client().request(method.clone(), &url);
+        // The session's role was checked above; the server takes this as the registry's word.
+        let control = secret::token(state.service_key(), Purpose::Control, &ep.server);
+        let mut req = state
+            .gateway_client()
+            .request(method.clone(), &url)
+            .header(grid_proto::CONTROL_TOKEN_HEADER, control);
         for name in &REQUEST_HEADERS {
             if let Some(v) = headers.get(name) {
                 req = req.header(name, v);

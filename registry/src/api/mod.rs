@@ -28,6 +28,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route(paths::SESSIONS, post(sessions::login).get(sessions::list))
         .route(paths::SESSION, delete(sessions::revoke))
+        .route(paths::WHOAMI, get(sessions::whoami))
         .route(paths::USERS, get(users::list).post(users::add))
         .route(paths::USER, delete(users::remove))
         .route(paths::USER_PASSWORD, put(users::password))

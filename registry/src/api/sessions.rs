@@ -4,7 +4,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
-use grid_proto::access::SessionView;
+use grid_proto::access::{SessionView, WhoAmI};
 use grid_proto::api::{LoginReply, LoginRequest, RegistryInfo};
 use grid_proto::serve::Peer;
 
@@ -71,6 +71,14 @@ pub(crate) async fn list(
     Viewer(caller): Viewer,
 ) -> Json<Vec<SessionView>> {
     Json(state.auth().list_sessions(&caller))
+}
+
+/// `GET /v1/whoami`.
+pub(crate) async fn whoami(Viewer(caller): Viewer) -> Json<WhoAmI> {
+    Json(WhoAmI {
+        user: caller.user,
+        role: caller.role,
+    })
 }
 
 /// `DELETE /v1/sessions/{id}`: ends one's own session, or anyone's for an admin.
