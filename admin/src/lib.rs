@@ -28,6 +28,12 @@ pub fn run(cli: Cli) -> ExitCode {
         grid_proto::telemetry::init_quiet_tracing();
     }
     let out = Output::new(cli.json, "error");
+    if let Some(ca) = &cli.ca
+        && let Err(e) = grid_proto::tls::trust_file(ca)
+    {
+        out.error(&format!("--ca: {e}"));
+        return ExitCode::FAILURE;
+    }
     let Some(rt) = grid_proto::console::runtime(&out) else {
         return ExitCode::FAILURE;
     };

@@ -9,12 +9,12 @@ use serde::{Deserialize, Serialize};
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
-    /// Reads everything; changes nothing.
+    /// Reads everything; changes nothing. What an answer that names no role means.
+    #[default]
     Viewer,
     /// Starts, stops, restarts, enables and disables servers, and drives renders.
     Operator,
     /// Everything: applications, nodes, users, the audit log.
-    #[default]
     Admin,
 }
 

@@ -94,15 +94,20 @@ impl Client {
                 "'{base}' is not an http:// URL"
             )));
         }
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2).min(timeout))
             .timeout(timeout)
             .tcp_nodelay(true)
-            .pool_idle_timeout(POOL_IDLE)
-            .build()
-            .map_err(|e| {
-                ClientError::Usage(format!("cannot build an HTTP client: {}", innermost(&e)))
-            })?;
+            .pool_idle_timeout(POOL_IDLE);
+        // An https:// peer of the grid shows a certificate of the grid's CA, when one is set.
+        if let Some(ca) = crate::tls::trusted() {
+            let config = crate::tls::client_config(ca)
+                .map_err(|e| ClientError::Usage(format!("the grid CA cannot be used: {e}")))?;
+            builder = builder.tls_backend_preconfigured(config);
+        }
+        let http = builder.build().map_err(|e| {
+            ClientError::Usage(format!("cannot build an HTTP client: {}", innermost(&e)))
+        })?;
         let mut headers = HeaderMap::new();
         headers.insert(
             HeaderName::from_static(crate::PROTOCOL_HEADER),

@@ -48,6 +48,7 @@ pub mod shutdown;
 pub mod splice;
 pub mod sse;
 pub mod telemetry;
+pub mod tls;
 
 /// Sent in the `x-grid-protocol` header by every client; a mismatch is logged.
 pub const PROTOCOL_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -9,6 +9,7 @@
 //!   (idle, or still sending its head); one with a request in flight finishes it and closes.
 //!   Whatever is still open after [`Limits::grace`] is dropped: a server stops in bounded time
 //!   whatever its clients do.
+//! - With TLS ([`serve_with`]), the handshake has the header timeout too.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -335,6 +336,31 @@ where
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    serve_with(listener, service, limits, None, shutdown).await
+}
+
+/// [`serve`], speaking TLS with `tls` when given: the handshake, like a request head, must be
+/// done within [`Limits::header_timeout`].
+pub async fn serve_with<S, B>(
+    listener: TcpListener,
+    service: S,
+    limits: Limits,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> std::io::Result<()>
+where
+    S: tower_service::Service<
+            http::Request<Incoming>,
+            Response = http::Response<B>,
+            Error = Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body + Unpin + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let peers = Peers::new(limits.max_per_peer);
     let builder = Arc::new(builder(&limits));
     let stop = CancellationToken::new();
@@ -370,8 +396,25 @@ where
         let service = service.clone();
         let builder = Arc::clone(&builder);
         let (stop, force) = (stop.clone(), force.clone());
+        let acceptor = tls.clone().map(tokio_rustls::TlsAcceptor::from);
+        let handshake = limits.header_timeout;
         tracker.spawn(async move {
-            connection(socket, peer, service, &builder, &stop, &force).await;
+            match acceptor {
+                None => connection(socket, peer, service, &builder, &stop, &force).await,
+                Some(acceptor) => {
+                    let accepted = tokio::select! {
+                        a = tokio::time::timeout(handshake, acceptor.accept(socket)) => a,
+                        () = stop.cancelled() => return,
+                    };
+                    match accepted {
+                        Ok(Ok(stream)) => {
+                            connection(stream, peer, service, &builder, &stop, &force).await;
+                        }
+                        Ok(Err(e)) => debug!(%peer, "TLS handshake failed: {e}"),
+                        Err(_) => debug!(%peer, "TLS handshake not done in time"),
+                    }
+                }
+            }
             drop(place);
         });
     }

@@ -38,6 +38,9 @@ pub struct Cli {
         global = true
     )]
     pub registry: String,
+    /// The grid CA's certificate, for an https:// registry (its data/ca.pem).
+    #[arg(long, env = "GRID_CA_FILE", value_name = "FILE", global = true)]
+    pub ca: Option<std::path::PathBuf>,
     /// User to drive renders as (an operator or an admin of the registry).
     #[arg(short = 'u', long, env = "GRID_USER", global = true)]
     pub user: Option<String>,

@@ -29,6 +29,12 @@ use crate::output::Output;
 /// Runs media-control as `cli` says: 0 on success, 1 on any error.
 pub fn run(cli: Cli) -> ExitCode {
     let out = Output::new(cli.json, "media-control");
+    if let Some(ca) = &cli.ca
+        && let Err(e) = grid_proto::tls::trust_file(ca)
+    {
+        out.error(&format!("--ca: {e}"));
+        return ExitCode::FAILURE;
+    }
     let Some(rt) = grid_proto::console::runtime(&out) else {
         return ExitCode::FAILURE;
     };

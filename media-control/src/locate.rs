@@ -34,13 +34,22 @@ pub struct RenderRef {
 }
 
 /// The registry, and what can be found through it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Grid {
     registry: Client,
     /// User and password to drive renders with; logged in at the first render asked for.
     credentials: Option<(String, String)>,
     /// The session opened with them, and when.
     session: Arc<Mutex<Option<(String, Instant)>>>,
+}
+
+impl std::fmt::Debug for Grid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Grid")
+            .field("registry", &self.registry.base())
+            .field("user", &self.credentials.as_ref().map(|(u, _)| u))
+            .finish_non_exhaustive()
+    }
 }
 
 /// A session older than this is renewed before it is used (the registry's last an hour).

@@ -35,6 +35,12 @@ pub struct Cli {
     pub max_body: u64,
     #[command(flatten)]
     pub limits: grid_proto::serve::LimitFlags,
+    /// Speak HTTPS: the registry makes a grid CA in its data directory (ca.pem, ca.key) on
+    /// first start and serves with a certificate of it; clients trust ca.pem (--ca).
+    #[arg(long, env = "GRID_TLS", value_name = "BOOL", num_args = 0..=1,
+          default_value_t = false, default_missing_value = "true",
+          action = clap::ArgAction::Set)]
+    pub tls: bool,
     /// More logging (-v debug, -vv trace); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,

@@ -51,6 +51,8 @@ pub struct RegistryConfig {
     pub limits: grid_proto::serve::Limits,
     /// The largest request body accepted, in bytes.
     pub max_body: usize,
+    /// Serve HTTPS with a certificate of the grid CA.
+    pub tls: bool,
 }
 
 impl From<&cli::Cli> for RegistryConfig {
@@ -62,6 +64,7 @@ impl From<&cli::Cli> for RegistryConfig {
             node_timeout: Duration::from_millis(c.node_timeout_ms.max(50)),
             limits: c.limits.limits(STOP_GRACE),
             max_body: usize::try_from(c.max_body).unwrap_or(usize::MAX),
+            tls: c.tls,
         }
     }
 }
@@ -100,6 +103,11 @@ pub async fn run(
         max_body: config.max_body,
     };
     let state = state::AppState::new(store.clone(), auth, settings, secret, token.clone())?;
+    let tls = if config.tls {
+        Some(tls_config(&config.data, addr)?)
+    } else {
+        None
+    };
     if let Some(path) = &config.addr_file {
         grid_proto::write_atomic(path, addr.to_string().as_bytes())
             .with_context(|| format!("writing {}", path.display()))?;
@@ -115,12 +123,14 @@ pub async fn run(
     tracker.spawn(liveness::run(state.clone(), token.clone()));
     {
         let live = state.model().view();
-        info!(%addr, data = %config.data.display(), applications = live.application_count(), servers = live.server_count(), "registry listening");
+        let scheme = if config.tls { "https" } else { "http" };
+        info!(%addr, %scheme, data = %config.data.display(), applications = live.application_count(), servers = live.server_count(), "registry listening");
     }
-    grid_proto::serve::serve(
+    grid_proto::serve::serve_with(
         listener,
         app(state.clone()),
         config.limits,
+        tls,
         token.clone().cancelled_owned(),
     )
     .await
@@ -136,4 +146,35 @@ pub async fn run(
     store.flush().await.context("final flush")?;
     info!("registry stopped");
     Ok(())
+}
+
+/// The grid CA of `data` (made there on first start) and a fresh certificate of it for this
+/// registry: for the address it listens on, and for loopback by name and address.
+fn tls_config(
+    data: &std::path::Path,
+    addr: std::net::SocketAddr,
+) -> anyhow::Result<std::sync::Arc<grid_proto::tls::ServerConfig>> {
+    use grid_proto::tls;
+    let ca = tls::Ca::open_or_create(data).context("opening the grid CA")?;
+    let mut names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
+    if !addr.ip().is_unspecified() {
+        names.push(addr.ip().to_string());
+    }
+    if let Ok(host) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
+        names.push(host.trim().to_owned());
+    }
+    names.dedup();
+    let identity = ca
+        .issue(&names)
+        .context("issuing the registry's certificate")?;
+    info!(
+        ca = %data.join(tls::CA_CERT_FILE).display(),
+        fingerprint = %tls::fingerprint(ca.cert_pem()).unwrap_or_default(),
+        "TLS on: clients trust the grid CA"
+    );
+    Ok(tls::server_config(&identity, ca.cert_pem())?)
 }

@@ -35,9 +35,13 @@ pub struct Cli {
     /// Admin password.
     #[arg(short = 'p', long, env = "GRID_PASSWORD", hide_env_values = true)]
     pub password: Option<String>,
-    /// The registry's URL.
+    /// The registry's URL (https:// when it runs with --tls).
     #[arg(long, env = "GRID_REGISTRY_URL", default_value = DEFAULT_REGISTRY, value_name = "URL")]
     pub registry: String,
+    /// The grid CA's certificate (the registry's data/ca.pem): an https:// registry must show
+    /// a certificate it signed.
+    #[arg(long, env = "GRID_CA_FILE", value_name = "FILE")]
+    pub ca: Option<std::path::PathBuf>,
     /// Run this command and exit (repeatable: run in order, stop at the first failure).
     #[arg(short = 'e', long = "execute", value_name = "CMD")]
     pub execute: Vec<String>,

@@ -52,11 +52,25 @@ pub fn audit_table(entries: &[AuditEntry]) -> String {
                 e.user.clone(),
                 e.peer.clone(),
                 e.status.to_string(),
-                e.action.clone(),
-                e.result.clone(),
+                printable(&e.action),
+                printable(&e.result),
             ]
         },
     )
+}
+
+/// `text` with control characters shown as escapes: what a client put in a path must not
+/// drive the admin's terminal.
+fn printable(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -92,5 +106,6 @@ mod tests {
             "{audit}"
         );
         assert_eq!(audit_table(&[]), "no entries\n");
+        assert_eq!(printable("a\u{1b}]0;x\u{7}b"), "a\\u{1b}]0;x\\u{7}b");
     }
 }

@@ -13,6 +13,7 @@ mod logins;
 mod media;
 mod secrets;
 mod servers;
+mod tls;
 mod tokens;
 mod users;
 mod watch;

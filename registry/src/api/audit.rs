@@ -51,8 +51,13 @@ pub(crate) async fn record(State(state): State<AppState>, req: Request, next: Ne
         status: status.as_u16(),
         result,
     };
-    if let Err(e) = state.store().append_audit(entry).await {
-        tracing::error!(cause = %e, "could not write the audit log");
+    // Written to its end even if the client is gone by now.
+    let store = state.store().clone();
+    let written = tokio::spawn(async move { store.append_audit(entry).await }).await;
+    match written {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::error!(cause = %e, "could not write the audit log"),
+        Err(e) => tracing::error!(cause = %e, "could not write the audit log"),
     }
     response
 }

@@ -13,7 +13,7 @@ mod nodes;
 mod read;
 mod servers;
 pub(crate) mod sessions;
-mod users;
+pub(crate) mod users;
 
 use axum::Router;
 use axum::routing::{any, delete, get, post, put};

@@ -20,11 +20,12 @@ pub(crate) async fn login(
     Body(req): Body<LoginRequest>,
 ) -> Result<Json<LoginReply>, ApiError> {
     let opened = open(&state, &req.user, &req.password, peer_ip(peer)).await?;
+    // The user may have been removed meanwhile: then the session is of no one.
     let role = state
         .auth()
         .caller(&opened.token)
         .map(|c| c.role)
-        .unwrap_or_default();
+        .ok_or_else(|| ApiError::Unauthorized(AuthError::Denied.to_string()))?;
     Ok(Json(LoginReply {
         token: opened.token,
         expires_in_s: SESSION_TTL.as_secs(),
@@ -87,7 +88,10 @@ pub(crate) async fn revoke(
     Viewer(caller): Viewer,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let user = state.auth().revoke_session(&caller, &id).await?;
+    let which = id.clone();
+    let user =
+        super::users::finish(async move { state.auth().revoke_session(&caller, &which).await })
+            .await?;
     Ok(Json(serde_json::json!({ "id": id, "user": user })))
 }
 

@@ -9,6 +9,7 @@ use grid_proto::serve::Peer;
 use super::error::ApiError;
 use super::extract::{Admin, Body, Viewer};
 use super::sessions::peer_ip;
+use crate::auth::UserError;
 use crate::state::AppState;
 
 /// `GET /v1/users`.
@@ -22,7 +23,7 @@ pub(crate) async fn add(
     Admin(caller): Admin,
     Body(add): Body<UserAdd>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
-    let user = state.auth().add_user(&add, &caller.user).await?;
+    let user = finish(async move { state.auth().add_user(&add, &caller.user).await }).await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
 
@@ -32,7 +33,8 @@ pub(crate) async fn remove(
     Admin(caller): Admin,
     Path(name): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    state.auth().remove_user(&name, &caller.user).await?;
+    let removed = name.clone();
+    finish(async move { state.auth().remove_user(&removed, &caller.user).await }).await?;
     Ok(Json(serde_json::json!({ "removed": name })))
 }
 
@@ -45,10 +47,15 @@ pub(crate) async fn password(
     Path(name): Path<String>,
     Body(change): Body<PasswordChange>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    state
-        .auth()
-        .set_password(&caller, peer_ip(peer), &name, &change)
-        .await?;
+    let peer = peer_ip(peer);
+    let whose = name.clone();
+    finish(async move {
+        state
+            .auth()
+            .set_password(&caller, peer, &whose, &change)
+            .await
+    })
+    .await?;
     Ok(Json(serde_json::json!({ "user": name })))
 }
 
@@ -59,10 +66,25 @@ pub(crate) async fn role(
     Path(name): Path<String>,
     Body(change): Body<RoleChange>,
 ) -> Result<Json<UserView>, ApiError> {
-    Ok(Json(
+    let user = finish(async move {
         state
             .auth()
             .set_role(&name, change.role, &caller.user)
-            .await?,
-    ))
+            .await
+    })
+    .await?;
+    Ok(Json(user))
+}
+
+/// Runs a change to users or sessions to its end even if the client goes away meanwhile:
+/// the store and the memory behind it are written together or not at all.
+pub(crate) async fn finish<T: Send + 'static>(
+    change: impl std::future::Future<Output = Result<T, UserError>> + Send + 'static,
+) -> Result<T, ApiError> {
+    match tokio::spawn(change).await {
+        Ok(done) => done.map_err(ApiError::from),
+        Err(e) => Err(ApiError::Internal(anyhow::anyhow!(
+            "a user change failed: {e}"
+        ))),
+    }
 }

@@ -60,12 +60,20 @@ pub enum AuthError {
 }
 
 /// A session opened by a login.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Opened {
     /// The bearer token (shown once, never stored).
     pub token: String,
     /// The user must choose a new password.
     pub must_change_password: bool,
+}
+
+impl std::fmt::Debug for Opened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Opened")
+            .field("must_change_password", &self.must_change_password)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Who is asking, from a live session.
@@ -127,9 +135,14 @@ pub fn hash_password(password: &str) -> Result<String, AuthError> {
         .map_err(|e| AuthError::Internal(e.to_string()))
 }
 
+/// Argon2 runs at once at most: each takes 46 MiB, so a flood of logins queues here instead
+/// of growing the registry by gigabytes.
+static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+
 /// Checks `password` against a stored hash (or, for an unknown user, spends the same time so
 /// timing does not reveal names), off the async threads.
 async fn verify(hash: Option<String>, password: &str) -> Result<bool, AuthError> {
+    let _permit = HASHING.acquire().await.map_err(internal)?;
     let password = password.to_owned();
     tokio::task::spawn_blocking(move || match hash {
         Some(h) => PasswordHash::new(&h).is_ok_and(|p| {
@@ -148,6 +161,7 @@ async fn verify(hash: Option<String>, password: &str) -> Result<bool, AuthError>
 
 /// Hashes off the async threads.
 async fn hash_blocking(password: &str) -> Result<String, AuthError> {
+    let _permit = HASHING.acquire().await.map_err(internal)?;
     let password = password.to_owned();
     tokio::task::spawn_blocking(move || hash_password(&password))
         .await
@@ -239,10 +253,15 @@ impl Auth {
         self.users.write().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn fingerprint(&self, user: &str, password: &str) -> [u8; 32] {
+    /// What the verification cache keeps for a good password: bound to the stored hash it
+    /// was checked against, so a check that finishes after a password change (and puts its
+    /// entry back) matches nothing.
+    fn fingerprint(&self, user: &str, hash: &str, password: &str) -> [u8; 32] {
         let mut h = Sha256::new();
         h.update(self.key);
         h.update(user.as_bytes());
+        h.update([0]);
+        h.update(hash.as_bytes());
         h.update([0]);
         h.update(password.as_bytes());
         h.finalize().into()
@@ -256,17 +275,18 @@ impl Auth {
         password: &str,
         peer: IpAddr,
     ) -> Result<bool, AuthError> {
-        let fp = self.fingerprint(user, password);
-        let cached = self
-            .verified
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(user)
-            .is_some_and(|c| grid_proto::secret::eq(c, &fp));
+        let hash = self.read_users().get(user).map(|u| u.hash.clone());
+        let fp = self.fingerprint(user, hash.as_deref().unwrap_or_default(), password);
+        let cached = hash.is_some()
+            && self
+                .verified
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(user)
+                .is_some_and(|c| grid_proto::secret::eq(c, &fp));
         if cached {
             return Ok(true);
         }
-        let hash = self.read_users().get(user).map(|u| u.hash.clone());
         if !verify(hash, password).await? {
             if let Failed::Delayed(d) = self.throttle.failed(user, peer) {
                 tracing::warn!(%user, %peer, delay_s = d.as_secs(), "logins held back after repeated failures");

@@ -24,12 +24,17 @@ pub struct StoredUser {
     /// The argon2 PHC string of the password.
     pub hash: String,
     /// Records from before roles existed were the one admin.
-    #[serde(default)]
+    #[serde(default = "legacy_role")]
     pub role: Role,
     /// The user still has a password they were given; unknown (`None`) in records from
     /// before forced changes, which the registry settles once at start.
     #[serde(default)]
     pub must_change: Option<bool>,
+}
+
+/// The role of a user stored before roles existed: there was one user, the admin.
+fn legacy_role() -> Role {
+    Role::Admin
 }
 
 impl StoredUser {

@@ -114,7 +114,7 @@ fn bad_config_files_are_refused_naming_file_line_and_key() {
             "data = \"d\"\n\nheartbeat = 10\n",
             ":3: key 'heartbeat': unknown key; the keys of gridregistry are its long flags: \
              listen, data, addr-file, heartbeat-ms, node-timeout-ms, max-body, header-timeout-ms, \
-             max-conns-per-peer, verbose",
+             max-conns-per-peer, tls, verbose",
         ),
         (
             "heartbeat-ms = \"fast\"\n",
