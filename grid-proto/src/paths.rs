@@ -42,6 +42,8 @@ pub const NODE: &str = "/v1/nodes/{name}";
 pub const NODE_REGISTER: &str = "/v1/nodes/{name}/register";
 /// `POST` a node's heartbeat (cluster secret).
 pub const NODE_HEARTBEAT: &str = "/v1/nodes/{name}/heartbeat";
+/// `POST` (cluster secret): a certificate of the grid CA for a node (`tls::CertificateRequest`).
+pub const NODE_CERTIFICATE: &str = "/v1/nodes/{name}/certificate";
 /// `POST` a node's server state change (cluster secret).
 pub const NODE_SERVER_STATE: &str = "/v1/nodes/{name}/server-state";
 /// `POST` ping a node (the registry asks it) / `POST` shut a node down.

@@ -237,6 +237,24 @@ pub fn client_config(ca_pem: &str) -> Result<rustls::ClientConfig, TlsError> {
     Ok(config)
 }
 
+/// `POST /v1/nodes/{name}/certificate`: a node asking for a certificate for its address.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct CertificateRequest {
+    /// The address the node listens on and advertises.
+    pub address: String,
+    /// A PKCS #10 request (PEM) for the node's own key, which stays with it.
+    pub csr: String,
+}
+
+/// The answer: the certificate, and the CA's.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct CertificateIssued {
+    /// The node's certificate (PEM).
+    pub certificate: String,
+    /// The grid CA's certificate (PEM).
+    pub ca: String,
+}
+
 /// The CA this process's clients trust for `https://` peers, once set.
 static TRUSTED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
@@ -256,6 +274,14 @@ pub fn trust_file(path: &Path) -> Result<(), TlsError> {
     let pem =
         std::fs::read_to_string(path).map_err(|e| TlsError::Io(path.display().to_string(), e))?;
     trust(pem).map_err(|e| TlsError::Pem(format!("{}: {e}", path.display())))
+}
+
+/// Trusts the CA file named by [`CA_FILE_ENV`], when set (a server whose node speaks TLS).
+pub fn trust_env() -> Result<(), TlsError> {
+    match std::env::var_os(CA_FILE_ENV) {
+        Some(path) if !path.is_empty() => trust_file(Path::new(&path)),
+        _ => Ok(()),
+    }
 }
 
 /// The CA clients trust, if one was set.

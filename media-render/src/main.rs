@@ -8,6 +8,11 @@ use media_render::{RenderConfig, cli::Cli};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     grid_proto::telemetry::init_tracing_stdout(cli.verbose);
+    // A node that speaks TLS names the grid CA its servers' clients must trust.
+    if let Err(e) = grid_proto::tls::trust_env() {
+        eprintln!("Error: {} (the grid CA): {e}", grid_proto::tls::CA_FILE_ENV);
+        return ExitCode::from(2);
+    }
     let config = match RenderConfig::new(&cli, ServerEnv::from_env()) {
         Ok(c) => c,
         Err(e) => {

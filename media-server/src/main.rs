@@ -12,6 +12,11 @@ const BACKLOG: u32 = 4096;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     grid_proto::telemetry::init_tracing_stdout(cli.verbose);
+    // A node that speaks TLS names the grid CA its servers' clients must trust.
+    if let Err(e) = grid_proto::tls::trust_env() {
+        eprintln!("Error: {} (the grid CA): {e}", grid_proto::tls::CA_FILE_ENV);
+        return ExitCode::from(2);
+    }
     let config = ServerConfig::new(&cli, ServerEnv::from_env());
     let id = config.id.clone();
     let addr = grid_proto::server_env::listen_addr(cli.listen.as_deref(), config.grid.as_ref());

@@ -53,6 +53,11 @@ pub struct Cli {
     #[arg(long)]
     pub secret_file: Option<PathBuf>,
 
+    /// The grid CA's certificate (the registry's data/ca.pem), needed for an https:// registry:
+    /// the node then serves its own API over TLS too, with a certificate the registry issues.
+    #[arg(long, env = "GRID_CA_FILE", value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+
     /// The cluster secret itself (prefer --secret-file or the environment).
     #[arg(long, env = "GRID_CLUSTER_SECRET", hide_env_values = true)]
     pub secret: Option<String>,

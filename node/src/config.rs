@@ -36,6 +36,8 @@ pub struct Config {
     pub on_stop: OnStop,
     /// The bounds on the API's clients.
     pub limits: grid_proto::serve::Limits,
+    /// The grid CA's certificate file, when the registry speaks TLS.
+    pub ca: Option<PathBuf>,
 }
 
 // The secret must never reach a log line, so Debug is written by hand.
@@ -53,6 +55,7 @@ impl std::fmt::Debug for Config {
             .field("log_keep", &self.log_keep)
             .field("on_stop", &self.on_stop)
             .field("limits", &self.limits)
+            .field("ca", &self.ca)
             .finish_non_exhaustive()
     }
 }
@@ -84,12 +87,19 @@ impl Config {
             Some(d) => absolute(&cwd, d),
             None => cwd.join(format!("{}_data", cli.name)),
         };
+        let registry = cli.registry.trim_end_matches('/').to_owned();
+        let ca = cli.ca.as_ref().map(|p| absolute(&cwd, p));
+        if registry.starts_with("https://") && ca.is_none() {
+            bail!(
+                "an https:// registry needs --ca FILE (or GRID_CA_FILE): the registry's data/ca.pem"
+            );
+        }
         if cli.backoff_base_ms == 0 || cli.backoff_max_ms < cli.backoff_base_ms {
             bail!("--backoff-base-ms must be > 0 and not above --backoff-max-ms");
         }
         Ok(Self {
             name: cli.name.clone(),
-            registry: cli.registry.trim_end_matches('/').to_owned(),
+            registry,
             data_dir,
             address: cli.address,
             secret,
@@ -105,6 +115,7 @@ impl Config {
             on_stop: cli.on_stop,
             // The API's stop comes after the servers' (which have their own bound).
             limits: cli.limits.limits(std::time::Duration::from_secs(2)),
+            ca,
         })
     }
 }

@@ -5,6 +5,7 @@
 //! the node API ([`api`]) the registry and the servers call, and `GET /metrics` ([`metrics`]).
 
 pub mod api;
+pub mod certificate;
 pub mod cli;
 pub mod config;
 pub mod events;
@@ -38,7 +39,23 @@ pub async fn run(
     let local = listener
         .local_addr()
         .context("cannot read the bound address")?;
-    let endpoint = format!("http://{}", SocketAddr::new(config.address, local.port()));
+    // An https:// registry means the whole grid speaks TLS: this node's API too.
+    let tls = config.registry.starts_with("https://");
+    let ca_pem = match &config.ca {
+        Some(path) => {
+            grid_proto::tls::trust_file(path).context("--ca")?;
+            Some(
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("--ca {}", path.display()))?,
+            )
+        }
+        None => None,
+    };
+    let scheme = if tls { "https" } else { "http" };
+    let endpoint = format!(
+        "{scheme}://{}",
+        SocketAddr::new(config.address, local.port())
+    );
     let run_dir = config.data_dir.join("run");
     // Run files hold each server's readiness token; the cache holds descriptors.
     let loosened = grid_proto::private::dir(&run_dir)
@@ -70,6 +87,7 @@ pub async fn run(
             address: config.address.to_string(),
             registry_url: config.registry.clone(),
             service_key: grid_proto::secret::service_key(&config.secret),
+            ca_file: config.ca.clone(),
             work_dir: config.work_dir.clone(),
             exe_dir: std::env::current_exe()
                 .ok()
@@ -114,13 +132,27 @@ pub async fn run(
         config.name.clone(),
         endpoint,
         config.address.to_string(),
-        client,
+        client.clone(),
         sup.clone(),
         pushes,
     );
     let session_task = tokio::spawn(session.run(tasks.clone()));
     tokio::spawn(rotator.run(config.log_max_bytes, config.log_keep, tasks.clone()));
 
+    let server_tls = match (&ca_pem, tls) {
+        (Some(ca), true) => {
+            let identity = certificate::identity(
+                &client,
+                &config.name,
+                config.address,
+                &config.data_dir,
+                &signalled,
+            )
+            .await?;
+            Some(grid_proto::tls::server_config(&identity, ca)?)
+        }
+        _ => None,
+    };
     let state = api::AppState {
         sup: sup.clone(),
         secret: Arc::from(config.secret.as_str()),
@@ -128,10 +160,11 @@ pub async fn run(
         events,
         metrics,
     };
-    let server = tokio::spawn(grid_proto::serve::serve(
+    let server = tokio::spawn(grid_proto::serve::serve_with(
         listener,
         api::app(state),
         config.limits,
+        server_tls,
         tasks.clone().cancelled_owned(),
     ));
 

@@ -94,6 +94,12 @@ pub async fn run(
             .with_context(|| format!("writing {}", secret_file.display()))?;
     }
     let auth = auth::Auth::open(store.clone()).await?;
+    let (ca, tls) = if config.tls {
+        let (ca, tls) = tls_config(&config.data, addr)?;
+        (Some(ca), Some(tls))
+    } else {
+        (None, None)
+    };
     let token = CancellationToken::new();
     let settings = state::Settings {
         heartbeat: config.heartbeat,
@@ -101,13 +107,9 @@ pub async fn run(
         listen: addr.to_string(),
         data_dir: config.data.display().to_string(),
         max_body: config.max_body,
+        ca,
     };
     let state = state::AppState::new(store.clone(), auth, settings, secret, token.clone())?;
-    let tls = if config.tls {
-        Some(tls_config(&config.data, addr)?)
-    } else {
-        None
-    };
     if let Some(path) = &config.addr_file {
         grid_proto::write_atomic(path, addr.to_string().as_bytes())
             .with_context(|| format!("writing {}", path.display()))?;
@@ -148,14 +150,19 @@ pub async fn run(
     Ok(())
 }
 
-/// The grid CA of `data` (made there on first start) and a fresh certificate of it for this
-/// registry: for the address it listens on, and for loopback by name and address.
+/// The grid CA of `data` (made there on first start), which this process's clients (the calls
+/// to the nodes) trust from now on, and a fresh certificate of it for this registry: for the
+/// address it listens on, and for loopback by name and address.
 fn tls_config(
     data: &std::path::Path,
     addr: std::net::SocketAddr,
-) -> anyhow::Result<std::sync::Arc<grid_proto::tls::ServerConfig>> {
+) -> anyhow::Result<(
+    std::sync::Arc<grid_proto::tls::Ca>,
+    std::sync::Arc<grid_proto::tls::ServerConfig>,
+)> {
     use grid_proto::tls;
     let ca = tls::Ca::open_or_create(data).context("opening the grid CA")?;
+    tls::trust(ca.cert_pem().to_owned()).context("trusting the grid CA")?;
     let mut names = vec![
         "localhost".to_owned(),
         "127.0.0.1".to_owned(),
@@ -176,5 +183,6 @@ fn tls_config(
         fingerprint = %tls::fingerprint(ca.cert_pem()).unwrap_or_default(),
         "TLS on: clients trust the grid CA"
     );
-    Ok(tls::server_config(&identity, ca.cert_pem())?)
+    let config = tls::server_config(&identity, ca.cert_pem())?;
+    Ok((std::sync::Arc::new(ca), config))
 }

@@ -22,6 +22,8 @@ pub struct Settings {
     pub data_dir: String,
     /// The largest request body accepted, in bytes.
     pub max_body: usize,
+    /// The grid CA, when the registry speaks TLS: it signs the nodes' certificates.
+    pub ca: Option<Arc<grid_proto::tls::Ca>>,
 }
 
 /// The handle every handler and background task holds.

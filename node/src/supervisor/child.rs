@@ -28,6 +28,8 @@ pub struct SpawnContext {
     pub registry_url: String,
     /// The grid's service key (from the cluster secret), for the servers' tokens.
     pub service_key: String,
+    /// The grid CA's certificate file, when the grid speaks TLS (the node's own API does).
+    pub ca_file: Option<PathBuf>,
     /// Node working directory.
     pub work_dir: PathBuf,
     /// Directory of the node's own executable, searched first for bare names.
@@ -148,6 +150,9 @@ pub fn spawn(ctx: &SpawnContext, desc: &ServerDescriptor) -> Result<Spawned, Str
         .env(server_env::READY_TOKEN, &token)
         .env(server_env::REGISTRY_URL, &ctx.registry_url)
         .env(server_env::SERVICE_KEY, &ctx.service_key);
+    if let Some(ca) = &ctx.ca_file {
+        cmd.env(grid_proto::tls::CA_FILE_ENV, ca);
+    }
     let child = cmd
         .spawn()
         .map_err(|e| format!("{}: {e}", program.display()))?;

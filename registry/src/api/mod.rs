@@ -54,6 +54,7 @@ pub fn app(state: AppState) -> Router {
         .route(paths::NODE, get(read::one::<NodeView>))
         .route(paths::NODE_REGISTER, post(nodes::register))
         .route(paths::NODE_HEARTBEAT, post(nodes::heartbeat))
+        .route(paths::NODE_CERTIFICATE, post(nodes::certificate))
         .route(paths::NODE_SERVER_STATE, post(nodes::server_state))
         .route(paths::NODE_SERVER_EVENT_FORWARD, post(nodes::server_event))
         .route(paths::NODE_ACTION, post(nodes::action))

@@ -92,3 +92,32 @@ pub(crate) async fn server_event(
     state.model().server_event(&name, ev)?;
     Ok(Json(serde_json::json!({})))
 }
+
+/// `POST /v1/nodes/{name}/certificate`: a certificate of the grid CA for the node's address,
+/// for its own key (the request holds only its public half).
+pub(crate) async fn certificate(
+    State(state): State<AppState>,
+    _: NodeAuth,
+    Path(name): Path<String>,
+    Body(req): Body<grid_proto::tls::CertificateRequest>,
+) -> Result<Json<grid_proto::tls::CertificateIssued>, ApiError> {
+    let Some(ca) = &state.settings().ca else {
+        return Err(ApiError::Conflict(
+            "this registry does not speak TLS (start it with --tls)".into(),
+        ));
+    };
+    let address: std::net::IpAddr = req.address.parse().map_err(|_| {
+        ApiError::BadRequest(
+            format!("address '{}' is not an IP address", req.address),
+            None,
+        )
+    })?;
+    let certificate = ca
+        .sign_request(&req.csr, &[address.to_string()])
+        .map_err(|e| ApiError::BadRequest(format!("cannot sign the request: {e}"), None))?;
+    tracing::info!(node = %name, %address, "issued a certificate");
+    Ok(Json(grid_proto::tls::CertificateIssued {
+        certificate,
+        ca: ca.cert_pem().to_owned(),
+    }))
+}

@@ -24,6 +24,7 @@ async fn router(dir: &std::path::Path) -> Router {
         listen: "127.0.0.1:0".into(),
         data_dir: dir.display().to_string(),
         max_body: 64 * 1024,
+        ca: None,
     };
     let token = tokio_util::sync::CancellationToken::new();
     let state = AppState::new(store, auth, settings, "s3cret".into(), token).unwrap();

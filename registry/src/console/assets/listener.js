@@ -258,7 +258,13 @@ function renderLibrary() {
     ? shown.length + " of " + library.length + " tracks" : "";
 }
 
+// The MediaServer endpoints the channels were last read from: a replica that comes back (or
+// goes) while the view is shown is read again.
+let channelsFrom = "";
+const liveServers = () => mediaServers().filter((a) => a.endpoint).map((a) => a.endpoint).sort().join(" ");
+
 async function readChannels() {
+  channelsFrom = liveServers();
   const state = document.getElementById("channels-state");
   const found = [];
   const failed = [];
@@ -315,6 +321,7 @@ onShow("channels", readChannels);
 onEvent((ev) => {
   if (ev.type === "adapters") {
     if (visible("renders") || visible("library")) renderCards();
+    if (visible("channels") && liveServers() !== channelsFrom) readChannels();
   } else if (ev.type === "server" && known.has(ev.server)) {
     const p = ev.payload || {};
     const e = entry(ev.server);
