@@ -300,10 +300,16 @@ impl Auth {
         Ok(true)
     }
 
-    /// The throttle's answer for `user` from `peer`: an error while they must wait.
-    fn held(&self, user: &str, peer: IpAddr) -> Result<(), AuthError> {
+    /// The throttle's answer for `user` from `peer`: an error while they must wait (or while
+    /// another check of theirs is in flight); else the check, held until it is done.
+    fn held(&self, user: &str, peer: IpAddr) -> Result<throttle::Checking<'_>, AuthError> {
+        let busy = || AuthError::Throttled {
+            user: user.to_owned(),
+            peer,
+            retry_after_s: 1,
+        };
         match self.throttle.wait(user, peer) {
-            None => Ok(()),
+            None => self.throttle.begin(user, peer).ok_or_else(busy),
             Some(wait) => {
                 let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
                 Err(AuthError::Throttled {
@@ -324,8 +330,10 @@ impl Auth {
         password: &str,
         peer: IpAddr,
     ) -> Result<Opened, AuthError> {
-        self.held(user, peer)?;
-        if !self.check_password(user, password, peer).await? {
+        let checking = self.held(user, peer)?;
+        let good = self.check_password(user, password, peer).await?;
+        drop(checking);
+        if !good {
             return Err(AuthError::Denied);
         }
         self.throttle.succeeded(user, peer);

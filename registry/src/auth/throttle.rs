@@ -49,6 +49,39 @@ pub enum Failed {
 #[derive(Debug, Default)]
 pub struct Throttle {
     keys: Mutex<HashMap<Key, Record>>,
+    /// Checks in flight per key: a failure is counted only once its check is done, so a burst
+    /// of parallel guesses would all pass a hold that has not begun yet.
+    checking: Mutex<HashMap<Key, u32>>,
+}
+
+/// Checks of one (user, address) at once.
+const PAIR_CHECKS: u32 = 1;
+/// Checks from one address at once.
+const PEER_CHECKS: u32 = 4;
+
+/// A check in flight; dropping it ends it.
+#[derive(Debug)]
+pub struct Checking<'a> {
+    throttle: &'a Throttle,
+    keys: [Key; 2],
+}
+
+impl Drop for Checking<'_> {
+    fn drop(&mut self) {
+        let mut checking = self
+            .throttle
+            .checking
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for key in &self.keys {
+            if let Some(n) = checking.get_mut(key) {
+                *n -= 1;
+                if *n == 0 {
+                    checking.remove(key);
+                }
+            }
+        }
+    }
 }
 
 /// The delay after `failures` failures with `free` of them allowed.
@@ -69,6 +102,24 @@ impl Throttle {
             .filter(|r| r.until > now)
             .map(|r| r.until - now)
             .max()
+    }
+
+    /// Starts a check of `user` from `peer`, unless that pair already has one in flight or
+    /// the address has [`PEER_CHECKS`]: then the caller is held like a throttled attempt.
+    pub fn begin(&self, user: &str, peer: IpAddr) -> Option<Checking<'_>> {
+        let keys = [Key::Pair(user.to_owned(), peer), Key::Peer(peer)];
+        let mut checking = self.checking.lock().unwrap_or_else(|p| p.into_inner());
+        let now = |k: &Key| checking.get(k).copied().unwrap_or(0);
+        if now(&keys[0]) >= PAIR_CHECKS || now(&keys[1]) >= PEER_CHECKS {
+            return None;
+        }
+        for key in &keys {
+            *checking.entry(key.clone()).or_default() += 1;
+        }
+        Some(Checking {
+            throttle: self,
+            keys,
+        })
     }
 
     /// Counts a failed attempt of `user` from `peer`.
@@ -163,6 +214,24 @@ mod tests {
         assert!(matches!(t.failed("fresh", A), Failed::Delayed(_)));
         assert!(t.wait("another", A).is_some());
         assert_eq!(t.wait("another", B), None);
+    }
+
+    #[test]
+    fn parallel_checks_of_one_pair_wait_their_turn() {
+        let t = Throttle::default();
+        let first = t.begin("admin", A).expect("the first check");
+        assert!(
+            t.begin("admin", A).is_none(),
+            "a second check of the pair waits"
+        );
+        let others: Vec<_> = (0..PEER_CHECKS - 1)
+            .map(|i| t.begin(&format!("u{i}"), A).expect("other names"))
+            .collect();
+        assert!(t.begin("more", A).is_none(), "the address has its checks");
+        assert!(t.begin("admin", B).is_some(), "another address is not held");
+        drop(first);
+        drop(others);
+        assert!(t.begin("admin", A).is_some());
     }
 
     #[test]

@@ -122,8 +122,10 @@ impl Auth {
                     "changing your own password needs the current one (current)".into(),
                 ));
             };
-            self.held(name, peer)?;
-            if !self.check_password(name, current, peer).await? {
+            let checking = self.held(name, peer)?;
+            let good = self.check_password(name, current, peer).await?;
+            drop(checking);
+            if !good {
                 return Err(UserError::WrongPassword);
             }
             if *current == change.password {
