@@ -8,24 +8,31 @@ use std::time::Duration;
 use grid_testkit::Killed;
 use grid_testkit::process::addr_file;
 
-#[test]
-fn gridadmin_talks_to_a_tls_registry_that_shows_a_certificate_of_the_grid_ca() {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let data = dir.path().join("registry_data");
-    let addr_path = dir.path().join("registry.addr");
-    let log = std::fs::File::create(dir.path().join("registry.log")).expect("a log");
+/// `gridregistry` in `dir` (data in `dir/registry_data`, stderr in `dir/registry.log`) with
+/// `flags`: the process and its bound address.
+fn registry(dir: &std::path::Path, flags: &[&str]) -> (Killed, String) {
+    let addr_path = dir.join("registry.addr");
     let mut cmd = Command::new(grid_testkit::bin("gridregistry"));
-    cmd.args(["--listen", "127.0.0.1:0", "--tls"])
+    cmd.args(["--listen", "127.0.0.1:0"])
+        .args(flags)
         .arg("--data")
-        .arg(&data)
+        .arg(dir.join("registry_data"))
         .arg("--addr-file")
         .arg(&addr_path)
         .env("GRID_ADMIN_PASSWORD", "admin")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(log);
+        .stderr(std::fs::File::create(dir.join("registry.log")).expect("a log"));
     let mut registry = Killed(cmd.spawn().expect("gridregistry starts"));
     let addr = addr_file(&mut registry.0, &addr_path, Duration::from_secs(20));
+    (registry, addr)
+}
+
+#[test]
+fn gridadmin_talks_to_a_tls_registry_that_shows_a_certificate_of_the_grid_ca() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let data = dir.path().join("registry_data");
+    let (_registry, addr) = registry(dir.path(), &["--tls"]);
     let ca = data.join("ca.pem");
     let key_mode = std::os::unix::fs::PermissionsExt::mode(
         &std::fs::metadata(data.join("ca.key"))
@@ -146,18 +153,7 @@ fn a_capture_of_plain_http_shows_the_secret_the_tls_one_hides() {
     // The control: the same capture on a registry without TLS sees the cluster secret go by.
     let dir = tempfile::tempdir().expect("a temporary directory");
     let data = dir.path().join("registry_data");
-    let addr_path = dir.path().join("registry.addr");
-    let mut cmd = Command::new(grid_testkit::bin("gridregistry"));
-    cmd.args(["--listen", "127.0.0.1:0"])
-        .arg("--data")
-        .arg(&data)
-        .arg("--addr-file")
-        .arg(&addr_path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let mut registry = Killed(cmd.spawn().expect("gridregistry starts"));
-    let addr = addr_file(&mut registry.0, &addr_path, Duration::from_secs(20));
+    let (_registry, addr) = registry(dir.path(), &[]);
     let port: u16 = addr
         .rsplit(':')
         .next()
@@ -212,19 +208,7 @@ fn a_node_joins_a_tls_registry_and_its_servers_report_over_tls() {
 
     let dir = tempfile::tempdir().expect("a temporary directory");
     let data = dir.path().join("registry_data");
-    let addr_path = dir.path().join("registry.addr");
-    let mut cmd = Command::new(grid_testkit::bin("gridregistry"));
-    cmd.args(["--listen", "127.0.0.1:0", "--tls", "--heartbeat-ms", "200"])
-        .arg("--data")
-        .arg(&data)
-        .arg("--addr-file")
-        .arg(&addr_path)
-        .env("GRID_ADMIN_PASSWORD", "admin")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.path().join("registry.log")).expect("a log"));
-    let mut registry = Killed(cmd.spawn().expect("gridregistry starts"));
-    let addr = addr_file(&mut registry.0, &addr_path, Duration::from_secs(20));
+    let (_registry, addr) = registry(dir.path(), &["--tls", "--heartbeat-ms", "200"]);
     let url = format!("https://{addr}");
     let _servers = ServersOf(url.clone());
     let ca = data.join("ca.pem");

@@ -41,16 +41,21 @@ fn head(title: &str) -> String {
     )
 }
 
-/// The login page, with an error (`role=alert`) or a note.
-pub fn login(error: Option<&str>, note: Option<&str>) -> String {
-    let error = error
+/// An error paragraph (`role=alert`), or nothing.
+fn alert(error: Option<&str>) -> String {
+    error
         .map(|e| {
             format!(
                 "<p class=\"error\" role=\"alert\" id=\"error\">{}</p>",
                 escape(e)
             )
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// The login page, with an error (`role=alert`) or a note.
+pub fn login(error: Option<&str>, note: Option<&str>) -> String {
+    let error = alert(error);
     let note = note
         .map(|n| format!("<p class=\"note\" id=\"note\">{}</p>", escape(n)))
         .unwrap_or_default();
@@ -67,14 +72,7 @@ pub fn login(error: Option<&str>, note: Option<&str>) -> String {
 
 /// The password page: `forced` when the user must choose a new password before going on.
 pub fn password(user: &str, csrf: &str, forced: bool, error: Option<&str>) -> String {
-    let error = error
-        .map(|e| {
-            format!(
-                "<p class=\"error\" role=\"alert\" id=\"error\">{}</p>",
-                escape(e)
-            )
-        })
-        .unwrap_or_default();
+    let error = alert(error);
     let why = if forced {
         "<p class=\"note\" id=\"note\">You are using a password you were given. \
          Choose your own before going on.</p>"
