@@ -3,22 +3,46 @@
 # config/spotifice.toml (MediaServer-1/2, MediaRender-1/2), then waits until all four are active.
 # Running it again while the grid is up starts nothing twice. Stop it with scripts/stop-all.sh.
 #
+# Usage: scripts/start-all.sh [--tls]
+#   --tls  the registry makes a grid CA (registry_data/ca.pem) and speaks HTTPS, and so do the
+#          nodes, with certificates it issues; gridadmin and media-control are given the CA.
+#
 # Environment: GRID_REGISTRY_LISTEN (default 127.0.0.1:4061).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+tls=0
+for arg in "$@"; do
+  case $arg in
+    --tls) tls=1 ;;
+    -h | --help) sed -n '2,10p' "$0"; exit 0 ;;
+    *) printf 'start-all: unknown argument %s (try --help)\n' "$arg" >&2; exit 2 ;;
+  esac
+done
 
 listen=${GRID_REGISTRY_LISTEN:-127.0.0.1:4061}
 host=${listen%:*}
 port=${listen##*:}
 case $host in 0.0.0.0 | "[::]" | "") host=127.0.0.1 ;; esac
-registry_url="http://$host:$port"
+scheme=http
+# What every client of the grid is given when it speaks TLS: the grid CA.
+ca=()
+curl_ca=()
+registry_tls=()
+if ((tls)); then
+  scheme=https
+  ca=(--ca registry_data/ca.pem)
+  curl_ca=(--cacert registry_data/ca.pem)
+  registry_tls=(--tls)
+fi
+registry_url="$scheme://$host:$port"
 # Where cargo put the binaries: ./target unless CARGO_TARGET_DIR says otherwise.
 bin=${CARGO_TARGET_DIR:-target}/release
 pids=run/grid.pids
 # gridadmin logs in as GRID_USER with GRID_PASSWORD (admin/admin until you change it; then
 # run start-all with yours). Given in its environment, the password stays out of `ps`.
 admin=(env "GRID_USER=${GRID_USER:-admin}" "GRID_PASSWORD=${GRID_PASSWORD:-admin}"
-  "$bin/gridadmin" --registry "$registry_url")
+  "$bin/gridadmin" --registry "$registry_url" "${ca[@]}")
 
 say() { printf '%s\n' "$*"; }
 die() {
@@ -93,7 +117,7 @@ start() {
 
 registry_up() {
   [[ -s registry_data/cluster.secret ]] &&
-    curl -fsS -o /dev/null --max-time 1 "$registry_url/v1/registry" 2>/dev/null
+    curl -fsS "${curl_ca[@]}" -o /dev/null --max-time 1 "$registry_url/v1/registry" 2>/dev/null
 }
 
 # True when `server list` shows every server of the default application active.
@@ -117,7 +141,7 @@ if [[ -z $(find media -name '*.mp3' -print -quit 2>/dev/null) ]]; then
 fi
 mkdir -p media run
 
-start registry registry.log gridregistry --listen "$listen" --data registry_data
+start registry registry.log gridregistry --listen "$listen" --data registry_data "${registry_tls[@]}"
 rc=0
 wait_until 10 "$(recorded_pid registry)" registry_up || rc=$?
 if ((rc != 0)); then
@@ -130,7 +154,7 @@ fi
 
 for node in node1 node2; do
   start "$node" "$node.log" gridnode --name "$node" --data "${node}_data" \
-    --secret-file registry_data/cluster.secret --registry "$registry_url"
+    --secret-file registry_data/cluster.secret --registry "$registry_url" "${ca[@]}"
 done
 
 apps=$("${admin[@]}" -e "application list") || die "gridadmin cannot list applications"
@@ -156,14 +180,14 @@ fi
 
 # `mpv` command lines for each render's /listen stream.
 render_urls() {
-  "$bin/media-control" --registry "$registry_url" renders 2>/dev/null |
+  "$bin/media-control" --registry "$registry_url" "${ca[@]}" renders 2>/dev/null |
     awk 'NR > 1 && $3 ~ /^http/ { printf "  mpv --no-video %s/listen   # %s\n", $3, $1 }'
 }
 
 # Each live channel's URL on the first MediaServer.
 channel_urls() {
   local server
-  server=$(curl -fsS "$registry_url/v1/locate/MediaServerGroup" 2>/dev/null |
+  server=$(curl -fsS "${curl_ca[@]}" "$registry_url/v1/locate/MediaServerGroup" 2>/dev/null |
     grep -o '"endpoint":"[^"]*"' | head -n 1 | cut -d'"' -f4) || return 0
   [[ -n $server ]] || return 0
   curl -fsS "$server/v1/channels" 2>/dev/null | grep -o '"name":"[^"]*"' | cut -d'"' -f4 |
@@ -173,13 +197,21 @@ channel_urls() {
 # The first MediaServer's control port: line commands, the channel as UDP datagrams.
 control_line() {
   local server addr
-  server=$(curl -fsS "$registry_url/v1/locate/MediaServerGroup" 2>/dev/null |
+  server=$(curl -fsS "${curl_ca[@]}" "$registry_url/v1/locate/MediaServerGroup" 2>/dev/null |
     grep -o '"endpoint":"[^"]*"' | head -n 1 | cut -d'"' -f4) || return 0
   [[ -n $server ]] || return 0
   addr=$(curl -fsS "$server/v1/control" 2>/dev/null | grep -o '"addr":"[^"]*"' | cut -d'"' -f4)
   [[ -n $addr ]] || return 0
   printf '  control port %s: send "CONECTAR 5004 lounge", then ffplay udp://127.0.0.1:5004\n' "$addr"
 }
+
+# What gridadmin and media-control need to be told beyond the defaults.
+client_flags=""
+client_env=""
+if ((tls)); then
+  client_flags=" --registry $registry_url --ca registry_data/ca.pem"
+  client_env=" GRID_REGISTRY_URL=$registry_url GRID_CA_FILE=$PWD/registry_data/ca.pem"
+fi
 
 cat <<EOF
 
@@ -192,7 +224,7 @@ $("${admin[@]}" -e "server list")
 
 Play music (media-control finds renders and servers through the registry; driving a render
 needs an operator's login, here the admin's):
-  export GRID_USER=admin GRID_PASSWORD=admin
+  export GRID_USER=admin GRID_PASSWORD=admin$client_env
   target/release/media-control library
   target/release/media-control load MediaRender-1 "night transit"
   target/release/media-control play MediaRender-1
@@ -205,7 +237,7 @@ $(control_line)
 
 Administer it:
   $registry_url/   (the web console: log in as admin / admin, then choose your own password)
-  target/release/gridadmin -u admin -p admin   (the shell asks for a new password first)
+  target/release/gridadmin -u admin -p admin$client_flags   (the shell asks for a new password first)
   (later runs of start-all: GRID_PASSWORD=yours scripts/start-all.sh)
   (or export PATH="\$PWD/target/release:\$PATH" and run gridadmin -u admin -p admin)
 Server logs: mediaserver1.log, mediaserver2.log, mediarender1.log, mediarender2.log
