@@ -284,6 +284,15 @@ pub fn trust_env() -> Result<(), TlsError> {
     }
 }
 
+/// `builder` set to trust the grid CA for `https://` peers, when one was set ([`trust`]); as
+/// it was otherwise.
+pub fn with_grid_ca(builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder, TlsError> {
+    match trusted() {
+        Some(ca) => Ok(builder.tls_backend_preconfigured(client_config(ca)?)),
+        None => Ok(builder),
+    }
+}
+
 /// The CA clients trust, if one was set.
 pub fn trusted() -> Option<&'static str> {
     TRUSTED.get().map(String::as_str)

@@ -45,15 +45,12 @@ pub struct MediaClient {
 impl MediaClient {
     /// A client with short connect and call timeouts (a body read has its own, in the fetcher).
     pub fn new() -> anyhow::Result<Self> {
-        let mut builder = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .tcp_nodelay(true)
             .pool_idle_timeout(grid_proto::client::POOL_IDLE);
         // The node (its events) speaks TLS when the grid does.
-        if let Some(ca) = grid_proto::tls::trusted() {
-            builder = builder.tls_backend_preconfigured(grid_proto::tls::client_config(ca)?);
-        }
-        let http = builder.build()?;
+        let http = grid_proto::tls::with_grid_ca(builder)?.build()?;
         Ok(Self {
             http,
             stream_token: None,

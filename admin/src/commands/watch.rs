@@ -18,9 +18,9 @@ const RETRY_MAX: Duration = Duration::from_secs(2);
 
 /// Prints events until the process is interrupted.
 pub async fn run(session: &Session, out: &Output) -> Result<()> {
-    let http = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(2))
-        .build()?;
+    // Its own client: the shared one bounds a whole request, and a stream never ends.
+    let builder = reqwest::Client::builder().connect_timeout(Duration::from_secs(2));
+    let http = grid_proto::tls::with_grid_ca(builder)?.build()?;
     let url = format!("{}{}", session.url(), paths::EVENTS);
     let mut lost = false;
     let mut wait = RETRY_MIN;

@@ -78,6 +78,40 @@ fn gridadmin_talks_to_a_tls_registry_that_shows_a_certificate_of_the_grid_ca() {
     let plain = gridadmin(&format!("http://{addr}"), Some(&ca));
     assert!(!plain.status.success());
 
+    // The event stream too: `watch` prints the snapshot it reads over TLS.
+    let mut watch = Command::new(grid_testkit::bin("gridadmin"));
+    watch
+        .args([
+            "-u",
+            "admin",
+            "-p",
+            "admin",
+            "--registry",
+            &https,
+            "-e",
+            "watch",
+        ])
+        .arg("--ca")
+        .arg(&ca)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut watch = Killed(watch.spawn().expect("gridadmin watch runs"));
+    let stdout = watch.0.stdout.take().expect("its stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let line = std::io::BufRead::lines(std::io::BufReader::new(stdout)).next();
+        let _ = tx.send(line);
+    });
+    let first = rx
+        .recv_timeout(Duration::from_secs(30))
+        .ok()
+        .flatten()
+        .and_then(Result::ok)
+        .expect("a first line from watch within 30 s");
+    assert!(first.contains("snapshot"), "{first}");
+    drop(watch);
+
     // A bad --ca file is named.
     let bad = dir.path().join("bad.pem");
     std::fs::write(&bad, "not a certificate").expect("write");
